@@ -1,1 +1,91 @@
-int main() { return 0; }  // placeholder
+// warden-controller: `init` creates a data directory, `serve` runs the gRPC server.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "common/log.h"
+#include "controller/data_dir.h"
+#include "controller/server.h"
+
+namespace {
+
+int serve(const std::string& data_dir, const std::string& listen) {
+  auto keys = warden::loadDataDir(data_dir);
+  if (!keys.ok()) {
+    std::fprintf(stderr, "warden-controller: %s\n", std::string(keys.status().message()).c_str());
+    return 1;
+  }
+  warden::ServeOptions options;
+  options.listen_override = listen;
+  // Block the termination signals in every thread; one thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto server = warden::ControllerServer::start(std::move(*keys), options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "warden-controller: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    warden::logInfo("signal %d: shutting down", sig);
+    (*server)->shutdown();
+  });
+  (*server)->wait();
+  waiter.join();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "warden-controller: the Warden controller. It holds the CA and signing keys, the host "
+      "registry and the action queue, and serves agents and operators on one mutually "
+      "authenticated TLS port."};
+  app.require_subcommand(1);
+
+  warden::InitOptions init;
+  auto* init_cmd = app.add_subcommand(
+      "init",
+      "Create a data directory: CA, TLS certificate, command and log keys, database, "
+      "DIR/admin.profile (first operator) and DIR/log.vkey");
+  init_cmd
+      ->add_option("--data-dir", init.data_dir, "Directory to create (must not hold a controller)")
+      ->required();
+  init_cmd->add_option("--listen", init.listen, "Address to listen on")->capture_default_str();
+  init_cmd->add_option("--advertise", init.advertise,
+                       "HOST:PORT operators and agents dial (default: from --listen)");
+
+  std::string data_dir, listen;
+  auto* serve_cmd = app.add_subcommand("serve", "Serve agents and operators");
+  serve_cmd->add_option("--data-dir", data_dir, "Data directory made by init")->required();
+  serve_cmd->add_option("--listen", listen, "Override the listen address stored by init");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (*init_cmd) {
+    auto s = warden::initDataDir(init);
+    if (!s.ok()) {
+      std::fprintf(stderr, "warden-controller init: %s\n", std::string(s.message()).c_str());
+      return s.code() == absl::StatusCode::kAlreadyExists ||
+                     s.code() == absl::StatusCode::kInvalidArgument
+                 ? 2
+                 : 1;
+    }
+    std::printf(
+        "Initialised %s\n  operator profile: %s/admin.profile\n  log verifier key: %s/log.vkey\n",
+        init.data_dir.c_str(), init.data_dir.c_str(), init.data_dir.c_str());
+    return 0;
+  }
+  return serve(data_dir, listen);
+}

@@ -1,1 +1,587 @@
-// placeholder
+#include "controller/server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/command.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/status.h"
+#include "common/token.h"
+#include "warden/v1/agent.grpc.pb.h"
+#include "warden/v1/operator.grpc.pb.h"
+
+namespace warden {
+namespace {
+
+using AgentStream = grpc::ServerReaderWriter<v1::ControllerMessage, v1::AgentMessage>;
+
+constexpr int kMaxMessageBytes = 4 << 20;
+constexpr std::size_t kMaxHostsPerRequest = 1000;
+constexpr std::size_t kMaxAllowEntries = 64;
+constexpr std::uint32_t kMaxWaitMs = 10 * 60 * 1000;
+
+grpc::Status toGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+// The identity in the peer's verified certificate: CN "agent:<host>" or "operator:<name>".
+struct PeerIdentity {
+  std::string common_name;
+  std::string fingerprint;
+};
+
+absl::StatusOr<PeerIdentity> peerIdentity(const grpc::ServerContext* ctx) {
+  auto auth = ctx->auth_context();
+  if (!auth || !auth->IsPeerAuthenticated()) {
+    return absl::UnauthenticatedError("a client certificate issued by this controller is required");
+  }
+  PeerIdentity id;
+  for (const auto& v : auth->FindPropertyValues("x509_common_name")) {
+    id.common_name.assign(v.data(), v.size());
+  }
+  for (const auto& v : auth->FindPropertyValues("x509_pem_cert")) {
+    auto fp = crypto::certFingerprint(std::string(v.data(), v.size()));
+    if (fp.ok()) id.fingerprint = *fp;
+  }
+  if (id.common_name.empty() || id.fingerprint.empty()) {
+    return absl::UnauthenticatedError("client certificate carries no usable identity");
+  }
+  return id;
+}
+
+bool validHostId(const std::string& h) {
+  if (h.empty() || h.size() > 63) return false;
+  if (!std::isalnum(static_cast<unsigned char>(h[0]))) return false;
+  return h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") ==
+         std::string::npos;
+}
+
+}  // namespace
+
+// One connected agent's stream. Writes come from RPC threads (dispatch) and the stream's own
+// reader thread (acks), so they are serialised here.
+struct AgentSession {
+  std::string host_id;
+  std::string peer;
+  grpc::ServerContext* ctx = nullptr;
+  AgentStream* stream = nullptr;
+  std::mutex write_mu;
+  bool closed = false;
+
+  bool send(const v1::ControllerMessage& m) {
+    std::lock_guard<std::mutex> lock(write_mu);
+    if (closed) return false;
+    return stream->Write(m);
+  }
+};
+
+struct ControllerServer::Impl {
+  Impl(ControllerKeys k, ServeOptions o) : keys(std::move(k)), options(std::move(o)) {}
+  ControllerKeys keys;
+  ServeOptions options;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+
+  std::mutex mu;
+  std::condition_variable finished_cv;
+  std::map<std::string, std::shared_ptr<AgentSession>> sessions;
+
+  class AgentService;
+  class OperatorService;
+  std::unique_ptr<v1::AgentChannel::Service> agent_service;
+  std::unique_ptr<v1::Operator::Service> operator_service;
+
+  std::shared_ptr<AgentSession> session(const std::string& host_id) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = sessions.find(host_id);
+    return it == sessions.end() ? nullptr : it->second;
+  }
+
+  void recordEvent(const std::string& host_id, const std::string& kind, const std::string& detail) {
+    logInfo("host %s: %s: %s", host_id, kind, detail);
+    auto s = keys.registry->addEvent(HostEventRecord{host_id, kind, detail, nowUnixMs()});
+    if (!s.ok()) logError("host %s: cannot record event: %s", host_id, s.ToString());
+  }
+
+  // Sends the action's signed command if the host is connected.
+  void deliver(const ActionRecord& a) {
+    auto s = session(a.host_id);
+    if (!s) return;
+    v1::ControllerMessage m;
+    m.mutable_command()->set_command(a.command);
+    m.mutable_command()->set_signature(a.command_signature);
+    if (s->send(m)) {
+      if (a.state == "queued") {
+        auto st = keys.registry->markDelivered(a.id);
+        if (!st.ok()) logError("action %s: %s", a.id, st.ToString());
+      }
+      logInfo("action %s: delivered %s to %s", a.id, a.kind, a.host_id);
+    }
+  }
+
+  void acceptReceipt(AgentSession& s, const HostRecord& host, const v1::SignedReceipt& sr) {
+    if (auto v = crypto::ed25519Verify(host.receipt_public_key, sr.receipt(), sr.signature());
+        !v.ok()) {
+      recordEvent(host.host_id, "bad-receipt",
+                  absl::StrFormat("receipt signature does not verify: %s", v.message()));
+      return;
+    }
+    auto r = decodeReceipt(sr.receipt());
+    if (!r.ok()) {
+      recordEvent(host.host_id, "bad-receipt", std::string(r.status().message()));
+      return;
+    }
+    auto action = keys.registry->findAction(r->command_id);
+    if (!action.ok() || action->host_id != host.host_id || r->host_id != host.host_id) {
+      recordEvent(host.host_id, "bad-receipt",
+                  absl::StrFormat("receipt for unknown action %s", r->command_id));
+      return;
+    }
+    const std::string state(receiptStatusName(r->status));
+    auto fresh = keys.registry->finishAction(r->command_id, state, r->message, sr.receipt(),
+                                             sr.signature(), nowUnixMs());
+    if (!fresh.ok()) {
+      logError("action %s: cannot store receipt: %s", r->command_id, fresh.status().ToString());
+      return;
+    }
+    if (*fresh) {
+      logInfo("action %s: %s on %s: %s", r->command_id, state, host.host_id, r->message);
+      if (r->status == ReceiptStatus::kSucceeded) {
+        if (r->kind == "isolate") (void)keys.registry->setContainment(host.host_id, "isolated");
+        if (r->kind == "release") (void)keys.registry->setContainment(host.host_id, "none");
+      }
+      if (r->status == ReceiptStatus::kRefused) {
+        recordEvent(host.host_id, "refusal",
+                    absl::StrFormat("action %s refused: %s", r->command_id, r->message));
+      }
+      { std::lock_guard<std::mutex> lock(mu); }
+      finished_cv.notify_all();
+    }
+    v1::ControllerMessage ack;
+    ack.mutable_receipt_ack()->set_command_id(r->command_id);
+    s.send(ack);
+  }
+
+  v1::Action toProto(const ActionRecord& a) {
+    v1::Action out;
+    out.set_id(a.id);
+    out.set_host_id(a.host_id);
+    out.set_kind(a.kind);
+    out.set_state(a.state);
+    out.set_requested_by(a.requested_by);
+    out.set_reason(a.reason);
+    out.set_created_unix_ms(a.created_ms);
+    out.set_expires_unix_ms(a.expires_ms);
+    out.set_finished_unix_ms(a.finished_ms);
+    out.set_message(a.message);
+    out.set_params(a.params);
+    if (!a.receipt.empty()) {
+      if (auto r = decodeReceipt(a.receipt); r.ok()) {
+        for (const auto& [k, v] : r->details) (*out.mutable_details())[k] = v;
+        out.set_receipt_verified(true);  // only verified receipts are ever stored
+      }
+    }
+    return out;
+  }
+};
+
+class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Service {
+ public:
+  explicit AgentService(Impl* impl) : impl_(impl) {}
+
+  grpc::Status Enroll(grpc::ServerContext* ctx, const v1::EnrollRequest* req,
+                      v1::EnrollResponse* resp) override {
+    auto result = enroll(*req, resp);
+    if (!result.ok()) {
+      logWarning("enrollment of '%s' from %s refused: %s", req->host_id(), ctx->peer(),
+                 result.message());
+    }
+    return toGrpc(result);
+  }
+
+  grpc::Status Connect(grpc::ServerContext* ctx, AgentStream* stream) override {
+    auto id = peerIdentity(ctx);
+    if (!id.ok()) return toGrpc(id.status());
+    if (id->common_name.rfind("agent:", 0) != 0) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "only agent certificates may open the agent channel");
+    }
+    const std::string host_id = id->common_name.substr(6);
+    auto host = impl_->keys.registry->findHost(host_id);
+    if (!host.ok()) return toGrpc(absl::PermissionDeniedError("host is not enrolled"));
+    if (host->cert_fingerprint != id->fingerprint) {
+      return toGrpc(absl::PermissionDeniedError("certificate was replaced or revoked"));
+    }
+    v1::AgentMessage first;
+    if (!stream->Read(&first) || !first.has_hello() || first.hello().host_id() != host_id) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expected hello for this host");
+    }
+    auto session = std::make_shared<AgentSession>();
+    session->host_id = host_id;
+    session->peer = ctx->peer();
+    session->ctx = ctx;
+    session->stream = stream;
+    {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      auto& slot = impl_->sessions[host_id];
+      if (slot) slot->ctx->TryCancel();  // a newer connection wins
+      slot = session;
+    }
+    (void)impl_->keys.registry->updateHostSeen(host_id, session->peer, &first.hello().facts());
+    logInfo("host %s connected from %s", host_id, session->peer);
+    if (auto pending = impl_->keys.registry->pendingActions(host_id); pending.ok()) {
+      for (const auto& a : *pending) impl_->deliver(a);
+    }
+
+    v1::AgentMessage msg;
+    while (stream->Read(&msg)) {
+      switch (msg.msg_case()) {
+        case v1::AgentMessage::kHeartbeat:
+          (void)impl_->keys.registry->updateHostSeen(host_id, session->peer,
+                                                     &msg.heartbeat().facts());
+          break;
+        case v1::AgentMessage::kProbe: {
+          v1::ControllerMessage ack;
+          ack.mutable_probe_ack()->set_nonce(msg.probe().nonce());
+          session->send(ack);
+          break;
+        }
+        case v1::AgentMessage::kReceipt:
+          impl_->acceptReceipt(*session, *host, msg.receipt());
+          break;
+        case v1::AgentMessage::kEvent:
+          impl_->recordEvent(host_id, msg.event().kind(), msg.event().detail());
+          break;
+        default:
+          break;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> write_lock(session->write_mu);
+      session->closed = true;
+    }
+    {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      auto it = impl_->sessions.find(host_id);
+      if (it != impl_->sessions.end() && it->second == session) impl_->sessions.erase(it);
+    }
+    (void)impl_->keys.registry->updateHostSeen(host_id, session->peer, nullptr);
+    logInfo("host %s disconnected", host_id);
+    return grpc::Status::OK;
+  }
+
+ private:
+  absl::Status enroll(const v1::EnrollRequest& req, v1::EnrollResponse* resp) {
+    WARDEN_ASSIGN_OR_RETURN(JoinToken token, JoinToken::parse(req.token()));
+    if (token.ca_fingerprint != impl_->keys.ca_fingerprint) {
+      return absl::PermissionDeniedError("join token was issued by another controller");
+    }
+    if (!validHostId(req.host_id())) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "invalid host id '%s' (letters, digits, '.', '-', '_'; at most 63)", req.host_id()));
+    }
+    if (req.receipt_public_key().size() != 32) {
+      return absl::InvalidArgumentError("receipt key must be a raw 32-byte Ed25519 key");
+    }
+    WARDEN_RETURN_IF_ERROR(
+        impl_->keys.registry->consumeToken(token.id, crypto::sha256(token.secret), req.host_id()));
+    crypto::CertProfile profile;
+    profile.common_name = "agent:" + req.host_id();
+    profile.client = true;
+    WARDEN_ASSIGN_OR_RETURN(std::string cert,
+                            crypto::signCsr(impl_->keys.ca, req.csr_pem(), profile));
+    WARDEN_ASSIGN_OR_RETURN(std::string fp, crypto::certFingerprint(cert));
+    HostRecord host;
+    host.host_id = req.host_id();
+    host.cert_fingerprint = fp;
+    host.receipt_public_key = req.receipt_public_key();
+    host.enrolled_ms = nowUnixMs();
+    // A token bound to this host id may re-enroll it (a reinstalled host); an unbound token
+    // may not take over an existing host id.
+    const bool bound = impl_->keys.registry->findHost(req.host_id()).ok();
+    WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addHost(host, bound && tokenBound(token)));
+    resp->set_host_id(req.host_id());
+    resp->set_certificate_pem(cert);
+    resp->set_ca_pem(impl_->keys.ca.cert_pem);
+    resp->set_command_public_key(impl_->keys.command_key.publicKey());
+    resp->set_log_vkey(impl_->keys.log_vkey);
+    impl_->recordEvent(req.host_id(), "enrolled",
+                       absl::StrFormat("certificate %s", fp.substr(0, 16)));
+    return absl::OkStatus();
+  }
+
+  bool tokenBound(const JoinToken&) { return true; }  // consumeToken already enforced binding
+
+  Impl* impl_;
+};
+
+class ControllerServer::Impl::OperatorService final : public v1::Operator::Service {
+ public:
+  explicit OperatorService(Impl* impl) : impl_(impl) {}
+
+  grpc::Status CreateToken(grpc::ServerContext* ctx, const v1::CreateTokenRequest* req,
+                           v1::CreateTokenResponse* resp) override {
+    auto op = authorize(ctx, "CreateToken", {"admin"});
+    if (!op.ok()) return toGrpc(op.status());
+    if (req->ttl_seconds() < 0 || req->ttl_seconds() > 30 * 24 * 3600) {
+      return toGrpc(absl::InvalidArgumentError("token ttl must be between 1s and 30 days"));
+    }
+    if (!req->host_id().empty() && !validHostId(req->host_id())) {
+      return toGrpc(
+          absl::InvalidArgumentError(absl::StrFormat("invalid host id '%s'", req->host_id())));
+    }
+    auto token = JoinToken::generate(impl_->keys.ca_fingerprint);
+    if (!token.ok()) return toGrpc(token.status());
+    const std::int64_t ttl = req->ttl_seconds() == 0 ? 3600 : req->ttl_seconds();
+    const std::int64_t expires = nowUnixMs() + ttl * 1000;
+    auto s = impl_->keys.registry->addToken(token->id, crypto::sha256(token->secret),
+                                            req->host_id(), expires, op->name);
+    if (!s.ok()) return toGrpc(s);
+    logInfo("operator %s created join token %s (expires in %ds%s)", op->name, token->id, ttl,
+            req->host_id().empty() ? "" : ", host " + req->host_id());
+    resp->set_token(token->toString());
+    resp->set_expires_unix_ms(expires);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest*,
+                         v1::ListHostsResponse* resp) override {
+    auto op = authorize(ctx, "ListHosts", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto hosts = impl_->keys.registry->listHosts();
+    if (!hosts.ok()) return toGrpc(hosts.status());
+    for (const auto& h : *hosts) {
+      auto* out = resp->add_hosts();
+      out->set_host_id(h.host_id);
+      out->set_connected(impl_->session(h.host_id) != nullptr);
+      out->set_last_seen_unix_ms(h.last_seen_ms);
+      out->set_enrolled_unix_ms(h.enrolled_ms);
+      *out->mutable_facts() = h.facts;
+      // What the agent reports is the truth about its rules; the registry is the fallback.
+      out->set_containment(h.facts.isolated() ? "isolated" : h.containment);
+      out->set_peer(h.peer);
+      if (auto events = impl_->keys.registry->recentEvents(h.host_id, 10); events.ok()) {
+        for (const auto& e : *events) {
+          auto* ev = out->add_events();
+          ev->set_kind(e.kind);
+          ev->set_detail(e.detail);
+          ev->set_at_unix_ms(e.at_ms);
+        }
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
+                      v1::SubmitResponse* resp) override {
+    auto op = authorize(ctx, "Submit", {"admin", "responder"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto ids = submit(*op, *req);
+    if (!ids.ok()) {
+      logWarning("operator %s: %s %s rejected: %s", op->name, req->kind(),
+                 absl::StrJoin(req->hosts(), ","), ids.status().message());
+      return toGrpc(ids.status());
+    }
+    // Wait for every receipt (or the deadline, or the operator giving up).
+    const auto deadline =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(std::min<std::uint32_t>(req->wait_ms(), kMaxWaitMs));
+    for (;;) {
+      bool all_done = true;
+      resp->clear_actions();
+      for (const auto& id : *ids) {
+        auto a = impl_->keys.registry->findAction(id);
+        if (!a.ok()) return toGrpc(a.status());
+        all_done = all_done && a->finished();
+        *resp->add_actions() = impl_->toProto(*a);
+      }
+      if (all_done || req->wait_ms() == 0 || ctx->IsCancelled() ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      std::unique_lock<std::mutex> lock(impl_->mu);
+      impl_->finished_cv.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() +
+                                                                 std::chrono::milliseconds(200)));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListActions(grpc::ServerContext* ctx, const v1::ListActionsRequest* req,
+                           v1::ListActionsResponse* resp) override {
+    auto op = authorize(ctx, "ListActions", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    const int limit = req->limit() == 0 ? 100 : std::min<int>(req->limit(), 10000);
+    if (!req->host_id().empty()) {
+      if (auto h = impl_->keys.registry->findHost(req->host_id()); !h.ok()) {
+        return toGrpc(h.status());
+      }
+    }
+    auto actions = impl_->keys.registry->listActions(req->host_id(), limit);
+    if (!actions.ok()) return toGrpc(actions.status());
+    for (auto& a : *actions) {
+      if (!a.finished() && a.expires_ms <= nowUnixMs()) a.state = "expired";
+      *resp->add_actions() = impl_->toProto(a);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetAction(grpc::ServerContext* ctx, const v1::GetActionRequest* req,
+                         v1::Action* resp) override {
+    auto op = authorize(ctx, "GetAction", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto a = impl_->keys.registry->findAction(req->id());
+    if (!a.ok()) return toGrpc(a.status());
+    if (!a->finished() && a->expires_ms <= nowUnixMs()) a->state = "expired";
+    *resp = impl_->toProto(*a);
+    return grpc::Status::OK;
+  }
+
+ private:
+  absl::StatusOr<OperatorRecord> authorize(grpc::ServerContext* ctx, const char* rpc,
+                                           std::initializer_list<const char*> roles) {
+    auto id = peerIdentity(ctx);
+    if (!id.ok()) {
+      logWarning("%s from %s refused: %s", rpc, ctx->peer(), id.status().message());
+      return id.status();
+    }
+    if (id->common_name.rfind("operator:", 0) != 0) {
+      logWarning("%s from %s refused: %s is not an operator", rpc, ctx->peer(), id->common_name);
+      return absl::PermissionDeniedError("this certificate is not an operator's");
+    }
+    auto op = impl_->keys.registry->findOperator(id->common_name.substr(9));
+    if (!op.ok() || op->cert_fingerprint != id->fingerprint) {
+      logWarning("%s from %s refused: unknown or revoked operator certificate", rpc, ctx->peer());
+      return absl::PermissionDeniedError("operator certificate is unknown or revoked");
+    }
+    for (const char* r : roles) {
+      if (op->role == r) return op;
+    }
+    logWarning("%s by operator %s (%s) refused: role not allowed", rpc, op->name, op->role);
+    return absl::PermissionDeniedError(
+        absl::StrFormat("operator %s has role %s, which may not call %s", op->name, op->role, rpc));
+  }
+
+  absl::StatusOr<std::vector<std::string>> submit(const OperatorRecord& op,
+                                                  const v1::SubmitRequest& req) {
+    if (req.kind() != "isolate" && req.kind() != "release") {
+      return absl::InvalidArgumentError(absl::StrFormat("unknown action '%s'", req.kind()));
+    }
+    if (req.hosts().empty()) return absl::InvalidArgumentError("no host named");
+    if (static_cast<std::size_t>(req.hosts_size()) > kMaxHostsPerRequest) {
+      return absl::InvalidArgumentError("too many hosts in one request");
+    }
+    if (static_cast<std::size_t>(req.allow_size()) > kMaxAllowEntries) {
+      return absl::InvalidArgumentError("too many --allow entries");
+    }
+    if (req.kind() == "release" && req.allow_size() > 0) {
+      return absl::InvalidArgumentError("--allow only applies to isolate");
+    }
+    if (req.reason().size() > 4096) return absl::InvalidArgumentError("reason is too long");
+    // Validate everything before dispatching anything.
+    std::vector<std::string> allow;
+    for (const auto& e : req.allow()) {
+      if (e.port() > 65535) return absl::InvalidArgumentError("allow port out of range");
+      WARDEN_ASSIGN_OR_RETURN(IpPrefix p, IpPrefix::parse(e.cidr()));
+      allow.push_back(AllowEntry{p, static_cast<std::uint16_t>(e.port())}.toString());
+    }
+    for (const auto& h : req.hosts()) {
+      if (auto found = impl_->keys.registry->findHost(h); !found.ok()) return found.status();
+    }
+    std::vector<std::string> ids;
+    const std::int64_t now = nowUnixMs();
+    for (const auto& h : req.hosts()) {
+      WARDEN_ASSIGN_OR_RETURN(std::string rnd, crypto::randomBytes(8));
+      Command c;
+      c.id = "a-" + crypto::hex(rnd);
+      c.host_id = h;
+      c.kind = req.kind();
+      c.issued_unix_ms = now;
+      c.expires_unix_ms = now + absl::ToInt64Milliseconds(impl_->options.default_expiry);
+      c.requested_by = op.name;
+      c.reason = req.reason();
+      c.allow = allow;
+      const std::string bytes = encodeCommand(c);
+      WARDEN_ASSIGN_OR_RETURN(std::string sig, impl_->keys.command_key.sign(bytes));
+      ActionRecord a;
+      a.id = c.id;
+      a.host_id = h;
+      a.kind = c.kind;
+      a.state = "queued";
+      a.requested_by = op.name;
+      a.reason = c.reason;
+      a.params = allow.empty() ? "" : "allow " + absl::StrJoin(allow, ",");
+      a.created_ms = now;
+      a.expires_ms = c.expires_unix_ms;
+      a.command = bytes;
+      a.command_signature = sig;
+      WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addAction(a));
+      logInfo("action %s: operator %s requested %s on %s%s", a.id, op.name, a.kind, h,
+              a.reason.empty() ? "" : " (" + a.reason + ")");
+      impl_->deliver(a);
+      ids.push_back(a.id);
+    }
+    return ids;
+  }
+
+  Impl* impl_;
+};
+
+ControllerServer::ControllerServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ControllerServer::~ControllerServer() { shutdown(); }
+
+absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
+    ControllerKeys keys, const ServeOptions& options) {
+  auto impl = std::make_unique<Impl>(std::move(keys), options);
+  const std::string listen =
+      options.listen_override.empty() ? impl->keys.listen : options.listen_override;
+  WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(listen));
+
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = impl->keys.ca.cert_pem;
+  // The chain includes the CA so an enrolling agent can fetch it and check the fingerprint
+  // its join token pins.
+  ssl.pem_key_cert_pairs.push_back(
+      {impl->keys.server_key_pem, impl->keys.server_cert_pem + impl->keys.ca.cert_pem});
+
+  impl->agent_service = std::make_unique<Impl::AgentService>(impl.get());
+  impl->operator_service = std::make_unique<Impl::OperatorService>(impl.get());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(hp.toString(), grpc::SslServerCredentials(ssl), &impl->port);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Agents keep their stream open for days; keepalives find dead peers.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.RegisterService(impl->agent_service.get());
+  builder.RegisterService(impl->operator_service.get());
+  impl->server = builder.BuildAndStart();
+  if (!impl->server || impl->port == 0) {
+    return absl::UnavailableError(absl::StrFormat("cannot listen on %s", hp.toString()));
+  }
+  logInfo("controller listening on %s (port %d), advertised as %s", hp.toString(), impl->port,
+          impl->keys.advertise);
+  return std::unique_ptr<ControllerServer>(new ControllerServer(std::move(impl)));
+}
+
+int ControllerServer::port() const { return impl_->port; }
+
+void ControllerServer::wait() { impl_->server->Wait(); }
+
+void ControllerServer::shutdown() {
+  if (impl_ && impl_->server) {
+    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+}
+
+}  // namespace warden

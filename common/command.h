@@ -1,0 +1,54 @@
+// What the controller orders (Command) and what the agent answers (Receipt). Both travel and
+// are signed as canonical bytes (common/canonical.h): the controller signs commands with its
+// command key, the agent signs receipts with its own key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace warden {
+
+inline constexpr std::uint64_t kCommandVersion = 1;
+inline constexpr std::uint64_t kReceiptVersion = 1;
+
+struct Command {
+  std::uint64_t version = kCommandVersion;
+  std::string id;       // unique action id, e.g. "a-5f2c..."
+  std::string host_id;  // the one host that may execute it
+  std::string kind;     // "isolate", "release"
+  std::int64_t issued_unix_ms = 0;
+  std::int64_t expires_unix_ms = 0;
+  std::string requested_by;        // operator name
+  std::string reason;              // free text from --reason
+  std::vector<std::string> allow;  // canonical AllowEntry strings (isolate)
+};
+
+std::string encodeCommand(const Command& c);
+absl::StatusOr<Command> decodeCommand(std::string_view bytes);
+
+enum class ReceiptStatus { kSucceeded, kFailed, kRefused };
+std::string_view receiptStatusName(ReceiptStatus s);
+
+struct Receipt {
+  std::uint64_t version = kReceiptVersion;
+  std::string command_id;
+  std::string host_id;
+  std::string kind;
+  ReceiptStatus status = ReceiptStatus::kFailed;
+  std::string message;
+  std::int64_t started_unix_ms = 0;
+  std::int64_t finished_unix_ms = 0;
+  std::map<std::string, std::string> details;  // sorted by key: deterministic bytes
+};
+
+std::string encodeReceipt(const Receipt& r);
+absl::StatusOr<Receipt> decodeReceipt(std::string_view bytes);
+
+std::int64_t nowUnixMs();
+
+}  // namespace warden

@@ -1,0 +1,108 @@
+#include "common/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+
+namespace warden {
+namespace {
+
+absl::Status errnoStatus(const std::string& what, const std::string& path, int err) {
+  return absl::Status(err == ENOENT   ? absl::StatusCode::kNotFound
+                      : err == EACCES ? absl::StatusCode::kPermissionDenied
+                      : err == ENOSPC ? absl::StatusCode::kResourceExhausted
+                                      : absl::StatusCode::kInternal,
+                      absl::StrFormat("Failed to %s %s: %s", what, path, std::strerror(err)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> readFile(const std::string& path, std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errnoStatus("open", path, errno);
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return errnoStatus("read", path, err);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) {
+      ::close(fd);
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("%s is larger than %d bytes", path, max_bytes));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+absl::Status writeFileAtomic(const std::string& path, std::string_view data, unsigned mode) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return errnoStatus("create", tmp, errno);
+  ::fchmod(fd, mode);
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return errnoStatus("write", tmp, err);
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return errnoStatus("fsync", tmp, err);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return errnoStatus("rename", tmp, err);
+  }
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+bool pathExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+absl::Status makeDirectory(const std::string& path, unsigned mode) {
+  std::string partial;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), pos == std::string::npos ? mode : 0755) != 0 && errno != EEXIST) {
+      return errnoStatus("create directory", partial, errno);
+    }
+  }
+  if (::chmod(path.c_str(), mode) != 0) return errnoStatus("chmod", path, errno);
+  return absl::OkStatus();
+}
+
+}  // namespace warden

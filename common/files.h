@@ -1,0 +1,18 @@
+// Small file helpers that keep errno in their messages and write atomically.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace warden {
+
+absl::StatusOr<std::string> readFile(const std::string& path, std::size_t max_bytes = 16 << 20);
+// Writes to PATH.tmp with `mode`, fsyncs, renames over PATH and fsyncs the directory: a crash
+// leaves the old or the new file, never a torn one.
+absl::Status writeFileAtomic(const std::string& path, std::string_view data, unsigned mode);
+bool pathExists(const std::string& path);
+// mkdir -p with `mode` for the last component.
+absl::Status makeDirectory(const std::string& path, unsigned mode);
+
+}  // namespace warden

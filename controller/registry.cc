@@ -1,0 +1,365 @@
+#include "controller/registry.h"
+
+#include "absl/strings/str_format.h"
+#include "common/command.h"
+#include "common/status.h"
+
+namespace warden {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS operators(
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, cert_fingerprint TEXT NOT NULL,
+  signing_public_key BLOB, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens(
+  id TEXT PRIMARY KEY, secret_sha256 BLOB NOT NULL, host_id TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, created_by TEXT NOT NULL,
+  used_ms INTEGER, used_by_host TEXT);
+CREATE TABLE IF NOT EXISTS hosts(
+  host_id TEXT PRIMARY KEY, cert_fingerprint TEXT NOT NULL, receipt_public_key BLOB NOT NULL,
+  enrolled_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL DEFAULT 0, peer TEXT NOT NULL DEFAULT '',
+  facts BLOB, containment TEXT NOT NULL DEFAULT 'none');
+CREATE TABLE IF NOT EXISTS actions(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, host_id TEXT NOT NULL,
+  kind TEXT NOT NULL, state TEXT NOT NULL, requested_by TEXT NOT NULL, reason TEXT NOT NULL,
+  params TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+  finished_ms INTEGER NOT NULL DEFAULT 0, command BLOB NOT NULL, command_signature BLOB NOT NULL,
+  receipt BLOB, receipt_signature BLOB, message TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS actions_by_host ON actions(host_id, seq);
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, host_id TEXT NOT NULL, kind TEXT NOT NULL,
+  detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
+)sql";
+
+constexpr char kActionColumns[] =
+    "id, host_id, kind, state, requested_by, reason, params, created_ms, expires_ms, "
+    "finished_ms, command, command_signature, receipt, receipt_signature, message";
+
+}  // namespace
+
+bool ActionRecord::finished() const {
+  return state == "succeeded" || state == "failed" || state == "refused" || state == "expired";
+}
+
+absl::StatusOr<std::unique_ptr<Registry>> Registry::open(const std::string& path) {
+  WARDEN_ASSIGN_OR_RETURN(auto db, Database::open(path));
+  WARDEN_RETURN_IF_ERROR(db->exec(kSchema));
+  return std::unique_ptr<Registry>(new Registry(std::move(db)));
+}
+
+absl::Status Registry::setMeta(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st,
+                          db_->prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
+  return st.bind(1, key).bind(2, value).run();
+}
+
+absl::StatusOr<std::string> Registry::meta(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("SELECT value FROM meta WHERE key = ?"));
+  st.bind(1, key);
+  WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return absl::NotFoundError(absl::StrFormat("no '%s' in the registry", key));
+  return st.text(0);
+}
+
+absl::Status Registry::addOperator(const OperatorRecord& op) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st,
+                          db_->prepare("INSERT INTO operators(name, role, cert_fingerprint, "
+                                       "signing_public_key, created_ms) VALUES(?, ?, ?, ?, ?)"));
+  auto s = st.bind(1, op.name)
+               .bind(2, op.role)
+               .bind(3, op.cert_fingerprint)
+               .bindBlob(4, op.signing_public_key)
+               .bind(5, nowUnixMs())
+               .run();
+  if (!s.ok()) {
+    return absl::AlreadyExistsError(absl::StrFormat("operator '%s' already exists", op.name));
+  }
+  return s;
+}
+
+absl::StatusOr<OperatorRecord> Registry::findOperator(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st,
+                          db_->prepare("SELECT name, role, cert_fingerprint, signing_public_key "
+                                       "FROM operators WHERE name = ?"));
+  st.bind(1, name);
+  WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return absl::NotFoundError(absl::StrFormat("unknown operator '%s'", name));
+  return OperatorRecord{st.text(0), st.text(1), st.text(2), st.text(3)};
+}
+
+absl::Status Registry::addToken(const std::string& id, const std::string& secret_hash,
+                                const std::string& host_id, std::int64_t expires_ms,
+                                const std::string& created_by) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("INSERT INTO tokens(id, secret_sha256, host_id, "
+                                                "created_ms, expires_ms, created_by) "
+                                                "VALUES(?, ?, ?, ?, ?, ?)"));
+  return st.bind(1, id)
+      .bindBlob(2, secret_hash)
+      .bind(3, host_id)
+      .bind(4, nowUnixMs())
+      .bind(5, expires_ms)
+      .bind(6, created_by)
+      .run();
+}
+
+absl::Status Registry::consumeToken(const std::string& id, const std::string& secret_hash,
+                                    const std::string& host_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare("SELECT secret_sha256, host_id, expires_ms, used_ms, used_by_host "
+                            "FROM tokens WHERE id = ?"));
+  st.bind(1, id);
+  WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return absl::PermissionDeniedError("join token is not known to this controller");
+  if (st.text(0) != secret_hash) {
+    return absl::PermissionDeniedError("join token secret does not match");
+  }
+  if (!st.isNull(3)) {
+    return absl::PermissionDeniedError(
+        absl::StrFormat("join token was already used (by %s)", st.text(4)));
+  }
+  if (st.integer(2) <= nowUnixMs()) return absl::PermissionDeniedError("join token has expired");
+  if (!st.text(1).empty() && st.text(1) != host_id) {
+    return absl::PermissionDeniedError(
+        absl::StrFormat("join token is bound to host '%s', not '%s'", st.text(1), host_id));
+  }
+  WARDEN_ASSIGN_OR_RETURN(auto up, db_->prepare("UPDATE tokens SET used_ms = ?, used_by_host = ? "
+                                                "WHERE id = ? AND used_ms IS NULL"));
+  WARDEN_RETURN_IF_ERROR(up.bind(1, nowUnixMs()).bind(2, host_id).bind(3, id).run());
+  if (db_->changes() != 1) return absl::PermissionDeniedError("join token was already used");
+  return absl::OkStatus();
+}
+
+absl::Status Registry::addHost(const HostRecord& h, bool replace) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string verb = replace ? "INSERT OR REPLACE" : "INSERT";
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare(verb + " INTO hosts(host_id, cert_fingerprint, receipt_public_key, "
+                                   "enrolled_ms, containment) VALUES(?, ?, ?, ?, ?)"));
+  auto s = st.bind(1, h.host_id)
+               .bind(2, h.cert_fingerprint)
+               .bindBlob(3, h.receipt_public_key)
+               .bind(4, h.enrolled_ms)
+               .bind(5, h.containment)
+               .run();
+  if (!s.ok() && !replace) {
+    return absl::AlreadyExistsError(absl::StrFormat("host '%s' is already enrolled", h.host_id));
+  }
+  return s;
+}
+
+namespace {
+HostRecord readHost(Statement& st) {
+  HostRecord h;
+  h.host_id = st.text(0);
+  h.cert_fingerprint = st.text(1);
+  h.receipt_public_key = st.text(2);
+  h.enrolled_ms = st.integer(3);
+  h.last_seen_ms = st.integer(4);
+  h.peer = st.text(5);
+  h.facts.ParseFromString(st.text(6));
+  h.containment = st.text(7);
+  return h;
+}
+constexpr char kHostColumns[] =
+    "host_id, cert_fingerprint, receipt_public_key, enrolled_ms, last_seen_ms, peer, facts, "
+    "containment";
+}  // namespace
+
+absl::StatusOr<HostRecord> Registry::findHost(const std::string& host_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare(absl::StrFormat(
+                                       "SELECT %s FROM hosts WHERE host_id = ?", kHostColumns)));
+  st.bind(1, host_id);
+  WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return absl::NotFoundError(absl::StrFormat("unknown host '%s'", host_id));
+  return readHost(st);
+}
+
+absl::StatusOr<std::vector<HostRecord>> Registry::listHosts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare(absl::StrFormat(
+                                       "SELECT %s FROM hosts ORDER BY host_id", kHostColumns)));
+  std::vector<HostRecord> out;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back(readHost(st));
+  }
+  return out;
+}
+
+absl::Status Registry::updateHostSeen(const std::string& host_id, const std::string& peer,
+                                      const v1::Facts* facts) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (facts != nullptr) {
+    WARDEN_ASSIGN_OR_RETURN(
+        auto st,
+        db_->prepare("UPDATE hosts SET last_seen_ms = ?, peer = ?, facts = ? WHERE host_id = ?"));
+    return st.bind(1, nowUnixMs())
+        .bind(2, peer)
+        .bindBlob(3, facts->SerializeAsString())
+        .bind(4, host_id)
+        .run();
+  }
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare("UPDATE hosts SET last_seen_ms = ?, peer = ? WHERE host_id = ?"));
+  return st.bind(1, nowUnixMs()).bind(2, peer).bind(3, host_id).run();
+}
+
+absl::Status Registry::setContainment(const std::string& host_id, const std::string& containment) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st,
+                          db_->prepare("UPDATE hosts SET containment = ? WHERE host_id = ?"));
+  return st.bind(1, containment).bind(2, host_id).run();
+}
+
+absl::Status Registry::addAction(const ActionRecord& a) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare("INSERT INTO actions(id, host_id, kind, state, requested_by, reason, "
+                            "params, created_ms, expires_ms, command, command_signature) "
+                            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  return st.bind(1, a.id)
+      .bind(2, a.host_id)
+      .bind(3, a.kind)
+      .bind(4, a.state)
+      .bind(5, a.requested_by)
+      .bind(6, a.reason)
+      .bind(7, a.params)
+      .bind(8, a.created_ms)
+      .bind(9, a.expires_ms)
+      .bindBlob(10, a.command)
+      .bindBlob(11, a.command_signature)
+      .run();
+}
+
+absl::StatusOr<ActionRecord> Registry::readAction(Statement& st) {
+  ActionRecord a;
+  a.id = st.text(0);
+  a.host_id = st.text(1);
+  a.kind = st.text(2);
+  a.state = st.text(3);
+  a.requested_by = st.text(4);
+  a.reason = st.text(5);
+  a.params = st.text(6);
+  a.created_ms = st.integer(7);
+  a.expires_ms = st.integer(8);
+  a.finished_ms = st.integer(9);
+  a.command = st.text(10);
+  a.command_signature = st.text(11);
+  a.receipt = st.text(12);
+  a.receipt_signature = st.text(13);
+  a.message = st.text(14);
+  return a;
+}
+
+absl::StatusOr<ActionRecord> Registry::findAction(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare(absl::StrFormat(
+                                       "SELECT %s FROM actions WHERE id = ?", kActionColumns)));
+  st.bind(1, id);
+  WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return absl::NotFoundError(absl::StrFormat("unknown action '%s'", id));
+  return readAction(st);
+}
+
+absl::StatusOr<std::vector<ActionRecord>> Registry::listActions(const std::string& host_id,
+                                                                int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare(absl::StrFormat(
+                                       "SELECT %s FROM (SELECT * FROM actions WHERE (? = '' OR "
+                                       "host_id = ?) ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                                       kActionColumns)));
+  st.bind(1, host_id).bind(2, host_id).bind(3, static_cast<std::int64_t>(limit));
+  std::vector<ActionRecord> out;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    WARDEN_ASSIGN_OR_RETURN(auto a, readAction(st));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ActionRecord>> Registry::pendingActions(const std::string& host_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::int64_t now = nowUnixMs();
+  WARDEN_ASSIGN_OR_RETURN(auto exp,
+                          db_->prepare("UPDATE actions SET state = 'expired', finished_ms = ?, "
+                                       "message = 'expired before the host picked it up' "
+                                       "WHERE host_id = ? AND state IN ('queued', 'delivered') "
+                                       "AND expires_ms <= ?"));
+  WARDEN_RETURN_IF_ERROR(exp.bind(1, now).bind(2, host_id).bind(3, now).run());
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare(absl::StrFormat("SELECT %s FROM actions WHERE host_id = ? AND state "
+                                            "IN ('queued', 'delivered') ORDER BY seq",
+                                            kActionColumns)));
+  st.bind(1, host_id);
+  std::vector<ActionRecord> out;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    WARDEN_ASSIGN_OR_RETURN(auto a, readAction(st));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+absl::Status Registry::markDelivered(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st,
+      db_->prepare("UPDATE actions SET state = 'delivered' WHERE id = ? AND state = 'queued'"));
+  return st.bind(1, id).run();
+}
+
+absl::StatusOr<bool> Registry::finishAction(const std::string& id, const std::string& state,
+                                            const std::string& message, const std::string& receipt,
+                                            const std::string& receipt_signature,
+                                            std::int64_t finished_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare("UPDATE actions SET state = ?, message = ?, receipt = ?, "
+                            "receipt_signature = ?, finished_ms = ? WHERE id = ? AND state IN "
+                            "('queued', 'delivered')"));
+  WARDEN_RETURN_IF_ERROR(st.bind(1, state)
+                             .bind(2, message)
+                             .bindBlob(3, receipt)
+                             .bindBlob(4, receipt_signature)
+                             .bind(5, finished_ms)
+                             .bind(6, id)
+                             .run());
+  return db_->changes() == 1;
+}
+
+absl::Status Registry::addEvent(const HostEventRecord& e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare("INSERT INTO events(host_id, kind, detail, at_ms) VALUES(?, ?, ?, ?)"));
+  return st.bind(1, e.host_id).bind(2, e.kind).bind(3, e.detail).bind(4, e.at_ms).run();
+}
+
+absl::StatusOr<std::vector<HostEventRecord>> Registry::recentEvents(const std::string& host_id,
+                                                                    int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare("SELECT host_id, kind, detail, at_ms FROM (SELECT * FROM events WHERE "
+                            "host_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq"));
+  st.bind(1, host_id).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<HostEventRecord> out;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back(HostEventRecord{st.text(0), st.text(1), st.text(2), st.integer(3)});
+  }
+  return out;
+}
+
+}  // namespace warden

@@ -1,0 +1,109 @@
+// The controller's durable state in SQLite: operators, join tokens, enrolled hosts, actions
+// (with the signed command and the signed receipt), and host events such as tampering.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/sqlite.h"
+#include "warden/v1/operator.pb.h"
+
+namespace warden {
+
+struct OperatorRecord {
+  std::string name;
+  std::string role;
+  std::string cert_fingerprint;
+  std::string signing_public_key;
+};
+
+struct HostRecord {
+  std::string host_id;
+  std::string cert_fingerprint;
+  std::string receipt_public_key;
+  std::int64_t enrolled_ms = 0;
+  std::int64_t last_seen_ms = 0;
+  std::string peer;
+  v1::Facts facts;
+  std::string containment = "none";
+};
+
+struct ActionRecord {
+  std::string id;
+  std::string host_id;
+  std::string kind;
+  std::string state;  // queued, delivered, succeeded, failed, refused, expired
+  std::string requested_by;
+  std::string reason;
+  std::string params;
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;
+  std::int64_t finished_ms = 0;
+  std::string command;
+  std::string command_signature;
+  std::string receipt;
+  std::string receipt_signature;
+  std::string message;
+  bool finished() const;
+};
+
+struct HostEventRecord {
+  std::string host_id;
+  std::string kind;
+  std::string detail;
+  std::int64_t at_ms = 0;
+};
+
+class Registry {
+ public:
+  static absl::StatusOr<std::unique_ptr<Registry>> open(const std::string& path);
+
+  absl::Status setMeta(const std::string& key, const std::string& value);
+  absl::StatusOr<std::string> meta(const std::string& key);
+
+  absl::Status addOperator(const OperatorRecord& op);
+  absl::StatusOr<OperatorRecord> findOperator(const std::string& name);
+
+  absl::Status addToken(const std::string& id, const std::string& secret_hash,
+                        const std::string& host_id, std::int64_t expires_ms,
+                        const std::string& created_by);
+  // Marks the token used by `host_id` and returns OK only if it exists, matches the secret,
+  // is unexpired, unused and (if bound) bound to `host_id`. Atomic: a token works once.
+  absl::Status consumeToken(const std::string& id, const std::string& secret_hash,
+                            const std::string& host_id);
+
+  absl::Status addHost(const HostRecord& host, bool replace);
+  absl::StatusOr<HostRecord> findHost(const std::string& host_id);
+  absl::StatusOr<std::vector<HostRecord>> listHosts();
+  absl::Status updateHostSeen(const std::string& host_id, const std::string& peer,
+                              const v1::Facts* facts);
+  absl::Status setContainment(const std::string& host_id, const std::string& containment);
+
+  absl::Status addAction(const ActionRecord& a);
+  absl::StatusOr<ActionRecord> findAction(const std::string& id);
+  absl::StatusOr<std::vector<ActionRecord>> listActions(const std::string& host_id, int limit);
+  // Actions for the host that are neither finished nor expired, oldest first. Expired
+  // ones are marked so on the way.
+  absl::StatusOr<std::vector<ActionRecord>> pendingActions(const std::string& host_id);
+  absl::Status markDelivered(const std::string& id);
+  // Stores the agent's verified receipt; false if the action had already finished.
+  absl::StatusOr<bool> finishAction(const std::string& id, const std::string& state,
+                                    const std::string& message, const std::string& receipt,
+                                    const std::string& receipt_signature, std::int64_t finished_ms);
+
+  absl::Status addEvent(const HostEventRecord& e);
+  absl::StatusOr<std::vector<HostEventRecord>> recentEvents(const std::string& host_id, int limit);
+
+ private:
+  explicit Registry(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  absl::StatusOr<ActionRecord> readAction(Statement& st);
+  std::mutex mu_;  // one writer at a time; SQLite's own locking covers other processes
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace warden

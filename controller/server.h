@@ -1,0 +1,38 @@
+// The controller's gRPC server: the agent channel (enrollment, command stream) and the
+// operator API on one mutually authenticated TLS port.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "controller/data_dir.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace warden {
+
+struct ServeOptions {
+  std::string listen_override;  // empty: the address stored by `init`
+  absl::Duration default_expiry = absl::Hours(24);
+};
+
+class ControllerServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ControllerServer>> start(ControllerKeys keys,
+                                                                 const ServeOptions& options);
+  ~ControllerServer();
+  int port() const;
+  void wait();
+  void shutdown();
+
+  struct Impl;
+
+ private:
+  explicit ControllerServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace warden
