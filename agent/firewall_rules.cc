@@ -1,1 +1,326 @@
-// placeholder
+// Pure translation of a ContainmentState into nftables / iptables-restore input.
+//
+// Both builders express the same policy (DESIGN.md "Network containment semantics"):
+//
+//  1. Address blocks first, with or without isolation: a blocked prefix is dropped as source
+//     on input, as destination on output, and as either on forward.
+//  2. Isolation then accepts only: loopback; TCP to/from the controller's pinned addresses
+//     and port; the responder's allow entries; DHCPv4/DHCPv6 client traffic; IPv6 neighbour
+//     discovery. Everything else in all three hooks is dropped. There is deliberately no
+//     "ct state established accept": connections that were open before isolation die.
+//
+// The filter is stateless, so each permitted flow needs a rule per direction:
+//  - Controller X, port P (the agent always dials out): output `daddr X tcp dport P`, input
+//    `saddr X tcp sport P`.
+//  - Allow entry X with port P != 0, TCP and UDP: P is the service port of the flow, on
+//    either end. The host may call X:P (output `daddr X dport P`, replies on input `saddr X
+//    sport P`), and X may call the host's port P (input `saddr X dport P`, replies on output
+//    `daddr X sport P`) — e.g. `--allow 198.18.7.7:22` lets the forensic workstation ssh in.
+//    Consequence of being stateless: X can also reach any host port from source port P.
+//    Only the responder's own address gets that latitude, which is what "allow" means.
+//  - Allow entry X with port 0: every packet to/from X, any protocol.
+//  - Neighbour discovery is accepted only with hop limit 255 (RFC 4861 §6.1.1, §7.1.1), so it
+//    cannot be used to reach the host from off-link.
+//
+// Output is deterministic: blocked prefixes are normalised (sorted, duplicates and prefixes
+// covered by another dropped — nftables refuses overlapping intervals in one set), and every
+// other list keeps the policy's order. Every rule carries a `warden:` comment so the backends
+// can check what they read back.
+#include "agent/firewall_rules.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace warden {
+namespace {
+
+// "198.18.0.1:7443" / "[2001:db8::1]:7443", or the bare prefix for port 0.
+std::string endpoint(const IpPrefix& prefix, std::uint16_t port) {
+  AllowEntry entry;
+  entry.prefix = prefix;
+  entry.port = port;
+  return entry.toString();
+}
+
+std::vector<IpPrefix> normalizeBlocked(const std::vector<IpPrefix>& blocked) {
+  std::vector<IpPrefix> sorted = blocked;
+  std::sort(sorted.begin(), sorted.end(), [](const IpPrefix& a, const IpPrefix& b) {
+    return std::tie(a.family, a.addr, a.length) < std::tie(b.family, b.addr, b.length);
+  });
+  // Sorted by address then length, a covering prefix comes before everything it covers, and
+  // the kept prefixes are disjoint: checking the last kept one is enough.
+  std::vector<IpPrefix> kept;
+  for (const IpPrefix& p : sorted) {
+    if (!kept.empty() && kept.back().contains(p)) continue;
+    kept.push_back(p);
+  }
+  return kept;
+}
+
+// ---- nftables ----------------------------------------------------------------------------------
+
+struct NftChains {
+  std::vector<std::string> input;
+  std::vector<std::string> output;
+  std::vector<std::string> forward;
+};
+
+std::string nftRule(std::string body, std::string_view comment) {
+  return absl::StrFormat("%s comment \"warden:%s\"", body, comment);
+}
+
+const char* nftIp(const IpPrefix& p) { return p.isV4() ? "ip" : "ip6"; }
+
+NftChains nftRules(const ContainmentState& state, bool have4, bool have6) {
+  NftChains c;
+  if (have4) {
+    c.input.push_back(nftRule("ip saddr @blocked4 drop", "block4-in"));
+    c.output.push_back(nftRule("ip daddr @blocked4 drop", "block4-out"));
+    c.forward.push_back(nftRule("ip saddr @blocked4 drop", "block4-fwd-src"));
+    c.forward.push_back(nftRule("ip daddr @blocked4 drop", "block4-fwd-dst"));
+  }
+  if (have6) {
+    c.input.push_back(nftRule("ip6 saddr @blocked6 drop", "block6-in"));
+    c.output.push_back(nftRule("ip6 daddr @blocked6 drop", "block6-out"));
+    c.forward.push_back(nftRule("ip6 saddr @blocked6 drop", "block6-fwd-src"));
+    c.forward.push_back(nftRule("ip6 daddr @blocked6 drop", "block6-fwd-dst"));
+  }
+  if (!state.isolation) return c;
+  const IsolationPolicy& iso = *state.isolation;
+
+  c.input.push_back(nftRule("iif \"lo\" accept", "lo-in"));
+  c.output.push_back(nftRule("oif \"lo\" accept", "lo-out"));
+
+  for (const IpPrefix& ctl : iso.controller_addresses) {
+    const std::string ep = endpoint(ctl, iso.controller_port);
+    c.output.push_back(nftRule(absl::StrFormat("%s daddr %s tcp dport %d accept", nftIp(ctl),
+                                               ctl.toString(), iso.controller_port),
+                               absl::StrCat("controller-out ", ep)));
+    c.input.push_back(nftRule(absl::StrFormat("%s saddr %s tcp sport %d accept", nftIp(ctl),
+                                              ctl.toString(), iso.controller_port),
+                              absl::StrCat("controller-in ", ep)));
+  }
+
+  for (const AllowEntry& a : iso.allow) {
+    const std::string ip = nftIp(a.prefix);
+    const std::string addr = a.prefix.toString();
+    const std::string ep = a.toString();
+    if (a.port == 0) {
+      c.input.push_back(
+          nftRule(absl::StrFormat("%s saddr %s accept", ip, addr), absl::StrCat("allow-in ", ep)));
+      c.output.push_back(
+          nftRule(absl::StrFormat("%s daddr %s accept", ip, addr), absl::StrCat("allow-out ", ep)));
+      continue;
+    }
+    const auto rule = [&](const char* dir, const char* th) {
+      return absl::StrFormat("%s %s %s meta l4proto { tcp, udp } th %s %d accept", ip, dir, addr,
+                             th, a.port);
+    };
+    // Replies from X's service, then X calling the host's service.
+    c.input.push_back(nftRule(rule("saddr", "sport"), absl::StrCat("allow-in ", ep, " sport")));
+    c.input.push_back(nftRule(rule("saddr", "dport"), absl::StrCat("allow-in ", ep, " dport")));
+    // The host calling X's service, then the host's replies to X.
+    c.output.push_back(nftRule(rule("daddr", "dport"), absl::StrCat("allow-out ", ep, " dport")));
+    c.output.push_back(nftRule(rule("daddr", "sport"), absl::StrCat("allow-out ", ep, " sport")));
+  }
+
+  // DHCP clients (RFC 2131 §4.1: client 68, server 67; RFC 8415 §7.2: client 546, server 547).
+  c.output.push_back(nftRule("meta nfproto ipv4 udp sport 68 udp dport 67 accept", "dhcp4-out"));
+  c.input.push_back(nftRule("meta nfproto ipv4 udp sport 67 udp dport 68 accept", "dhcp4-in"));
+  c.output.push_back(nftRule("meta nfproto ipv6 udp sport 546 udp dport 547 accept", "dhcp6-out"));
+  c.input.push_back(nftRule("meta nfproto ipv6 udp sport 547 udp dport 546 accept", "dhcp6-in"));
+
+  constexpr char kNd[] =
+      "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
+      "nd-neighbor-advert, nd-redirect } ip6 hoplimit 255 accept";
+  c.output.push_back(nftRule(kNd, "nd-out"));
+  c.input.push_back(nftRule(kNd, "nd-in"));
+
+  c.input.push_back(nftRule("drop", "isolate-in"));
+  c.output.push_back(nftRule("drop", "isolate-out"));
+  c.forward.push_back(nftRule("drop", "isolate-fwd"));
+  return c;
+}
+
+void appendNftSet(std::string* out, const char* name, const char* type,
+                  const std::vector<IpPrefix>& elements) {
+  absl::StrAppend(out, "\tset ", name, " {\n\t\ttype ", type, "\n\t\tflags interval\n");
+  if (!elements.empty()) {
+    absl::StrAppend(out, "\t\telements = { ");
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      absl::StrAppend(out, i ? ", " : "", elements[i].toString());
+    }
+    absl::StrAppend(out, " }\n");
+  }
+  absl::StrAppend(out, "\t}\n");
+}
+
+void appendNftChain(std::string* out, const char* name, const std::vector<std::string>& rules) {
+  // Priority -300 (raw) runs before conntrack (-200), so dropped packets leave no conntrack
+  // state behind (nft(8), "CHAINS", standard priority names).
+  absl::StrAppend(out, "\tchain ", name, " {\n\t\ttype filter hook ", name,
+                  " priority -300; policy accept;\n");
+  for (const std::string& r : rules) absl::StrAppend(out, "\t\t", r, "\n");
+  absl::StrAppend(out, "\t}\n");
+}
+
+// ---- iptables ----------------------------------------------------------------------------------
+
+constexpr const char* kIptChains[] = {"INPUT", "OUTPUT", "FORWARD"};
+
+std::string iptAddr(const IpPrefix& p) { return absl::StrCat(p.addressString(), "/", p.length); }
+
+// Rules are written the way iptables-save prints them (address with length, explicit `-m
+// tcp`, comment before the target), so read-back compares lines verbatim.
+std::string iptRule(std::string_view chain, std::string_view match, std::string_view comment,
+                    std::string_view target) {
+  return absl::StrFormat("-A WARDEN-%s %s%s-m comment --comment \"warden:%s\" -j %s\n", chain,
+                         match, match.empty() ? "" : " ", comment, target);
+}
+
+}  // namespace
+
+std::string buildNftScript(const ContainmentState& state) {
+  std::string out =
+      absl::StrCat("add table inet ", kNftTable, "\ndelete table inet ", kNftTable, "\n");
+  if (state.empty()) return out;
+
+  std::vector<IpPrefix> blocked4, blocked6;
+  for (const IpPrefix& p : normalizeBlocked(state.blocked)) {
+    (p.isV4() ? blocked4 : blocked6).push_back(p);
+  }
+  // The sets always exist (possibly empty) so that the table's shape does not depend on
+  // which families are blocked; the rules referencing them are cheap.
+  const NftChains chains = nftRules(state, /*have4=*/true, /*have6=*/true);
+
+  absl::StrAppend(&out, "table inet ", kNftTable, " {\n");
+  appendNftSet(&out, "blocked4", "ipv4_addr", blocked4);
+  appendNftSet(&out, "blocked6", "ipv6_addr", blocked6);
+  appendNftChain(&out, "input", chains.input);
+  appendNftChain(&out, "output", chains.output);
+  appendNftChain(&out, "forward", chains.forward);
+  absl::StrAppend(&out, "}\n");
+  return out;
+}
+
+std::string buildIptablesRestore(const ContainmentState& state, int family, bool chains_present,
+                                 bool jumps_present) {
+  const bool v4 = family == AF_INET;
+  std::string out = "*filter\n";
+  if (state.empty()) {
+    if (jumps_present) {
+      for (const char* c : kIptChains) absl::StrAppend(&out, "-D ", c, " -j WARDEN-", c, "\n");
+    }
+    if (chains_present) {
+      for (const char* c : kIptChains) absl::StrAppend(&out, "-F WARDEN-", c, "\n");
+      for (const char* c : kIptChains) absl::StrAppend(&out, "-X WARDEN-", c, "\n");
+    }
+    absl::StrAppend(&out, "COMMIT\n");
+    return out;
+  }
+
+  // With --noflush, declaring a chain creates it or flushes it if it exists, so the new
+  // rules replace the old ones inside the same commit.
+  for (const char* c : kIptChains) absl::StrAppend(&out, ":WARDEN-", c, " - [0:0]\n");
+
+  std::string in, o, fwd;
+  for (const IpPrefix& p : normalizeBlocked(state.blocked)) {
+    if (p.isV4() != v4) continue;
+    const std::string a = iptAddr(p);
+    const std::string what = p.toString();
+    absl::StrAppend(&in, iptRule("INPUT", absl::StrCat("-s ", a), "block-in " + what, "DROP"));
+    absl::StrAppend(&o, iptRule("OUTPUT", absl::StrCat("-d ", a), "block-out " + what, "DROP"));
+    absl::StrAppend(&fwd,
+                    iptRule("FORWARD", absl::StrCat("-s ", a), "block-fwd-src " + what, "DROP"));
+    absl::StrAppend(&fwd,
+                    iptRule("FORWARD", absl::StrCat("-d ", a), "block-fwd-dst " + what, "DROP"));
+  }
+
+  if (state.isolation) {
+    const IsolationPolicy& iso = *state.isolation;
+    absl::StrAppend(&in, iptRule("INPUT", "-i lo", "lo-in", "ACCEPT"));
+    absl::StrAppend(&o, iptRule("OUTPUT", "-o lo", "lo-out", "ACCEPT"));
+
+    for (const IpPrefix& ctl : iso.controller_addresses) {
+      if (ctl.isV4() != v4) continue;
+      const std::string ep = endpoint(ctl, iso.controller_port);
+      absl::StrAppend(&o, iptRule("OUTPUT",
+                                  absl::StrFormat("-d %s -p tcp -m tcp --dport %d", iptAddr(ctl),
+                                                  iso.controller_port),
+                                  "controller-out " + ep, "ACCEPT"));
+      absl::StrAppend(&in, iptRule("INPUT",
+                                   absl::StrFormat("-s %s -p tcp -m tcp --sport %d", iptAddr(ctl),
+                                                   iso.controller_port),
+                                   "controller-in " + ep, "ACCEPT"));
+    }
+
+    for (const AllowEntry& a : iso.allow) {
+      if (a.prefix.isV4() != v4) continue;
+      const std::string addr = iptAddr(a.prefix);
+      const std::string ep = a.toString();
+      if (a.port == 0) {
+        absl::StrAppend(&in, iptRule("INPUT", "-s " + addr, "allow-in " + ep, "ACCEPT"));
+        absl::StrAppend(&o, iptRule("OUTPUT", "-d " + addr, "allow-out " + ep, "ACCEPT"));
+        continue;
+      }
+      for (const char* proto : {"tcp", "udp"}) {
+        const auto match = [&](const char* dir, const char* port) {
+          return absl::StrFormat("%s %s -p %s -m %s --%s %d", dir, addr, proto, proto, port,
+                                 a.port);
+        };
+        const auto comment = [&](const char* dir, const char* port) {
+          return absl::StrFormat("allow-%s %s %s %s", dir, ep, proto, port);
+        };
+        // Same order as the nftables chains: replies from X's service, X calling the host's
+        // service; the host calling X's service, the host's replies to X.
+        absl::StrAppend(&in,
+                        iptRule("INPUT", match("-s", "sport"), comment("in", "sport"), "ACCEPT"));
+        absl::StrAppend(&in,
+                        iptRule("INPUT", match("-s", "dport"), comment("in", "dport"), "ACCEPT"));
+        absl::StrAppend(&o,
+                        iptRule("OUTPUT", match("-d", "dport"), comment("out", "dport"), "ACCEPT"));
+        absl::StrAppend(&o,
+                        iptRule("OUTPUT", match("-d", "sport"), comment("out", "sport"), "ACCEPT"));
+      }
+    }
+
+    if (v4) {
+      absl::StrAppend(
+          &o, iptRule("OUTPUT", "-p udp -m udp --sport 68 --dport 67", "dhcp4-out", "ACCEPT"));
+      absl::StrAppend(
+          &in, iptRule("INPUT", "-p udp -m udp --sport 67 --dport 68", "dhcp4-in", "ACCEPT"));
+    } else {
+      absl::StrAppend(
+          &o, iptRule("OUTPUT", "-p udp -m udp --sport 546 --dport 547", "dhcp6-out", "ACCEPT"));
+      absl::StrAppend(
+          &in, iptRule("INPUT", "-p udp -m udp --sport 547 --dport 546", "dhcp6-in", "ACCEPT"));
+      // nd-router-solicit .. nd-redirect (RFC 4861 §4), hop limit 255 only.
+      for (int type = 133; type <= 137; ++type) {
+        const std::string match =
+            absl::StrFormat("-p ipv6-icmp -m icmp6 --icmpv6-type %d -m hl --hl-eq 255", type);
+        absl::StrAppend(&o, iptRule("OUTPUT", match, absl::StrCat("nd-out ", type), "ACCEPT"));
+        absl::StrAppend(&in, iptRule("INPUT", match, absl::StrCat("nd-in ", type), "ACCEPT"));
+      }
+    }
+
+    absl::StrAppend(&in, iptRule("INPUT", "", "isolate-in", "DROP"));
+    absl::StrAppend(&o, iptRule("OUTPUT", "", "isolate-out", "DROP"));
+    absl::StrAppend(&fwd, iptRule("FORWARD", "", "isolate-fwd", "DROP"));
+  }
+
+  absl::StrAppend(&out, in, o, fwd);
+  if (!jumps_present) {
+    for (const char* c : kIptChains) absl::StrAppend(&out, "-I ", c, " 1 -j WARDEN-", c, "\n");
+  }
+  absl::StrAppend(&out, "COMMIT\n");
+  return out;
+}
+
+}  // namespace warden

@@ -1,1 +1,146 @@
-int main() { return 0; }  // placeholder
+// warden-agent: enroll, run, restore. Flags and wiring only; the runtime is in agent/runtime.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "agent/actions/containment.h"
+#include "agent/os/linux/firewall_linux.h"
+#include "agent/runtime/agent.h"
+#include "agent/runtime/enroll.h"
+#include "agent/runtime/state_store.h"
+#include "common/log.h"
+
+namespace {
+
+int fail(const absl::Status& s, const char* what) {
+  std::fprintf(stderr, "warden-agent %s: %s\n", what, std::string(s.message()).c_str());
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kNotFound:
+      return 2;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall) {
+  warden::AgentParts parts;
+  auto fw = warden::linux_os::makeFirewall(firewall);
+  if (!fw.ok()) return fw.status();
+  parts.firewall = std::move(*fw);
+  parts.conntrack = warden::linux_os::makeConnectionTracker();
+  auto watch = warden::linux_os::makeNetfilterWatch();
+  if (watch.ok()) parts.watch = std::move(*watch);
+  return parts;
+}
+
+std::string chooseFirewall(warden::StateStore& store, const std::string& flag) {
+  if (!flag.empty()) {
+    (void)store.set("firewall", flag);
+    return flag;
+  }
+  return store.getOr("firewall", "auto");
+}
+
+int run(const std::string& state_dir, const std::string& firewall, double rollback_s) {
+  auto store = warden::StateStore::open(state_dir);
+  if (!store.ok()) return fail(store.status(), "run");
+  auto parts = makeParts(chooseFirewall(**store, firewall));
+  if (!parts.ok()) return fail(parts.status(), "run");
+  warden::AgentOptions options;
+  options.state_dir = state_dir;
+  options.rollback_window = absl::Seconds(rollback_s);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  auto agent = warden::Agent::create(options, std::move(*store), std::move(*parts));
+  if (!agent.ok()) return fail(agent.status(), "run");
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    warden::logInfo("signal %d: stopping (containment stays in place)", sig);
+    (*agent)->stop();
+  });
+  waiter.detach();
+  auto s = (*agent)->run();
+  if (!s.ok()) return fail(s, "run");
+  return 0;
+}
+
+int restore(const std::string& state_dir, const std::string& firewall) {
+  auto store = warden::StateStore::open(state_dir);
+  if (!store.ok()) return fail(store.status(), "restore");
+  auto fw = warden::linux_os::makeFirewall(chooseFirewall(**store, firewall));
+  if (!fw.ok()) return fail(fw.status(), "restore");
+  auto conntrack = warden::linux_os::makeConnectionTracker();
+  warden::Containment containment(**fw, *conntrack, **store);
+  auto state = containment.restore();
+  if (!state.ok()) return fail(state.status(), "restore");
+  if (state->empty()) {
+    std::printf("nothing to restore: no containment in force\n");
+  } else {
+    std::printf("restored: %s%s (%zu address blocks) with %s\n",
+                state->isolation ? "isolation" : "no isolation", state->isolation ? "" : "",
+                state->blocked.size(), (*fw)->backend().c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "warden-agent: the Warden agent. Runs as root on each host, dials out to the controller "
+      "and carries out signed containment commands."};
+  app.require_subcommand(1);
+
+  warden::EnrollOptions enroll;
+  auto* enroll_cmd = app.add_subcommand("enroll", "Join a controller with a one-time token");
+  enroll_cmd->add_option("--controller", enroll.controller, "Controller HOST:PORT")->required();
+  enroll_cmd->add_option("--token", enroll.token, "Token from 'warden token create'")->required();
+  enroll_cmd->add_option("--state-dir", enroll.state_dir, "Agent state directory (made 0700)")
+      ->required();
+  enroll_cmd->add_option("--host-id", enroll.host_id, "Host id (default: host name)");
+
+  std::string state_dir, firewall;
+  double rollback_s = 10;
+  auto* run_cmd = app.add_subcommand("run", "Connect to the controller and serve commands");
+  run_cmd->add_option("--state-dir", state_dir, "Agent state directory")->required();
+  run_cmd->add_option("--firewall", firewall, "auto, nftables or iptables (remembered)")
+      ->check(CLI::IsMember({"auto", "nftables", "iptables"}));
+  run_cmd
+      ->add_option("--rollback-window", rollback_s,
+                   "Seconds the controller has to answer after isolation before rollback")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+
+  auto* restore_cmd = app.add_subcommand(
+      "restore", "Re-apply persisted containment (at boot, before the network; no network needed)");
+  restore_cmd->add_option("--state-dir", state_dir, "Agent state directory")->required();
+  restore_cmd->add_option("--firewall", firewall, "auto, nftables or iptables")
+      ->check(CLI::IsMember({"auto", "nftables", "iptables"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (*enroll_cmd) {
+    auto id = warden::enrollAgent(enroll);
+    if (!id.ok()) return fail(id.status(), "enroll");
+    std::printf("enrolled as %s; start the agent with: warden-agent run --state-dir %s\n",
+                id->c_str(), enroll.state_dir.c_str());
+    return 0;
+  }
+  if (*run_cmd) return run(state_dir, firewall, rollback_s);
+  return restore(state_dir, firewall);
+}

@@ -37,6 +37,8 @@ class Ed25519Key {
   static absl::StatusOr<Ed25519Key> generate();
   // PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----").
   static absl::StatusOr<Ed25519Key> fromPem(std::string_view pem);
+  // The 32-byte RFC 8032 secret (seed); lets tests check the published test vectors.
+  static absl::StatusOr<Ed25519Key> fromRawPrivate(std::string_view seed32);
   std::string toPem() const;
   // Raw 32-byte public key.
   std::string publicKey() const;
@@ -83,8 +85,7 @@ absl::StatusOr<std::string> signCsr(const CertificateAuthority& ca, std::string_
 // Issues a certificate for the key in `key_pem` directly (controller's own server
 // certificate, operator certificates).
 absl::StatusOr<std::string> issueCertificate(const CertificateAuthority& ca,
-                                             std::string_view key_pem,
-                                             const CertProfile& profile);
+                                             std::string_view key_pem, const CertProfile& profile);
 
 // SHA-256 over the DER encoding, lower-case hex (the value a join token pins).
 absl::StatusOr<std::string> certFingerprint(std::string_view cert_pem);

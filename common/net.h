@@ -14,9 +14,9 @@
 namespace warden {
 
 struct IpPrefix {
-  int family = 0;                     // AF_INET or AF_INET6
+  int family = 0;                       // AF_INET or AF_INET6
   std::array<std::uint8_t, 16> addr{};  // network byte order; IPv4 uses the first 4 bytes
-  int length = 0;                     // prefix length in bits
+  int length = 0;                       // prefix length in bits
 
   // Accepts an address ("198.18.0.7", full-length prefix) or CIDR. Host bits beyond the
   // prefix length must be zero: "198.18.0.7/24" is refused rather than guessed at.

@@ -1,1 +1,416 @@
-// placeholder
+#include "agent/runtime/agent.h"
+
+#include <grpcpp/grpcpp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <random>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "agent/os/host_facts.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/status.h"
+
+namespace warden {
+namespace {
+
+constexpr std::size_t kMaxPendingEvents = 256;
+constexpr std::size_t kMaxQueuedCommands = 1024;
+constexpr char kVersion[] = "0.1.0";
+
+std::vector<IpPrefix> resolve(const std::string& host) {
+  std::vector<IpPrefix> out;
+  if (auto literal = IpPrefix::parse(host); literal.ok()) return {*literal};
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return out;
+  for (addrinfo* a = res; a != nullptr && out.size() < 16; a = a->ai_next) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (a->ai_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, buf, sizeof(buf));
+    } else if (a->ai_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, buf,
+                sizeof(buf));
+    } else {
+      continue;
+    }
+    if (auto p = IpPrefix::parse(buf); p.ok()) {
+      if (std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
+    }
+  }
+  freeaddrinfo(res);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options,
+                                                     std::unique_ptr<StateStore> store,
+                                                     AgentParts parts) {
+  WARDEN_ASSIGN_OR_RETURN(std::string key_pem, readFile(store->path("receipt.key")));
+  WARDEN_ASSIGN_OR_RETURN(auto key, crypto::Ed25519Key::fromPem(key_pem));
+  std::unique_ptr<Agent> agent(
+      new Agent(options, std::move(store), std::move(parts), std::move(key)));
+  WARDEN_ASSIGN_OR_RETURN(agent->trust_.host_id, agent->store_->get("host_id"));
+  WARDEN_ASSIGN_OR_RETURN(agent->trust_.command_public_key,
+                          agent->store_->get("command_public_key"));
+  WARDEN_ASSIGN_OR_RETURN(agent->controller_, agent->store_->get("controller"));
+  WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(agent->controller_));
+  agent->controller_port_ = hp.port;
+  for (const auto& a : absl::StrSplit(agent->store_->getOr("controller_addresses", ""), ',')) {
+    if (auto p = IpPrefix::parse(std::string(a)); p.ok())
+      agent->controller_addresses_.push_back(*p);
+  }
+  WARDEN_RETURN_IF_ERROR(agent->containment_->load());
+  return agent;
+}
+
+Agent::Agent(AgentOptions options, std::unique_ptr<StateStore> store, AgentParts parts,
+             crypto::Ed25519Key receipt_key)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      parts_(std::move(parts)),
+      receipt_key_(std::move(receipt_key)) {
+  containment_ = std::make_unique<Containment>(*parts_.firewall, *parts_.conntrack, *store_);
+}
+
+Agent::~Agent() {
+  stop();
+  if (watch_thread_.joinable()) watch_thread_.join();
+}
+
+void Agent::stop() {
+  stopping_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ctx_ != nullptr) ctx_->TryCancel();
+  cv_.notify_all();
+}
+
+std::vector<IpPrefix> Agent::pinController() {
+  HostPort hp = *HostPort::parse(controller_);
+  std::vector<std::string> stored;
+  for (const auto& a : resolve(hp.host)) {
+    if (std::find(controller_addresses_.begin(), controller_addresses_.end(), a) ==
+        controller_addresses_.end()) {
+      controller_addresses_.push_back(a);
+    }
+  }
+  for (const auto& a : controller_addresses_) stored.push_back(a.toString());
+  (void)store_->set("controller_addresses", absl::StrJoin(stored, ","));
+  return controller_addresses_;
+}
+
+absl::Status Agent::run() {
+  // Containment first: a host that was isolated stays isolated from the first moment.
+  auto restored = containment_->restore();
+  if (!restored.ok()) {
+    logError("host %s: re-applying persisted containment failed: %s", trust_.host_id,
+             restored.status().message());
+    sendEvent("restore-failed", std::string(restored.status().message()));
+  } else if (!restored->empty()) {
+    logInfo("host %s: re-applied persisted containment (%s)", trust_.host_id,
+            restored->isolation ? "isolated" : "blocks only");
+    sendEvent("restore", restored->isolation ? "isolation re-applied at agent start"
+                                             : "blocks re-applied at agent start");
+  }
+  watch_thread_ = std::thread([this] { watchLoop(); });
+
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration backoff = absl::Milliseconds(250);
+  while (!stopping_) {
+    const absl::Time started = absl::Now();
+    auto s = session();
+    if (stopping_) break;
+    if (absl::Now() - started > absl::Seconds(30)) backoff = absl::Milliseconds(250);
+    logWarning("host %s: controller stream ended (%s); reconnecting in ~%s", trust_.host_id,
+               s.ToString(), absl::FormatDuration(backoff));
+    // Full jitter (AWS architecture blog): spread reconnect storms after a controller restart.
+    std::uniform_int_distribution<std::int64_t> jitter(absl::ToInt64Milliseconds(backoff) / 2,
+                                                       absl::ToInt64Milliseconds(backoff));
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(jitter(rng)), [this] { return stopping_.load(); });
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+  if (watch_thread_.joinable()) watch_thread_.join();
+  return absl::OkStatus();
+}
+
+absl::Status Agent::session() {
+  pinController();
+  WARDEN_ASSIGN_OR_RETURN(std::string ca, readFile(store_->path("ca.pem")));
+  WARDEN_ASSIGN_OR_RETURN(std::string key, readFile(store_->path("tls.key")));
+  WARDEN_ASSIGN_OR_RETURN(std::string cert, readFile(store_->path("tls.crt")));
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca;
+  ssl.pem_private_key = key;
+  ssl.pem_cert_chain = cert;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("warden-controller");
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  args.SetMaxReceiveMessageSize(4 << 20);
+  auto channel = grpc::CreateCustomChannel(controller_, grpc::SslCredentials(ssl), args);
+  auto stub = v1::AgentChannel::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto stream = stub->Connect(&ctx);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return absl::CancelledError("stopping");
+    stream_ = stream.get();
+    ctx_ = &ctx;
+    connected_ = true;
+  }
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_host_id(trust_.host_id);
+  *hello.mutable_hello()->mutable_facts() = facts();
+  bool ok = send(hello);
+  std::thread worker, heartbeat;
+  if (ok) {
+    logInfo("host %s: connected to controller %s", trust_.host_id, controller_);
+    worker = std::thread([this] { commandWorker(); });
+    heartbeat = std::thread([this] { heartbeatLoop(); });
+    std::deque<v1::AgentEvent> events;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      events.swap(pending_events_);
+    }
+    for (const auto& e : events) {
+      v1::AgentMessage m;
+      *m.mutable_event() = e;
+      send(m);
+    }
+    v1::ControllerMessage msg;
+    while (stream->Read(&msg)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (msg.has_command()) {
+        if (commands_.size() < kMaxQueuedCommands) commands_.push_back(msg.command());
+      } else if (msg.has_probe_ack() && msg.probe_ack().nonce() == probe_nonce_) {
+        probe_acked_ = true;
+      }
+      cv_.notify_all();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connected_ = false;
+    cv_.notify_all();
+  }
+  if (worker.joinable()) worker.join();
+  if (heartbeat.joinable()) heartbeat.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stream_ = nullptr;
+    ctx_ = nullptr;
+    commands_.clear();
+  }
+  ctx.TryCancel();
+  grpc::Status st = stream->Finish();
+  if (!st.ok()) {
+    return absl::UnavailableError(absl::StrFormat("%s", st.error_message()));
+  }
+  return absl::OkStatus();
+}
+
+bool Agent::send(const v1::AgentMessage& m) {
+  std::lock_guard<std::mutex> wl(write_mu_);
+  Stream* s = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!connected_) return false;
+    s = stream_;
+  }
+  return s != nullptr && s->Write(m);
+}
+
+void Agent::sendEvent(const std::string& kind, const std::string& detail,
+                      const std::string& command_id) {
+  v1::AgentMessage m;
+  auto* e = m.mutable_event();
+  e->set_kind(kind);
+  e->set_detail(detail);
+  e->set_at_unix_ms(nowUnixMs());
+  e->set_command_id(command_id);
+  if (send(m)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pending_events_.size() >= kMaxPendingEvents) pending_events_.pop_front();
+  pending_events_.push_back(*e);
+}
+
+v1::Facts Agent::facts() {
+  const HostFacts hf = collectHostFacts();
+  v1::Facts f;
+  f.set_hostname(hf.hostname);
+  for (const auto& a : hf.addresses) f.add_addresses(a);
+  f.set_kernel(hf.kernel);
+  f.set_firewall_backend(parts_.firewall->backend());
+  f.set_agent_version(kVersion);
+  const ContainmentState c = containment_->current();
+  f.set_isolated(c.isolation.has_value());
+  f.set_blocked_count(static_cast<std::uint32_t>(c.blocked.size()));
+  return f;
+}
+
+void Agent::heartbeatLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(
+          lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.heartbeat_interval)),
+          [this] { return !connected_ || stopping_; });
+      if (!connected_ || stopping_) return;
+    }
+    v1::AgentMessage m;
+    m.mutable_heartbeat()->set_sent_unix_ms(nowUnixMs());
+    *m.mutable_heartbeat()->mutable_facts() = facts();
+    send(m);
+  }
+}
+
+void Agent::watchLoop() {
+  while (!stopping_) {
+    if (parts_.watch) {
+      auto changed = parts_.watch->waitForChange(absl::Seconds(1));
+      if (!changed.ok()) {
+        logWarning("netfilter watch failed (%s); polling instead", changed.status().message());
+        parts_.watch.reset();
+      }
+    } else {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_.load(); });
+    }
+    if (stopping_) break;
+    auto tampered = containment_->repairIfTampered();
+    if (!tampered.ok()) {
+      logError("host %s: %s", trust_.host_id, tampered.status().message());
+      sendEvent("tamper", std::string(tampered.status().message()));
+    } else if (tampered->has_value()) {
+      logWarning("host %s: %s", trust_.host_id, **tampered);
+      sendEvent("tamper", **tampered);
+    }
+  }
+}
+
+void Agent::commandWorker() {
+  for (;;) {
+    v1::SignedCommand sc;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return !commands_.empty() || !connected_ || stopping_; });
+      if (!connected_ || stopping_) return;
+      sc = std::move(commands_.front());
+      commands_.pop_front();
+    }
+    handleCommand(sc);
+  }
+}
+
+bool Agent::probeController() {
+  auto rnd = crypto::randomBytes(8);
+  const std::string nonce = rnd.ok() ? crypto::hex(*rnd) : std::to_string(nowUnixMs());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    probe_nonce_ = nonce;
+    probe_acked_ = false;
+  }
+  v1::AgentMessage m;
+  m.mutable_probe()->set_nonce(nonce);
+  if (!send(m)) return false;
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(
+             lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.rollback_window)),
+             [this] { return probe_acked_ || !connected_ || stopping_; }) &&
+         probe_acked_;
+}
+
+void Agent::reply(const Receipt& r) {
+  const std::string bytes = encodeReceipt(r);
+  auto sig = receipt_key_.sign(bytes);
+  if (!sig.ok()) {
+    logError("host %s: cannot sign receipt for %s: %s", trust_.host_id, r.command_id,
+             sig.status().message());
+    return;
+  }
+  // Refusals are not stored: a forged command must not be able to claim an id.
+  if (r.status != ReceiptStatus::kRefused) {
+    if (auto s = store_->saveReceipt(r.command_id, StoredReceipt{bytes, *sig}); !s.ok()) {
+      logError("host %s: cannot store receipt for %s: %s", trust_.host_id, r.command_id,
+               s.message());
+    }
+  }
+  v1::AgentMessage m;
+  m.mutable_receipt()->set_receipt(bytes);
+  m.mutable_receipt()->set_signature(*sig);
+  send(m);
+}
+
+void Agent::handleCommand(const v1::SignedCommand& sc) {
+  Receipt r;
+  r.host_id = trust_.host_id;
+  r.started_unix_ms = nowUnixMs();
+  auto cmd = verifyCommand(sc.command(), sc.signature(), trust_, r.started_unix_ms);
+  if (!cmd.ok()) {
+    // Name the command if its bytes at least decode, so the controller can match the refusal.
+    if (auto raw = decodeCommand(sc.command()); raw.ok()) {
+      r.command_id = raw->id;
+      r.kind = raw->kind;
+    }
+    r.status = ReceiptStatus::kRefused;
+    r.message = std::string(cmd.status().message());
+    r.finished_unix_ms = nowUnixMs();
+    logWarning("host %s: refused command %s: %s", trust_.host_id, r.command_id, r.message);
+    sendEvent("refusal", r.message, r.command_id);
+    reply(r);
+    return;
+  }
+  r.command_id = cmd->id;
+  r.kind = cmd->kind;
+  // Idempotency: a re-delivered command gets its first receipt back.
+  if (auto stored = store_->findReceipt(cmd->id); stored.ok() && stored->has_value()) {
+    v1::AgentMessage m;
+    m.mutable_receipt()->set_receipt((*stored)->receipt);
+    m.mutable_receipt()->set_signature((*stored)->signature);
+    send(m);
+    return;
+  }
+  ActionOutcome out;
+  if (cmd->kind == "isolate") {
+    IsolationPolicy policy;
+    policy.controller_addresses = controller_addresses_;
+    policy.controller_port = controller_port_;
+    bool bad = false;
+    for (const auto& a : cmd->allow) {
+      auto e = AllowEntry::parse(a);
+      if (!e.ok()) {
+        out.message = absl::StrFormat("bad allow entry: %s", e.status().message());
+        bad = true;
+        break;
+      }
+      policy.allow.push_back(*e);
+    }
+    if (!bad) {
+      if (policy.controller_addresses.empty()) {
+        out.message = "no pinned controller address: refusing to isolate (would strand the host)";
+      } else {
+        out = containment_->isolate(policy, [this] { return probeController(); });
+      }
+    }
+  } else {
+    out = containment_->release();
+  }
+  r.status = out.ok ? ReceiptStatus::kSucceeded : ReceiptStatus::kFailed;
+  r.message = out.message;
+  r.details = out.details;
+  r.finished_unix_ms = nowUnixMs();
+  logInfo("host %s: %s %s: %s", trust_.host_id, cmd->kind, cmd->id, r.message);
+  reply(r);
+}
+
+}  // namespace warden

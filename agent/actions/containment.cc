@@ -1,0 +1,140 @@
+#include "agent/actions/containment.h"
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/crypto.h"
+
+namespace warden {
+namespace {
+
+std::string joinPrefixes(const std::vector<IpPrefix>& v) {
+  std::vector<std::string> s;
+  for (const auto& p : v) s.push_back(p.toString());
+  return absl::StrJoin(s, ",");
+}
+
+}  // namespace
+
+absl::Status Containment::load() {
+  auto s = store_.loadContainment();
+  if (!s.ok()) return s.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  current_ = *s;
+  return absl::OkStatus();
+}
+
+ContainmentState Containment::current() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+ActionOutcome Containment::isolate(const IsolationPolicy& policy,
+                                   const ReachabilityCheck& reachable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ActionOutcome out;
+  const ContainmentState previous = current_;
+  ContainmentState next = current_;
+  next.isolation = policy;
+  const absl::Time start = absl::Now();
+  auto report = firewall_.apply(next);
+  if (!report.ok()) {
+    out.message = absl::StrFormat("isolation not applied: %s", report.status().message());
+    out.details["backend"] = firewall_.backend();
+    return out;
+  }
+  const absl::Duration applied_after = absl::Now() - start;
+  auto flows = conntrack_.flushExcept(policy);
+  const absl::Duration flushed_after = absl::Now() - start;
+
+  out.details["backend"] = report->backend;
+  out.details["prior_ruleset_sha256"] = report->prior_digest;
+  out.details["installed_sha256"] = report->installed_digest;
+  out.details["applied"] = report->applied;
+  out.details["controller"] = absl::StrFormat(
+      "%s port %d", joinPrefixes(policy.controller_addresses), policy.controller_port);
+  std::vector<std::string> allow;
+  for (const auto& a : policy.allow) allow.push_back(a.toString());
+  out.details["allow"] = absl::StrJoin(allow, ",");
+  out.details["flows_cut"] = flows.ok() ? absl::StrFormat("%d", *flows) : "unknown";
+  if (!flows.ok()) out.details["conntrack_error"] = std::string(flows.status().message());
+  out.details["apply_us"] = absl::StrFormat("%d", absl::ToInt64Microseconds(applied_after));
+
+  // Rollback window: the host must still reach the controller through the new rules.
+  if (!reachable()) {
+    auto back = firewall_.apply(previous);
+    out.message =
+        back.ok() ? "controller unreachable after isolating; rolled back"
+                  : absl::StrFormat("controller unreachable after isolating; rollback FAILED: %s",
+                                    back.status().message());
+    out.details["rolled_back"] = back.ok() ? "yes" : "failed";
+    return out;
+  }
+  if (auto s = store_.saveContainment(next); !s.ok()) {
+    // The rules are in place; say plainly that they would not survive a reboot.
+    out.details["persist_error"] = std::string(s.message());
+  }
+  current_ = next;
+  out.ok = true;
+  out.details["duration_us"] = absl::StrFormat("%d", absl::ToInt64Microseconds(flushed_after));
+  out.message =
+      absl::StrFormat("isolated (%s, %s flows cut)", report->backend, out.details["flows_cut"]);
+  return out;
+}
+
+ActionOutcome Containment::release() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ActionOutcome out;
+  ContainmentState next = current_;
+  next.isolation.reset();
+  const absl::Time start = absl::Now();
+  auto report = firewall_.apply(next);
+  if (!report.ok()) {
+    out.message = absl::StrFormat("release failed: %s", report.status().message());
+    return out;
+  }
+  if (auto s = store_.saveContainment(next); !s.ok()) {
+    out.details["persist_error"] = std::string(s.message());
+  }
+  const bool was_isolated = current_.isolation.has_value();
+  current_ = next;
+  out.ok = true;
+  out.details["backend"] = report->backend;
+  out.details["prior_ruleset_sha256"] = report->prior_digest;
+  out.details["installed_sha256"] = report->installed_digest;
+  out.details["applied"] = report->applied;
+  out.details["duration_us"] =
+      absl::StrFormat("%d", absl::ToInt64Microseconds(absl::Now() - start));
+  out.message = was_isolated ? "released" : "released (was not isolated)";
+  return out;
+}
+
+absl::StatusOr<ContainmentState> Containment::restore() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto s = store_.loadContainment();
+  if (!s.ok()) return s.status();
+  current_ = *s;
+  if (current_.empty()) {
+    // Nothing to enforce; only clean up leftovers if any exist.
+    if (firewall_.verify(current_).ok()) return current_;
+  }
+  auto report = firewall_.apply(current_);
+  if (!report.ok()) return report.status();
+  return current_;
+}
+
+absl::StatusOr<std::optional<std::string>> Containment::repairIfTampered() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto v = firewall_.verify(current_);
+  if (v.ok()) return std::optional<std::string>();
+  auto report = firewall_.apply(current_);
+  if (!report.ok()) {
+    return absl::InternalError(absl::StrFormat("rules were changed (%s) and re-applying failed: %s",
+                                               v.message(), report.status().message()));
+  }
+  return std::optional<std::string>(
+      absl::StrFormat("Warden's %s rules were changed by someone else (%s); re-applied",
+                      firewall_.backend(), v.message()));
+}
+
+}  // namespace warden

@@ -1,0 +1,489 @@
+// Firewall on iptables / ip6tables, for hosts without nftables. Warden's rules live in
+// WARDEN-INPUT, WARDEN-OUTPUT and WARDEN-FORWARD of table filter, jumped to first from the
+// built-in chains; each family is replaced by one `iptables-restore --noflush` commit.
+//
+// The tools are run as child processes through a small posix_spawn(3) wrapper (argv only, no
+// shell, fixed environment, bounded output and time). Boost.Process v1 would throw across
+// this layer and adds nothing here.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "agent/firewall_rules.h"
+#include "agent/os/firewall.h"
+#include "agent/os/linux/firewall_linux.h"
+#include "common/crypto.h"
+
+namespace warden::linux_os {
+namespace {
+
+constexpr std::size_t kMaxStdout = 64u << 20;  // a large iptables-save (k8s node) fits
+constexpr std::size_t kMaxStderr = 1u << 20;
+constexpr absl::Duration kToolTimeout = absl::Seconds(30);
+constexpr const char* kToolDirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin"};
+constexpr const char* kBuiltinChains[] = {"INPUT", "OUTPUT", "FORWARD"};
+
+std::string errnoText(int err) { return std::strerror(err); }
+
+std::string sha256Hex(const std::string& data) { return crypto::hex(crypto::sha256(data)); }
+
+// The tool's absolute path, looked up in the usual sbin/bin directories rather than in PATH,
+// which a daemon's environment may not have.
+absl::StatusOr<std::string> findTool(const std::string& name) {
+  for (const char* dir : kToolDirs) {
+    std::string path = absl::StrCat(dir, "/", name);
+    if (access(path.c_str(), X_OK) == 0) return path;
+  }
+  return absl::NotFoundError(absl::StrCat(name, " not found in /usr/sbin, /sbin, /usr/bin, /bin"));
+}
+
+struct ToolResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+// Runs `argv` (argv[0] an absolute path) with `input` on stdin; collects stdout and stderr up
+// to their limits. The child is killed when it outlives `timeout` or writes too much.
+// stdin is a socketpair rather than a pipe so that a child exiting early gives us EPIPE from
+// send(MSG_NOSIGNAL) instead of a SIGPIPE.
+absl::StatusOr<ToolResult> runTool(const std::vector<std::string>& argv, const std::string& input,
+                                   absl::Duration timeout) {
+  int in_pair[2], out_pipe[2], err_pipe[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0) {
+    return absl::InternalError(absl::StrCat("Failed to create socketpair: ", errnoText(errno)));
+  }
+  Fd in_parent(in_pair[0]), in_child(in_pair[1]);
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("Failed to create pipe: ", errnoText(errno)));
+  }
+  Fd out_parent(out_pipe[0]), out_child(out_pipe[1]);
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("Failed to create pipe: ", errnoText(errno)));
+  }
+  Fd err_parent(err_pipe[0]), err_child(err_pipe[1]);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_child.get(), 0);
+  posix_spawn_file_actions_adddup2(&actions, out_child.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err_child.get(), 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+  char env_lang[] = "LC_ALL=C";
+  char* envp[] = {env_path, env_lang, nullptr};
+
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("Failed to run ", argv[0], ": ", errnoText(rc)));
+  }
+  in_child.reset();
+  out_child.reset();
+  err_child.reset();
+
+  const auto deadline = absl::Now() + timeout;
+  ToolResult result;
+  std::string failure;
+  std::size_t written = 0;
+  if (input.empty()) in_parent.reset();
+  while (out_parent.get() >= 0 || err_parent.get() >= 0) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      failure = absl::StrCat(argv[0], " did not finish within ", absl::FormatDuration(timeout));
+      break;
+    }
+    pollfd fds[3] = {{in_parent.get(), POLLOUT, 0},
+                     {out_parent.get(), POLLIN, 0},
+                     {err_parent.get(), POLLIN, 0}};
+    const int n = poll(fds, 3, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      failure = absl::StrCat("poll failed: ", errnoText(errno));
+      break;
+    }
+    if (fds[0].revents) {
+      const ssize_t w = send(in_parent.get(), input.data() + written, input.size() - written,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) written += static_cast<std::size_t>(w);
+      // A child that stops reading (EPIPE) has failed and will say so on stderr.
+      if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
+        in_parent.reset();
+      }
+    }
+    struct Stream {
+      Fd* fd;
+      std::string* buf;
+      std::size_t max;
+      short revents;
+    } streams[] = {{&out_parent, &result.out, kMaxStdout, fds[1].revents},
+                   {&err_parent, &result.err, kMaxStderr, fds[2].revents}};
+    for (Stream& s : streams) {
+      if (s.fd->get() < 0 || s.revents == 0) continue;
+      char buf[65536];
+      const ssize_t r = read(s.fd->get(), buf, sizeof(buf));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        s.fd->reset();
+        continue;
+      }
+      if (s.buf->size() + static_cast<std::size_t>(r) > s.max) {
+        failure = absl::StrCat(argv[0], " wrote more than ", s.max, " bytes");
+        break;
+      }
+      s.buf->append(buf, static_cast<std::size_t>(r));
+    }
+    if (!failure.empty()) break;
+  }
+  in_parent.reset();
+  out_parent.reset();
+  err_parent.reset();
+
+  // Both streams are closed; the child is exiting. Give it until the deadline, then kill.
+  int status = 0;
+  for (;;) {
+    const pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) {
+      return absl::InternalError(absl::StrCat("waitpid failed: ", errnoText(errno)));
+    }
+    if (!failure.empty() || absl::Now() >= deadline) {
+      if (failure.empty()) {
+        failure = absl::StrCat(argv[0], " did not exit within ", absl::FormatDuration(timeout));
+      }
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (!failure.empty()) return absl::DeadlineExceededError(failure);
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else {
+    result.exit_code = 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  }
+  return result;
+}
+
+// Runs a tool and requires exit status 0; the error carries the tool's stderr.
+absl::StatusOr<std::string> runChecked(const std::string& tool, std::vector<std::string> args,
+                                       const std::string& input = "") {
+  auto path = findTool(tool);
+  if (!path.ok()) return absl::UnavailableError(path.status().message());
+  args.insert(args.begin(), *path);
+  auto r = runTool(args, input, kToolTimeout);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    std::string err = r->err;
+    while (!err.empty() && err.back() == '\n') err.pop_back();
+    return absl::InternalError(absl::StrFormat("%s exited with status %d: %s", tool, r->exit_code,
+                                               err.empty() ? "(no message)" : err));
+  }
+  return std::move(r->out);
+}
+
+struct Family {
+  int af;
+  const char* save;
+  const char* restore;
+};
+constexpr Family kFamilies[] = {{AF_INET, "iptables-save", "iptables-restore"},
+                                {AF_INET6, "ip6tables-save", "ip6tables-restore"}};
+
+// What `iptables-save -t filter` says about Warden's objects.
+struct FilterView {
+  std::map<std::string, bool> chain_present;                     // WARDEN-* declared
+  std::map<std::string, std::vector<std::string>> warden_rules;  // "-A WARDEN-X ..." by chain
+  std::map<std::string, int> jump_count;                         // exact jump lines per builtin
+  std::map<std::string, bool> jump_first;                        // jump is the chain's rule 1
+  int other_references = 0;  // rules outside WARDEN-* that mention WARDEN- otherwise
+
+  bool allChains() const {
+    for (const char* c : kBuiltinChains) {
+      if (!chain_present.at(c)) return false;
+    }
+    return true;
+  }
+  bool noChains() const {
+    for (const char* c : kBuiltinChains) {
+      if (chain_present.at(c)) return false;
+    }
+    return true;
+  }
+  bool jumpsInPlace() const {
+    for (const char* c : kBuiltinChains) {
+      if (jump_count.at(c) != 1 || !jump_first.at(c)) return false;
+    }
+    return true;
+  }
+  bool noJumps() const {
+    for (const char* c : kBuiltinChains) {
+      if (jump_count.at(c) != 0) return false;
+    }
+    return true;
+  }
+};
+
+FilterView parseFilter(const std::string& save) {
+  FilterView v;
+  std::map<std::string, bool> seen_rule;
+  for (const char* c : kBuiltinChains) {
+    v.chain_present[c] = false;
+    v.jump_count[c] = 0;
+    v.jump_first[c] = false;
+    v.warden_rules[c];
+  }
+  bool in_filter = false;
+  for (absl::string_view sv : absl::StrSplit(save, '\n')) {
+    const std::string line(sv);
+    if (line == "*filter") {
+      in_filter = true;
+      continue;
+    }
+    if (!in_filter) continue;
+    if (line == "COMMIT") break;
+    for (const char* c : kBuiltinChains) {
+      const std::string chain = absl::StrCat("WARDEN-", c);
+      if (absl::StartsWith(line, absl::StrCat(":", chain, " "))) v.chain_present[c] = true;
+      if (absl::StartsWith(line, absl::StrCat("-A ", chain, " ")))
+        v.warden_rules[c].push_back(line);
+      if (absl::StartsWith(line, absl::StrCat("-A ", c, " "))) {
+        if (line == absl::StrCat("-A ", c, " -j ", chain)) {
+          ++v.jump_count[c];
+          if (!seen_rule[c]) v.jump_first[c] = true;
+        } else if (absl::StrContains(line, "WARDEN-")) {
+          ++v.other_references;
+        }
+        seen_rule[c] = true;
+      }
+    }
+  }
+  return v;
+}
+
+// Restore input for `state` given what is there. The common cases (nothing of ours, or
+// everything of ours in place) are exactly buildIptablesRestore(). Otherwise — a jump
+// deleted, duplicated or pushed down, a chain missing — the stray jumps are deleted and the
+// chains rebuilt, still inside the same commit.
+std::string restoreInput(const ContainmentState& state, int af, const FilterView& v) {
+  const bool chains_normal = v.allChains() || v.noChains();
+  const bool jumps_normal = v.jumpsInPlace() || v.noJumps();
+  if (chains_normal && jumps_normal && (v.allChains() || v.noJumps())) {
+    return buildIptablesRestore(state, af, v.allChains(), v.jumpsInPlace());
+  }
+  std::string repair;
+  for (const char* c : kBuiltinChains) {
+    for (int i = 0; i < v.jump_count.at(c); ++i) {
+      absl::StrAppend(&repair, "-D ", c, " -j WARDEN-", c, "\n");
+    }
+  }
+  if (state.empty()) {
+    for (const char* c : kBuiltinChains) {
+      if (v.chain_present.at(c)) absl::StrAppend(&repair, "-F WARDEN-", c, "\n");
+    }
+    for (const char* c : kBuiltinChains) {
+      if (v.chain_present.at(c)) absl::StrAppend(&repair, "-X WARDEN-", c, "\n");
+    }
+  }
+  // Non-empty: the chain declarations create or flush the chains, and the jumps are inserted
+  // afresh at position 1.
+  std::string body = buildIptablesRestore(state, af, false, false);
+  // After "*filter" and the chain declarations, before the first rule command.
+  std::size_t pos = body.find('\n') + 1;
+  while (pos < body.size() && body[pos] == ':') pos = body.find('\n', pos) + 1;
+  body.insert(pos, repair);
+  return body;
+}
+
+// Everything of Warden's in one family's save output, for the installed digest.
+std::string wardenLines(const FilterView& v) {
+  std::string out;
+  for (const char* c : kBuiltinChains) {
+    if (v.chain_present.at(c)) absl::StrAppend(&out, ":WARDEN-", c, "\n");
+    for (int i = 0; i < v.jump_count.at(c); ++i)
+      absl::StrAppend(&out, "-A ", c, " -j WARDEN-", c, "\n");
+    for (const auto& r : v.warden_rules.at(c)) absl::StrAppend(&out, r, "\n");
+  }
+  return out;
+}
+
+absl::Status checkFamily(const ContainmentState& state, const Family& fam, const FilterView& v) {
+  const std::string where = absl::StrCat(fam.save, " -t filter");
+  if (state.empty()) {
+    if (!v.noChains() || !v.noJumps() || v.other_references) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, " still shows WARDEN chains or jumps to them"));
+    }
+    return absl::OkStatus();
+  }
+  for (const char* c : kBuiltinChains) {
+    if (!v.chain_present.at(c)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, ": chain WARDEN-", c, " is missing"));
+    }
+    if (v.jump_count.at(c) != 1 || !v.jump_first.at(c)) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s: chain %s must jump to WARDEN-%s exactly once, as its first rule (found %d jump%s%s)",
+          where, c, c, v.jump_count.at(c), v.jump_count.at(c) == 1 ? "" : "s",
+          v.jump_first.at(c) ? "" : ", not first"));
+    }
+  }
+  const FilterView want = parseFilter(buildIptablesRestore(state, fam.af, false, true));
+  for (const char* c : kBuiltinChains) {
+    const auto& have_rules = v.warden_rules.at(c);
+    const auto& want_rules = want.warden_rules.at(c);
+    if (have_rules == want_rules) continue;
+    std::size_t i = 0;
+    while (i < have_rules.size() && i < want_rules.size() && have_rules[i] == want_rules[i]) ++i;
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s: chain WARDEN-%s differs at rule %d: found '%s', expected '%s'", where,
+                        c, i + 1, i < have_rules.size() ? have_rules[i] : "(end)",
+                        i < want_rules.size() ? want_rules[i] : "(end)"));
+  }
+  return absl::OkStatus();
+}
+
+class IptablesFirewall : public Firewall {
+ public:
+  std::string backend() const override { return "iptables"; }
+
+  absl::StatusOr<FirewallReport> apply(const ContainmentState& state) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    FirewallReport report;
+    report.backend = backend();
+    auto prior = digestLocked();
+    if (!prior.ok()) return prior.status();
+    report.prior_digest = *prior;
+    for (const Family& fam : kFamilies) {
+      auto save = runChecked(fam.save, {"-t", "filter"});
+      if (!save.ok()) return save.status();
+      const std::string input = restoreInput(state, fam.af, parseFilter(*save));
+      // --noflush: only what the input names changes; -w: wait (bounded) for the xtables lock.
+      auto restored = runChecked(fam.restore, {"--noflush", "-w", "5"}, input);
+      if (!restored.ok()) {
+        return absl::Status(
+            restored.status().code(),
+            absl::StrCat(fam.restore, " rejected WARDEN chains: ", restored.status().message()));
+      }
+      absl::StrAppend(&report.applied, "# ", fam.restore, "\n", input);
+    }
+    std::string installed;
+    if (auto st = checkLocked(state, &installed); !st.ok()) {
+      return absl::Status(st.code(),
+                          absl::StrCat("Read-back after applying failed: ", st.message()));
+    }
+    report.installed_digest = sha256Hex(installed);
+    return report;
+  }
+
+  absl::Status verify(const ContainmentState& state) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string installed;
+    return checkLocked(state, &installed);
+  }
+
+  absl::StatusOr<std::string> rulesetDigest() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return digestLocked();
+  }
+
+ private:
+  absl::Status checkLocked(const ContainmentState& state, std::string* installed) {
+    for (const Family& fam : kFamilies) {
+      auto save = runChecked(fam.save, {"-t", "filter"});
+      if (!save.ok()) return save.status();
+      const FilterView v = parseFilter(*save);
+      if (auto st = checkFamily(state, fam, v); !st.ok()) return st;
+      absl::StrAppend(installed, "# ", fam.save, "\n", wardenLines(v));
+    }
+    return absl::OkStatus();
+  }
+
+  // All tables of both families, without the timestamped comments and the packet counters.
+  absl::StatusOr<std::string> digestLocked() {
+    std::string all;
+    for (const Family& fam : kFamilies) {
+      auto save = runChecked(fam.save, {});
+      if (!save.ok()) return save.status();
+      absl::StrAppend(&all, "# ", fam.save, "\n");
+      for (absl::string_view sv : absl::StrSplit(*save, '\n', absl::SkipEmpty())) {
+        std::string line(sv);
+        if (absl::StartsWith(line, "#")) continue;
+        if (absl::StartsWith(line, ":")) {
+          if (auto b = line.rfind(" ["); b != std::string::npos) line.resize(b);
+        }
+        absl::StrAppend(&all, line, "\n");
+      }
+    }
+    return sha256Hex(all);
+  }
+
+  std::mutex mu_;
+};
+
+}  // namespace
+
+std::unique_ptr<Firewall> makeIptablesFirewall() { return std::make_unique<IptablesFirewall>(); }
+
+absl::Status probeIptables() {
+  for (const Family& fam : kFamilies) {
+    for (const char* tool : {fam.save, fam.restore}) {
+      if (auto path = findTool(tool); !path.ok()) return path.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace warden::linux_os

@@ -1,0 +1,90 @@
+// warden-agent's runtime: dials out to the controller, keeps one long-lived stream with
+// jittered reconnects, verifies and executes commands one at a time, signs receipts, and
+// watches netfilter so that its rules come back within a second if anyone removes them.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/actions/containment.h"
+#include "agent/os/firewall.h"
+#include "agent/runtime/command_verifier.h"
+#include "agent/runtime/state_store.h"
+#include "common/crypto.h"
+#include "warden/v1/agent.grpc.pb.h"
+
+namespace warden {
+
+struct AgentOptions {
+  std::string state_dir;
+  absl::Duration rollback_window = absl::Seconds(10);
+  absl::Duration heartbeat_interval = absl::Seconds(10);
+  absl::Duration max_backoff = absl::Seconds(30);
+};
+
+struct AgentParts {
+  std::unique_ptr<Firewall> firewall;
+  std::unique_ptr<ConnectionTracker> conntrack;
+  std::unique_ptr<NetfilterWatch> watch;  // may be null: then the agent polls every second
+};
+
+class Agent {
+ public:
+  static absl::StatusOr<std::unique_ptr<Agent>> create(const AgentOptions& options,
+                                                       std::unique_ptr<StateStore> store,
+                                                       AgentParts parts);
+  ~Agent();
+  // Re-applies persisted containment, then serves until stop().
+  absl::Status run();
+  void stop();
+
+ private:
+  using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>;
+
+  Agent(AgentOptions options, std::unique_ptr<StateStore> store, AgentParts parts,
+        crypto::Ed25519Key receipt_key);
+  absl::Status session();
+  void commandWorker();
+  void heartbeatLoop();
+  void watchLoop();
+  void handleCommand(const v1::SignedCommand& sc);
+  bool probeController();
+  bool send(const v1::AgentMessage& m);
+  void sendEvent(const std::string& kind, const std::string& detail,
+                 const std::string& command_id = "");
+  v1::Facts facts();
+  std::vector<IpPrefix> pinController();
+  void reply(const Receipt& r);
+
+  AgentOptions options_;
+  std::unique_ptr<StateStore> store_;
+  AgentParts parts_;
+  crypto::Ed25519Key receipt_key_;
+  std::unique_ptr<Containment> containment_;
+  CommandTrust trust_;
+  std::string controller_;
+  std::uint16_t controller_port_ = 0;
+  std::vector<IpPrefix> controller_addresses_;
+
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;  // guards everything below
+  std::condition_variable cv_;
+  Stream* stream_ = nullptr;
+  grpc::ClientContext* ctx_ = nullptr;
+  bool connected_ = false;
+  std::deque<v1::SignedCommand> commands_;
+  std::deque<v1::AgentEvent> pending_events_;
+  std::string probe_nonce_;
+  bool probe_acked_ = false;
+  std::mutex write_mu_;
+  std::thread watch_thread_;
+};
+
+}  // namespace warden

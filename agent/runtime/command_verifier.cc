@@ -1,0 +1,33 @@
+#include "agent/runtime/command_verifier.h"
+
+#include "absl/strings/str_format.h"
+#include "common/crypto.h"
+#include "common/status.h"
+
+namespace warden {
+
+absl::StatusOr<Command> verifyCommand(const std::string& bytes, const std::string& signature,
+                                      const CommandTrust& trust, std::int64_t now) {
+  if (auto s = crypto::ed25519Verify(trust.command_public_key, bytes, signature); !s.ok()) {
+    return absl::PermissionDeniedError(
+        "command is not signed by this agent's controller (signature does not verify)");
+  }
+  WARDEN_ASSIGN_OR_RETURN(Command c, decodeCommand(bytes));
+  if (c.host_id != trust.host_id) {
+    return absl::PermissionDeniedError(
+        absl::StrFormat("command is for host '%s', not '%s'", c.host_id, trust.host_id));
+  }
+  if (c.expires_unix_ms <= now) {
+    return absl::DeadlineExceededError(
+        absl::StrFormat("command expired %d s ago", (now - c.expires_unix_ms) / 1000));
+  }
+  if (c.issued_unix_ms > now + trust.max_clock_skew_ms) {
+    return absl::PermissionDeniedError("command was issued in the future (clock skew too large)");
+  }
+  if (c.kind != "isolate" && c.kind != "release") {
+    return absl::InvalidArgumentError(absl::StrFormat("unknown command kind '%s'", c.kind));
+  }
+  return c;
+}
+
+}  // namespace warden

@@ -1,0 +1,51 @@
+// The agent's durable state in its state directory (0700):
+//   tls.key tls.crt ca.pem receipt.key   identity (keys 0600)
+//   agent.db                             SQLite: settings, containment state, receipts
+// Containment state is what `warden-agent restore` re-applies at boot; receipts make commands
+// idempotent (a re-delivered command gets its first receipt back, never a second execution).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/os/firewall.h"
+#include "common/sqlite.h"
+
+namespace warden {
+
+struct StoredReceipt {
+  std::string receipt;
+  std::string signature;
+};
+
+class StateStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<StateStore>> open(const std::string& state_dir);
+  const std::string& dir() const { return dir_; }
+  std::string path(const char* name) const { return dir_ + "/" + name; }
+
+  absl::Status set(const std::string& key, const std::string& value);
+  absl::StatusOr<std::string> get(const std::string& key);
+  std::string getOr(const std::string& key, const std::string& fallback);
+
+  absl::Status saveContainment(const ContainmentState& state);
+  absl::StatusOr<ContainmentState> loadContainment();
+
+  absl::Status saveReceipt(const std::string& command_id, const StoredReceipt& r);
+  absl::StatusOr<std::optional<StoredReceipt>> findReceipt(const std::string& command_id);
+
+ private:
+  StateStore(std::string dir, std::unique_ptr<Database> db)
+      : dir_(std::move(dir)), db_(std::move(db)) {}
+  std::string dir_;
+  std::unique_ptr<Database> db_;
+};
+
+// Canonical bytes of a containment state (persisted; also digested into receipts).
+std::string encodeContainment(const ContainmentState& state);
+absl::StatusOr<ContainmentState> decodeContainment(std::string_view bytes);
+
+}  // namespace warden
