@@ -1,0 +1,167 @@
+#include "tests/support/warden_deployment.h"
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/status.h"
+
+namespace warden::testing {
+
+std::string wardenBinary(const std::string& name) {
+  if (const char* env = std::getenv("WARDEN_BIN_DIR"); env != nullptr && *env != '\0') {
+    return std::string(env) + "/" + name;
+  }
+  return std::string(WARDEN_BIN_DIR) + "/" + name;
+}
+
+absl::StatusOr<std::unique_ptr<WardenDeployment>> WardenDeployment::create(
+    const std::string& label, const std::map<std::string, int>& hosts) {
+  std::unique_ptr<WardenDeployment> d(new WardenDeployment());
+  WARDEN_ASSIGN_OR_RETURN(d->fleet_, TestFleet::create(label));
+  WARDEN_ASSIGN_OR_RETURN(d->controller_host_, d->fleet_->addHost("controller", kControllerIndex));
+  for (const auto& [name, index] : hosts) {
+    WARDEN_RETURN_IF_ERROR(d->fleet_->addHost(name, index).status());
+  }
+  d->data_dir_ = d->controller_host_->dir() + "/controller";
+  d->profile_ = d->data_dir_ + "/admin.profile";
+  WARDEN_ASSIGN_OR_RETURN(
+      RunResult init,
+      d->controller_host_->exec({wardenBinary("warden-controller"), "init", "--data-dir",
+                                 d->data_dir_, "--listen", d->controllerAddress()}));
+  if (init.exit_code != 0) {
+    return absl::InternalError(absl::StrFormat("controller init failed: %s", init.err));
+  }
+  WARDEN_RETURN_IF_ERROR(d->startController());
+  return d;
+}
+
+WardenDeployment::~WardenDeployment() {
+  agents_.clear();
+  controller_.reset();
+}
+
+std::string WardenDeployment::controllerAddress() const {
+  return absl::StrFormat("%s:%d", controller_host_->ipv4(), kControllerPort);
+}
+
+TestHost& WardenDeployment::host(const std::string& name) { return *fleet_->host(name); }
+
+absl::Status WardenDeployment::startController() {
+  WARDEN_ASSIGN_OR_RETURN(
+      controller_,
+      controller_host_->spawn({wardenBinary("warden-controller"), "serve", "--data-dir", data_dir_},
+                              controller_host_->dir() + "/controller.log"));
+  for (int i = 0; i < 200; ++i) {
+    if (tcpConnect(*controller_host_, controller_host_->ipv4(), kControllerPort,
+                   absl::Milliseconds(200))) {
+      return absl::OkStatus();
+    }
+    if (!controller_->running()) {
+      return absl::InternalError("controller exited: " + controller_->output());
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError("controller did not start listening: " +
+                                     controller_->output());
+}
+
+absl::Status WardenDeployment::restartController() {
+  if (controller_) {
+    (void)controller_->signal(SIGTERM);
+    (void)controller_->wait(absl::Seconds(10));
+  }
+  controller_.reset();
+  return startController();
+}
+
+absl::StatusOr<RunResult> WardenDeployment::cli(const std::vector<std::string>& args,
+                                                absl::Duration timeout) {
+  std::vector<std::string> argv = {wardenBinary("warden"), "--profile", profile_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return controller_host_->exec(argv, timeout);
+}
+
+absl::StatusOr<RunResult> WardenDeployment::cliWithProfile(const std::string& profile,
+                                                           const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {wardenBinary("warden"), "--profile", profile};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return controller_host_->exec(argv, absl::Seconds(60));
+}
+
+std::string WardenDeployment::agentStateDir(const std::string& name) {
+  return host(name).dir() + "/agent-state";
+}
+
+absl::Status WardenDeployment::enroll(const std::string& name) {
+  WARDEN_ASSIGN_OR_RETURN(RunResult token, cli({"token", "create", "--ttl", "10m"}));
+  if (token.exit_code != 0) return absl::InternalError("token create failed: " + token.err);
+  std::string t = token.out;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  WARDEN_ASSIGN_OR_RETURN(
+      RunResult r,
+      host(name).exec({wardenBinary("warden-agent"), "enroll", "--controller", controllerAddress(),
+                       "--token", t, "--state-dir", agentStateDir(name), "--host-id", name}));
+  if (r.exit_code != 0) return absl::InternalError("enroll failed: " + r.err);
+  return absl::OkStatus();
+}
+
+absl::Status WardenDeployment::startAgent(const std::string& name,
+                                          const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {wardenBinary("warden-agent"), "run", "--state-dir",
+                                   agentStateDir(name)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  WARDEN_ASSIGN_OR_RETURN(agents_[name], host(name).spawn(argv, host(name).dir() + "/agent.log"));
+  return waitConnected(name, true);
+}
+
+absl::Status WardenDeployment::killAgent(const std::string& name, int sig) {
+  auto it = agents_.find(name);
+  if (it == agents_.end()) return absl::NotFoundError("no agent running on " + name);
+  WARDEN_RETURN_IF_ERROR(it->second->signal(sig));
+  WARDEN_RETURN_IF_ERROR(it->second->wait(absl::Seconds(10)).status());
+  agents_.erase(it);
+  return absl::OkStatus();
+}
+
+std::string WardenDeployment::agentLog(const std::string& name) {
+  auto r = host(name).readFile(host(name).dir() + "/agent.log");
+  return r.ok() ? *r : "";
+}
+
+std::string WardenDeployment::controllerLog() { return controller_ ? controller_->output() : ""; }
+
+absl::StatusOr<std::string> WardenDeployment::hostJson(const std::string& name) {
+  WARDEN_ASSIGN_OR_RETURN(RunResult r, cli({"hosts", "--json"}));
+  if (r.exit_code != 0) return absl::InternalError("warden hosts failed: " + r.err);
+  // Each host object starts with its "host_id"; cut out the one for `name`.
+  const std::string key = absl::StrFormat("\"host_id\": \"%s\"", name);
+  const auto start = r.out.find(key);
+  if (start == std::string::npos) return absl::NotFoundError(name + " is not listed");
+  const auto next = r.out.find("\"host_id\":", start + key.size());
+  return r.out.substr(start, next == std::string::npos ? std::string::npos : next - start);
+}
+
+absl::Status WardenDeployment::waitConnected(const std::string& name, bool connected,
+                                             absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  const std::string want = connected ? "\"connected\": true" : "\"connected\": false";
+  std::string last;
+  while (absl::Now() < deadline) {
+    auto j = hostJson(name);
+    if (j.ok()) {
+      last = *j;
+      if (j->find(want) != std::string::npos) return absl::OkStatus();
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(absl::StrFormat("%s not %s within %s; last: %s; agent log: %s",
+                                                     name, connected ? "connected" : "disconnected",
+                                                     absl::FormatDuration(timeout), last,
+                                                     agentLog(name)));
+}
+
+}  // namespace warden::testing

@@ -1,0 +1,73 @@
+// A Warden deployment on a test fleet: a controller in its own test host ("controller",
+// 198.18.0.1, port 7443) and agents on other test hosts, driven through the real binaries
+// (warden-controller, warden-agent, warden) exactly as an operator would.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tests/support/fleet.h"
+
+namespace warden::testing {
+
+inline constexpr int kControllerIndex = 1;
+inline constexpr std::uint16_t kControllerPort = 7443;
+
+std::string wardenBinary(const std::string& name);  // WARDEN_BIN_DIR/name, or $WARDEN_BIN_DIR
+
+class WardenDeployment {
+ public:
+  // Makes the fleet (controller host plus `hosts`: name -> index), initialises and starts the
+  // controller and waits until it accepts connections.
+  static absl::StatusOr<std::unique_ptr<WardenDeployment>> create(
+      const std::string& label, const std::map<std::string, int>& hosts);
+  ~WardenDeployment();
+
+  TestFleet& fleet() { return *fleet_; }
+  TestHost& controllerHost() { return *controller_host_; }
+  TestHost& host(const std::string& name);
+  const std::string& dataDir() const { return data_dir_; }
+  const std::string& profile() const { return profile_; }
+  std::string controllerAddress() const;
+
+  // `warden --profile P ARGS...`, run inside the controller's host.
+  absl::StatusOr<RunResult> cli(const std::vector<std::string>& args,
+                                absl::Duration timeout = absl::Seconds(60));
+  // Same with an explicit profile file.
+  absl::StatusOr<RunResult> cliWithProfile(const std::string& profile,
+                                           const std::vector<std::string>& args);
+
+  // Creates a token and enrolls the host's agent into HOST_DIR/agent-state.
+  absl::Status enroll(const std::string& host);
+  std::string agentStateDir(const std::string& host);
+  // Starts `warden-agent run` on the host and waits until the controller lists it connected.
+  absl::Status startAgent(const std::string& host, const std::vector<std::string>& extra = {});
+  // SIGKILL (crash) or SIGTERM (orderly stop); either way containment must stay.
+  absl::Status killAgent(const std::string& host, int sig);
+  std::string agentLog(const std::string& host);
+  std::string controllerLog();
+  // Waits until `warden hosts --json` says the host is connected (or not).
+  absl::Status waitConnected(const std::string& host, bool connected,
+                             absl::Duration timeout = absl::Seconds(20));
+  // The host's entry of `warden hosts --json`, as raw JSON text.
+  absl::StatusOr<std::string> hostJson(const std::string& host);
+
+  // Stops and restarts the controller process (same data directory).
+  absl::Status restartController();
+
+ private:
+  WardenDeployment() = default;
+  absl::Status startController();
+
+  std::unique_ptr<TestFleet> fleet_;
+  TestHost* controller_host_ = nullptr;
+  std::string data_dir_;
+  std::string profile_;
+  std::unique_ptr<Process> controller_;
+  std::map<std::string, std::unique_ptr<Process>> agents_;
+};
+
+}  // namespace warden::testing
