@@ -16,11 +16,12 @@
 //    either end. The host may call X:P (output `daddr X dport P`, replies on input `saddr X
 //    sport P`), and X may call the host's port P (input `saddr X dport P`, replies on output
 //    `daddr X sport P`) — e.g. `--allow 198.18.7.7:22` lets the forensic workstation ssh in.
-//    Consequence of being stateless: X can also reach any host port from source port P.
-//    Only the responder's own address gets that latitude, which is what "allow" means.
+//    Consequence of being stateless: X can also reach any host port from source port P (as
+//    the controller can from its port). Only those pinned addresses get that latitude.
 //  - Allow entry X with port 0: every packet to/from X, any protocol.
-//  - Neighbour discovery is accepted only with hop limit 255 (RFC 4861 §6.1.1, §7.1.1), so it
-//    cannot be used to reach the host from off-link.
+//  - ARP is not IP: neither an `inet` table nor iptables sees it, so IPv4 neighbours still
+//    resolve. IPv6 neighbour discovery is ICMPv6 and needs its own rule; it is accepted only
+//    with hop limit 255 (RFC 4861 §6.1.1, §7.1.1), so it cannot be used from off-link.
 //
 // Output is deterministic: blocked prefixes are normalised (sorted, duplicates and prefixes
 // covered by another dropped — nftables refuses overlapping intervals in one set), and every

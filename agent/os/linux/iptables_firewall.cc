@@ -1,6 +1,9 @@
 // Firewall on iptables / ip6tables, for hosts without nftables. Warden's rules live in
 // WARDEN-INPUT, WARDEN-OUTPUT and WARDEN-FORWARD of table filter, jumped to first from the
-// built-in chains; each family is replaced by one `iptables-restore --noflush` commit.
+// built-in chains; each family is replaced by one `iptables-restore --noflush` commit (IPv4
+// first, then IPv6: two transactions, so a failure in between is reported and left to the
+// caller's rollback). Table filter runs after conntrack, so unlike the nftables backend,
+// dropped packets still create conntrack entries; ConnectionTracker::flushExcept() clears them.
 //
 // The tools are run as child processes through a small posix_spawn(3) wrapper (argv only, no
 // shell, fixed environment, bounded output and time). Boost.Process v1 would throw across
@@ -242,6 +245,16 @@ struct Family {
 constexpr Family kFamilies[] = {{AF_INET, "iptables-save", "iptables-restore"},
                                 {AF_INET6, "ip6tables-save", "ip6tables-restore"}};
 
+// `*-save -t filter`. iptables-legacy refuses to list a filter table that was never loaded
+// ("Table does not exist"): that is an empty table, not a failure.
+absl::StatusOr<std::string> saveFilter(const Family& fam) {
+  auto save = runChecked(fam.save, {"-t", "filter"});
+  if (!save.ok() && absl::StrContains(save.status().message(), "does not exist")) {
+    return std::string();
+  }
+  return save;
+}
+
 // What `iptables-save -t filter` says about Warden's objects.
 struct FilterView {
   std::map<std::string, bool> chain_present;                     // WARDEN-* declared
@@ -407,7 +420,7 @@ class IptablesFirewall : public Firewall {
     if (!prior.ok()) return prior.status();
     report.prior_digest = *prior;
     for (const Family& fam : kFamilies) {
-      auto save = runChecked(fam.save, {"-t", "filter"});
+      auto save = saveFilter(fam);
       if (!save.ok()) return save.status();
       const std::string input = restoreInput(state, fam.af, parseFilter(*save));
       // --noflush: only what the input names changes; -w: wait (bounded) for the xtables lock.
@@ -442,7 +455,7 @@ class IptablesFirewall : public Firewall {
  private:
   absl::Status checkLocked(const ContainmentState& state, std::string* installed) {
     for (const Family& fam : kFamilies) {
-      auto save = runChecked(fam.save, {"-t", "filter"});
+      auto save = saveFilter(fam);
       if (!save.ok()) return save.status();
       const FilterView v = parseFilter(*save);
       if (auto st = checkFamily(state, fam, v); !st.ok()) return st;

@@ -1,0 +1,154 @@
+// End to end: bad input and unauthorised callers are refused with a clear message and
+// nothing is dispatched; commands for an offline host wait in the queue.
+#include <signal.h>
+#include <unistd.h>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/profile.h"
+#include "gtest/gtest.h"
+#include "tests/support/fleet.h"
+#include "tests/support/warden_deployment.h"
+
+namespace warden::testing {
+namespace {
+
+class RefusalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WARDEN_REQUIRE_PRIVILEGES();
+    auto d = WardenDeployment::create(absl::StrFormat("ref%d", getpid() % 100000),
+                                      {{"host-41", 41}, {"host-42", 42}});
+    ASSERT_TRUE(d.ok()) << d.status();
+    d_ = std::move(*d);
+    ASSERT_TRUE(d_->enroll("host-42").ok());
+    ASSERT_TRUE(d_->startAgent("host-42").ok());
+  }
+
+  RunResult warden(const std::vector<std::string>& args) {
+    auto r = d_->cli(args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : RunResult{};
+  }
+  int actionCount() {
+    RunResult r = warden({"actions", "--json"});
+    int n = 0;
+    for (auto pos = r.out.find("\"id\":"); pos != std::string::npos;
+         pos = r.out.find("\"id\":", pos + 1)) {
+      ++n;
+    }
+    return n;
+  }
+  bool isolated() {
+    auto t = d_->host("host-42").exec({"nft", "list", "tables"});
+    return t.ok() && t->out.find("inet warden") != std::string::npos;
+  }
+
+  std::unique_ptr<WardenDeployment> d_;
+};
+
+TEST_F(RefusalTest, UnknownHostAndMalformedAddressesAreRejectedBeforeDispatch) {
+  RunResult unknown = warden({"isolate", "host-99"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown host 'host-99'"), std::string::npos) << unknown.err;
+  // One bad host in a list: nothing is dispatched to the good one either.
+  RunResult mixed = warden({"isolate", "host-42", "host-99"});
+  EXPECT_EQ(mixed.exit_code, 2);
+  for (const char* bad : {"198.18.0.0/33", "198.18.0.7/24", "300.1.1.1", "2001:db8::/129",
+                          "198.18.0.1:0", "198.18.0.1:70000", "[2001:db8::1", "host-41"}) {
+    RunResult r = warden({"isolate", "host-42", "--allow", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("invalid"), std::string::npos) << bad << ": " << r.err;
+  }
+  RunResult missing = warden({"isolate"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(actionCount(), 0);
+  EXPECT_FALSE(isolated());
+}
+
+TEST_F(RefusalTest, JoinTokensWorkOnceAndExpire) {
+  RunResult t = warden({"token", "create", "--ttl", "10m"});
+  ASSERT_EQ(t.exit_code, 0);
+  std::string token = t.out.substr(0, t.out.find('\n'));
+  TestHost& h = d_->host("host-41");
+  const std::string agent = wardenBinary("warden-agent");
+  auto first = h.exec({agent, "enroll", "--controller", d_->controllerAddress(), "--token", token,
+                       "--state-dir", h.dir() + "/a1", "--host-id", "host-41"});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->exit_code, 0) << first->err;
+  auto again = h.exec({agent, "enroll", "--controller", d_->controllerAddress(), "--token", token,
+                       "--state-dir", h.dir() + "/a2", "--host-id", "host-41b"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->exit_code, 3);
+  EXPECT_NE(again->err.find("already used"), std::string::npos) << again->err;
+
+  RunResult t2 = warden({"token", "create", "--ttl", "1s"});
+  ASSERT_EQ(t2.exit_code, 0);
+  absl::SleepFor(absl::Milliseconds(1500));
+  auto expired = h.exec({agent, "enroll", "--controller", d_->controllerAddress(), "--token",
+                         t2.out.substr(0, t2.out.find('\n')), "--state-dir", h.dir() + "/a3",
+                         "--host-id", "host-41c"});
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(expired->exit_code, 3);
+  EXPECT_NE(expired->err.find("expired"), std::string::npos) << expired->err;
+
+  auto garbage = h.exec({agent, "enroll", "--controller", d_->controllerAddress(), "--token",
+                         "wdn1.nonsense", "--state-dir", h.dir() + "/a4"});
+  ASSERT_TRUE(garbage.ok());
+  EXPECT_EQ(garbage->exit_code, 2);
+  EXPECT_NE(garbage->err.find("malformed join token"), std::string::npos) << garbage->err;
+}
+
+TEST_F(RefusalTest, ForeignCertificatesAndAnonymousClientsAreRefused) {
+  // A second controller's CA issues a perfectly good operator certificate — for the wrong CA.
+  TestHost& c = d_->controllerHost();
+  const std::string other = c.dir() + "/other-controller";
+  auto init = c.exec({wardenBinary("warden-controller"), "init", "--data-dir", other, "--listen",
+                      "198.18.0.1:7444"});
+  ASSERT_TRUE(init.ok() && init->exit_code == 0);
+  auto ours = loadProfile(d_->profile());
+  auto theirs = loadProfile(other + "/admin.profile");
+  ASSERT_TRUE(ours.ok() && theirs.ok());
+
+  OperatorProfile foreign = *theirs;
+  foreign.controller = ours->controller;
+  foreign.ca_pem = ours->ca_pem;  // trusts our controller, presents the other CA's cert
+  ASSERT_TRUE(saveProfile(c.dir() + "/foreign.profile", foreign).ok());
+  auto r = d_->cliWithProfile(c.dir() + "/foreign.profile", {"isolate", "host-42"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->exit_code, 0);
+  EXPECT_NE(r->err, "");
+
+  OperatorProfile anonymous = *ours;
+  anonymous.cert_pem.clear();
+  anonymous.key_pem.clear();
+  ASSERT_TRUE(saveProfile(c.dir() + "/anon.profile", anonymous).ok());
+  auto a = d_->cliWithProfile(c.dir() + "/anon.profile", {"isolate", "host-42"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->exit_code, 3) << a->err;
+  EXPECT_NE(a->err.find("client certificate"), std::string::npos) << a->err;
+
+  EXPECT_EQ(actionCount(), 0);
+  EXPECT_FALSE(isolated());
+}
+
+TEST_F(RefusalTest, OfflineHostGetsTheCommandWhenItConnects) {
+  ASSERT_TRUE(d_->killAgent("host-42", SIGTERM).ok());
+  ASSERT_TRUE(d_->waitConnected("host-42", false).ok());
+  RunResult r = warden({"isolate", "host-42", "--timeout", "1s"});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_NE(r.out.find("queued"), std::string::npos) << r.out;
+  EXPECT_FALSE(isolated());
+  ASSERT_TRUE(d_->startAgent("host-42").ok());
+  bool done = false;
+  for (int i = 0; i < 100 && !done; ++i) {
+    RunResult a = warden({"actions", "--host", "host-42", "--json"});
+    done = a.out.find("\"state\": \"succeeded\"") != std::string::npos;
+    if (!done) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(done) << d_->agentLog("host-42");
+  EXPECT_TRUE(isolated());
+}
+
+}  // namespace
+}  // namespace warden::testing
