@@ -99,9 +99,14 @@ absl::StatusOr<Receipt> decodeReceipt(std::string_view bytes) {
   if (kv.size() % 2 != 0)
     return absl::InvalidArgumentError("receipt details are not key/value pairs");
   for (std::size_t i = 0; i < kv.size(); i += 2) {
-    if (!r.details.emplace(kv[i], kv[i + 1]).second) {
+    // Keys strictly increasing, as encodeReceipt writes them: one receipt, one encoding.
+    if (i > 0 && kv[i] == kv[i - 2]) {
       return absl::InvalidArgumentError("receipt details repeat a key");
     }
+    if (i > 0 && kv[i] < kv[i - 2]) {
+      return absl::InvalidArgumentError("receipt details are not sorted by key");
+    }
+    r.details.emplace(kv[i], kv[i + 1]);
   }
   if (auto s = rd->done(); !s.ok()) return s;
   return r;

@@ -34,6 +34,32 @@ absl::StatusOr<OperatorProfile> loadProfile(const std::string& path) {
   return p;
 }
 
+namespace {
+
+// A YAML literal block ("|") keeps PEM text readable, but it can only carry text that ends in
+// exactly one newline, has no carriage returns or other control characters, and does not
+// start with a space or newline. Anything else is emitted as a quoted scalar, so every value
+// loads back byte for byte.
+bool fitsLiteralBlock(const std::string& v) {
+  if (v.empty() || v.back() != '\n' || v.front() == ' ' || v.front() == '\n') return false;
+  if (v.size() >= 2 && v[v.size() - 2] == '\n') return false;
+  for (const char c : v) {
+    if (c != '\n' && static_cast<unsigned char>(c) < 0x20) return false;
+  }
+  return true;
+}
+
+void emitText(YAML::Emitter& out, const char* key, const std::string& value) {
+  out << YAML::Key << key << YAML::Value;
+  if (fitsLiteralBlock(value)) {
+    out << YAML::Literal << value;
+  } else {
+    out << YAML::DoubleQuoted << value;
+  }
+}
+
+}  // namespace
+
 absl::Status saveProfile(const std::string& path, const OperatorProfile& p) {
   YAML::Emitter out;
   out << YAML::Comment("Warden operator profile. Secret: keep it mode 0600.");
@@ -41,10 +67,10 @@ absl::Status saveProfile(const std::string& path, const OperatorProfile& p) {
   out << YAML::Key << "controller" << YAML::Value << p.controller;
   out << YAML::Key << "operator" << YAML::Value << p.name;
   out << YAML::Key << "role" << YAML::Value << p.role;
-  out << YAML::Key << "ca_cert" << YAML::Value << YAML::Literal << p.ca_pem;
-  out << YAML::Key << "client_cert" << YAML::Value << YAML::Literal << p.cert_pem;
-  out << YAML::Key << "client_key" << YAML::Value << YAML::Literal << p.key_pem;
-  out << YAML::Key << "signing_key" << YAML::Value << YAML::Literal << p.signing_key_pem;
+  emitText(out, "ca_cert", p.ca_pem);
+  emitText(out, "client_cert", p.cert_pem);
+  emitText(out, "client_key", p.key_pem);
+  emitText(out, "signing_key", p.signing_key_pem);
   out << YAML::EndMap;
   return writeFileAtomic(path, std::string(out.c_str()) + "\n", 0600);
 }

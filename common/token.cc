@@ -24,14 +24,17 @@ absl::StatusOr<JoinToken> JoinToken::parse(std::string_view text) {
   const auto bad = [](const char* why) {
     return absl::InvalidArgumentError(absl::StrFormat("malformed join token: %s", why));
   };
+  // Split on every dot; an empty part (leading, trailing or doubled dot) is a part too, so
+  // "wdn1.<id>.<secret>.<ca-hash>." has five parts and is refused.
   std::vector<std::string> parts;
-  std::string_view rest = text;
-  for (int i = 0; i < 8 && !rest.empty(); ++i) {
-    const auto dot = rest.find('.');
-    parts.emplace_back(rest.substr(0, dot));
-    rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+  std::size_t start = 0;
+  while (parts.size() <= 4) {
+    const auto dot = text.find('.', start);
+    parts.emplace_back(text.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
   }
-  if (parts.size() != 4 || !rest.empty()) return bad("expected wdn1.<id>.<secret>.<ca-hash>");
+  if (parts.size() != 4) return bad("expected wdn1.<id>.<secret>.<ca-hash>");
   if (parts[0] != "wdn1") return bad("unknown version (expected wdn1)");
   if (parts[1].size() != 16 || !isLowerHex(parts[1])) return bad("bad id");
   if (parts[3].size() != 64 || !isLowerHex(parts[3])) return bad("bad CA fingerprint");
