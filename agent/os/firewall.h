@@ -35,10 +35,10 @@ struct ContainmentState {
 };
 
 struct FirewallReport {
-  std::string backend;          // "nftables" or "iptables"
-  std::string applied;          // the exact script/restore input that was committed
-  std::string prior_digest;     // SHA-256 hex of the host's whole ruleset before the change
-  std::string installed_digest; // SHA-256 hex of Warden's own objects as read back
+  std::string backend;           // "nftables" or "iptables"
+  std::string applied;           // the exact script/restore input that was committed
+  std::string prior_digest;      // SHA-256 hex of the host's whole ruleset before the change
+  std::string installed_digest;  // SHA-256 hex of Warden's own objects as read back
 };
 
 class Firewall {

@@ -1,7 +1,7 @@
 #include "agent/runtime/agent.h"
 
-#include <grpcpp/grpcpp.h>
 #include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
 #include <netdb.h>
 
 #include <random>
