@@ -240,3 +240,47 @@ TEST_F(PersistenceTest, DeletedTableIsRestoredAndReported) {
 
 }  // namespace
 }  // namespace warden::testing
+
+namespace warden::testing {
+namespace {
+
+// The rollback window: if the controller cannot be reached over the new rules, the agent
+// undoes isolation and reports failure instead of stranding the host. The controller's
+// namespace drops everything host-42 sends, so the command still arrives but the agent's
+// reachability probe does not.
+TEST(RollbackTest, UnreachableControllerAfterIsolatingRollsBack) {
+  WARDEN_REQUIRE_PRIVILEGES();
+  auto d = WardenDeployment::create(uniqueLabel("rb"), {{"host-41", 41}, {"host-42", 42}});
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE((*d)->enroll("host-42").ok());
+  ASSERT_TRUE((*d)->startAgent("host-42", {"--rollback-window", "1"}).ok());
+  TestHost& ctl = (*d)->controllerHost();
+  TestHost& h = (*d)->host("host-42");
+  auto server = TcpEchoServer::start(h);
+  ASSERT_TRUE(server.ok());
+
+  for (const char* cmd : {"add table inet cut",
+                          "add chain inet cut in { type filter hook input "
+                          "priority 0; policy accept; }"}) {
+    ASSERT_TRUE(ctl.exec({"nft", cmd}).ok());
+  }
+  ASSERT_TRUE(ctl.exec({"nft", "add rule inet cut in ip saddr 198.18.0.42 drop"}).ok());
+  auto cli = ctl.spawn({wardenBinary("warden"), "--profile", (*d)->profile(), "isolate", "host-42",
+                        "--timeout", "20s"});
+  ASSERT_TRUE(cli.ok());
+  // Long enough for the agent to apply, probe and give up (window: 1 s).
+  absl::SleepFor(absl::Seconds(3));
+  ASSERT_TRUE(ctl.exec({"nft", "delete table inet cut"}).ok());
+  auto status = (*cli)->wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->exit_code, 1) << (*cli)->output();
+  EXPECT_NE((*cli)->output().find("rolled back"), std::string::npos) << (*cli)->output();
+  // The host is open again, and its rules are gone.
+  EXPECT_TRUE(tcpConnect((*d)->host("host-41"), h.ipv4(), (*server)->port()));
+  auto tables = h.exec({"nft", "list", "tables"});
+  ASSERT_TRUE(tables.ok());
+  EXPECT_EQ(tables->out.find("inet warden"), std::string::npos) << tables->out;
+}
+
+}  // namespace
+}  // namespace warden::testing
