@@ -129,6 +129,19 @@ absl::Status Registry::consumeToken(const std::string& id, const std::string& se
     return absl::PermissionDeniedError(
         absl::StrFormat("join token is bound to host '%s', not '%s'", st.text(1), host_id));
   }
+  // Taking over an enrolled host id replaces its identity: only a token made for exactly that
+  // host (`warden token create --host-id`) may do it.
+  if (st.text(1).empty()) {
+    WARDEN_ASSIGN_OR_RETURN(auto exists, db_->prepare("SELECT 1 FROM hosts WHERE host_id = ?"));
+    exists.bind(1, host_id);
+    WARDEN_ASSIGN_OR_RETURN(bool taken, exists.step());
+    if (taken) {
+      return absl::AlreadyExistsError(
+          absl::StrFormat("host '%s' is already enrolled; to re-enroll it, use a token made with "
+                          "'warden token create --host-id %s'",
+                          host_id, host_id));
+    }
+  }
   WARDEN_ASSIGN_OR_RETURN(auto up, db_->prepare("UPDATE tokens SET used_ms = ?, used_by_host = ? "
                                                 "WHERE id = ? AND used_ms IS NULL"));
   WARDEN_RETURN_IF_ERROR(up.bind(1, nowUnixMs()).bind(2, host_id).bind(3, id).run());

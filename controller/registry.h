@@ -73,7 +73,8 @@ class Registry {
                         const std::string& host_id, std::int64_t expires_ms,
                         const std::string& created_by);
   // Marks the token used by `host_id` and returns OK only if it exists, matches the secret,
-  // is unexpired, unused and (if bound) bound to `host_id`. Atomic: a token works once.
+  // is unexpired, unused and (if bound) bound to `host_id`; an unbound token may not enroll
+  // a host id that is already enrolled. Atomic: a token works once; a refusal does not burn it.
   absl::Status consumeToken(const std::string& id, const std::string& secret_hash,
                             const std::string& host_id);
 

@@ -304,10 +304,10 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     host.cert_fingerprint = fp;
     host.receipt_public_key = req.receipt_public_key();
     host.enrolled_ms = nowUnixMs();
-    // A token bound to this host id may re-enroll it (a reinstalled host); an unbound token
-    // may not take over an existing host id.
-    const bool bound = impl_->keys.registry->findHost(req.host_id()).ok();
-    WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addHost(host, bound && tokenBound(token)));
+    // consumeToken let an existing host id through only with a token bound to it: that is a
+    // deliberate re-enrollment (a reinstalled host), which replaces the old identity.
+    const bool reenroll = impl_->keys.registry->findHost(req.host_id()).ok();
+    WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addHost(host, reenroll));
     resp->set_host_id(req.host_id());
     resp->set_certificate_pem(cert);
     resp->set_ca_pem(impl_->keys.ca.cert_pem);
@@ -317,8 +317,6 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
                        absl::StrFormat("certificate %s", fp.substr(0, 16)));
     return absl::OkStatus();
   }
-
-  bool tokenBound(const JoinToken&) { return true; }  // consumeToken already enforced binding
 
   Impl* impl_;
 };

@@ -92,6 +92,16 @@ TEST_F(RefusalTest, JoinTokensWorkOnceAndExpire) {
   EXPECT_EQ(expired->exit_code, 3);
   EXPECT_NE(expired->err.find("expired"), std::string::npos) << expired->err;
 
+  // An ordinary token cannot take over an enrolled host id (that would replace its keys).
+  RunResult t3 = warden({"token", "create"});
+  ASSERT_EQ(t3.exit_code, 0);
+  auto takeover = h.exec({agent, "enroll", "--controller", d_->controllerAddress(), "--token",
+                          t3.out.substr(0, t3.out.find('\n')), "--state-dir", h.dir() + "/a5",
+                          "--host-id", "host-42"});
+  ASSERT_TRUE(takeover.ok());
+  EXPECT_EQ(takeover->exit_code, 2);
+  EXPECT_NE(takeover->err.find("already enrolled"), std::string::npos) << takeover->err;
+
   auto garbage = h.exec({agent, "enroll", "--controller", d_->controllerAddress(), "--token",
                          "wdn1.nonsense", "--state-dir", h.dir() + "/a4"});
   ASSERT_TRUE(garbage.ok());

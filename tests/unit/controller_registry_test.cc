@@ -568,3 +568,34 @@ TEST(DataDir, InitRejectsBadOptions) {
 
 }  // namespace
 }  // namespace warden
+
+namespace warden {
+namespace {
+
+TEST(RegistryTakeoverTest, UnboundTokenCannotTakeOverAnEnrolledHostButABoundOneCan) {
+  char tmpl[] = "/tmp/warden-takeover-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  {
+    auto reg = Registry::open(dir + "/warden.db");
+    ASSERT_TRUE(reg.ok()) << reg.status();
+    HostRecord h;
+    h.host_id = "host-42";
+    h.cert_fingerprint = "aa";
+    h.receipt_public_key = std::string(32, 'k');
+    h.enrolled_ms = nowUnixMs();
+    ASSERT_TRUE((*reg)->addHost(h, false).ok());
+    const std::string hash = crypto::sha256("s");
+    ASSERT_TRUE((*reg)->addToken("any", hash, "", nowUnixMs() + 60000, "admin").ok());
+    auto takeover = (*reg)->consumeToken("any", hash, "host-42");
+    EXPECT_EQ(takeover.code(), absl::StatusCode::kAlreadyExists) << takeover;
+    // Not burnt: it still enrolls a new host.
+    EXPECT_TRUE((*reg)->consumeToken("any", hash, "host-43").ok());
+    ASSERT_TRUE((*reg)->addToken("bound", hash, "host-42", nowUnixMs() + 60000, "admin").ok());
+    EXPECT_TRUE((*reg)->consumeToken("bound", hash, "host-42").ok());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace warden
