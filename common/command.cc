@@ -19,7 +19,8 @@ std::string encodeCommand(const Command& c) {
       .i64(c.expires_unix_ms)
       .str(c.requested_by)
       .str(c.reason)
-      .list(c.allow);
+      .list(c.allow)
+      .list(c.addresses);
   return std::move(w).finish();
 }
 
@@ -39,6 +40,7 @@ absl::StatusOr<Command> decodeCommand(std::string_view bytes) {
   WARDEN_ASSIGN_OR_RETURN(c.requested_by, r->str());
   WARDEN_ASSIGN_OR_RETURN(c.reason, r->str());
   WARDEN_ASSIGN_OR_RETURN(c.allow, r->list());
+  WARDEN_ASSIGN_OR_RETURN(c.addresses, r->list());
   if (auto s = r->done(); !s.ok()) return s;
   return c;
 }

@@ -23,9 +23,10 @@ struct Command {
   std::string kind;     // "isolate", "release"
   std::int64_t issued_unix_ms = 0;
   std::int64_t expires_unix_ms = 0;
-  std::string requested_by;        // operator name
-  std::string reason;              // free text from --reason
-  std::vector<std::string> allow;  // canonical AllowEntry strings (isolate)
+  std::string requested_by;            // operator name
+  std::string reason;                  // free text from --reason
+  std::vector<std::string> allow;      // canonical AllowEntry strings (isolate)
+  std::vector<std::string> addresses;  // canonical IpPrefix strings (block, unblock)
 };
 
 std::string encodeCommand(const Command& c);

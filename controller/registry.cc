@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS actions(
   finished_ms INTEGER NOT NULL DEFAULT 0, command BLOB NOT NULL, command_signature BLOB NOT NULL,
   receipt BLOB, receipt_signature BLOB, message TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS actions_by_host ON actions(host_id, seq);
+CREATE TABLE IF NOT EXISTS fleet_blocks(
+  address TEXT PRIMARY KEY, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, host_id TEXT NOT NULL, kind TEXT NOT NULL,
   detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
@@ -350,6 +353,34 @@ absl::StatusOr<bool> Registry::finishAction(const std::string& id, const std::st
                              .bind(6, id)
                              .run());
   return db_->changes() == 1;
+}
+
+absl::Status Registry::addFleetBlock(const std::string& address, const std::string& created_by,
+                                     const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st,
+                          db_->prepare("INSERT OR IGNORE INTO fleet_blocks(address, "
+                                       "created_by, created_ms, reason) VALUES(?, ?, ?, ?)"));
+  return st.bind(1, address).bind(2, created_by).bind(3, nowUnixMs()).bind(4, reason).run();
+}
+
+absl::Status Registry::removeFleetBlock(const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("DELETE FROM fleet_blocks WHERE address = ?"));
+  return st.bind(1, address).run();
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>> Registry::fleetBlocks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("SELECT address, created_by, created_ms, reason "
+                                                "FROM fleet_blocks ORDER BY created_ms, address"));
+  std::vector<std::vector<std::string>> out;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back({st.text(0), st.text(1), std::to_string(st.integer(2)), st.text(3)});
+  }
+  return out;
 }
 
 absl::Status Registry::addEvent(const HostEventRecord& e) {

@@ -97,6 +97,12 @@ class Registry {
                                     const std::string& message, const std::string& receipt,
                                     const std::string& receipt_signature, std::int64_t finished_ms);
 
+  // Fleet-wide blocks: every host gets them, including hosts that enroll later.
+  absl::Status addFleetBlock(const std::string& address, const std::string& created_by,
+                             const std::string& reason);
+  absl::Status removeFleetBlock(const std::string& address);
+  absl::StatusOr<std::vector<std::vector<std::string>>> fleetBlocks();  // address, by, ms, reason
+
   absl::Status addEvent(const HostEventRecord& e);
   absl::StatusOr<std::vector<HostEventRecord>> recentEvents(const std::string& host_id, int limit);
 

@@ -25,6 +25,7 @@ using AgentStream = grpc::ServerReaderWriter<v1::ControllerMessage, v1::AgentMes
 constexpr int kMaxMessageBytes = 4 << 20;
 constexpr std::size_t kMaxHostsPerRequest = 1000;
 constexpr std::size_t kMaxAllowEntries = 64;
+constexpr std::size_t kMaxBlockAddresses = 1024;
 constexpr std::uint32_t kMaxWaitMs = 10 * 60 * 1000;
 
 grpc::Status toGrpc(const absl::Status& s) {
@@ -168,6 +169,46 @@ struct ControllerServer::Impl {
     v1::ControllerMessage ack;
     ack.mutable_receipt_ack()->set_command_id(r->command_id);
     s.send(ack);
+  }
+
+  // Signs a command for one host, records it as queued and delivers it if the host is online.
+  absl::StatusOr<std::string> createAction(const std::string& requested_by,
+                                           const std::string& host_id, const std::string& kind,
+                                           const std::string& reason,
+                                           const std::vector<std::string>& allow,
+                                           const std::vector<std::string>& addresses) {
+    WARDEN_ASSIGN_OR_RETURN(std::string rnd, crypto::randomBytes(8));
+    const std::int64_t now = nowUnixMs();
+    Command c;
+    c.id = "a-" + crypto::hex(rnd);
+    c.host_id = host_id;
+    c.kind = kind;
+    c.issued_unix_ms = now;
+    c.expires_unix_ms = now + absl::ToInt64Milliseconds(options.default_expiry);
+    c.requested_by = requested_by;
+    c.reason = reason;
+    c.allow = allow;
+    c.addresses = addresses;
+    const std::string bytes = encodeCommand(c);
+    WARDEN_ASSIGN_OR_RETURN(std::string sig, keys.command_key.sign(bytes));
+    ActionRecord a;
+    a.id = c.id;
+    a.host_id = host_id;
+    a.kind = kind;
+    a.state = "queued";
+    a.requested_by = requested_by;
+    a.reason = reason;
+    if (!allow.empty()) a.params = "allow " + absl::StrJoin(allow, ",");
+    if (!addresses.empty()) a.params = absl::StrJoin(addresses, ",");
+    a.created_ms = now;
+    a.expires_ms = c.expires_unix_ms;
+    a.command = bytes;
+    a.command_signature = sig;
+    WARDEN_RETURN_IF_ERROR(keys.registry->addAction(a));
+    logInfo("action %s: %s requested %s on %s%s", a.id, requested_by, kind, host_id,
+            reason.empty() ? "" : " (" + reason + ")");
+    deliver(a);
+    return a.id;
   }
 
   v1::Action toProto(const ActionRecord& a) {
@@ -315,6 +356,17 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     resp->set_log_vkey(impl_->keys.log_vkey);
     impl_->recordEvent(req.host_id(), "enrolled",
                        absl::StrFormat("certificate %s", fp.substr(0, 16)));
+    // A host that joins later gets the fleet-wide blocks with its first connection.
+    if (auto fleet = impl_->keys.registry->fleetBlocks(); fleet.ok() && !fleet->empty()) {
+      std::vector<std::string> addresses;
+      for (const auto& b : *fleet) addresses.push_back(b[0]);
+      auto id = impl_->createAction("controller", req.host_id(), "block",
+                                    "fleet-wide blocks in force", {}, addresses);
+      if (!id.ok()) {
+        logError("host %s: cannot queue fleet-wide blocks: %s", req.host_id(),
+                 id.status().message());
+      }
+    }
     return absl::OkStatus();
   }
 
@@ -431,6 +483,22 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     return grpc::Status::OK;
   }
 
+  grpc::Status ListBlocks(grpc::ServerContext* ctx, const v1::ListBlocksRequest*,
+                          v1::ListBlocksResponse* resp) override {
+    auto op = authorize(ctx, "ListBlocks", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto blocks = impl_->keys.registry->fleetBlocks();
+    if (!blocks.ok()) return toGrpc(blocks.status());
+    for (const auto& b : *blocks) {
+      auto* out = resp->add_blocks();
+      out->set_address(b[0]);
+      out->set_created_by(b[1]);
+      out->set_created_unix_ms(std::stoll(b[2]));
+      out->set_reason(b[3]);
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status GetAction(grpc::ServerContext* ctx, const v1::GetActionRequest* req,
                          v1::Action* resp) override {
     auto op = authorize(ctx, "GetAction", {"admin", "responder", "auditor"});
@@ -469,18 +537,30 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
 
   absl::StatusOr<std::vector<std::string>> submit(const OperatorRecord& op,
                                                   const v1::SubmitRequest& req) {
-    if (req.kind() != "isolate" && req.kind() != "release") {
-      return absl::InvalidArgumentError(absl::StrFormat("unknown action '%s'", req.kind()));
+    const std::string& kind = req.kind();
+    const bool blocks = kind == "block" || kind == "unblock";
+    if (kind != "isolate" && kind != "release" && !blocks) {
+      return absl::InvalidArgumentError(absl::StrFormat("unknown action '%s'", kind));
     }
-    if (req.hosts().empty()) return absl::InvalidArgumentError("no host named");
+    if (req.all_hosts() && (!blocks || req.hosts_size() > 0)) {
+      return absl::InvalidArgumentError("--all goes with block/unblock and no host names");
+    }
+    if (req.hosts().empty() && !req.all_hosts()) return absl::InvalidArgumentError("no host named");
     if (static_cast<std::size_t>(req.hosts_size()) > kMaxHostsPerRequest) {
       return absl::InvalidArgumentError("too many hosts in one request");
     }
     if (static_cast<std::size_t>(req.allow_size()) > kMaxAllowEntries) {
       return absl::InvalidArgumentError("too many --allow entries");
     }
-    if (req.kind() == "release" && req.allow_size() > 0) {
+    if (kind != "isolate" && req.allow_size() > 0) {
       return absl::InvalidArgumentError("--allow only applies to isolate");
+    }
+    if (blocks != (req.addresses_size() > 0)) {
+      return absl::InvalidArgumentError(blocks ? "no address to block"
+                                               : "addresses only apply to block/unblock");
+    }
+    if (static_cast<std::size_t>(req.addresses_size()) > kMaxBlockAddresses) {
+      return absl::InvalidArgumentError("too many addresses in one request");
     }
     if (req.reason().size() > 4096) return absl::InvalidArgumentError("reason is too long");
     // Validate everything before dispatching anything.
@@ -490,43 +570,52 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
       WARDEN_ASSIGN_OR_RETURN(IpPrefix p, IpPrefix::parse(e.cidr()));
       allow.push_back(AllowEntry{p, static_cast<std::uint16_t>(e.port())}.toString());
     }
-    for (const auto& h : req.hosts()) {
+    std::vector<std::string> addresses;
+    for (const auto& a : req.addresses()) {
+      WARDEN_ASSIGN_OR_RETURN(IpPrefix p, IpPrefix::parse(a));
+      if (kind == "block") WARDEN_RETURN_IF_ERROR(refuseControllerBlock(p));
+      if (std::find(addresses.begin(), addresses.end(), p.toString()) == addresses.end()) {
+        addresses.push_back(p.toString());
+      }
+    }
+    std::vector<std::string> hosts(req.hosts().begin(), req.hosts().end());
+    if (req.all_hosts()) {
+      WARDEN_ASSIGN_OR_RETURN(auto all, impl_->keys.registry->listHosts());
+      for (const auto& h : all) hosts.push_back(h.host_id);
+    }
+    for (const auto& h : hosts) {
       if (auto found = impl_->keys.registry->findHost(h); !found.ok()) return found.status();
     }
+    if (req.all_hosts()) {
+      for (const auto& a : addresses) {
+        WARDEN_RETURN_IF_ERROR(kind == "block"
+                                   ? impl_->keys.registry->addFleetBlock(a, op.name, req.reason())
+                                   : impl_->keys.registry->removeFleetBlock(a));
+      }
+      logInfo("operator %s: fleet-wide %s of %s", op.name, kind, absl::StrJoin(addresses, ","));
+    }
     std::vector<std::string> ids;
-    const std::int64_t now = nowUnixMs();
-    for (const auto& h : req.hosts()) {
-      WARDEN_ASSIGN_OR_RETURN(std::string rnd, crypto::randomBytes(8));
-      Command c;
-      c.id = "a-" + crypto::hex(rnd);
-      c.host_id = h;
-      c.kind = req.kind();
-      c.issued_unix_ms = now;
-      c.expires_unix_ms = now + absl::ToInt64Milliseconds(impl_->options.default_expiry);
-      c.requested_by = op.name;
-      c.reason = req.reason();
-      c.allow = allow;
-      const std::string bytes = encodeCommand(c);
-      WARDEN_ASSIGN_OR_RETURN(std::string sig, impl_->keys.command_key.sign(bytes));
-      ActionRecord a;
-      a.id = c.id;
-      a.host_id = h;
-      a.kind = c.kind;
-      a.state = "queued";
-      a.requested_by = op.name;
-      a.reason = c.reason;
-      a.params = allow.empty() ? "" : "allow " + absl::StrJoin(allow, ",");
-      a.created_ms = now;
-      a.expires_ms = c.expires_unix_ms;
-      a.command = bytes;
-      a.command_signature = sig;
-      WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addAction(a));
-      logInfo("action %s: operator %s requested %s on %s%s", a.id, op.name, a.kind, h,
-              a.reason.empty() ? "" : " (" + a.reason + ")");
-      impl_->deliver(a);
-      ids.push_back(a.id);
+    for (const auto& h : hosts) {
+      WARDEN_ASSIGN_OR_RETURN(
+          std::string id, impl_->createAction(op.name, h, kind, req.reason(), allow, addresses));
+      ids.push_back(id);
     }
     return ids;
+  }
+
+  // The controller's own addresses must stay reachable from every host.
+  absl::Status refuseControllerBlock(const IpPrefix& p) {
+    for (const std::string& endpoint : {impl_->keys.listen, impl_->keys.advertise}) {
+      auto hp = HostPort::parse(endpoint);
+      if (!hp.ok()) continue;
+      auto addr = IpPrefix::parse(hp->host);
+      if (addr.ok() && p.contains(*addr)) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("refusing to block %s: it covers the controller's address %s",
+                            p.toString(), addr->toString()));
+      }
+    }
+    return absl::OkStatus();
   }
 
   Impl* impl_;

@@ -1,5 +1,7 @@
 #include "agent/actions/containment.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -84,29 +86,77 @@ ActionOutcome Containment::isolate(const IsolationPolicy& policy,
 
 ActionOutcome Containment::release() {
   std::lock_guard<std::mutex> lock(mu_);
-  ActionOutcome out;
   ContainmentState next = current_;
   next.isolation.reset();
+  const bool was_isolated = current_.isolation.has_value();
+  ActionOutcome out = commit(next, was_isolated ? "released" : "released (was not isolated)");
+  if (!out.ok) out.message = "release failed: " + out.message;
+  return out;
+}
+
+ActionOutcome Containment::commit(const ContainmentState& next, std::string message) {
+  ActionOutcome out;
   const absl::Time start = absl::Now();
   auto report = firewall_.apply(next);
   if (!report.ok()) {
-    out.message = absl::StrFormat("release failed: %s", report.status().message());
+    out.message = absl::StrFormat("not applied: %s", report.status().message());
+    out.details["backend"] = firewall_.backend();
     return out;
   }
   if (auto s = store_.saveContainment(next); !s.ok()) {
     out.details["persist_error"] = std::string(s.message());
   }
-  const bool was_isolated = current_.isolation.has_value();
   current_ = next;
   out.ok = true;
+  out.message = std::move(message);
   out.details["backend"] = report->backend;
   out.details["prior_ruleset_sha256"] = report->prior_digest;
   out.details["installed_sha256"] = report->installed_digest;
   out.details["applied"] = report->applied;
+  out.details["blocked"] = joinPrefixes(next.blocked);
   out.details["duration_us"] =
       absl::StrFormat("%d", absl::ToInt64Microseconds(absl::Now() - start));
-  out.message = was_isolated ? "released" : "released (was not isolated)";
   return out;
+}
+
+ActionOutcome Containment::block(const std::vector<IpPrefix>& prefixes,
+                                 const std::vector<IpPrefix>& protected_addresses) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& p : prefixes) {
+    for (const auto& c : protected_addresses) {
+      if (p.contains(c)) {
+        ActionOutcome out;
+        out.message = absl::StrFormat(
+            "refusing to block %s: it covers the controller's address %s (the host would be "
+            "cut off from its controller)",
+            p.toString(), c.toString());
+        return out;
+      }
+    }
+  }
+  ContainmentState next = current_;
+  int added = 0;
+  for (const auto& p : prefixes) {
+    if (std::find(next.blocked.begin(), next.blocked.end(), p) == next.blocked.end()) {
+      next.blocked.push_back(p);
+      ++added;
+    }
+  }
+  return commit(next, absl::StrFormat("blocked %d new address%s (%d in force)", added,
+                                      added == 1 ? "" : "es", next.blocked.size()));
+}
+
+ActionOutcome Containment::unblock(const std::vector<IpPrefix>& prefixes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ContainmentState next = current_;
+  const std::size_t before = next.blocked.size();
+  for (const auto& p : prefixes) {
+    next.blocked.erase(std::remove(next.blocked.begin(), next.blocked.end(), p),
+                       next.blocked.end());
+  }
+  const std::size_t removed = before - next.blocked.size();
+  return commit(next, absl::StrFormat("unblocked %d address%s (%d still in force)", removed,
+                                      removed == 1 ? "" : "es", next.blocked.size()));
 }
 
 absl::StatusOr<ContainmentState> Containment::restore() {

@@ -34,12 +34,20 @@ class Containment {
 
   ActionOutcome isolate(const IsolationPolicy& policy, const ReachabilityCheck& reachable);
   ActionOutcome release();
+  // Address blocks: dropped in, out and forwarded, independent of isolation (a release keeps
+  // them). A block that would cover one of `protected_addresses` (the controller) is refused.
+  ActionOutcome block(const std::vector<IpPrefix>& prefixes,
+                      const std::vector<IpPrefix>& protected_addresses);
+  ActionOutcome unblock(const std::vector<IpPrefix>& prefixes);
   // Re-applies the persisted state (boot, agent start). Returns what was applied.
   absl::StatusOr<ContainmentState> restore();
   // If what is installed differs from what should be, re-applies it and says what was wrong.
   absl::StatusOr<std::optional<std::string>> repairIfTampered();
 
  private:
+  // Applies `next`, persists it and fills the common receipt details.
+  ActionOutcome commit(const ContainmentState& next, std::string message);
+
   Firewall& firewall_;
   ConnectionTracker& conntrack_;
   StateStore& store_;

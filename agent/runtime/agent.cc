@@ -402,8 +402,24 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
         out = containment_->isolate(policy, [this] { return probeController(); });
       }
     }
-  } else {
+  } else if (cmd->kind == "release") {
     out = containment_->release();
+  } else {
+    std::vector<IpPrefix> prefixes;
+    for (const auto& a : cmd->addresses) {
+      auto p = IpPrefix::parse(a);
+      if (!p.ok()) {
+        out.message = absl::StrFormat("bad address: %s", p.status().message());
+        prefixes.clear();
+        break;
+      }
+      prefixes.push_back(*p);
+    }
+    if (prefixes.empty() && out.message.empty()) out.message = "no address to block";
+    if (!prefixes.empty()) {
+      out = cmd->kind == "block" ? containment_->block(prefixes, controller_addresses_)
+                                 : containment_->unblock(prefixes);
+    }
   }
   r.status = out.ok ? ReceiptStatus::kSucceeded : ReceiptStatus::kFailed;
   r.message = out.message;

@@ -178,8 +178,12 @@ int hosts(const Globals& g) {
     std::printf("%-20s %-13s %-11s %-10s %-9s %s\n", "HOST", "STATUS", "CONTAINMENT", "SEEN",
                 "FIREWALL", "ADDRESSES");
     for (const auto& h : resp.hosts()) {
+      std::string containment = h.containment();
+      if (h.facts().blocked_count() > 0) {
+        containment += absl::StrFormat("+%dblk", h.facts().blocked_count());
+      }
       std::printf("%-20s %-13s %-11s %-10s %-9s %s\n", h.host_id().c_str(),
-                  h.connected() ? "connected" : "disconnected", h.containment().c_str(),
+                  h.connected() ? "connected" : "disconnected", containment.c_str(),
                   formatAgo(h.last_seen_unix_ms()).c_str(),
                   h.facts().firewall_backend().empty() ? "-" : h.facts().firewall_backend().c_str(),
                   absl::StrJoin(h.facts().addresses(), " ").c_str());
@@ -215,13 +219,37 @@ int actionExitCode(const v1::SubmitResponse& resp) {
   return rc;
 }
 
-int submit(const Globals& g, const std::string& kind, const std::vector<std::string>& host_ids,
-           const std::vector<std::string>& allow, const std::string& reason, bool no_wait,
-           const std::string& timeout_text) {
+struct SubmitArgs {
+  std::vector<std::string> hosts;
+  std::vector<std::string> allow;
+  std::vector<std::string> addresses;
+  bool all_hosts = false;
+  std::string reason;
+  bool no_wait = false;
+  std::string timeout = "30s";
+};
+
+int submit(const Globals& g, const std::string& kind, const SubmitArgs& args) {
+  const auto& allow = args.allow;
+  const bool no_wait = args.no_wait;
+  const std::string& timeout_text = args.timeout;
   v1::SubmitRequest req;
   req.set_kind(kind);
-  req.set_reason(reason);
-  for (const auto& h : host_ids) req.add_hosts(h);
+  req.set_reason(args.reason);
+  req.set_all_hosts(args.all_hosts);
+  for (const auto& h : args.hosts) req.add_hosts(h);
+  if ((kind == "block" || kind == "unblock") && args.all_hosts == !args.hosts.empty()) {
+    printError("name the hosts with --host HOST, or use --all for the whole fleet (not both)");
+    return kExitBadInput;
+  }
+  for (const auto& text : args.addresses) {
+    auto p = IpPrefix::parse(text);
+    if (!p.ok()) {
+      printError(std::string(p.status().message()));
+      return kExitBadInput;
+    }
+    req.add_addresses(p->toString());
+  }
   // Reject malformed input before anything reaches the controller.
   for (const auto& text : allow) {
     auto e = AllowEntry::parse(text);
@@ -249,10 +277,14 @@ int submit(const Globals& g, const std::string& kind, const std::vector<std::str
       std::printf("%s\n", toJson(resp).c_str());
       return rc;
     }
-    const char* done_word = kind == "isolate" ? "isolated" : "released";
+    if (resp.actions().empty()) std::printf("no hosts enrolled: nothing dispatched\n");
     for (const auto& a : resp.actions()) {
       if (a.state() == "succeeded") {
-        std::printf("%s: %s (%s; action %s)\n", a.host_id().c_str(), done_word,
+        // isolate/release say it in a word; block/unblock say what changed.
+        const std::string what = kind == "isolate"   ? "isolated"
+                                 : kind == "release" ? "released"
+                                                     : a.message();
+        std::printf("%s: %s (%s; action %s)\n", a.host_id().c_str(), what.c_str(),
                     describeAction(a).c_str(), a.id().c_str());
       } else if (a.state() == "queued" || a.state() == "delivered") {
         std::printf("%s: %s, no receipt yet — %s; action %s expires %s UTC ('warden action %s')\n",
@@ -334,6 +366,30 @@ int showAction(const Globals& g, const std::string& id) {
   });
 }
 
+int listBlocks(const Globals& g) {
+  return withClient(g, [&](Client& c) {
+    v1::ListBlocksResponse resp;
+    auto ctx = c.context(absl::Seconds(15));
+    auto s = c.stub->ListBlocks(ctx.get(), v1::ListBlocksRequest(), &resp);
+    if (!s.ok()) return reportRpcError(s);
+    if (g.json) {
+      std::printf("%s\n", toJson(resp).c_str());
+      return kExitOk;
+    }
+    if (resp.blocks().empty()) {
+      std::printf("No fleet-wide blocks.\n");
+      return kExitOk;
+    }
+    std::printf("%-40s %-19s %-10s %s\n", "ADDRESS", "SINCE (UTC)", "BY", "REASON");
+    for (const auto& b : resp.blocks()) {
+      std::printf("%-40s %-19s %-10s %s\n", b.address().c_str(),
+                  formatTime(b.created_unix_ms()).c_str(), b.created_by().c_str(),
+                  b.reason().c_str());
+    }
+    return kExitOk;
+  });
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Duration> parseDuration(const std::string& text) {
@@ -380,32 +436,47 @@ int runCli(int argc, char** argv) {
   auto* hosts_cmd = app.add_subcommand("hosts", "List enrolled hosts, connection and containment");
   hosts_cmd->add_flag("--json", g.json, "JSON output");
 
-  std::vector<std::string> iso_hosts, allow;
-  std::string reason, timeout = "30s";
-  bool no_wait = false;
+  SubmitArgs sa;
   auto* isolate = app.add_subcommand(
       "isolate",
       "Cut HOST off the network (IPv4 and IPv6, in, out and forwarded) except its channel to "
       "the controller and the --allow entries. Open connections die too. Returns when the "
       "host's signed receipt is back.");
-  isolate->add_option("HOST", iso_hosts, "Host ids")->required();
-  isolate->add_option("--allow", allow,
+  isolate->add_option("HOST", sa.hosts, "Host ids")->required();
+  isolate->add_option("--allow", sa.allow,
                       "Keep a responder reachable: CIDR, CIDR:PORT or [IPv6-CIDR]:PORT");
-  isolate->add_option("--reason", reason, "Why (recorded with the action)");
-  isolate->add_flag("--no-wait", no_wait, "Return at once with the action id (exit 4)");
-  isolate->add_option("--timeout", timeout, "How long to wait for the receipt")
-      ->capture_default_str();
-  isolate->add_flag("--json", g.json, "JSON output");
+  auto common = [&](CLI::App* cmd) {
+    cmd->add_option("--reason", sa.reason, "Why (recorded with the action)");
+    cmd->add_flag("--no-wait", sa.no_wait, "Return at once with the action ids (exit 4)");
+    cmd->add_option("--timeout", sa.timeout, "How long to wait for the receipts")
+        ->capture_default_str();
+    cmd->add_flag("--json", g.json, "JSON output");
+  };
+  common(isolate);
 
-  std::vector<std::string> rel_hosts;
   auto* release = app.add_subcommand(
-      "release", "Lift isolation: removes exactly Warden's rules, nothing else on the host.");
-  release->add_option("HOST", rel_hosts, "Host ids")->required();
-  release->add_option("--reason", reason, "Why (recorded with the action)");
-  release->add_flag("--no-wait", no_wait, "Return at once with the action id (exit 4)");
-  release->add_option("--timeout", timeout, "How long to wait for the receipt")
-      ->capture_default_str();
-  release->add_flag("--json", g.json, "JSON output");
+      "release",
+      "Lift isolation: removes exactly Warden's isolation rules, nothing else on the host. "
+      "Address blocks stay.");
+  release->add_option("HOST", sa.hosts, "Host ids")->required();
+  common(release);
+
+  auto* block = app.add_subcommand(
+      "block",
+      "Drop all traffic to and from addresses (IPv4/IPv6, CIDR allowed) on the named hosts, or "
+      "with --all on every host, including hosts that enroll later. Independent of isolation.");
+  block->add_option("ADDR", sa.addresses, "Addresses or CIDRs")->required();
+  block->add_option("--host", sa.hosts, "Host to block on (repeatable)");
+  block->add_flag("--all", sa.all_hosts, "Every host in the fleet, now and later");
+  common(block);
+  auto* unblock = app.add_subcommand("unblock", "Lift address blocks (--host HOST... or --all)");
+  unblock->add_option("ADDR", sa.addresses, "Addresses or CIDRs")->required();
+  unblock->add_option("--host", sa.hosts, "Host to unblock on (repeatable)");
+  unblock->add_flag("--all", sa.all_hosts, "Every host, and drop the fleet-wide block");
+  common(unblock);
+
+  auto* blocks_cmd = app.add_subcommand("blocks", "List fleet-wide blocks");
+  blocks_cmd->add_flag("--json", g.json, "JSON output");
 
   std::string actions_host;
   auto* actions = app.add_subcommand("actions", "List actions and where each one is");
@@ -425,8 +496,11 @@ int runCli(int argc, char** argv) {
   }
   if (*token_create) return tokenCreate(g, ttl, token_host);
   if (*hosts_cmd) return hosts(g);
-  if (*isolate) return submit(g, "isolate", iso_hosts, allow, reason, no_wait, timeout);
-  if (*release) return submit(g, "release", rel_hosts, {}, reason, no_wait, timeout);
+  if (*isolate) return submit(g, "isolate", sa);
+  if (*release) return submit(g, "release", sa);
+  if (*block) return submit(g, "block", sa);
+  if (*unblock) return submit(g, "unblock", sa);
+  if (*blocks_cmd) return listBlocks(g);
   if (*actions) return listActions(g, actions_host);
   if (*action) return showAction(g, action_id);
   return kExitBadInput;
