@@ -42,10 +42,15 @@ struct CtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
-// SHA-256 over the concatenation of `parts`, into `out` (32 bytes).
+// SHA-256 over the concatenation of `parts`, into `out` (32 bytes). One context per thread,
+// bound to SHA-256 once and reset for each digest.
 void digest(std::initializer_list<std::string_view> parts, unsigned char* out) {
-  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), sha256Md(), nullptr) != 1) hashFailure();
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx = [] {
+    std::unique_ptr<EVP_MD_CTX, CtxFree> c(EVP_MD_CTX_new());
+    if (c == nullptr || EVP_DigestInit_ex2(c.get(), sha256Md(), nullptr) != 1) hashFailure();
+    return c;
+  }();
+  if (EVP_DigestInit_ex2(ctx.get(), nullptr, nullptr) != 1) hashFailure();
   for (std::string_view part : parts) {
     if (EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1) hashFailure();
   }
@@ -75,8 +80,13 @@ Hash leafHashRaw(std::string_view entry) {
 }
 
 Hash nodeHashRaw(const Hash& left, const Hash& right) {
+  // 0x01 || left || right in one buffer: one update is measurably cheaper than three.
+  std::array<char, 1 + 2 * kHashSize> buf;
+  buf[0] = static_cast<char>(kNodePrefix);
+  std::memcpy(buf.data() + 1, left.data(), kHashSize);
+  std::memcpy(buf.data() + 1 + kHashSize, right.data(), kHashSize);
   Hash h;
-  digest({kNodePrefixView, view(left), view(right)}, h.data());
+  digest({std::string_view(buf.data(), buf.size())}, h.data());
   return h;
 }
 
