@@ -1,5 +1,6 @@
 // warden-agent: enroll, run, restore. Flags and wiring only; the runtime is in agent/runtime.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -40,6 +41,10 @@ absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall) {
   return parts;
 }
 
+void addHostActions(warden::AgentParts& parts, warden::StateStore& store) {
+  parts.host = warden::linux_os::makeHostActions(store, getpid());
+}
+
 std::string chooseFirewall(warden::StateStore& store, const std::string& flag) {
   if (!flag.empty()) {
     (void)store.set("firewall", flag);
@@ -61,6 +66,7 @@ int run(const std::string& state_dir, const std::string& firewall, double rollba
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  addHostActions(*parts, **store);
   auto agent = warden::Agent::create(options, std::move(*store), std::move(*parts));
   if (!agent.ok()) return fail(agent.status(), "run");
   std::thread waiter([&] {

@@ -7,6 +7,14 @@
 
 namespace warden {
 
+bool knownCommandKind(const std::string& kind) {
+  for (const char* k : {"isolate", "release", "block", "unblock", "sessions", "kill-sessions",
+                        "lock-accounts", "unlock-accounts", "shutdown"}) {
+    if (kind == k) return true;
+  }
+  return false;
+}
+
 std::int64_t nowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
 std::string encodeCommand(const Command& c) {
@@ -20,7 +28,8 @@ std::string encodeCommand(const Command& c) {
       .str(c.requested_by)
       .str(c.reason)
       .list(c.allow)
-      .list(c.addresses);
+      .list(c.addresses)
+      .list(c.args);
   return std::move(w).finish();
 }
 
@@ -41,6 +50,7 @@ absl::StatusOr<Command> decodeCommand(std::string_view bytes) {
   WARDEN_ASSIGN_OR_RETURN(c.reason, r->str());
   WARDEN_ASSIGN_OR_RETURN(c.allow, r->list());
   WARDEN_ASSIGN_OR_RETURN(c.addresses, r->list());
+  WARDEN_ASSIGN_OR_RETURN(c.args, r->list());
   if (auto s = r->done(); !s.ok()) return s;
   return c;
 }

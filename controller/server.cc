@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -56,6 +57,47 @@ absl::StatusOr<PeerIdentity> peerIdentity(const grpc::ServerContext* ctx) {
     return absl::UnauthenticatedError("client certificate carries no usable identity");
   }
   return id;
+}
+
+// Host-action arguments ("key=value"), checked for form before anything is dispatched; what
+// only the host can know (does the user exist?) the agent checks.
+absl::Status validateHostActionArgs(const std::string& kind, const std::vector<std::string>& args) {
+  std::set<std::string> allowed;
+  if (kind == "kill-sessions")
+    allowed = {"user", "session", "tty", "from", "pid", "except", "dry_run"};
+  if (kind == "lock-accounts") allowed = {"user", "all", "except", "rotate_root", "recipient"};
+  if (kind == "unlock-accounts") allowed = {"user", "all"};
+  if (kind == "shutdown") allowed = {"mode", "now"};
+  if (args.size() > 256) return absl::InvalidArgumentError("too many arguments");
+  bool selector = false, all = false, users = false;
+  for (const auto& a : args) {
+    const auto eq = a.find('=');
+    const std::string key = a.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (eq == std::string::npos || !allowed.count(key) || value.empty() || value.size() > 1024) {
+      return absl::InvalidArgumentError(absl::StrFormat("invalid argument '%s' for %s", a, kind));
+    }
+    if (key == "from") WARDEN_RETURN_IF_ERROR(IpPrefix::parse(value).status());
+    if (key == "pid" &&
+        (value.find_first_not_of("0123456789") != std::string::npos || value.size() > 9)) {
+      return absl::InvalidArgumentError(absl::StrFormat("invalid pid '%s'", value));
+    }
+    if (key == "mode" && value != "poweroff" && value != "reboot" && value != "halt") {
+      return absl::InvalidArgumentError(absl::StrFormat("invalid shutdown mode '%s'", value));
+    }
+    if (key == "user" || key == "session" || key == "tty" || key == "from" || key == "pid") {
+      selector = true;
+    }
+    users = users || key == "user";
+    all = all || key == "all";
+  }
+  if (kind == "kill-sessions" && !selector) {
+    return absl::InvalidArgumentError("kill-sessions needs at least one selector");
+  }
+  if ((kind == "lock-accounts" || kind == "unlock-accounts") && users == all) {
+    return absl::InvalidArgumentError("name the accounts with --user, or use --all (not both)");
+  }
+  return absl::OkStatus();
 }
 
 bool validHostId(const std::string& h) {
@@ -176,7 +218,8 @@ struct ControllerServer::Impl {
                                            const std::string& host_id, const std::string& kind,
                                            const std::string& reason,
                                            const std::vector<std::string>& allow,
-                                           const std::vector<std::string>& addresses) {
+                                           const std::vector<std::string>& addresses,
+                                           const std::vector<std::string>& args = {}) {
     WARDEN_ASSIGN_OR_RETURN(std::string rnd, crypto::randomBytes(8));
     const std::int64_t now = nowUnixMs();
     Command c;
@@ -189,6 +232,7 @@ struct ControllerServer::Impl {
     c.reason = reason;
     c.allow = allow;
     c.addresses = addresses;
+    c.args = args;
     const std::string bytes = encodeCommand(c);
     WARDEN_ASSIGN_OR_RETURN(std::string sig, keys.command_key.sign(bytes));
     ActionRecord a;
@@ -200,6 +244,7 @@ struct ControllerServer::Impl {
     a.reason = reason;
     if (!allow.empty()) a.params = "allow " + absl::StrJoin(allow, ",");
     if (!addresses.empty()) a.params = absl::StrJoin(addresses, ",");
+    if (!args.empty()) a.params = absl::StrJoin(args, " ");
     a.created_ms = now;
     a.expires_ms = c.expires_unix_ms;
     a.command = bytes;
@@ -483,6 +528,47 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     return grpc::Status::OK;
   }
 
+  grpc::Status AddOperator(grpc::ServerContext* ctx, const v1::AddOperatorRequest* req,
+                           v1::AddOperatorResponse* resp) override {
+    auto op = authorize(ctx, "AddOperator", {"admin"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto s = addOperator(*op, *req, resp);
+    if (!s.ok())
+      logWarning("operator %s: adding '%s' refused: %s", op->name, req->name(), s.message());
+    return toGrpc(s);
+  }
+
+  absl::Status addOperator(const OperatorRecord& op, const v1::AddOperatorRequest& req,
+                           v1::AddOperatorResponse* resp) {
+    if (!validHostId(req.name())) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "invalid operator name '%s' (letters, digits, '.', '-', '_'; at most 63)", req.name()));
+    }
+    if (req.role() != "admin" && req.role() != "responder" && req.role() != "auditor") {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("invalid role '%s' (admin, responder or auditor)", req.role()));
+    }
+    if (req.signing_public_key().size() != 32) {
+      return absl::InvalidArgumentError("signing key must be a raw 32-byte Ed25519 key");
+    }
+    if (impl_->keys.registry->findOperator(req.name()).ok()) {
+      return absl::AlreadyExistsError(absl::StrFormat("operator '%s' already exists", req.name()));
+    }
+    crypto::CertProfile profile;
+    profile.common_name = "operator:" + req.name();
+    profile.client = true;
+    WARDEN_ASSIGN_OR_RETURN(std::string cert,
+                            crypto::signCsr(impl_->keys.ca, req.csr_pem(), profile));
+    WARDEN_ASSIGN_OR_RETURN(std::string fp, crypto::certFingerprint(cert));
+    WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addOperator(
+        OperatorRecord{req.name(), req.role(), fp, req.signing_public_key()}));
+    logInfo("operator %s added operator %s with role %s", op.name, req.name(), req.role());
+    resp->set_certificate_pem(cert);
+    resp->set_ca_pem(impl_->keys.ca.cert_pem);
+    resp->set_controller(impl_->keys.advertise);
+    return absl::OkStatus();
+  }
+
   grpc::Status ListBlocks(grpc::ServerContext* ctx, const v1::ListBlocksRequest*,
                           v1::ListBlocksResponse* resp) override {
     auto op = authorize(ctx, "ListBlocks", {"admin", "responder", "auditor"});
@@ -539,8 +625,19 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
                                                   const v1::SubmitRequest& req) {
     const std::string& kind = req.kind();
     const bool blocks = kind == "block" || kind == "unblock";
-    if (kind != "isolate" && kind != "release" && !blocks) {
+    if (!knownCommandKind(kind)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown action '%s'", kind));
+    }
+    const bool host_action = !blocks && kind != "isolate" && kind != "release";
+    std::vector<std::string> args(req.args().begin(), req.args().end());
+    if (!host_action && !args.empty()) {
+      return absl::InvalidArgumentError(absl::StrFormat("%s takes no arguments", kind));
+    }
+    if (host_action) {
+      WARDEN_RETURN_IF_ERROR(validateHostActionArgs(kind, args));
+      if (req.hosts_size() != 1) {
+        return absl::InvalidArgumentError(absl::StrFormat("%s acts on exactly one host", kind));
+      }
     }
     if (req.all_hosts() && (!blocks || req.hosts_size() > 0)) {
       return absl::InvalidArgumentError("--all goes with block/unblock and no host names");
@@ -596,8 +693,8 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     }
     std::vector<std::string> ids;
     for (const auto& h : hosts) {
-      WARDEN_ASSIGN_OR_RETURN(
-          std::string id, impl_->createAction(op.name, h, kind, req.reason(), allow, addresses));
+      WARDEN_ASSIGN_OR_RETURN(std::string id, impl_->createAction(op.name, h, kind, req.reason(),
+                                                                  allow, addresses, args));
       ids.push_back(id);
     }
     return ids;

@@ -9,16 +9,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "agent/actions/outcome.h"
 #include "agent/os/firewall.h"
 #include "agent/runtime/state_store.h"
 
 namespace warden {
-
-struct ActionOutcome {
-  bool ok = false;
-  std::string message;
-  std::map<std::string, std::string> details;
-};
 
 class Containment {
  public:

@@ -194,6 +194,9 @@ absl::Status Agent::session() {
         if (commands_.size() < kMaxQueuedCommands) commands_.push_back(msg.command());
       } else if (msg.has_probe_ack() && msg.probe_ack().nonce() == probe_nonce_) {
         probe_acked_ = true;
+      } else if (msg.has_receipt_ack()) {
+        if (acked_receipts_.size() >= 64) acked_receipts_.erase(acked_receipts_.begin());
+        acked_receipts_.push_back(msg.receipt_ack().command_id());
       }
       cv_.notify_all();
     }
@@ -404,6 +407,8 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
     }
   } else if (cmd->kind == "release") {
     out = containment_->release();
+  } else if (cmd->kind != "block" && cmd->kind != "unblock") {
+    out = runHostAction(*cmd);
   } else {
     std::vector<IpPrefix> prefixes;
     for (const auto& a : cmd->addresses) {
@@ -427,6 +432,39 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
   r.finished_unix_ms = nowUnixMs();
   logInfo("host %s: %s %s: %s", trust_.host_id, cmd->kind, cmd->id, r.message);
   reply(r);
+  if (out.ok && out.after_ack) {
+    // Shutdown: the receipt must be in the controller's hands before the host goes down.
+    if (!waitForReceiptAck(cmd->id, absl::Seconds(10))) {
+      logWarning("host %s: no acknowledgement of %s within 10 s; proceeding", trust_.host_id,
+                 cmd->id);
+    }
+    out.after_ack();
+  }
+}
+
+bool Agent::waitForReceiptAck(const std::string& command_id, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)), [&] {
+    return std::find(acked_receipts_.begin(), acked_receipts_.end(), command_id) !=
+               acked_receipts_.end() ||
+           stopping_;
+  });
+}
+
+ActionOutcome Agent::runHostAction(const Command& cmd) {
+  if (!parts_.host) {
+    ActionOutcome out;
+    out.message = "host actions are not available on this agent";
+    return out;
+  }
+  if (cmd.kind == "sessions") return parts_.host->listSessions();
+  if (cmd.kind == "kill-sessions") return parts_.host->killSessions(cmd.args);
+  if (cmd.kind == "lock-accounts") return parts_.host->lockAccounts(cmd.args);
+  if (cmd.kind == "unlock-accounts") return parts_.host->unlockAccounts(cmd.args);
+  if (cmd.kind == "shutdown") return parts_.host->shutdown(cmd.args);
+  ActionOutcome out;
+  out.message = absl::StrFormat("unknown action '%s'", cmd.kind);
+  return out;
 }
 
 }  // namespace warden

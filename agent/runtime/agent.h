@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/actions/containment.h"
+#include "agent/actions/host_actions.h"
 #include "agent/os/firewall.h"
 #include "agent/runtime/command_verifier.h"
 #include "agent/runtime/state_store.h"
@@ -33,6 +34,7 @@ struct AgentParts {
   std::unique_ptr<Firewall> firewall;
   std::unique_ptr<ConnectionTracker> conntrack;
   std::unique_ptr<NetfilterWatch> watch;  // may be null: then the agent polls every second
+  std::unique_ptr<HostActions> host;      // sessions, accounts, power
 };
 
 class Agent {
@@ -62,6 +64,8 @@ class Agent {
   v1::Facts facts();
   std::vector<IpPrefix> pinController();
   void reply(const Receipt& r);
+  bool waitForReceiptAck(const std::string& command_id, absl::Duration timeout);
+  ActionOutcome runHostAction(const Command& cmd);
 
   AgentOptions options_;
   std::unique_ptr<StateStore> store_;
@@ -83,6 +87,7 @@ class Agent {
   std::deque<v1::AgentEvent> pending_events_;
   std::string probe_nonce_;
   bool probe_acked_ = false;
+  std::vector<std::string> acked_receipts_;  // command ids the controller acknowledged
   std::mutex write_mu_;
   std::thread watch_thread_;
 };

@@ -24,7 +24,7 @@ absl::StatusOr<Command> verifyCommand(const std::string& bytes, const std::strin
   if (c.issued_unix_ms > now + trust.max_clock_skew_ms) {
     return absl::PermissionDeniedError("command was issued in the future (clock skew too large)");
   }
-  if (c.kind != "isolate" && c.kind != "release" && c.kind != "block" && c.kind != "unblock") {
+  if (!knownCommandKind(c.kind)) {
     return absl::InvalidArgumentError(absl::StrFormat("unknown command kind '%s'", c.kind));
   }
   return c;

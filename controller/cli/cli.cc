@@ -12,9 +12,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/crypto.h"
+#include "common/files.h"
 #include "common/net.h"
 #include "common/profile.h"
 #include "warden/v1/operator.grpc.pb.h"
+#include "warden/v1/results.pb.h"
 
 namespace warden::cli {
 namespace {
@@ -366,6 +369,252 @@ int showAction(const Globals& g, const std::string& id) {
   });
 }
 
+// ---- host actions: sessions, kill-sessions, lock/unlock-accounts, shutdown -----------------
+
+std::string shortHash(const std::string& h) { return h.size() > 16 ? h.substr(0, 16) : h; }
+
+template <typename Message>
+bool decodeResult(const v1::Action& a, Message* out) {
+  auto it = a.details().find("result");
+  if (it == a.details().end()) return false;
+  auto raw = crypto::unbase64(it->second);
+  return raw.ok() && out->ParseFromString(*raw);
+}
+
+void printSessions(const v1::SessionList& list) {
+  if (list.sessions().empty()) {
+    std::printf("No login sessions.\n");
+    return;
+  }
+  std::printf("%-14s %-12s %-8s %-24s %-19s %-8s %-6s %s\n", "SESSION", "USER", "TTY", "FROM",
+              "LOGIN (UTC)", "LEADER", "PROCS", "ROOT");
+  for (const auto& s : list.sessions()) {
+    std::printf("%-14s %-12s %-8s %-24s %-19s %-8d %-6u %s\n", s.id().c_str(), s.user().c_str(),
+                s.tty().empty() ? "-" : s.tty().c_str(),
+                s.remote().empty() ? "-" : s.remote().c_str(),
+                formatTime(s.login_unix_ms()).c_str(), s.leader_pid(), s.process_count(),
+                s.any_root() ? "yes" : "no");
+  }
+}
+
+void printKillReport(const v1::KillReport& r) {
+  std::printf("%s %d process%s (%u round%s, %.1f ms, %s)\n", r.dry_run() ? "Would kill" : "Killed",
+              r.processes_size(), r.processes_size() == 1 ? "" : "es", r.rounds(),
+              r.rounds() == 1 ? "" : "s", r.elapsed_us() / 1000.0,
+              r.dry_run() ? "nothing changed" : r.freeze_method().c_str());
+  if (!r.processes().empty()) {
+    std::printf("%-8s %-8s %-12s %-5s %-10s %-17s %s\n", "PID", "PPID", "USER", "EUID", "SESSION",
+                "EXE SHA-256", "COMMAND");
+    for (const auto& p : r.processes()) {
+      std::printf("%-8d %-8d %-12s %-5u %-10lld %-17s %s\n", p.pid(), p.ppid(), p.user().c_str(),
+                  p.euid(), static_cast<long long>(p.audit_session()),
+                  shortHash(p.exe_sha256()).c_str(),
+                  (p.cmdline().empty() ? p.exe() : p.cmdline()).c_str());
+    }
+  }
+  for (const auto& p : r.survivors()) {
+    std::printf("SURVIVED: pid %d (%s)\n", p.pid(), p.cmdline().c_str());
+  }
+}
+
+void printAccountReport(const v1::AccountReport& r) {
+  for (const auto& c : r.changes()) {
+    std::printf("  %-16s %-10s shadow line %s -> %s\n", c.user().c_str(), c.action().c_str(),
+                shortHash(c.old_line_sha256()).c_str(), shortHash(c.new_line_sha256()).c_str());
+  }
+}
+
+// Submits one host action and waits for its receipt. `render` prints the human result.
+int hostAction(const Globals& g, const std::string& kind, const std::string& host,
+               const std::vector<std::string>& args, const std::string& timeout_text,
+               const std::function<void(const v1::Action&)>& render,
+               const std::function<std::string(const v1::Action&)>& json_extra = nullptr) {
+  auto timeout = parseDuration(timeout_text);
+  if (!timeout.ok()) {
+    printError(std::string(timeout.status().message()));
+    return kExitBadInput;
+  }
+  v1::SubmitRequest req;
+  req.set_kind(kind);
+  req.add_hosts(host);
+  for (const auto& a : args) req.add_args(a);
+  req.set_wait_ms(static_cast<std::uint32_t>(absl::ToInt64Milliseconds(*timeout)));
+  return withClient(g, [&](Client& c) {
+    v1::SubmitResponse resp;
+    auto ctx = c.context(*timeout + absl::Seconds(10));
+    auto s = c.stub->Submit(ctx.get(), req, &resp);
+    if (!s.ok()) return reportRpcError(s);
+    if (resp.actions_size() != 1) {
+      printError("the controller returned no action");
+      return kExitFailed;
+    }
+    const v1::Action& a = resp.actions(0);
+    int rc = actionExitCode(resp);
+    auto err = a.details().find("error");
+    if (rc == kExitFailed && err != a.details().end() && err->second == "invalid-argument") {
+      rc = kExitBadInput;
+    }
+    if (g.json) {
+      std::string extra = json_extra ? json_extra(a) : "";
+      std::printf("{\n\"action\": %s%s\n}\n", toJson(a).c_str(), extra.c_str());
+      return rc;
+    }
+    if (a.state() == "queued" || a.state() == "delivered") {
+      std::printf("%s: %s %s, no receipt yet (action %s; 'warden action %s')\n", host.c_str(),
+                  kind.c_str(), a.state().c_str(), a.id().c_str(), a.id().c_str());
+    } else if (a.state() != "succeeded") {
+      std::fprintf(stderr, "warden: %s on %s %s: %s (action %s)\n", kind.c_str(), host.c_str(),
+                   a.state().c_str(), a.message().c_str(), a.id().c_str());
+    } else {
+      std::printf("%s: %s (action %s)\n", host.c_str(), a.message().c_str(), a.id().c_str());
+      render(a);
+    }
+    return rc;
+  });
+}
+
+std::string resultJson(const google::protobuf::Message& m) { return ",\n\"result\": " + toJson(m); }
+
+int sessionsCmd(const Globals& g, const std::string& host) {
+  return hostAction(
+      g, "sessions", host, {}, "30s",
+      [](const v1::Action& a) {
+        v1::SessionList list;
+        if (decodeResult(a, &list)) printSessions(list);
+      },
+      [](const v1::Action& a) {
+        v1::SessionList list;
+        return decodeResult(a, &list) ? resultJson(list) : std::string();
+      });
+}
+
+int killSessionsCmd(const Globals& g, const std::string& host, std::vector<std::string> args,
+                    bool dry_run) {
+  for (const auto& a : args) {
+    if (a.rfind("from=", 0) == 0) {
+      if (auto p = IpPrefix::parse(a.substr(5)); !p.ok()) {
+        printError(std::string(p.status().message()));
+        return kExitBadInput;
+      }
+    }
+  }
+  if (dry_run) args.push_back("dry_run=1");
+  return hostAction(
+      g, "kill-sessions", host, args, "60s",
+      [](const v1::Action& a) {
+        v1::KillReport r;
+        if (decodeResult(a, &r)) printKillReport(r);
+      },
+      [](const v1::Action& a) {
+        v1::KillReport r;
+        return decodeResult(a, &r) ? resultJson(r) : std::string();
+      });
+}
+
+int lockAccountsCmd(const Globals& g, const std::string& host, std::vector<std::string> args,
+                    bool rotate_root) {
+  // The new root password is sealed by the agent to a key only this process holds: the
+  // controller, its database and its log only ever see ciphertext.
+  crypto::X25519KeyPair key;
+  if (rotate_root) {
+    auto k = crypto::generateX25519();
+    if (!k.ok()) {
+      printError(std::string(k.status().message()));
+      return kExitFailed;
+    }
+    key = *k;
+    args.push_back("rotate_root=1");
+    args.push_back("recipient=" + crypto::base64(key.public_key));
+  }
+  auto password = [key](const v1::Action& a) -> std::string {
+    v1::AccountReport r;
+    if (!decodeResult(a, &r) || r.sealed_root_password().empty()) return "";
+    auto clear = crypto::openSealed(key.private_key, r.sealed_root_password());
+    return clear.ok() ? *clear : "";
+  };
+  return hostAction(
+      g, "lock-accounts", host, args, "60s",
+      [&](const v1::Action& a) {
+        v1::AccountReport r;
+        if (decodeResult(a, &r)) printAccountReport(r);
+        if (rotate_root) {
+          const std::string pw = password(a);
+          if (pw.empty()) {
+            std::printf("New root password: could not be opened (sealed to another key?)\n");
+          } else {
+            std::printf("New root password (shown once, stored nowhere): %s\n", pw.c_str());
+          }
+        }
+      },
+      [&](const v1::Action& a) {
+        v1::AccountReport r;
+        std::string out = decodeResult(a, &r) ? resultJson(r) : std::string();
+        if (rotate_root) {
+          out += absl::StrFormat(",\n\"root_password\": \"%s\"", password(a));
+        }
+        return out;
+      });
+}
+
+int unlockAccountsCmd(const Globals& g, const std::string& host,
+                      const std::vector<std::string>& args) {
+  return hostAction(
+      g, "unlock-accounts", host, args, "60s",
+      [](const v1::Action& a) {
+        v1::AccountReport r;
+        if (decodeResult(a, &r)) printAccountReport(r);
+      },
+      [](const v1::Action& a) {
+        v1::AccountReport r;
+        return decodeResult(a, &r) ? resultJson(r) : std::string();
+      });
+}
+
+int operatorAdd(const Globals& g, const std::string& name, const std::string& role,
+                const std::string& out_path) {
+  if (pathExists(out_path)) {
+    printError(absl::StrFormat("%s already exists; not overwriting it", out_path));
+    return kExitBadInput;
+  }
+  auto tls_key = crypto::generateEcKeyPem();
+  auto signing = crypto::Ed25519Key::generate();
+  if (!tls_key.ok() || !signing.ok()) {
+    printError("cannot generate keys");
+    return kExitFailed;
+  }
+  auto csr = crypto::createCsr(*tls_key, "operator:" + name);
+  if (!csr.ok()) {
+    printError(std::string(csr.status().message()));
+    return kExitFailed;
+  }
+  return withClient(g, [&](Client& c) {
+    v1::AddOperatorRequest req;
+    req.set_name(name);
+    req.set_role(role);
+    req.set_csr_pem(*csr);
+    req.set_signing_public_key(signing->publicKey());
+    v1::AddOperatorResponse resp;
+    auto ctx = c.context(absl::Seconds(15));
+    auto s = c.stub->AddOperator(ctx.get(), req, &resp);
+    if (!s.ok()) return reportRpcError(s);
+    OperatorProfile p;
+    p.controller = c.profile.controller;
+    p.name = name;
+    p.role = role;
+    p.ca_pem = resp.ca_pem();
+    p.cert_pem = resp.certificate_pem();
+    p.key_pem = *tls_key;
+    p.signing_key_pem = signing->toPem();
+    if (auto w = saveProfile(out_path, p); !w.ok()) {
+      printError(std::string(w.message()));
+      return kExitFailed;
+    }
+    std::printf("operator %s (%s): profile written to %s (mode 0600; hand it over securely)\n",
+                name.c_str(), role.c_str(), out_path.c_str());
+    return kExitOk;
+  });
+}
+
 int listBlocks(const Globals& g) {
   return withClient(g, [&](Client& c) {
     v1::ListBlocksResponse resp;
@@ -478,6 +727,84 @@ int runCli(int argc, char** argv) {
   auto* blocks_cmd = app.add_subcommand("blocks", "List fleet-wide blocks");
   blocks_cmd->add_flag("--json", g.json, "JSON output");
 
+  std::string op_name, op_role, op_out;
+  auto* op_cmd = app.add_subcommand("operator", "Operators and their roles");
+  op_cmd->require_subcommand(1);
+  auto* op_add = op_cmd->add_subcommand(
+      "add",
+      "Add an operator and write their profile. Roles: admin (everything), responder (all "
+      "containment actions), auditor (read hosts, actions and the log; nothing else).");
+  op_add->add_option("NAME", op_name, "Operator name")->required();
+  op_add->add_option("--role", op_role, "admin, responder or auditor")
+      ->required()
+      ->check(CLI::IsMember({"admin", "responder", "auditor"}));
+  op_add->add_option("--out", op_out, "Profile file to write (mode 0600)")->required();
+
+  std::string one_host;
+  auto* sessions = app.add_subcommand("sessions", "List the host's login sessions");
+  sessions->add_option("HOST", one_host, "Host id")->required();
+  sessions->add_flag("--json", g.json, "JSON output");
+
+  // Selectors accumulate as "key=value" in the order given.
+  std::vector<std::string> sel;
+  auto selector = [&sel](CLI::App* cmd, const char* flag, const char* key, const char* help) {
+    cmd->add_option_function<std::vector<std::string>>(
+           flag,
+           [&sel, key](const std::vector<std::string>& values) {
+             for (const auto& v : values) sel.push_back(std::string(key) + "=" + v);
+           },
+           help)
+        ->take_all();
+  };
+  bool dry_run = false;
+  auto* kill = app.add_subcommand(
+      "kill-sessions",
+      "Freeze, record (with exe hashes) and kill the selected login sessions' processes, fork "
+      "loops included. A process is selected when it matches any selector; --user also "
+      "catches processes that kept the user's login uid after sudo/su.");
+  kill->add_option("HOST", one_host, "Host id")->required();
+  selector(kill, "--user", "user", "Login user");
+  selector(kill, "--session", "session", "Session id (from 'warden sessions')");
+  selector(kill, "--tty", "tty", "Terminal, e.g. pts/3");
+  selector(kill, "--from", "from", "Remote address or CIDR of the login");
+  selector(kill, "--pid", "pid", "A process and its session");
+  selector(kill, "--except", "except", "Never kill this user's processes");
+  kill->add_flag("--dry-run", dry_run, "Show what would be killed; change nothing");
+  kill->add_flag("--json", g.json, "JSON output");
+
+  bool all_accounts = false, rotate_root = false;
+  auto* lock = app.add_subcommand(
+      "lock-accounts",
+      "Lock accounts ('!' before the hash and account expiry; old values kept for an exact "
+      "unlock). --all: every login account and root, except --except.");
+  lock->add_option("HOST", one_host, "Host id")->required();
+  selector(lock, "--user", "user", "Account to lock");
+  lock->add_flag("--all", all_accounts,
+                 "Every login account (real shell, login.defs UID range) and root");
+  selector(lock, "--except", "except", "With --all: leave this account alone");
+  lock->add_flag("--rotate-root", rotate_root,
+                 "Also set a new random root password, shown once here and stored nowhere");
+  lock->add_flag("--json", g.json, "JSON output");
+
+  auto* unlock =
+      app.add_subcommand("unlock-accounts", "Restore the exact account lines from before the lock");
+  unlock->add_option("HOST", one_host, "Host id")->required();
+  selector(unlock, "--user", "user", "Account to unlock");
+  unlock->add_flag("--all", all_accounts, "Every account Warden locked");
+  unlock->add_flag("--json", g.json, "JSON output");
+
+  bool reboot = false, halt = false, now = false, yes = false;
+  auto* shutdown = app.add_subcommand(
+      "shutdown",
+      "Power the host off (or --reboot/--halt) after its receipt is logged. Disks are never "
+      "touched. --now: sync and reboot(2) at once; otherwise the init system's orderly path.");
+  shutdown->add_option("HOST", one_host, "Host id")->required();
+  auto* reboot_flag = shutdown->add_flag("--reboot", reboot, "Reboot instead of powering off");
+  shutdown->add_flag("--halt", halt, "Halt instead of powering off")->excludes(reboot_flag);
+  shutdown->add_flag("--now", now, "Skip the orderly shutdown: sync, then reboot(2)");
+  shutdown->add_flag("--yes", yes, "Required: confirms the shutdown");
+  shutdown->add_flag("--json", g.json, "JSON output");
+
   std::string actions_host;
   auto* actions = app.add_subcommand("actions", "List actions and where each one is");
   actions->add_option("--host", actions_host, "Only this host");
@@ -501,6 +828,37 @@ int runCli(int argc, char** argv) {
   if (*block) return submit(g, "block", sa);
   if (*unblock) return submit(g, "unblock", sa);
   if (*blocks_cmd) return listBlocks(g);
+  if (*op_add) return operatorAdd(g, op_name, op_role, op_out);
+  if (*sessions) return sessionsCmd(g, one_host);
+  if (*kill) {
+    bool any = false;
+    for (const auto& s : sel) any = any || s.rfind("except=", 0) != 0;
+    if (!any) {
+      printError("kill-sessions needs a selector: --user, --session, --tty, --from or --pid");
+      return kExitBadInput;
+    }
+    return killSessionsCmd(g, one_host, sel, dry_run);
+  }
+  if (*lock || *unlock) {
+    const bool users = std::any_of(sel.begin(), sel.end(),
+                                   [](const std::string& s) { return s.rfind("user=", 0) == 0; });
+    if (users == all_accounts) {
+      printError("name the accounts with --user NAME, or use --all (not both)");
+      return kExitBadInput;
+    }
+    if (all_accounts) sel.push_back("all=1");
+    if (*unlock) return unlockAccountsCmd(g, one_host, sel);
+    return lockAccountsCmd(g, one_host, sel, rotate_root);
+  }
+  if (*shutdown) {
+    if (!yes) {
+      printError("shutdown needs --yes (it powers the host off; nothing was sent)");
+      return kExitBadInput;
+    }
+    const std::string mode = reboot ? "reboot" : halt ? "halt" : "poweroff";
+    return hostAction(g, "shutdown", one_host, {"mode=" + mode, now ? "now=1" : "now=0"}, "60s",
+                      [](const v1::Action&) {});
+  }
   if (*actions) return listActions(g, actions_host);
   if (*action) return showAction(g, action_id);
   return kExitBadInput;

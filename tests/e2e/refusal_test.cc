@@ -162,3 +162,71 @@ TEST_F(RefusalTest, OfflineHostGetsTheCommandWhenItConnects) {
 
 }  // namespace
 }  // namespace warden::testing
+
+namespace warden::testing {
+namespace {
+
+// Roles: an auditor reads but cannot contain; a responder contains but cannot enroll hosts
+// or add operators. Every refusal is logged by the controller.
+TEST(RoleTest, AuditorsReadRespondersContainOnlyAdminsAdminister) {
+  WARDEN_REQUIRE_PRIVILEGES();
+  auto created =
+      WardenDeployment::create(absl::StrFormat("rol%d", getpid() % 100000), {{"host-42", 42}});
+  ASSERT_TRUE(created.ok()) << created.status();
+  WardenDeployment& d = **created;
+  ASSERT_TRUE(d.enroll("host-42").ok());
+  ASSERT_TRUE(d.startAgent("host-42").ok());
+  const std::string dir = d.controllerHost().dir();
+  for (const char* role : {"auditor", "responder"}) {
+    auto r = d.cli({"operator", "add", std::string("op-") + role, "--role", role, "--out",
+                    dir + "/" + role + ".profile"});
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->exit_code, 0) << r->err;
+  }
+  auto again =
+      d.cli({"operator", "add", "op-auditor", "--role", "admin", "--out", dir + "/again.profile"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->exit_code, 2) << again->err;
+
+  const std::string auditor = dir + "/auditor.profile";
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"hosts"}, {"actions"}, {"blocks"}}) {
+    auto r = d.cliWithProfile(auditor, args);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->exit_code, 0) << args[0] << ": " << r->err;
+  }
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"isolate", "host-42"},
+           {"release", "host-42"},
+           {"block", "198.18.0.66", "--all"},
+           {"token", "create"},
+           {"kill-sessions", "host-42", "--user", "mallory"},
+           {"shutdown", "host-42", "--now", "--yes"},
+           {"operator", "add", "x", "--role", "admin", "--out", dir + "/x.profile"}}) {
+    auto r = d.cliWithProfile(auditor, args);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->exit_code, 3) << args[0] << ": " << r->out << r->err;
+    EXPECT_NE(r->err.find("auditor"), std::string::npos) << r->err;
+  }
+
+  const std::string responder = dir + "/responder.profile";
+  auto iso = d.cliWithProfile(responder, {"isolate", "host-42"});
+  ASSERT_TRUE(iso.ok());
+  EXPECT_EQ(iso->exit_code, 0) << iso->err;
+  auto rel = d.cliWithProfile(responder, {"release", "host-42"});
+  ASSERT_TRUE(rel.ok());
+  EXPECT_EQ(rel->exit_code, 0) << rel->err;
+  auto tok = d.cliWithProfile(responder, {"token", "create"});
+  ASSERT_TRUE(tok.ok());
+  EXPECT_EQ(tok->exit_code, 3) << tok->err;
+
+  // Who did what: the actions name the responder; the refusals are in the controller's log.
+  auto actions = d.cli({"actions", "--json"});
+  ASSERT_TRUE(actions.ok());
+  EXPECT_NE(actions->out.find("\"requested_by\": \"op-responder\""), std::string::npos);
+  EXPECT_EQ(actions->out.find("\"requested_by\": \"op-auditor\""), std::string::npos);
+  EXPECT_NE(d.controllerLog().find("by operator op-auditor (auditor) refused"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace warden::testing

@@ -60,6 +60,7 @@ void expectSameCommand(const Command& a, const Command& b) {
   EXPECT_EQ(a.reason, b.reason);
   EXPECT_EQ(a.allow, b.allow);
   EXPECT_EQ(a.addresses, b.addresses);
+  EXPECT_EQ(a.args, b.args);
 }
 
 void expectSameReceipt(const Receipt& a, const Receipt& b) {
@@ -158,7 +159,8 @@ TEST(CommandEncoding, ExactBytesOfATinyCommand) {
       "\x00\x00\x00\x01"  // allow: 1 entry
       "\x00\x00\x00\x0a"
       "198.18.0.9"
-      "\x00\x00\x00\x00");  // addresses: none
+      "\x00\x00\x00\x00"    // addresses: none
+      "\x00\x00\x00\x00");  // args: none
   EXPECT_EQ(encodeCommand(c), want);
   auto back = decodeCommand(want);
   ASSERT_TRUE(back.ok()) << back.status();
@@ -406,8 +408,8 @@ TEST(CanonicalReader, ListCountLargerThanTheInputFails) {
   // The same through decodeCommand: bump the allow count of a valid command.
   std::string enc = encodeCommand(sampleCommand());
   const std::size_t elements = 4 * 4 + 10 + 17 + 18 + 0;  // the four strings of sampleCommand()
-  // The allow list is followed by the (empty) addresses list: its 4-byte count.
-  const std::size_t count_at = enc.size() - 4 - elements - 4;
+  // The allow list is followed by the (empty) addresses and args lists: their 4-byte counts.
+  const std::size_t count_at = enc.size() - 8 - elements - 4;
   ASSERT_EQ(enc.substr(count_at, 4), bytes("\x00\x00\x00\x04"));
   enc.replace(count_at, 4, bytes("\x00\x00\x00\x05"));
   EXPECT_FALSE(decodeCommand(enc).ok());
