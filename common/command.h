@@ -27,7 +27,7 @@ struct Command {
   std::string reason;                  // free text from --reason
   std::vector<std::string> allow;      // canonical AllowEntry strings (isolate)
   std::vector<std::string> addresses;  // canonical IpPrefix strings (block, unblock)
-  std::vector<std::string> args;       // "key=value" (host actions, see agent/actions/host_actions.h)
+  std::vector<std::string> args;  // "key=value" (host actions, see agent/actions/host_actions.h)
 };
 
 // Every command kind the agent knows.
