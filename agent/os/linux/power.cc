@@ -7,10 +7,8 @@
 #include <fcntl.h>
 #include <linux/reboot.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "agent/actions/power.h"
+#include "agent/os/linux/child_process.h"
 
 namespace warden::linux_os {
 namespace {
@@ -34,7 +33,6 @@ constexpr const char* kSystemctlPaths[] = {"/usr/bin/systemctl", "/bin/systemctl
 // sd_booted(3): systemd creates this directory early at boot.
 constexpr char kSystemdRuntimeDir[] = "/run/systemd/system";
 constexpr char kInitComm[] = "/proc/1/comm";
-constexpr absl::Duration kWaitPoll = absl::Milliseconds(20);
 
 int rebootCommand(PowerMode mode) {
   switch (mode) {
@@ -55,62 +53,13 @@ absl::StatusOr<std::string> findSystemctl() {
   return absl::NotFoundError("systemctl not found in /usr/bin, /bin, /usr/sbin, /sbin");
 }
 
-// Runs argv (argv[0] absolute) with stdin on /dev/null and the agent's stdout/stderr, a fixed
-// environment and default signal handling; kills it when it outlives `timeout`.
+// systemctl through the agent's child-process runner: argv only, bounded, killed on timeout.
 absl::Status runBounded(const std::vector<std::string>& argv, absl::Duration timeout) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-  char env_lang[] = "LC_ALL=C";
-  char* envp[] = {env_path, env_lang, nullptr};
-
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    return absl::InternalError(absl::StrFormat("Failed to run %s: %s", argv[0], strerror(rc)));
-  }
-
-  const absl::Time deadline = absl::Now() + timeout;
-  int status = 0;
-  for (;;) {
-    const pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (w < 0 && errno != EINTR) {
-      return absl::InternalError(
-          absl::StrFormat("Failed to wait for %s: %s", argv[0], strerror(errno)));
-    }
-    if (absl::Now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      return absl::DeadlineExceededError(
-          absl::StrFormat("%s did not finish within %s", argv[0], absl::FormatDuration(timeout)));
-    }
-    absl::SleepFor(kWaitPoll);
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
-  if (WIFEXITED(status)) {
-    return absl::InternalError(
-        absl::StrFormat("%s exited with status %d", argv[0], WEXITSTATUS(status)));
-  }
-  return absl::InternalError(absl::StrFormat("%s was killed by signal %d", argv[0],
-                                             WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+  auto r = runTool(argv, "", timeout);
+  if (!r.ok()) return r.status();
+  if (r->exit_code == 0) return absl::OkStatus();
+  return absl::InternalError(
+      absl::StrFormat("%s exited with status %d: %s", argv[0], r->exit_code, r->err));
 }
 
 class LinuxPower : public Power {
