@@ -228,15 +228,28 @@ std::optional<IpPrefix> remoteAddress(const std::string& host) {
 
 // The selected, live, unprotected processes of a scan.
 std::vector<ProcessRecord> select(const ProcessView& view, const SessionSelector& s) {
+  // Sessions named by their utmp record: --from (remote address) and --tty (the login line,
+  // which also covers processes that have no controlling terminal of their own).
   std::set<std::string> from_sessions;
-  if (!s.from.empty()) {
+  if (!s.from.empty() || !s.ttys.empty()) {
     for (const auto& [key, pids] : view.sessions()) {
       const UtmpEntry* u = view.utmpOf(key);
       if (!u) continue;
+      if (s.ttys.contains(normalizeTty(u->line))) from_sessions.insert(key);
       const std::optional<IpPrefix> addr = remoteAddress(u->host);
       if (!addr) continue;
       for (const IpPrefix& prefix : s.from) {
         if (prefix.contains(*addr)) from_sessions.insert(key);
+      }
+    }
+  }
+  // --tty names the login session whose processes use that terminal: select all of it.
+  if (!s.ttys.empty()) {
+    for (const ProcessRecord& p : view.procs()) {
+      const std::string key = sessionKey(p);
+      if (!p.tty.empty() && s.ttys.contains(p.tty) && key != kNoSession &&
+          !view.isProtected(p.pid)) {
+        from_sessions.insert(key);
       }
     }
   }

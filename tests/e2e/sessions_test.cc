@@ -244,6 +244,58 @@ TEST_F(SessionsTest, KillUserKillsForkLoopAndEscalatedProcessAndSparesTheRest) {
   EXPECT_NE(r->out.find("\"freeze_method\": \"sigstop\""), std::string::npos);
 }
 
+// --from and --tty pick the session utmp names (alice's, from kRemote on pts/99); --pid picks
+// one process. A dry run changes nothing; the real --from kill spares mallory.
+TEST_F(SessionsTest, FromTtyAndPidSelectorsPickTheRightProcesses) {
+  TestHost& h = d_->host(kHost);
+  auto count = [](const std::string& json, int loginuid) {
+    const std::string key = absl::StrFormat("\"loginuid\": \"%d\"", loginuid);
+    int n = 0;
+    for (auto pos = json.find(key); pos != std::string::npos; pos = json.find(key, pos + 1)) ++n;
+    return n;
+  };
+  // alice's controlling terminal as `warden sessions` shows it, and her utmp login line.
+  auto rows = sessionRows();
+  ASSERT_TRUE(rows.contains("alice")) << sessions_text_;
+  const std::string real_tty = rows["alice"][2];
+  for (const std::vector<std::string>& selector :
+       {std::vector<std::string>{"--from", kRemote}, std::vector<std::string>{"--tty", "pts/99"},
+        std::vector<std::string>{"--tty", real_tty}}) {
+    std::vector<std::string> args = {"kill-sessions", kHost, "--dry-run", "--json"};
+    args.insert(args.end(), selector.begin(), selector.end());
+    auto r = d_->cli(args);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->exit_code, 0) << r->out << r->err;
+    EXPECT_GE(count(r->out, 1001), 2) << selector[0] << " " << selector[1] << ": " << r->out;
+    EXPECT_EQ(count(r->out, 1002), 0) << selector[0] << " " << selector[1] << ": " << r->out;
+  }
+  int mallory_sleep = 0;
+  for (const auto& p : hostProcesses(h)) {
+    if (p.loginuid == 1002 && p.cmdline.starts_with("sleep 1000")) mallory_sleep = p.pid;
+  }
+  ASSERT_NE(mallory_sleep, 0);
+  auto one = d_->cli(
+      {"kill-sessions", kHost, "--pid", std::to_string(mallory_sleep), "--dry-run", "--json"});
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->exit_code, 0) << one->out << one->err;
+  EXPECT_EQ(count(one->out, 1002), 1) << one->out;
+  EXPECT_EQ(count(one->out, 1001), 0) << one->out;
+  // Dry runs killed nothing.
+  auto before = hostProcesses(h);
+  EXPECT_GE(countMallory(before), 4);
+
+  auto kill = d_->cli({"kill-sessions", kHost, "--from", kRemote});
+  ASSERT_TRUE(kill.ok());
+  ASSERT_EQ(kill->exit_code, 0) << kill->out << kill->err;
+  EXPECT_TRUE(waitFor([&] {
+    for (const auto& p : hostProcesses(h)) {
+      if (p.loginuid == 1001) return false;
+    }
+    return true;
+  }));
+  EXPECT_GE(countMallory(hostProcesses(h)), 4);
+}
+
 TEST_F(SessionsTest, BadInputIsRefusedAndChangesNothing) {
   TestHost& h = d_->host(kHost);
   const int before = static_cast<int>(hostProcesses(h).size());
