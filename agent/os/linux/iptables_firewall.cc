@@ -44,7 +44,6 @@ namespace {
 constexpr absl::Duration kToolTimeout = absl::Seconds(30);
 constexpr const char* kBuiltinChains[] = {"INPUT", "OUTPUT", "FORWARD"};
 
-
 std::string sha256Hex(const std::string& data) { return crypto::hex(crypto::sha256(data)); }
 
 // Runs a tool and requires exit status 0; the error carries the tool's stderr.

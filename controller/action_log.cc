@@ -1,0 +1,578 @@
+#include "controller/action_log.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace warden {
+namespace {
+
+constexpr std::size_t kHeaderSize = 4;
+constexpr std::size_t kHashSize = merkle::kHashSize;
+constexpr std::size_t kRecordOverhead = kHeaderSize + kHashSize;
+constexpr char kEntriesFile[] = "entries";
+constexpr char kCheckpointsFile[] = "checkpoints";
+// Checkpoints are a few hundred bytes; anything longer in the file is corruption.
+constexpr std::uint32_t kMaxCheckpointBytes = 1 << 16;
+
+absl::Status errnoStatus(std::string_view what, std::string_view path, int err) {
+  return absl::Status(err == ENOENT   ? absl::StatusCode::kNotFound
+                      : err == EACCES ? absl::StatusCode::kPermissionDenied
+                      : err == ENOSPC ? absl::StatusCode::kResourceExhausted
+                                      : absl::StatusCode::kInternal,
+                      absl::StrFormat("Failed to %s %s: %s", what, path, std::strerror(err)));
+}
+
+void putU32(std::string& out, std::uint32_t v) {
+  out.push_back(static_cast<char>(v >> 24));
+  out.push_back(static_cast<char>(v >> 16));
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v));
+}
+
+std::uint32_t getU32(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+// [u32 length][payload][leafHash(payload)].
+std::string makeRecord(std::string_view payload, std::string_view hash) {
+  std::string record;
+  record.reserve(payload.size() + kRecordOverhead);
+  putU32(record, static_cast<std::uint32_t>(payload.size()));
+  record.append(payload.data(), payload.size());
+  record.append(hash.data(), hash.size());
+  return record;
+}
+
+absl::Status pwriteAll(int fd, std::string_view data, std::uint64_t offset,
+                       const std::string& path) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoStatus("write", path, errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status preadAll(int fd, char* out, std::size_t size, std::uint64_t offset,
+                      const std::string& path) {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, out + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoStatus("read", path, errno);
+    }
+    if (n == 0) return absl::DataLossError(absl::StrFormat("%s: unexpected end of file", path));
+    done += static_cast<std::size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status fsyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errnoStatus("open", dir, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return errnoStatus("fsync", dir, err);
+  return absl::OkStatus();
+}
+
+// A read-only mapping of a whole file, for recovery.
+class Mapping {
+ public:
+  static absl::StatusOr<Mapping> of(int fd, const std::string& path) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return errnoStatus("stat", path, errno);
+    Mapping m;
+    m.size_ = static_cast<std::size_t>(st.st_size);
+    if (m.size_ == 0) return m;
+    void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) return errnoStatus("mmap", path, errno);
+    m.data_ = static_cast<const unsigned char*>(p);
+    return m;
+  }
+  Mapping() = default;
+  Mapping(Mapping&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  Mapping& operator=(Mapping&&) = delete;
+  ~Mapping() {
+    if (data_ != nullptr) ::munmap(const_cast<unsigned char*>(data_), size_);
+  }
+  const unsigned char* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  const unsigned char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+struct Record {
+  std::uint64_t offset;
+  std::uint32_t length;
+  std::string_view payload;
+  std::string_view hash;
+};
+
+// Parses a record file. Returns the complete, hash-verified records and sets `valid_end` to the
+// end of the last one; bytes after it are a torn tail. Corruption before the tail is DataLoss.
+absl::StatusOr<std::vector<Record>> parseRecords(const Mapping& m, const std::string& path,
+                                                 std::uint32_t max_length, std::uint64_t& valid_end,
+                                                 std::string& torn_reason) {
+  std::vector<Record> records;
+  const unsigned char* base = m.data();
+  const std::size_t size = m.size();
+  std::size_t pos = 0;
+  while (pos < size) {
+    if (size - pos < kHeaderSize) {
+      torn_reason = "short record header";
+      break;
+    }
+    const std::uint32_t len = getU32(base + pos);
+    if (len == 0 || len > max_length) {
+      // A zero-filled tail is what a crash while the file was being extended leaves.
+      if (std::all_of(base + pos, base + size, [](unsigned char c) { return c == 0; })) {
+        torn_reason = "zero-filled tail";
+        break;
+      }
+      if (len == 0 || static_cast<std::uint64_t>(len) + kRecordOverhead <= size - pos) {
+        return absl::DataLossError(absl::StrFormat(
+            "%s: corrupt record %d at offset %d (length %d): the log was tampered with", path,
+            records.size(), pos, len));
+      }
+      torn_reason = "short record";
+      break;
+    }
+    if (static_cast<std::uint64_t>(len) + kRecordOverhead > size - pos) {
+      torn_reason = "short record";
+      break;
+    }
+    std::string_view payload(reinterpret_cast<const char*>(base + pos + kHeaderSize), len);
+    std::string_view hash(reinterpret_cast<const char*>(base + pos + kHeaderSize + len), kHashSize);
+    const std::size_t end = pos + kRecordOverhead + len;
+    if (merkle::leafHash(payload) != hash) {
+      if (end == size) {
+        torn_reason = "final record's hash does not match";
+        break;
+      }
+      return absl::DataLossError(absl::StrFormat(
+          "%s: record %d at offset %d does not match its hash: the log was tampered with", path,
+          records.size(), pos));
+    }
+    records.push_back(Record{pos, len, payload, hash});
+    pos = end;
+  }
+  valid_end = pos;
+  return records;
+}
+
+absl::Status truncateTail(int fd, const std::string& path, std::uint64_t valid_end,
+                          std::uint64_t file_size, const std::string& reason) {
+  logWarning("action log: %s: truncating torn tail (%s) from %d to %d bytes", path, reason,
+             file_size, valid_end);
+  if (::ftruncate(fd, static_cast<off_t>(valid_end)) != 0) {
+    return errnoStatus("truncate", path, errno);
+  }
+  if (::fsync(fd) != 0) return errnoStatus("fsync", path, errno);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> openFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return errnoStatus("open", path, errno);
+  return fd;
+}
+
+}  // namespace
+
+struct ActionLog::Waiter {
+  std::string record;
+  std::uint32_t length = 0;
+  std::uint64_t index = 0;
+  absl::Status status;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+ActionLog::ActionLog(ActionLogOptions options, note::Signer signer)
+    : options_(std::move(options)), signer_(std::move(signer)) {}
+
+absl::StatusOr<std::unique_ptr<ActionLog>> ActionLog::open(ActionLogOptions options) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("action log: empty dir");
+  if (options.max_entry_bytes == 0 || options.max_entry_bytes > 0xffffffffu - kRecordOverhead) {
+    return absl::InvalidArgumentError("action log: max_entry_bytes out of range");
+  }
+  if (options.checkpoint_delay < absl::ZeroDuration() ||
+      options.idle_checkpoint <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("action log: bad checkpoint intervals");
+  }
+  WARDEN_ASSIGN_OR_RETURN(note::Signer signer, note::makeSigner(options.origin, options.key));
+  WARDEN_RETURN_IF_ERROR(makeDirectory(options.dir, 0700));
+  std::unique_ptr<ActionLog> log(new ActionLog(std::move(options), std::move(signer)));
+  WARDEN_RETURN_IF_ERROR(log->recover());
+  log->thread_ = std::thread([raw = log.get()] { raw->checkpointLoop(); });
+  return log;
+}
+
+ActionLog::~ActionLog() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(thread_mu_);
+      stop_ = true;
+    }
+    thread_cv_.notify_all();
+    thread_.join();
+    std::lock_guard<std::mutex> lock(cp_mu_);
+    if (auto st = signCheckpointLocked(false); !st.ok()) {
+      logError("action log: final checkpoint: %s", st.ToString());
+    }
+  }
+  if (entries_fd_ >= 0) ::close(entries_fd_);
+  if (checkpoints_fd_ >= 0) ::close(checkpoints_fd_);
+}
+
+absl::Status ActionLog::recover() {
+  const std::string path = options_.dir + "/" + kEntriesFile;
+  const bool existed = pathExists(path);
+  WARDEN_ASSIGN_OR_RETURN(entries_fd_, openFile(path));
+  if (::flock(entries_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("action log %s is already open", options_.dir));
+    }
+    return errnoStatus("lock", path, errno);
+  }
+  {
+    WARDEN_ASSIGN_OR_RETURN(Mapping m, Mapping::of(entries_fd_, path));
+    std::uint64_t valid_end = 0;
+    std::string torn;
+    WARDEN_ASSIGN_OR_RETURN(
+        std::vector<Record> records,
+        parseRecords(m, path, static_cast<std::uint32_t>(0xffffffffu - kRecordOverhead), valid_end,
+                     torn));
+    offsets_.reserve(records.size());
+    lengths_.reserve(records.size());
+    for (const Record& r : records) {
+      WARDEN_RETURN_IF_ERROR(tree_.appendLeafHash(r.hash).status());
+      offsets_.push_back(r.offset);
+      lengths_.push_back(r.length);
+    }
+    if (valid_end < m.size()) {
+      WARDEN_RETURN_IF_ERROR(truncateTail(entries_fd_, path, valid_end, m.size(), torn));
+    }
+    file_end_ = valid_end;
+    size_.store(tree_.size());
+  }
+  if (!existed) WARDEN_RETURN_IF_ERROR(fsyncDir(options_.dir));
+  return recoverCheckpoints();
+}
+
+absl::Status ActionLog::recoverCheckpoints() {
+  const std::string path = options_.dir + "/" + kCheckpointsFile;
+  const bool existed = pathExists(path);
+  WARDEN_ASSIGN_OR_RETURN(checkpoints_fd_, openFile(path));
+  if (!existed) WARDEN_RETURN_IF_ERROR(fsyncDir(options_.dir));
+  WARDEN_ASSIGN_OR_RETURN(Mapping m, Mapping::of(checkpoints_fd_, path));
+  std::uint64_t valid_end = 0;
+  std::string torn;
+  WARDEN_ASSIGN_OR_RETURN(std::vector<Record> records,
+                          parseRecords(m, path, kMaxCheckpointBytes, valid_end, torn));
+  if (valid_end < m.size()) {
+    WARDEN_RETURN_IF_ERROR(truncateTail(checkpoints_fd_, path, valid_end, m.size(), torn));
+  }
+  checkpoints_end_ = valid_end;
+  if (records.empty()) return absl::OkStatus();
+
+  const std::string_view newest = records.back().payload;
+  note::Verifier verifier{signer_.name, signer_.key_id, options_.key.publicKey()};
+  auto opened = note::openNote(newest, {verifier});
+  if (!opened.ok()) {
+    return absl::DataLossError(
+        absl::StrFormat("%s: newest checkpoint does not verify under the log key: %s", path,
+                        opened.status().message()));
+  }
+  auto cp = note::parseCheckpoint(opened->text);
+  if (!cp.ok()) {
+    return absl::DataLossError(
+        absl::StrFormat("%s: newest checkpoint is malformed: %s", path, cp.status().message()));
+  }
+  if (cp->origin != options_.origin) {
+    return absl::DataLossError(absl::StrFormat("%s: newest checkpoint has origin %s, not %s", path,
+                                               cp->origin, options_.origin));
+  }
+  if (cp->size > tree_.size()) {
+    return absl::DataLossError(absl::StrFormat(
+        "action log %s: rollback detected: newest checkpoint has %d entries, the log only %d",
+        options_.dir, cp->size, tree_.size()));
+  }
+  WARDEN_ASSIGN_OR_RETURN(const std::string root, tree_.rootAt(cp->size));
+  if (root != cp->root_hash) {
+    return absl::DataLossError(absl::StrFormat(
+        "action log %s: newest checkpoint (size %d) does not match the log's root at that size",
+        options_.dir, cp->size));
+  }
+  latest_checkpoint_ = std::string(newest);
+  signed_size_.store(static_cast<std::int64_t>(cp->size));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::uint64_t> ActionLog::append(std::string_view entry) {
+  if (entry.empty()) return absl::InvalidArgumentError("action log: empty entry");
+  if (entry.size() > options_.max_entry_bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat("action log: entry of %d bytes exceeds %d",
+                                                      entry.size(), options_.max_entry_bytes));
+  }
+  Waiter w;
+  w.record = makeRecord(entry, merkle::leafHash(entry));
+  w.length = static_cast<std::uint32_t>(entry.size());
+
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  if (!broken_.ok()) return broken_;
+  queue_.push_back(&w);
+  while (!w.done) {
+    if (leader_active_) {
+      w.cv.wait(lock);
+      continue;
+    }
+    // Lead: commit everything pending (our own entry included).
+    leader_active_ = true;
+    std::vector<Waiter*> batch(queue_.begin(), queue_.end());
+    queue_.clear();
+    lock.unlock();
+    commitBatch(batch);
+    lock.lock();
+    leader_active_ = false;
+    for (Waiter* b : batch) {
+      b->done = true;
+      if (b != &w) b->cv.notify_one();
+    }
+    if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
+  }
+  if (!w.status.ok()) return w.status;
+  return w.index;
+}
+
+void ActionLog::commitBatch(const std::vector<Waiter*>& batch) {
+  const std::string path = options_.dir + "/" + kEntriesFile;
+  absl::Status st;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    st = broken_;
+  }
+  std::string buffer;
+  if (st.ok()) {
+    std::size_t total = 0;
+    for (const Waiter* w : batch) total += w->record.size();
+    if (batch.size() == 1) {
+      buffer.swap(batch.front()->record);
+    } else {
+      buffer.reserve(total);
+      for (const Waiter* w : batch) buffer += w->record;
+    }
+    st = pwriteAll(entries_fd_, buffer, file_end_, path);
+    if (!st.ok()) {
+      // Undo a partial write; if that fails too, the file's tail is unknown.
+      if (::ftruncate(entries_fd_, static_cast<off_t>(file_end_)) != 0) {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        broken_ = st;
+      }
+    } else if (::fdatasync(entries_fd_) != 0) {
+      st = errnoStatus("fdatasync", path, errno);
+      // After a failed fdatasync the kernel may have dropped the dirty pages: the log cannot
+      // know what is on disk. Refuse further appends; reopening recovers from the file.
+      logError("action log: %s", st.ToString());
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      broken_ = st;
+    }
+  }
+  if (!st.ok()) {
+    for (Waiter* w : batch) w->status = st;
+    return;
+  }
+  {
+    std::unique_lock<std::shared_mutex> lock(tree_mu_);
+    std::uint64_t offset = file_end_;
+    for (Waiter* w : batch) {
+      // The hash view points into the record, which may have been moved into `buffer`.
+      const std::string_view hash(buffer.data() + (offset - file_end_) + kHeaderSize + w->length,
+                                  kHashSize);
+      auto index = tree_.appendLeafHash(hash);
+      if (!index.ok()) {  // cannot happen: the hash is 32 bytes
+        w->status = index.status();
+        continue;
+      }
+      w->index = *index;
+      offsets_.push_back(offset);
+      lengths_.push_back(w->length);
+      offset += kRecordOverhead + w->length;
+    }
+    file_end_ = offset;
+    size_.store(tree_.size(), std::memory_order_release);
+  }
+  { std::lock_guard<std::mutex> lock(thread_mu_); }
+  thread_cv_.notify_one();
+}
+
+std::uint64_t ActionLog::size() const { return size_.load(std::memory_order_acquire); }
+
+absl::StatusOr<std::string> ActionLog::entry(std::uint64_t index) const {
+  std::uint64_t offset = 0;
+  std::uint32_t length = 0;
+  {
+    std::shared_lock<std::shared_mutex> lock(tree_mu_);
+    if (index >= offsets_.size()) {
+      return absl::OutOfRangeError(
+          absl::StrFormat("action log: entry %d >= size %d", index, offsets_.size()));
+    }
+    offset = offsets_[index];
+    length = lengths_[index];
+  }
+  std::string out(length, '\0');
+  WARDEN_RETURN_IF_ERROR(preadAll(entries_fd_, out.data(), length, offset + kHeaderSize,
+                                  options_.dir + "/" + kEntriesFile));
+  return out;
+}
+
+std::string ActionLog::root() const {
+  std::shared_lock<std::shared_mutex> lock(tree_mu_);
+  return tree_.root();
+}
+
+absl::StatusOr<std::vector<std::string>> ActionLog::inclusionProof(std::uint64_t index,
+                                                                   std::uint64_t size) const {
+  std::shared_lock<std::shared_mutex> lock(tree_mu_);
+  if (size > tree_.size()) {
+    return absl::OutOfRangeError(
+        absl::StrFormat("action log: size %d > log size %d", size, tree_.size()));
+  }
+  return tree_.inclusionProof(index, size);
+}
+
+absl::StatusOr<std::vector<std::string>> ActionLog::consistencyProof(std::uint64_t old_size,
+                                                                     std::uint64_t new_size) const {
+  std::shared_lock<std::shared_mutex> lock(tree_mu_);
+  if (new_size > tree_.size()) {
+    return absl::OutOfRangeError(
+        absl::StrFormat("action log: size %d > log size %d", new_size, tree_.size()));
+  }
+  return tree_.consistencyProof(old_size, new_size);
+}
+
+absl::Status ActionLog::signCheckpointLocked(bool force) {
+  std::uint64_t size = 0;
+  std::string root;
+  {
+    std::shared_lock<std::shared_mutex> lock(tree_mu_);
+    size = tree_.size();
+    root = tree_.root();
+  }
+  if (!force && signed_size_.load() >= static_cast<std::int64_t>(size)) return absl::OkStatus();
+  WARDEN_ASSIGN_OR_RETURN(const std::string text, note::formatCheckpoint(note::Checkpoint{
+                                                      options_.origin, size, root, {}}));
+  WARDEN_ASSIGN_OR_RETURN(std::string signed_note, note::signNote(text, {signer_}));
+  const std::string path = options_.dir + "/" + kCheckpointsFile;
+  const std::string record = makeRecord(signed_note, merkle::leafHash(signed_note));
+  if (auto st = pwriteAll(checkpoints_fd_, record, checkpoints_end_, path); !st.ok()) {
+    (void)::ftruncate(checkpoints_fd_, static_cast<off_t>(checkpoints_end_));
+    return st;
+  }
+  if (::fdatasync(checkpoints_fd_) != 0) return errnoStatus("fdatasync", path, errno);
+  checkpoints_end_ += record.size();
+  latest_checkpoint_ = std::move(signed_note);
+  signed_size_.store(static_cast<std::int64_t>(size));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ActionLog::checkpoint() {
+  std::lock_guard<std::mutex> lock(cp_mu_);
+  WARDEN_RETURN_IF_ERROR(signCheckpointLocked(false));
+  return latest_checkpoint_;
+}
+
+absl::StatusOr<std::vector<std::string>> ActionLog::checkpoints() const {
+  std::string data;
+  {
+    std::lock_guard<std::mutex> lock(cp_mu_);
+    data.resize(checkpoints_end_);
+    WARDEN_RETURN_IF_ERROR(preadAll(checkpoints_fd_, data.data(), data.size(), 0,
+                                    options_.dir + "/" + kCheckpointsFile));
+  }
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < data.size()) {
+    if (data.size() - pos < kRecordOverhead) {
+      return absl::DataLossError("action log: checkpoints file changed underneath");
+    }
+    const std::uint32_t len = getU32(reinterpret_cast<const unsigned char*>(data.data() + pos));
+    if (data.size() - pos - kRecordOverhead < len) {
+      return absl::DataLossError("action log: checkpoints file changed underneath");
+    }
+    out.push_back(data.substr(pos + kHeaderSize, len));
+    pos += kRecordOverhead + len;
+  }
+  return out;
+}
+
+void ActionLog::checkpointLoop() {
+  using Clock = std::chrono::steady_clock;
+  const auto delay = absl::ToChronoNanoseconds(options_.checkpoint_delay);
+  const auto idle = absl::ToChronoNanoseconds(options_.idle_checkpoint);
+  auto grown = [this] {
+    return static_cast<std::int64_t>(size_.load(std::memory_order_acquire)) > signed_size_.load() ||
+           signed_size_.load() < 0;
+  };
+  std::unique_lock<std::mutex> lock(thread_mu_);
+  auto last_signed = Clock::now();
+  while (!stop_) {
+    bool force = false;
+    if (!grown()) {
+      const auto deadline = last_signed + idle;
+      thread_cv_.wait_until(lock, deadline, [&] { return stop_ || grown(); });
+      if (stop_) break;
+      if (!grown()) {
+        if (Clock::now() < deadline) continue;
+        force = true;  // idle re-sign
+      }
+    }
+    if (!force) {
+      // Let a burst of appends accumulate into one checkpoint.
+      thread_cv_.wait_for(lock, delay, [&] { return stop_; });
+      if (stop_) break;
+    }
+    lock.unlock();
+    absl::Status st;
+    {
+      std::lock_guard<std::mutex> cp_lock(cp_mu_);
+      st = signCheckpointLocked(force);
+    }
+    lock.lock();
+    last_signed = Clock::now();
+    if (!st.ok()) {
+      logError("action log: signing checkpoint: %s", st.ToString());
+      // Do not spin on a persistent error (full disk): retry after a second.
+      thread_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
+    }
+  }
+}
+
+}  // namespace warden
