@@ -38,20 +38,18 @@
 #include "agent/firewall_rules.h"
 #include "agent/os/linux/firewall_linux.h"
 #include "gtest/gtest.h"
+#include "tests/support/fleet.h"
 
 extern char** environ;
 
 namespace warden::linux_os {
 namespace {
 
-bool privilegedRequired() {
-  const char* v = std::getenv("WARDEN_REQUIRE_PRIVILEGED");
-  return v != nullptr && std::string(v) == "1";
-}
+using ::warden::testing::privilegesRequired;
 
 #define SKIP_OR_FAIL(reason)                                  \
   do {                                                        \
-    if (privilegedRequired()) {                               \
+    if (privilegesRequired()) {                               \
       FAIL() << (reason) << " (WARDEN_REQUIRE_PRIVILEGED=1)"; \
     } else {                                                  \
       GTEST_SKIP() << (reason);                               \

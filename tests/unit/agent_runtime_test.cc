@@ -19,30 +19,14 @@
 #include "common/canonical.h"
 #include "common/command.h"
 #include "common/crypto.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden {
 namespace {
 
+using ::warden::testing::TempDir;
+
 using ::testing::HasSubstr;
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/warden-unit-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 IpPrefix prefix(std::string_view text) {
   auto p = IpPrefix::parse(text);

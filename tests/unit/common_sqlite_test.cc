@@ -17,39 +17,16 @@
 #include "common/files.h"
 #include "common/profile.h"
 #include "common/sqlite.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden {
 namespace {
 
+using ::warden::testing::modeOf;
+using ::warden::testing::TempDir;
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/warden-unit-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-unsigned modeOf(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return 0xffffffff;
-  return st.st_mode & 07777;
-}
 
 std::vector<std::string> listDir(const std::string& dir) {
   std::vector<std::string> out;

@@ -28,32 +28,16 @@
 #include "common/merkle.h"
 #include "common/note.h"
 #include "controller/action_log.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden {
 namespace {
 
+using ::warden::testing::TempDir;
+
 using ::testing::HasSubstr;
 
 constexpr char kOrigin[] = "warden.test/log";
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/warden-log-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 crypto::Ed25519Key testKey() {
   auto key = crypto::Ed25519Key::fromRawPrivate(std::string(32, '\x42'));

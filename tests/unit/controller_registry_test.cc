@@ -18,40 +18,18 @@
 #include "common/profile.h"
 #include "controller/data_dir.h"
 #include "controller/registry.h"
+#include "tests/support/temp_dir.h"
 
 namespace warden {
 namespace {
+
+using ::warden::testing::modeOf;
+using ::warden::testing::TempDir;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 using ::testing::StartsWith;
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/warden-unit-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-unsigned modeOf(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return 0xffffffff;
-  return st.st_mode & 07777;
-}
 
 class RegistryTest : public ::testing::Test {
  protected:
@@ -573,9 +551,8 @@ namespace warden {
 namespace {
 
 TEST(RegistryTakeoverTest, UnboundTokenCannotTakeOverAnEnrolledHostButABoundOneCan) {
-  char tmpl[] = "/tmp/warden-takeover-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  ::warden::testing::TempDir tmp;
+  const std::string dir = tmp.path();
   {
     auto reg = Registry::open(dir + "/warden.db");
     ASSERT_TRUE(reg.ok()) << reg.status();
@@ -594,7 +571,6 @@ TEST(RegistryTakeoverTest, UnboundTokenCannotTakeOverAnEnrolledHostButABoundOneC
     ASSERT_TRUE((*reg)->addToken("bound", hash, "host-42", nowUnixMs() + 60000, "admin").ok());
     EXPECT_TRUE((*reg)->consumeToken("bound", hash, "host-42").ok());
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
