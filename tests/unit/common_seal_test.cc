@@ -30,7 +30,9 @@ TEST(SealTest, RoundTrip) {
     auto sealed = sealToX25519(kp->public_key, plaintext);
     ASSERT_TRUE(sealed.ok()) << sealed.status();
     EXPECT_EQ(sealed->size(), plaintext.size() + kOverhead);
-    if (!plaintext.empty()) {
+    // Only meaningful for plaintexts that cannot turn up in random bytes by chance: a single
+    // byte does in about one seal out of five.
+    if (plaintext.size() >= 16) {
       EXPECT_EQ(sealed->find(plaintext), std::string::npos);
     }
     auto opened = openSealed(kp->private_key, *sealed);
