@@ -107,11 +107,21 @@ class SessionsTest : public ::testing::Test {
     // session with her login uid, as `sudo` leaves it.
     mallory_ = login(1002, "sleep 1001 &", "bash -c 'sleep 1000 & sleep 1000 & wait'");
     ASSERT_TRUE(alice_ && mallory_);
+    // Wait for the settled trees, not just their sizes: a child between fork and exec still
+    // carries its parent's command line, and would be taken for the leader.
     ASSERT_TRUE(waitFor([&] {
-      auto ps = hostProcesses(h);
-      int alice = 0;
-      for (const auto& p : ps) alice += p.loginuid == 1001;
-      return alice >= 2 && countMallory(ps) >= 4;
+      int script = 0, alice_sleep = 0, bash = 0, mallory_sleep = 0, root_sleep = 0;
+      for (const auto& p : hostProcesses(h)) {
+        if (p.loginuid == 1001) {
+          script += p.cmdline.starts_with("script ");
+          alice_sleep += p.cmdline.starts_with("sleep 1000");
+        } else if (p.loginuid == 1002) {
+          bash += p.cmdline.starts_with("bash ");
+          mallory_sleep += p.uid == 1002 && p.cmdline.starts_with("sleep 1000");
+          root_sleep += p.uid == 0 && p.cmdline.starts_with("sleep 1001");
+        }
+      }
+      return script == 1 && alice_sleep == 1 && bash == 1 && mallory_sleep == 2 && root_sleep == 1;
     })) << alice_->output()
         << mallory_->output();
     // utmp: alice logged in on her pty from kRemote.
