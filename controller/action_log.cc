@@ -336,18 +336,38 @@ absl::Status ActionLog::recoverCheckpoints() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::uint64_t> ActionLog::append(std::string_view entry) {
-  if (entry.empty()) return absl::InvalidArgumentError("action log: empty entry");
-  if (entry.size() > options_.max_entry_bytes) {
+absl::Status ActionLog::checkEntrySize(std::size_t size) const {
+  if (size == 0) return absl::InvalidArgumentError("action log: empty entry");
+  if (size > options_.max_entry_bytes) {
     return absl::InvalidArgumentError(absl::StrFormat("action log: entry of %d bytes exceeds %d",
-                                                      entry.size(), options_.max_entry_bytes));
+                                                      size, options_.max_entry_bytes));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::uint64_t> ActionLog::append(std::string_view entry) {
+  WARDEN_RETURN_IF_ERROR(checkEntrySize(entry.size()));
   Waiter w;
   w.record = makeRecord(entry, merkle::leafHash(entry));
   w.length = static_cast<std::uint32_t>(entry.size());
-
   std::unique_lock<std::mutex> lock(queue_mu_);
   if (!broken_.ok()) return broken_;
+  return enqueueAndWait(w, lock);
+}
+
+absl::StatusOr<std::uint64_t> ActionLog::appendInOrder(absl::FunctionRef<std::string()> make) {
+  Waiter w;
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  if (!broken_.ok()) return broken_;
+  const std::string entry = make();
+  WARDEN_RETURN_IF_ERROR(checkEntrySize(entry.size()));
+  w.record = makeRecord(entry, merkle::leafHash(entry));
+  w.length = static_cast<std::uint32_t>(entry.size());
+  return enqueueAndWait(w, lock);
+}
+
+absl::StatusOr<std::uint64_t> ActionLog::enqueueAndWait(Waiter& w,
+                                                        std::unique_lock<std::mutex>& lock) {
   queue_.push_back(&w);
   while (!w.done) {
     if (leader_active_) {

@@ -44,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -81,6 +82,11 @@ class ActionLog {
   // index. After an fdatasync failure the log refuses every further append (the page cache
   // state is unknown); reopen to recover.
   absl::StatusOr<std::uint64_t> append(std::string_view entry);
+  // As append(), but the entry is made by `make` at the moment it takes its place in the log,
+  // under the queue lock: entries made this way are in the log in the order `make` ran, so
+  // a timestamp taken inside `make` never decreases along the log. `make` must be quick and
+  // must not call into this ActionLog.
+  absl::StatusOr<std::uint64_t> appendInOrder(absl::FunctionRef<std::string()> make);
 
   // Number of durable entries.
   std::uint64_t size() const;
@@ -107,6 +113,8 @@ class ActionLog {
 
   ActionLog(ActionLogOptions options, note::Signer signer);
   absl::Status recover();
+  absl::Status checkEntrySize(std::size_t size) const;
+  absl::StatusOr<std::uint64_t> enqueueAndWait(Waiter& w, std::unique_lock<std::mutex>& lock);
   absl::Status recoverCheckpoints();
   // Writes and fdatasyncs one batch, updates the tree; sets every waiter's index or status.
   void commitBatch(const std::vector<Waiter*>& batch);

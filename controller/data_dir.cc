@@ -119,17 +119,12 @@ absl::StatusOr<ControllerKeys> loadDataDir(const std::string& dir) {
   WARDEN_ASSIGN_OR_RETURN(std::string listen, registry->meta("listen"));
   WARDEN_ASSIGN_OR_RETURN(std::string advertise, registry->meta("advertise"));
   WARDEN_ASSIGN_OR_RETURN(std::string origin, registry->meta("log_origin"));
-  ControllerKeys keys{dir,
-                      crypto::CertificateAuthority{ca_pem, ca_key},
-                      ca_fp,
-                      server_pem,
-                      server_key,
-                      command_key,
-                      log_key,
-                      noteVerifierKey(origin, log_key.publicKey()),
-                      listen,
-                      advertise,
-                      std::move(registry)};
+  ControllerKeys keys{dir,        crypto::CertificateAuthority{ca_pem, ca_key},
+                      ca_fp,      server_pem,
+                      server_key, command_key,
+                      log_key,    noteVerifierKey(origin, log_key.publicKey()),
+                      origin,     listen,
+                      advertise,  std::move(registry)};
   return keys;
 }
 

@@ -5,6 +5,7 @@
 //   DIR/log.vkey          note verifier key of the action log (public)
 //   DIR/admin.profile     operator profile of the first admin (0600)
 //   DIR/warden.db         registry (SQLite)
+//   DIR/log/              the action log (controller/action_log.h), made by `serve`
 #pragma once
 
 #include <memory>
@@ -34,6 +35,7 @@ struct ControllerKeys {
   crypto::Ed25519Key command_key;
   crypto::Ed25519Key log_key;
   std::string log_vkey;
+  std::string log_origin;  // checkpoint origin line and note key name
   std::string listen;
   std::string advertise;
   std::unique_ptr<Registry> registry;

@@ -25,11 +25,14 @@ CREATE TABLE IF NOT EXISTS actions(
   kind TEXT NOT NULL, state TEXT NOT NULL, requested_by TEXT NOT NULL, reason TEXT NOT NULL,
   params TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
   finished_ms INTEGER NOT NULL DEFAULT 0, command BLOB NOT NULL, command_signature BLOB NOT NULL,
-  receipt BLOB, receipt_signature BLOB, message TEXT NOT NULL DEFAULT '');
+  receipt BLOB, receipt_signature BLOB, message TEXT NOT NULL DEFAULT '',
+  log_index INTEGER NOT NULL DEFAULT -1);
 CREATE INDEX IF NOT EXISTS actions_by_host ON actions(host_id, seq);
 CREATE TABLE IF NOT EXISTS fleet_blocks(
   address TEXT PRIMARY KEY, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL,
   reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests(
+  id TEXT PRIMARY KEY, operator TEXT NOT NULL, at_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, host_id TEXT NOT NULL, kind TEXT NOT NULL,
   detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
@@ -37,7 +40,7 @@ CREATE TABLE IF NOT EXISTS events(
 
 constexpr char kActionColumns[] =
     "id, host_id, kind, state, requested_by, reason, params, created_ms, expires_ms, "
-    "finished_ms, command, command_signature, receipt, receipt_signature, message";
+    "finished_ms, command, command_signature, receipt, receipt_signature, message, log_index";
 
 }  // namespace
 
@@ -48,6 +51,16 @@ bool ActionRecord::finished() const {
 absl::StatusOr<std::unique_ptr<Registry>> Registry::open(const std::string& path) {
   WARDEN_ASSIGN_OR_RETURN(auto db, Database::open(path));
   WARDEN_RETURN_IF_ERROR(db->exec(kSchema));
+  // Registries made before the action log lack the dispatch's log index.
+  {
+    WARDEN_ASSIGN_OR_RETURN(auto st, db->prepare("SELECT 1 FROM pragma_table_info('actions') "
+                                                 "WHERE name = 'log_index'"));
+    WARDEN_ASSIGN_OR_RETURN(bool has, st.step());
+    if (!has) {
+      WARDEN_RETURN_IF_ERROR(
+          db->exec("ALTER TABLE actions ADD COLUMN log_index INTEGER NOT NULL DEFAULT -1"));
+    }
+  }
   return std::unique_ptr<Registry>(new Registry(std::move(db)));
 }
 
@@ -240,8 +253,8 @@ absl::Status Registry::addAction(const ActionRecord& a) {
   std::lock_guard<std::mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(
       auto st, db_->prepare("INSERT INTO actions(id, host_id, kind, state, requested_by, reason, "
-                            "params, created_ms, expires_ms, command, command_signature) "
-                            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                            "params, created_ms, expires_ms, command, command_signature, "
+                            "log_index) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   return st.bind(1, a.id)
       .bind(2, a.host_id)
       .bind(3, a.kind)
@@ -253,6 +266,7 @@ absl::Status Registry::addAction(const ActionRecord& a) {
       .bind(9, a.expires_ms)
       .bindBlob(10, a.command)
       .bindBlob(11, a.command_signature)
+      .bind(12, a.log_index)
       .run();
 }
 
@@ -273,6 +287,7 @@ absl::StatusOr<ActionRecord> Registry::readAction(Statement& st) {
   a.receipt = st.text(12);
   a.receipt_signature = st.text(13);
   a.message = st.text(14);
+  a.log_index = st.integer(15);
   return a;
 }
 
@@ -402,6 +417,34 @@ absl::StatusOr<std::vector<HostEventRecord>> Registry::recentEvents(const std::s
     WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
     out.push_back(HostEventRecord{st.text(0), st.text(1), st.text(2), st.integer(3)});
+  }
+  return out;
+}
+
+absl::Status Registry::addRequestId(const std::string& id, const std::string& operator_name,
+                                    std::int64_t at_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto check, db_->prepare("SELECT 1 FROM requests WHERE id = ?"));
+  check.bind(1, id);
+  WARDEN_ASSIGN_OR_RETURN(bool seen, check.step());
+  if (seen) {
+    return absl::AlreadyExistsError(absl::StrFormat("request %s was already submitted", id));
+  }
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare("INSERT INTO requests(id, operator, at_ms) VALUES(?, ?, ?)"));
+  return st.bind(1, id).bind(2, operator_name).bind(3, at_ms).run();
+}
+
+absl::StatusOr<std::vector<OperatorRecord>> Registry::listOperators() {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("SELECT name, role, cert_fingerprint, "
+                                                "signing_public_key FROM operators ORDER BY "
+                                                "created_ms, name"));
+  std::vector<OperatorRecord> out;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back(OperatorRecord{st.text(0), st.text(1), st.text(2), st.text(3)});
   }
   return out;
 }

@@ -49,6 +49,7 @@ struct ActionRecord {
   std::string receipt;
   std::string receipt_signature;
   std::string message;
+  std::int64_t log_index = -1;  // the DISPATCH entry in the action log; -1: not logged
   bool finished() const;
 };
 
@@ -68,6 +69,11 @@ class Registry {
 
   absl::Status addOperator(const OperatorRecord& op);
   absl::StatusOr<OperatorRecord> findOperator(const std::string& name);
+  absl::StatusOr<std::vector<OperatorRecord>> listOperators();
+
+  // Remembers a signed request's id; AlreadyExists if it was seen before (a replay).
+  absl::Status addRequestId(const std::string& id, const std::string& operator_name,
+                            std::int64_t at_ms);
 
   absl::Status addToken(const std::string& id, const std::string& secret_hash,
                         const std::string& host_id, std::int64_t expires_ms,

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <map>
@@ -10,11 +11,13 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/audit.h"
 #include "common/command.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/status.h"
 #include "common/token.h"
+#include "controller/action_log.h"
 #include "warden/v1/agent.grpc.pb.h"
 #include "warden/v1/operator.grpc.pb.h"
 
@@ -28,6 +31,40 @@ constexpr std::size_t kMaxHostsPerRequest = 1000;
 constexpr std::size_t kMaxAllowEntries = 64;
 constexpr std::size_t kMaxBlockAddresses = 1024;
 constexpr std::uint32_t kMaxWaitMs = 10 * 60 * 1000;
+// A signed request is accepted this long after (or before, for clock skew) it was made.
+constexpr std::int64_t kRequestWindowMs = 10 * 60 * 1000;
+constexpr std::size_t kMaxLogReadBytes = 3 << 20;  // one ReadLog response, under the 4 MB cap
+
+// Fault injection for tests of the agent's and the log's defences, from the environment
+// variable WARDEN_FAULT_INJECT (comma separated); announced loudly at start:
+//   dispatch-proof-missing   send commands without their log proof
+//   dispatch-proof-corrupt   send commands with a wrong inclusion proof
+//   exit-after-log:request   exit(70) right after a REQUEST entry is durable, before answering
+//   exit-after-log:receipt   exit(70) right after a RECEIPT entry is durable, before the ack
+struct Faults {
+  bool proof_missing = false;
+  bool proof_corrupt = false;
+  bool exit_after_request = false;
+  bool exit_after_receipt = false;
+  static Faults fromEnvironment() {
+    Faults f;
+    const char* env = std::getenv("WARDEN_FAULT_INJECT");
+    const std::string v = env == nullptr ? "" : env;
+    f.proof_missing = v.find("dispatch-proof-missing") != std::string::npos;
+    f.proof_corrupt = v.find("dispatch-proof-corrupt") != std::string::npos;
+    f.exit_after_request = v.find("exit-after-log:request") != std::string::npos;
+    f.exit_after_receipt = v.find("exit-after-log:receipt") != std::string::npos;
+    if (!v.empty()) logWarning("FAULT INJECTION ACTIVE (WARDEN_FAULT_INJECT=%s): testing only", v);
+    return f;
+  }
+};
+
+// The note text of a signed checkpoint: everything up to the blank line.
+absl::StatusOr<note::Checkpoint> checkpointOf(const std::string& signed_note) {
+  const auto blank = signed_note.rfind("\n\n");
+  if (blank == std::string::npos) return absl::InternalError("checkpoint note has no signatures");
+  return note::parseCheckpoint(std::string_view(signed_note).substr(0, blank + 1));
+}
 
 grpc::Status toGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
@@ -130,6 +167,9 @@ struct ControllerServer::Impl {
   Impl(ControllerKeys k, ServeOptions o) : keys(std::move(k)), options(std::move(o)) {}
   ControllerKeys keys;
   ServeOptions options;
+  Faults faults = Faults::fromEnvironment();
+  std::unique_ptr<ActionLog> log;
+  std::int64_t last_logged_ms = 0;  // only touched inside ActionLog::appendInOrder's lock
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 
@@ -148,10 +188,120 @@ struct ControllerServer::Impl {
     return it == sessions.end() ? nullptr : it->second;
   }
 
+  // Opens the action log in DIR/log; a new log starts with the keys needed to check it.
+  absl::Status openLog() {
+    ActionLogOptions o{keys.data_dir + "/log", keys.log_origin, keys.log_key};
+    WARDEN_ASSIGN_OR_RETURN(log, ActionLog::open(std::move(o)));
+    if (log->size() > 0) {
+      WARDEN_ASSIGN_OR_RETURN(std::string last, log->entry(log->size() - 1));
+      WARDEN_ASSIGN_OR_RETURN(LogEntry e, decodeLogEntry(last));
+      last_logged_ms = e.logged_unix_ms;
+      logInfo("action log: %d entries", log->size());
+      return absl::OkStatus();
+    }
+    LogEntry e;
+    e.type = entry_type::kKey;
+    e.actor = "controller";
+    e.body =
+        encodeKeyRecord(KeyRecord{kKeyRecordVersion, "log", "controller", "", keys.log_vkey, ""});
+    e.detail = "action log created; checkpoints are signed by this key";
+    WARDEN_RETURN_IF_ERROR(appendEntry(e).status());
+    e.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "command", "controller", "",
+                                       keys.command_key.publicKey(), ""});
+    e.detail = "commands are signed by this key";
+    WARDEN_RETURN_IF_ERROR(appendEntry(e).status());
+    WARDEN_ASSIGN_OR_RETURN(auto operators, keys.registry->listOperators());
+    for (const auto& op : operators) {
+      LogEntry o;
+      o.type = entry_type::kOperator;
+      o.actor = "controller";
+      o.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "operator", op.name, op.role,
+                                         op.signing_public_key, op.cert_fingerprint});
+      o.detail = absl::StrFormat("operator %s (%s)", op.name, op.role);
+      WARDEN_RETURN_IF_ERROR(appendEntry(o).status());
+    }
+    logInfo("action log created with %d entries", log->size());
+    return absl::OkStatus();
+  }
+
+  // Appends an entry, durable when this returns. Times never decrease along the log.
+  absl::StatusOr<std::uint64_t> appendEntry(LogEntry e) {
+    return log->appendInOrder([&] {
+      e.logged_unix_ms = std::max(nowUnixMs(), last_logged_ms);
+      last_logged_ms = e.logged_unix_ms;
+      return encodeLogEntry(e);
+    });
+  }
+
+  // A refusal by the controller: logged (best effort: the refusal stands either way).
+  void logRefusal(const std::string& actor, const std::string& host_id, const std::string& ref,
+                  const std::string& detail) {
+    LogEntry e;
+    e.type = entry_type::kRefusal;
+    e.actor = actor;
+    e.host_id = host_id;
+    e.ref = ref;
+    e.detail = detail;
+    if (auto s = appendEntry(e); !s.ok()) {
+      logError("action log: cannot log refusal (%s): %s", detail, s.status().ToString());
+    }
+  }
+
   void recordEvent(const std::string& host_id, const std::string& kind, const std::string& detail) {
     logInfo("host %s: %s: %s", host_id, kind, detail);
     auto s = keys.registry->addEvent(HostEventRecord{host_id, kind, detail, nowUnixMs()});
     if (!s.ok()) logError("host %s: cannot record event: %s", host_id, s.ToString());
+  }
+
+  // An event a host reported, or the controller noticed about a host: kept with the host and
+  // in the action log.
+  void recordLoggedEvent(const std::string& actor, const std::string& host_id,
+                         const std::string& kind, const std::string& detail,
+                         const std::string& ref = "") {
+    recordEvent(host_id, kind, detail);
+    LogEntry e;
+    e.type = kind == "refusal" || kind == "bad-receipt" ? entry_type::kRefusal : entry_type::kEvent;
+    e.actor = actor;
+    e.host_id = host_id;
+    e.ref = ref;
+    e.detail = kind + ": " + detail;
+    if (auto s = appendEntry(e); !s.ok()) {
+      logError("action log: cannot log %s event of %s: %s", kind, host_id, s.status().ToString());
+    }
+  }
+
+  // Whether this receipt is already in the log after the action's dispatch: the controller
+  // may have died between logging it and recording it in the registry.
+  bool receiptLogged(const ActionRecord& a, const std::string& receipt) {
+    if (a.log_index < 0) return false;
+    const std::uint64_t size = log->size();
+    for (std::uint64_t i = static_cast<std::uint64_t>(a.log_index) + 1; i < size; ++i) {
+      auto bytes = log->entry(i);
+      if (!bytes.ok()) return false;
+      auto e = decodeLogEntry(*bytes);
+      if (e.ok() && e->type == entry_type::kReceipt && e->ref == a.id && e->body == receipt) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The proof that `a`'s command was logged, against a checkpoint that covers it.
+  absl::Status attachProof(const ActionRecord& a, v1::SignedCommand* out) {
+    if (a.log_index < 0) return absl::FailedPreconditionError("the command was never logged");
+    const auto index = static_cast<std::uint64_t>(a.log_index);
+    WARDEN_ASSIGN_OR_RETURN(std::string cp, log->checkpoint());
+    WARDEN_ASSIGN_OR_RETURN(note::Checkpoint parsed, checkpointOf(cp));
+    WARDEN_ASSIGN_OR_RETURN(std::string entry, log->entry(index));
+    WARDEN_ASSIGN_OR_RETURN(auto proof, log->inclusionProof(index, parsed.size));
+    if (faults.proof_missing) return absl::OkStatus();
+    if (faults.proof_corrupt && !proof.empty()) proof.front()[0] ^= 1;
+    if (faults.proof_corrupt && proof.empty()) proof.push_back(std::string(32, '\0'));
+    out->set_checkpoint(cp);
+    out->set_log_index(index);
+    out->set_log_entry(entry);
+    for (auto& h : proof) out->add_inclusion_proof(std::move(h));
+    return absl::OkStatus();
   }
 
   // Sends the action's signed command if the host is connected.
@@ -161,6 +311,10 @@ struct ControllerServer::Impl {
     v1::ControllerMessage m;
     m.mutable_command()->set_command(a.command);
     m.mutable_command()->set_signature(a.command_signature);
+    if (auto p = attachProof(a, m.mutable_command()); !p.ok()) {
+      logError("action %s: no log proof, not delivered: %s", a.id, p.ToString());
+      return;
+    }
     if (s->send(m)) {
       if (a.state == "queued") {
         auto st = keys.registry->markDelivered(a.id);
@@ -171,22 +325,41 @@ struct ControllerServer::Impl {
   }
 
   void acceptReceipt(AgentSession& s, const HostRecord& host, const v1::SignedReceipt& sr) {
+    const std::string actor = "agent:" + host.host_id;
     if (auto v = crypto::ed25519Verify(host.receipt_public_key, sr.receipt(), sr.signature());
         !v.ok()) {
-      recordEvent(host.host_id, "bad-receipt",
-                  absl::StrFormat("receipt signature does not verify: %s", v.message()));
+      recordLoggedEvent("controller", host.host_id, "bad-receipt",
+                        absl::StrFormat("receipt signature does not verify: %s", v.message()));
       return;
     }
     auto r = decodeReceipt(sr.receipt());
     if (!r.ok()) {
-      recordEvent(host.host_id, "bad-receipt", std::string(r.status().message()));
+      recordLoggedEvent("controller", host.host_id, "bad-receipt",
+                        std::string(r.status().message()));
       return;
     }
     auto action = keys.registry->findAction(r->command_id);
     if (!action.ok() || action->host_id != host.host_id || r->host_id != host.host_id) {
-      recordEvent(host.host_id, "bad-receipt",
-                  absl::StrFormat("receipt for unknown action %s", r->command_id));
+      recordLoggedEvent("controller", host.host_id, "bad-receipt",
+                        absl::StrFormat("receipt for unknown action %s", r->command_id),
+                        r->command_id);
       return;
+    }
+    // A receipt sent again (the ack was lost) is acknowledged again, not logged again.
+    if (action->receipt != sr.receipt() && !receiptLogged(*action, sr.receipt())) {
+      LogEntry e;
+      e.type = entry_type::kReceipt;
+      e.actor = actor;
+      e.host_id = host.host_id;
+      e.ref = r->command_id;
+      e.body = sr.receipt();
+      e.signature = sr.signature();
+      if (auto logged = appendEntry(e); !logged.ok()) {
+        // Not acknowledged: the agent sends it again.
+        logError("action %s: cannot log receipt: %s", r->command_id, logged.status().ToString());
+        return;
+      }
+      if (faults.exit_after_receipt) _exit(70);
     }
     const std::string state(receiptStatusName(r->status));
     auto fresh = keys.registry->finishAction(r->command_id, state, r->message, sr.receipt(),
@@ -202,6 +375,7 @@ struct ControllerServer::Impl {
         if (r->kind == "release") (void)keys.registry->setContainment(host.host_id, "none");
       }
       if (r->status == ReceiptStatus::kRefused) {
+        // The signed receipt in the log is the refusal's record.
         recordEvent(host.host_id, "refusal",
                     absl::StrFormat("action %s refused: %s", r->command_id, r->message));
       }
@@ -213,13 +387,13 @@ struct ControllerServer::Impl {
     s.send(ack);
   }
 
-  // Signs a command for one host, records it as queued and delivers it if the host is online.
-  absl::StatusOr<std::string> createAction(const std::string& requested_by,
-                                           const std::string& host_id, const std::string& kind,
-                                           const std::string& reason,
-                                           const std::vector<std::string>& allow,
-                                           const std::vector<std::string>& addresses,
-                                           const std::vector<std::string>& args = {}) {
+  // Signs a command for one host, logs its DISPATCH and records it as queued; the caller
+  // delivers it (deliver()) once every command of the request is logged, so one checkpoint
+  // covers them all. `request_id` is empty for commands the controller makes itself.
+  absl::StatusOr<ActionRecord> createAction(
+      const std::string& request_id, const std::string& requested_by, const std::string& host_id,
+      const std::string& kind, const std::string& reason, const std::vector<std::string>& allow,
+      const std::vector<std::string>& addresses, const std::vector<std::string>& args = {}) {
     WARDEN_ASSIGN_OR_RETURN(std::string rnd, crypto::randomBytes(8));
     const std::int64_t now = nowUnixMs();
     Command c;
@@ -249,11 +423,19 @@ struct ControllerServer::Impl {
     a.expires_ms = c.expires_unix_ms;
     a.command = bytes;
     a.command_signature = sig;
+    LogEntry e;
+    e.type = entry_type::kDispatch;
+    e.actor = "controller";
+    e.host_id = host_id;
+    e.ref = request_id;
+    e.body = bytes;
+    e.signature = sig;
+    WARDEN_ASSIGN_OR_RETURN(std::uint64_t index, appendEntry(e));
+    a.log_index = static_cast<std::int64_t>(index);
     WARDEN_RETURN_IF_ERROR(keys.registry->addAction(a));
-    logInfo("action %s: %s requested %s on %s%s", a.id, requested_by, kind, host_id,
-            reason.empty() ? "" : " (" + reason + ")");
-    deliver(a);
-    return a.id;
+    logInfo("action %s: %s requested %s on %s%s (log entry %d)", a.id, requested_by, kind, host_id,
+            reason.empty() ? "" : " (" + reason + ")", index);
+    return a;
   }
 
   v1::Action toProto(const ActionRecord& a) {
@@ -269,6 +451,7 @@ struct ControllerServer::Impl {
     out.set_finished_unix_ms(a.finished_ms);
     out.set_message(a.message);
     out.set_params(a.params);
+    out.set_log_index(a.log_index);
     if (!a.receipt.empty()) {
       if (auto r = decodeReceipt(a.receipt); r.ok()) {
         for (const auto& [k, v] : r->details) (*out.mutable_details())[k] = v;
@@ -289,6 +472,10 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     if (!result.ok()) {
       logWarning("enrollment of '%s' from %s refused: %s", req->host_id(), ctx->peer(),
                  result.message());
+      impl_->logRefusal(
+          "controller", validHostId(req->host_id()) ? req->host_id() : "", "",
+          absl::StrFormat("enrollment of '%s' from %s refused: %s", req->host_id().substr(0, 64),
+                          ctx->peer(), result.message()));
     }
     return toGrpc(result);
   }
@@ -344,7 +531,9 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
           impl_->acceptReceipt(*session, *host, msg.receipt());
           break;
         case v1::AgentMessage::kEvent:
-          impl_->recordEvent(host_id, msg.event().kind(), msg.event().detail());
+          impl_->recordLoggedEvent("agent:" + host_id, host_id, msg.event().kind().substr(0, 64),
+                                   msg.event().detail().substr(0, 4096),
+                                   msg.event().command_id().substr(0, 64));
           break;
         default:
           break;
@@ -393,6 +582,17 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     // consumeToken let an existing host id through only with a token bound to it: that is a
     // deliberate re-enrollment (a reinstalled host), which replaces the old identity.
     const bool reenroll = impl_->keys.registry->findHost(req.host_id()).ok();
+    // The agent's key is in the log before any receipt it signs can be.
+    LogEntry e;
+    e.type = entry_type::kEnrollment;
+    e.actor = "agent:" + req.host_id();
+    e.host_id = req.host_id();
+    e.ref = token.id;
+    e.body = encodeKeyRecord(
+        KeyRecord{kKeyRecordVersion, "agent", req.host_id(), "", req.receipt_public_key(), fp});
+    e.detail =
+        absl::StrFormat("%s with join token %s", reenroll ? "re-enrolled" : "enrolled", token.id);
+    WARDEN_RETURN_IF_ERROR(impl_->appendEntry(e).status());
     WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addHost(host, reenroll));
     resp->set_host_id(req.host_id());
     resp->set_certificate_pem(cert);
@@ -405,11 +605,11 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     if (auto fleet = impl_->keys.registry->fleetBlocks(); fleet.ok() && !fleet->empty()) {
       std::vector<std::string> addresses;
       for (const auto& b : *fleet) addresses.push_back(b[0]);
-      auto id = impl_->createAction("controller", req.host_id(), "block",
-                                    "fleet-wide blocks in force", {}, addresses);
-      if (!id.ok()) {
+      auto a = impl_->createAction("", "controller", req.host_id(), "block",
+                                   "fleet-wide blocks in force", {}, addresses);
+      if (!a.ok()) {
         logError("host %s: cannot queue fleet-wide blocks: %s", req.host_id(),
-                 id.status().message());
+                 a.status().message());
       }
     }
     return absl::OkStatus();
@@ -442,6 +642,14 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     if (!s.ok()) return toGrpc(s);
     logInfo("operator %s created join token %s (expires in %ds%s)", op->name, token->id, ttl,
             req->host_id().empty() ? "" : ", host " + req->host_id());
+    LogEntry e;
+    e.type = entry_type::kEvent;
+    e.actor = "operator:" + op->name;
+    e.host_id = req->host_id();
+    e.ref = token->id;
+    e.detail = absl::StrFormat("join token %s created, valid %ds%s", token->id, ttl,
+                               req->host_id().empty() ? "" : " for host " + req->host_id());
+    if (auto logged = impl_->appendEntry(e); !logged.ok()) return toGrpc(logged.status());
     resp->set_token(token->toString());
     resp->set_expires_unix_ms(expires);
     return grpc::Status::OK;
@@ -479,10 +687,35 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
                       v1::SubmitResponse* resp) override {
     auto op = authorize(ctx, "Submit", {"admin", "responder"});
     if (!op.ok()) return toGrpc(op.status());
-    auto ids = submit(*op, *req);
+    const std::string actor = "operator:" + op->name;
+    auto request = verifyRequest(*op, *req);
+    if (!request.ok()) {
+      logWarning("operator %s: unsigned or invalid request refused: %s", op->name,
+                 request.status().message());
+      impl_->logRefusal(actor, "", "",
+                        absl::StrFormat("request refused: %s", request.status().message()));
+      return toGrpc(request.status());
+    }
+    LogEntry e;
+    e.type = entry_type::kRequest;
+    e.actor = actor;
+    e.ref = request->id;
+    e.body = req->request();
+    e.signature = req->request_signature();
+    if (auto logged = impl_->appendEntry(e); !logged.ok()) {
+      logError("operator %s: request %s not logged, refused: %s", op->name, request->id,
+               logged.status().ToString());
+      return toGrpc(absl::UnavailableError(
+          absl::StrFormat("the action log refused the request: %s", logged.status().message())));
+    }
+    if (impl_->faults.exit_after_request) _exit(70);
+    auto ids = submit(*op, request->id, toSubmit(*request));
     if (!ids.ok()) {
-      logWarning("operator %s: %s %s rejected: %s", op->name, req->kind(),
-                 absl::StrJoin(req->hosts(), ","), ids.status().message());
+      logWarning("operator %s: %s %s rejected: %s", op->name, request->kind,
+                 absl::StrJoin(request->hosts, ","), ids.status().message());
+      impl_->logRefusal(actor, "", request->id,
+                        absl::StrFormat("request %s (%s) refused: %s", request->id, request->kind,
+                                        ids.status().message()));
       return toGrpc(ids.status());
     }
     // Wait for every receipt (or the deadline, or the operator giving up).
@@ -533,8 +766,12 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     auto op = authorize(ctx, "AddOperator", {"admin"});
     if (!op.ok()) return toGrpc(op.status());
     auto s = addOperator(*op, *req, resp);
-    if (!s.ok())
+    if (!s.ok()) {
       logWarning("operator %s: adding '%s' refused: %s", op->name, req->name(), s.message());
+      impl_->logRefusal("operator:" + op->name, "", "",
+                        absl::StrFormat("adding operator '%s' refused: %s",
+                                        req->name().substr(0, 64), s.message()));
+    }
     return toGrpc(s);
   }
 
@@ -560,6 +797,13 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     WARDEN_ASSIGN_OR_RETURN(std::string cert,
                             crypto::signCsr(impl_->keys.ca, req.csr_pem(), profile));
     WARDEN_ASSIGN_OR_RETURN(std::string fp, crypto::certFingerprint(cert));
+    LogEntry e;
+    e.type = entry_type::kOperator;
+    e.actor = "operator:" + op.name;
+    e.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "operator", req.name(), req.role(),
+                                       req.signing_public_key(), fp});
+    e.detail = absl::StrFormat("operator %s (%s) added by %s", req.name(), req.role(), op.name);
+    WARDEN_RETURN_IF_ERROR(impl_->appendEntry(e).status());
     WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addOperator(
         OperatorRecord{req.name(), req.role(), fp, req.signing_public_key()}));
     logInfo("operator %s added operator %s with role %s", op.name, req.name(), req.role());
@@ -585,6 +829,65 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     return grpc::Status::OK;
   }
 
+  grpc::Status ReadLog(grpc::ServerContext* ctx, const v1::ReadLogRequest* req,
+                       v1::ReadLogResponse* resp) override {
+    auto op = authorize(ctx, "ReadLog", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    const std::uint64_t size = impl_->log->size();
+    resp->set_tree_size(size);
+    const std::uint64_t limit = req->limit() == 0 ? 100000 : req->limit();
+    std::size_t bytes = 0;
+    for (std::uint64_t i = req->start(); i < size && i - req->start() < limit; ++i) {
+      auto e = impl_->log->entry(i);
+      if (!e.ok()) return toGrpc(e.status());
+      if (bytes + e->size() > kMaxLogReadBytes && resp->entries_size() > 0) break;
+      bytes += e->size();
+      resp->add_entries(std::move(*e));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetCheckpoint(grpc::ServerContext* ctx, const v1::GetCheckpointRequest* req,
+                             v1::GetCheckpointResponse* resp) override {
+    auto op = authorize(ctx, "GetCheckpoint", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto cp = impl_->log->checkpoint();
+    if (!cp.ok()) return toGrpc(cp.status());
+    resp->set_checkpoint(*cp);
+    resp->set_origin(impl_->keys.log_origin);
+    resp->set_vkey(impl_->keys.log_vkey);
+    if (req->all()) {
+      auto all = impl_->log->checkpoints();
+      if (!all.ok()) return toGrpc(all.status());
+      for (auto& c : *all) resp->add_checkpoints(std::move(c));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ProveEntry(grpc::ServerContext* ctx, const v1::ProveEntryRequest* req,
+                          v1::ProveEntryResponse* resp) override {
+    auto op = authorize(ctx, "ProveEntry", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto cp = impl_->log->checkpoint();
+    if (!cp.ok()) return toGrpc(cp.status());
+    auto parsed = checkpointOf(*cp);
+    if (!parsed.ok()) return toGrpc(parsed.status());
+    if (req->index() >= parsed->size) {
+      return toGrpc(absl::OutOfRangeError(
+          absl::StrFormat("no entry %d: the log has %d entries", req->index(), parsed->size)));
+    }
+    auto entry = impl_->log->entry(req->index());
+    if (!entry.ok()) return toGrpc(entry.status());
+    auto proof = impl_->log->inclusionProof(req->index(), parsed->size);
+    if (!proof.ok()) return toGrpc(proof.status());
+    resp->set_index(req->index());
+    resp->set_tree_size(parsed->size);
+    resp->set_entry(*entry);
+    for (auto& h : *proof) resp->add_proof(std::move(h));
+    resp->set_checkpoint(*cp);
+    return grpc::Status::OK;
+  }
+
   grpc::Status GetAction(grpc::ServerContext* ctx, const v1::GetActionRequest* req,
                          v1::Action* resp) override {
     auto op = authorize(ctx, "GetAction", {"admin", "responder", "auditor"});
@@ -602,26 +905,93 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     auto id = peerIdentity(ctx);
     if (!id.ok()) {
       logWarning("%s from %s refused: %s", rpc, ctx->peer(), id.status().message());
+      impl_->logRefusal(
+          "controller", "", "",
+          absl::StrFormat("%s from %s refused: %s", rpc, ctx->peer(), id.status().message()));
       return id.status();
     }
     if (id->common_name.rfind("operator:", 0) != 0) {
       logWarning("%s from %s refused: %s is not an operator", rpc, ctx->peer(), id->common_name);
+      impl_->logRefusal("controller", "", "",
+                        absl::StrFormat("%s from %s refused: %s is not an operator", rpc,
+                                        ctx->peer(), id->common_name));
       return absl::PermissionDeniedError("this certificate is not an operator's");
     }
     auto op = impl_->keys.registry->findOperator(id->common_name.substr(9));
     if (!op.ok() || op->cert_fingerprint != id->fingerprint) {
       logWarning("%s from %s refused: unknown or revoked operator certificate", rpc, ctx->peer());
+      impl_->logRefusal("controller", "", "",
+                        absl::StrFormat("%s from %s refused: unknown or revoked certificate of %s",
+                                        rpc, ctx->peer(), id->common_name));
       return absl::PermissionDeniedError("operator certificate is unknown or revoked");
     }
     for (const char* r : roles) {
       if (op->role == r) return op;
     }
     logWarning("%s by operator %s (%s) refused: role not allowed", rpc, op->name, op->role);
+    impl_->logRefusal(
+        "operator:" + op->name, "", "",
+        absl::StrFormat("%s refused: operator %s has role %s", rpc, op->name, op->role));
     return absl::PermissionDeniedError(
         absl::StrFormat("operator %s has role %s, which may not call %s", op->name, op->role, rpc));
   }
 
+  // The operator's signed request: signature by their logged key, their name, fresh, unseen.
+  absl::StatusOr<Request> verifyRequest(const OperatorRecord& op, const v1::SubmitRequest& req) {
+    if (req.request().empty() || req.request_signature().empty()) {
+      return absl::InvalidArgumentError(
+          "the request is not signed (a warden CLI older than the action log?)");
+    }
+    if (op.signing_public_key.size() != 32) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("operator %s has no signing key on record", op.name));
+    }
+    if (auto v =
+            crypto::ed25519Verify(op.signing_public_key, req.request(), req.request_signature());
+        !v.ok()) {
+      return absl::PermissionDeniedError(absl::StrFormat(
+          "the request's signature does not verify under %s's signing key", op.name));
+    }
+    WARDEN_ASSIGN_OR_RETURN(Request r, decodeRequest(req.request()));
+    if (r.operator_name != op.name) {
+      return absl::PermissionDeniedError(absl::StrFormat(
+          "the request is signed for operator '%s', not %s", r.operator_name, op.name));
+    }
+    if (r.id.size() != 18 || r.id.rfind("r-", 0) != 0 ||
+        r.id.find_first_not_of("0123456789abcdef", 2) != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrFormat("invalid request id '%s'", r.id));
+    }
+    const std::int64_t now = nowUnixMs();
+    if (r.issued_unix_ms < now - kRequestWindowMs || r.issued_unix_ms > now + kRequestWindowMs) {
+      return absl::PermissionDeniedError(absl::StrFormat(
+          "request %s was made at %d ms, more than 10 minutes from the controller's clock", r.id,
+          r.issued_unix_ms));
+    }
+    WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addRequestId(r.id, op.name, now));
+    return r;
+  }
+
+  // The request as the dispatch logic reads it.
+  static v1::SubmitRequest toSubmit(const Request& r) {
+    v1::SubmitRequest out;
+    out.set_kind(r.kind);
+    for (const auto& h : r.hosts) out.add_hosts(h);
+    out.set_all_hosts(r.all_hosts);
+    out.set_reason(r.reason);
+    for (const auto& a : r.addresses) out.add_addresses(a);
+    for (const auto& a : r.args) out.add_args(a);
+    for (const auto& text : r.allow) {
+      // Malformed entries are kept as they are, for submit() to refuse.
+      auto* e = out.add_allow();
+      auto parsed = AllowEntry::parse(text);
+      e->set_cidr(parsed.ok() ? parsed->prefix.toString() : text);
+      e->set_port(parsed.ok() ? parsed->port : 0);
+    }
+    return out;
+  }
+
   absl::StatusOr<std::vector<std::string>> submit(const OperatorRecord& op,
+                                                  const std::string& request_id,
                                                   const v1::SubmitRequest& req) {
     const std::string& kind = req.kind();
     const bool blocks = kind == "block" || kind == "unblock";
@@ -691,11 +1061,17 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
       }
       logInfo("operator %s: fleet-wide %s of %s", op.name, kind, absl::StrJoin(addresses, ","));
     }
-    std::vector<std::string> ids;
+    std::vector<ActionRecord> created;
     for (const auto& h : hosts) {
-      WARDEN_ASSIGN_OR_RETURN(std::string id, impl_->createAction(op.name, h, kind, req.reason(),
-                                                                  allow, addresses, args));
-      ids.push_back(id);
+      WARDEN_ASSIGN_OR_RETURN(
+          ActionRecord a,
+          impl_->createAction(request_id, op.name, h, kind, req.reason(), allow, addresses, args));
+      created.push_back(std::move(a));
+    }
+    std::vector<std::string> ids;
+    for (const auto& a : created) {
+      impl_->deliver(a);
+      ids.push_back(a.id);
     }
     return ids;
   }
@@ -725,6 +1101,7 @@ ControllerServer::~ControllerServer() { shutdown(); }
 absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
     ControllerKeys keys, const ServeOptions& options) {
   auto impl = std::make_unique<Impl>(std::move(keys), options);
+  WARDEN_RETURN_IF_ERROR(impl->openLog());
   const std::string listen =
       options.listen_override.empty() ? impl->keys.listen : options.listen_override;
   WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(listen));

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/os/host_facts.h"
+#include "common/audit.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/net.h"
@@ -59,6 +60,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options
   WARDEN_ASSIGN_OR_RETURN(agent->trust_.host_id, agent->store_->get("host_id"));
   WARDEN_ASSIGN_OR_RETURN(agent->trust_.command_public_key,
                           agent->store_->get("command_public_key"));
+  WARDEN_ASSIGN_OR_RETURN(agent->trust_.log_vkey, agent->store_->get("log_vkey"));
   WARDEN_ASSIGN_OR_RETURN(agent->controller_, agent->store_->get("controller"));
   WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(agent->controller_));
   agent->controller_port_ = hp.port;
@@ -359,6 +361,20 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
   r.host_id = trust_.host_id;
   r.started_unix_ms = nowUnixMs();
   auto cmd = verifyCommand(sc.command(), sc.signature(), trust_, r.started_unix_ms);
+  // Log before act: a command the controller has not logged is not executed. (A command that
+  // already ran is answered from the receipt store below, whatever its proof.)
+  if (cmd.ok() && !store_->findReceipt(cmd->id).value_or(std::nullopt).has_value()) {
+    DispatchProof proof;
+    proof.checkpoint = sc.checkpoint();
+    proof.index = sc.log_index();
+    proof.entry = sc.log_entry();
+    proof.proof.assign(sc.inclusion_proof().begin(), sc.inclusion_proof().end());
+    if (auto logged = verifyDispatchProof(trust_.log_vkey, sc.command(), sc.signature(), proof);
+        !logged.ok()) {
+      cmd = absl::PermissionDeniedError(
+          absl::StrFormat("not proven to be in the action log: %s", logged.message()));
+    }
+  }
   if (!cmd.ok()) {
     // Name the command if its bytes at least decode, so the controller can match the refusal.
     if (auto raw = decodeCommand(sc.command()); raw.ok()) {

@@ -13,6 +13,7 @@ namespace warden {
 struct CommandTrust {
   std::string command_public_key;  // raw Ed25519, pinned at enrollment
   std::string host_id;
+  std::string log_vkey;  // note verifier key of the controller's action log, pinned at enrollment
   std::int64_t max_clock_skew_ms = 5 * 60 * 1000;
 };
 

@@ -11,10 +11,17 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/audit.h"
+#include "common/audit_export.h"
+#include "common/audit_verify.h"
+#include "common/command.h"
 #include "common/crypto.h"
 #include "common/files.h"
+#include "common/merkle.h"
 #include "common/net.h"
+#include "common/note.h"
 #include "common/profile.h"
 #include "warden/v1/operator.grpc.pb.h"
 #include "warden/v1/results.pb.h"
@@ -117,6 +124,39 @@ class Client {
   OperatorProfile profile;
   std::unique_ptr<v1::Operator::Stub> stub;
 };
+
+// Signs the request with the operator's signing key (common/audit.h Request): the controller
+// acts on, and logs, exactly what the operator signed.
+absl::Status signRequest(const Client& c, v1::SubmitRequest& req) {
+  auto key = crypto::Ed25519Key::fromPem(c.profile.signing_key_pem);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the profile's signing key is unusable: %s", key.status().message()));
+  }
+  auto rnd = crypto::randomBytes(8);
+  if (!rnd.ok()) return rnd.status();
+  Request r;
+  r.id = "r-" + crypto::hex(*rnd);
+  r.operator_name = c.profile.name;
+  r.kind = req.kind();
+  r.hosts.assign(req.hosts().begin(), req.hosts().end());
+  r.all_hosts = req.all_hosts();
+  for (const auto& e : req.allow()) {
+    auto prefix = IpPrefix::parse(e.cidr());
+    if (!prefix.ok()) return prefix.status();
+    r.allow.push_back(AllowEntry{*prefix, static_cast<std::uint16_t>(e.port())}.toString());
+  }
+  r.addresses.assign(req.addresses().begin(), req.addresses().end());
+  r.args.assign(req.args().begin(), req.args().end());
+  r.reason = req.reason();
+  r.issued_unix_ms = nowUnixMs();
+  const std::string bytes = encodeRequest(r);
+  auto sig = key->sign(bytes);
+  if (!sig.ok()) return sig.status();
+  req.set_request(bytes);
+  req.set_request_signature(*sig);
+  return absl::OkStatus();
+}
 
 int withClient(const Globals& g, const std::function<int(Client&)>& fn) {
   auto c = Client::connect(g);
@@ -273,6 +313,10 @@ int submit(const Globals& g, const std::string& kind, const SubmitArgs& args) {
   return withClient(g, [&](Client& c) {
     v1::SubmitResponse resp;
     auto ctx = c.context(*timeout + absl::Seconds(10));
+    if (auto signed_ok = signRequest(c, req); !signed_ok.ok()) {
+      printError(std::string(signed_ok.message()));
+      return kExitBadInput;
+    }
     auto s = c.stub->Submit(ctx.get(), req, &resp);
     if (!s.ok()) return reportRpcError(s);
     const int rc = actionExitCode(resp);
@@ -353,6 +397,10 @@ int showAction(const Globals& g, const std::string& id) {
                 formatTime(a.expires_unix_ms()).c_str(), formatTime(a.finished_unix_ms()).c_str(),
                 a.message().c_str(),
                 a.receipt_verified() ? "signed by the agent, verified" : "none");
+    if (a.log_index() >= 0) {
+      std::printf("logged     dispatch is action log entry %lld ('warden audit prove %lld')\n",
+                  static_cast<long long>(a.log_index()), static_cast<long long>(a.log_index()));
+    }
     std::vector<std::string> keys;
     for (const auto& [k, v] : a.details()) keys.push_back(k);
     std::sort(keys.begin(), keys.end());
@@ -442,6 +490,10 @@ int hostAction(const Globals& g, const std::string& kind, const std::string& hos
   return withClient(g, [&](Client& c) {
     v1::SubmitResponse resp;
     auto ctx = c.context(*timeout + absl::Seconds(10));
+    if (auto signed_ok = signRequest(c, req); !signed_ok.ok()) {
+      printError(std::string(signed_ok.message()));
+      return kExitBadInput;
+    }
     auto s = c.stub->Submit(ctx.get(), req, &resp);
     if (!s.ok()) return reportRpcError(s);
     if (resp.actions_size() != 1) {
@@ -639,6 +691,373 @@ int listBlocks(const Globals& g) {
   });
 }
 
+// ---- audit ----------------------------------------------------------------------------------
+
+std::string jsonString(std::string_view v) {
+  std::string out = "\"";
+  for (unsigned char ch : v) {
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (ch < 0x20) {
+          out += absl::StrFormat("\\u%04x", ch);
+        } else {
+          out += static_cast<char>(ch);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Every entry of the log from `start`, page by page.
+absl::StatusOr<std::vector<std::string>> readLog(Client& c, std::uint64_t start,
+                                                 std::uint64_t end) {
+  std::vector<std::string> out;
+  while (start + out.size() < end) {
+    v1::ReadLogRequest req;
+    req.set_start(start + out.size());
+    v1::ReadLogResponse resp;
+    auto ctx = c.context(absl::Seconds(60));
+    auto s = c.stub->ReadLog(ctx.get(), req, &resp);
+    if (!s.ok())
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    if (resp.entries().empty()) break;
+    for (auto& e : *resp.mutable_entries()) {
+      if (start + out.size() >= end) break;
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<note::Checkpoint> checkpointBody(const std::string& signed_note) {
+  const auto blank = signed_note.rfind("\n\n");
+  if (blank == std::string::npos) return absl::InvalidArgumentError("not a signed note");
+  return note::parseCheckpoint(std::string_view(signed_note).substr(0, blank + 1));
+}
+
+// One log entry as a timeline row: what happened, in a line.
+std::string summarize(const LogEntry& e) {
+  if (e.type == entry_type::kRequest) {
+    auto r = decodeRequest(e.body);
+    if (!r.ok()) return "undecodable request";
+    std::string what = r->kind;
+    if (r->all_hosts) what += " --all";
+    if (!r->hosts.empty()) what += " " + absl::StrJoin(r->hosts, ",");
+    if (!r->addresses.empty()) what += " " + absl::StrJoin(r->addresses, ",");
+    if (!r->args.empty()) what += " " + absl::StrJoin(r->args, " ");
+    if (!r->allow.empty()) what += " allow " + absl::StrJoin(r->allow, ",");
+    if (!r->reason.empty()) what += " reason: " + r->reason;
+    return absl::StrFormat("requested %s (%s)", what, r->id);
+  }
+  if (e.type == entry_type::kDispatch) {
+    auto c = decodeCommand(e.body);
+    if (!c.ok()) return "undecodable command";
+    return absl::StrFormat("dispatched %s %s to %s%s", c->kind, c->id, c->host_id,
+                           e.ref.empty() ? " (controller's own)" : " for " + e.ref);
+  }
+  if (e.type == entry_type::kReceipt) {
+    auto r = decodeReceipt(e.body);
+    if (!r.ok()) return "undecodable receipt";
+    return absl::StrFormat("%s %s %s: %s", receiptStatusName(r->status), r->kind, r->command_id,
+                           r->message);
+  }
+  if (e.type == entry_type::kKey || e.type == entry_type::kOperator ||
+      e.type == entry_type::kEnrollment) {
+    auto k = decodeKeyRecord(e.body);
+    if (!k.ok()) return "undecodable key record";
+    const std::string detail = e.detail.empty() ? "" : ": " + e.detail;
+    if (k->purpose == "operator") {
+      return absl::StrFormat("operator key %s (%s) %s%s", k->subject, k->role,
+                             shortHash(crypto::hex(crypto::sha256(k->public_key))), detail);
+    }
+    if (k->purpose == "agent") {
+      return absl::StrFormat("agent key of %s %s%s", k->subject,
+                             shortHash(crypto::hex(crypto::sha256(k->public_key))), detail);
+    }
+    return absl::StrFormat("%s key %s", k->purpose,
+                           shortHash(crypto::hex(crypto::sha256(k->public_key)))) +
+           detail;
+  }
+  return e.detail;
+}
+
+// Whether an entry concerns `host`: it names the host, or it is a request for it.
+bool mentions(const LogEntry& e, const std::string& host) {
+  if (e.host_id == host) return true;
+  if (e.type != entry_type::kRequest) return false;
+  auto r = decodeRequest(e.body);
+  return r.ok() &&
+         (r->all_hosts || std::find(r->hosts.begin(), r->hosts.end(), host) != r->hosts.end());
+}
+
+int auditShow(const Globals& g, const std::string& host, std::uint64_t last) {
+  return withClient(g, [&](Client& c) {
+    v1::ReadLogRequest probe;
+    probe.set_limit(1);
+    v1::ReadLogResponse size_resp;
+    auto ctx = c.context(absl::Seconds(15));
+    auto s = c.stub->ReadLog(ctx.get(), probe, &size_resp);
+    if (!s.ok()) return reportRpcError(s);
+    const std::uint64_t size = size_resp.tree_size();
+    // With --host, read everything and keep the host's rows; otherwise only the last rows.
+    const std::uint64_t start = host.empty() && last > 0 && last < size ? size - last : 0;
+    auto entries = readLog(c, start, size);
+    if (!entries.ok()) {
+      printError(std::string(entries.status().message()));
+      return kExitFailed;
+    }
+    struct Row {
+      std::uint64_t index;
+      LogEntry e;
+    };
+    std::vector<Row> rows;
+    for (std::size_t i = 0; i < entries->size(); ++i) {
+      auto e = decodeLogEntry((*entries)[i]);
+      if (!e.ok()) {
+        printError(
+            absl::StrFormat("entry %d does not decode: %s", start + i, e.status().message()));
+        return kExitFailed;
+      }
+      if (!host.empty() && !mentions(*e, host)) continue;
+      rows.push_back(Row{start + i, std::move(*e)});
+    }
+    if (!host.empty() && last > 0 && rows.size() > last) {
+      rows.erase(rows.begin(), rows.end() - static_cast<std::ptrdiff_t>(last));
+    }
+    if (g.json) {
+      std::printf("{\"tree_size\": %llu, \"entries\": [", static_cast<unsigned long long>(size));
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& [index, e] = rows[i];
+        std::printf(
+            "%s\n  {\"index\": %llu, \"type\": %s, \"logged_unix_ms\": %lld, \"actor\": %s, "
+            "\"host_id\": %s, \"ref\": %s, \"summary\": %s, \"signed\": %s}",
+            i == 0 ? "" : ",", static_cast<unsigned long long>(index), jsonString(e.type).c_str(),
+            static_cast<long long>(e.logged_unix_ms), jsonString(e.actor).c_str(),
+            jsonString(e.host_id).c_str(), jsonString(e.ref).c_str(),
+            jsonString(summarize(e)).c_str(), e.signature.empty() ? "false" : "true");
+      }
+      std::printf("\n]}\n");
+      return kExitOk;
+    }
+    std::printf("%-6s %-23s %-10s %-18s %-12s %s\n", "INDEX", "TIME (UTC)", "TYPE", "WHO", "HOST",
+                "WHAT");
+    for (const auto& [index, e] : rows) {
+      const std::string when = absl::FormatTime(
+          "%Y-%m-%d %H:%M:%E3S", absl::FromUnixMillis(e.logged_unix_ms), absl::UTCTimeZone());
+      std::printf("%-6llu %-23s %-10s %-18s %-12s %s\n", static_cast<unsigned long long>(index),
+                  when.c_str(), e.type.c_str(), e.actor.c_str(),
+                  e.host_id.empty() ? "-" : e.host_id.c_str(), summarize(e).c_str());
+    }
+    std::printf("%zu of %llu entries shown; 'warden audit export --out FILE' to verify them\n",
+                rows.size(), static_cast<unsigned long long>(size));
+    return kExitOk;
+  });
+}
+
+int auditCheckpoint(const Globals& g) {
+  return withClient(g, [&](Client& c) {
+    v1::GetCheckpointResponse resp;
+    auto ctx = c.context(absl::Seconds(15));
+    auto s = c.stub->GetCheckpoint(ctx.get(), v1::GetCheckpointRequest(), &resp);
+    if (!s.ok()) return reportRpcError(s);
+    if (g.json) {
+      auto cp = checkpointBody(resp.checkpoint());
+      if (!cp.ok()) {
+        printError(std::string(cp.status().message()));
+        return kExitFailed;
+      }
+      std::printf(
+          "{\"origin\": %s, \"tree_size\": %llu, \"root_hash\": %s, \"vkey\": %s, "
+          "\"checkpoint\": %s}\n",
+          jsonString(cp->origin).c_str(), static_cast<unsigned long long>(cp->size),
+          jsonString(crypto::base64(cp->root_hash)).c_str(), jsonString(resp.vkey()).c_str(),
+          jsonString(resp.checkpoint()).c_str());
+      return kExitOk;
+    }
+    // The signed note alone, so it can be saved and handed to 'audit verify --checkpoint'.
+    std::fputs(resp.checkpoint().c_str(), stdout);
+    return kExitOk;
+  });
+}
+
+int auditProve(const Globals& g, std::uint64_t index) {
+  return withClient(g, [&](Client& c) {
+    v1::ProveEntryRequest req;
+    req.set_index(index);
+    v1::ProveEntryResponse resp;
+    auto ctx = c.context(absl::Seconds(15));
+    auto s = c.stub->ProveEntry(ctx.get(), req, &resp);
+    if (!s.ok()) return reportRpcError(s);
+    // Check the proof leads to the checkpoint's root before handing it on.
+    auto cp = checkpointBody(resp.checkpoint());
+    const std::string leaf = merkle::leafHash(resp.entry());
+    std::vector<std::string> proof(resp.proof().begin(), resp.proof().end());
+    if (!cp.ok() || cp->size != resp.tree_size() ||
+        !merkle::verifyInclusion(index, cp->size, leaf, proof, cp->root_hash).ok()) {
+      printError("the controller's inclusion proof does not lead to its checkpoint's root");
+      return kExitFailed;
+    }
+    if (g.json) {
+      std::string hashes;
+      for (const auto& h : proof) {
+        hashes += (hashes.empty() ? "" : ", ") + jsonString(crypto::base64(h));
+      }
+      std::printf(
+          "{\n\"index\": %llu,\n\"tree_size\": %llu,\n\"entry\": %s,\n"
+          "\"leaf_hash\": %s,\n\"proof\": [%s],\n\"checkpoint\": %s\n}\n",
+          static_cast<unsigned long long>(index), static_cast<unsigned long long>(resp.tree_size()),
+          jsonString(crypto::base64(resp.entry())).c_str(),
+          jsonString(crypto::base64(leaf)).c_str(), hashes.c_str(),
+          jsonString(resp.checkpoint()).c_str());
+      return kExitOk;
+    }
+    auto e = decodeLogEntry(resp.entry());
+    std::printf("entry %llu of %llu: %s\nleaf hash %s\nproof: %zu hashes, verified against:\n%s",
+                static_cast<unsigned long long>(index),
+                static_cast<unsigned long long>(resp.tree_size()),
+                e.ok() ? summarize(*e).c_str() : "undecodable", crypto::hex(leaf).c_str(),
+                proof.size(), resp.checkpoint().c_str());
+    return kExitOk;
+  });
+}
+
+int auditExport(const Globals& g, const std::string& out_path) {
+  if (pathExists(out_path)) {
+    printError(absl::StrFormat("%s already exists; not overwriting it", out_path));
+    return kExitBadInput;
+  }
+  return withClient(g, [&](Client& c) {
+    v1::GetCheckpointRequest req;
+    req.set_all(true);
+    v1::GetCheckpointResponse cps;
+    auto ctx = c.context(absl::Seconds(30));
+    auto s = c.stub->GetCheckpoint(ctx.get(), req, &cps);
+    if (!s.ok()) return reportRpcError(s);
+    // The newest checkpoint covered every entry when it was fetched; export exactly those.
+    auto size = checkpointSize(cps.checkpoint());
+    if (!size.ok()) {
+      printError(absl::StrFormat("the controller's checkpoint: %s", size.status().message()));
+      return kExitFailed;
+    }
+    std::vector<std::string> checkpoints;
+    for (const auto& cp : cps.checkpoints()) {
+      if (auto n = checkpointSize(cp); n.ok() && *n <= *size) checkpoints.push_back(cp);
+    }
+    checkpoints.push_back(cps.checkpoint());
+    // Entries are fetched a page at a time as the writer asks for them, in order.
+    std::vector<std::string> page;
+    std::uint64_t page_start = 0;
+    absl::Status fetch_error;
+    auto source = [&](std::uint64_t index) -> absl::StatusOr<std::string> {
+      if (index < page_start || index >= page_start + page.size()) {
+        auto fetched = readLog(c, index, std::min<std::uint64_t>(*size, index + 100000));
+        if (!fetched.ok()) return fetched.status();
+        page = std::move(*fetched);
+        page_start = index;
+        if (page.empty()) return absl::DataLossError("the controller returned no entries");
+      }
+      return page[index - page_start];
+    };
+    auto written =
+        writeAuditExport(out_path, cps.origin(), cps.vkey(), *size, source, std::move(checkpoints));
+    if (!written.ok()) {
+      printError(absl::StrFormat("export failed: %s", written.message()));
+      return kExitFailed;
+    }
+    if (g.json) {
+      std::printf("{\"file\": %s, \"entries\": %llu, \"origin\": %s, \"vkey\": %s}\n",
+                  jsonString(out_path).c_str(), static_cast<unsigned long long>(*size),
+                  jsonString(cps.origin()).c_str(), jsonString(cps.vkey()).c_str());
+      return kExitOk;
+    }
+    std::printf(
+        "exported %llu entries of log %s to %s\ncheck it offline with: warden audit verify "
+        "%s --vkey log.vkey\n",
+        static_cast<unsigned long long>(*size), cps.origin().c_str(), out_path.c_str(),
+        out_path.c_str());
+    return kExitOk;
+  });
+}
+
+int auditVerify(const Globals& g, const std::string& file, const std::string& vkey_path,
+                const std::vector<std::string>& checkpoint_paths) {
+  AuditVerifyOptions options;
+  if (!vkey_path.empty()) {
+    auto vkey = readFile(vkey_path);
+    if (!vkey.ok()) {
+      printError(std::string(vkey.status().message()));
+      return kExitBadInput;
+    }
+    options.pinned_vkey = std::string(absl::StripTrailingAsciiWhitespace(*vkey));
+  }
+  for (const auto& p : checkpoint_paths) {
+    auto cp = readFile(p);
+    if (!cp.ok()) {
+      printError(std::string(cp.status().message()));
+      return kExitBadInput;
+    }
+    options.previous_checkpoints.push_back(*cp);
+  }
+  auto report = verifyAuditExport(file, options);
+  if (!report.ok()) {
+    printError(std::string(report.status().message()));
+    return kExitBadInput;
+  }
+  const AuditReport& r = *report;
+  if (g.json) {
+    std::string types;
+    for (const auto& [t, n] : r.entries_by_type) {
+      types += absl::StrFormat("%s%s: %d", types.empty() ? "" : ", ", jsonString(t), n);
+    }
+    std::printf(
+        "{\"ok\": %s, \"bad_index\": %lld, \"error\": %s, \"origin\": %s, "
+        "\"vkey\": %s, \"vkey_pinned\": %s, \"tree_size\": %llu, \"root_hash\": %s, "
+        "\"entries_by_type\": {%s}, \"checkpoints\": %llu, "
+        "\"signatures_verified\": %llu, \"previous_checkpoints_checked\": %llu}\n",
+        r.ok ? "true" : "false", static_cast<long long>(r.bad_index), jsonString(r.error).c_str(),
+        jsonString(r.origin).c_str(), jsonString(r.vkey).c_str(), r.vkey_pinned ? "true" : "false",
+        static_cast<unsigned long long>(r.tree_size), jsonString(r.root_hex).c_str(), types.c_str(),
+        static_cast<unsigned long long>(r.checkpoints),
+        static_cast<unsigned long long>(r.signatures_verified),
+        static_cast<unsigned long long>(r.previous_checkpoints_checked));
+    return r.ok ? kExitOk : kExitFailed;
+  }
+  if (!r.ok) {
+    std::fprintf(stderr, "warden: audit verify FAILED: %s\n", r.error.c_str());
+    return kExitFailed;
+  }
+  std::string types;
+  for (const auto& [t, n] : r.entries_by_type) {
+    types += absl::StrFormat("%s%d %s", types.empty() ? "" : ", ", n, t);
+  }
+  std::printf("verified: %llu entries (%s), %llu checkpoints, %llu signatures; root %s\n",
+              static_cast<unsigned long long>(r.tree_size), types.c_str(),
+              static_cast<unsigned long long>(r.checkpoints),
+              static_cast<unsigned long long>(r.signatures_verified), r.root_hex.c_str());
+  if (r.previous_checkpoints_checked > 0) {
+    std::printf("extends the %llu checkpoint(s) you saved: no rollback, truncation or fork\n",
+                static_cast<unsigned long long>(r.previous_checkpoints_checked));
+  }
+  if (!r.vkey_pinned) {
+    std::printf(
+        "warning: checked against the log key written in the file itself; pass --vkey "
+        "with the controller's log.vkey to pin it\n");
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Duration> parseDuration(const std::string& text) {
@@ -815,6 +1234,47 @@ int runCli(int argc, char** argv) {
   action->add_option("ID", action_id, "Action id")->required();
   action->add_flag("--json", g.json, "JSON output");
 
+  auto* audit = app.add_subcommand(
+      "audit",
+      "The signed action log: every request, command, receipt, refusal and key, in an RFC 6962 "
+      "Merkle tree with signed checkpoints. show/export/prove/checkpoint ask the controller "
+      "(any role); verify works offline on an exported file.");
+  audit->require_subcommand(1);
+  std::string audit_host, audit_out, audit_file, audit_vkey;
+  std::uint64_t audit_last = 50, audit_index = 0;
+  std::vector<std::string> audit_checkpoints;
+  auto* audit_show = audit->add_subcommand("show", "Timeline: who did what, where, and the result");
+  audit_show->add_option("--host", audit_host, "Only entries about this host");
+  audit_show->add_option("--last", audit_last, "Show the last N entries (0: all)")
+      ->capture_default_str();
+  audit_show->add_flag("--json", g.json, "JSON output");
+  auto* audit_export = audit->add_subcommand(
+      "export", "Write the whole log, its checkpoints and keys to one self-contained file");
+  audit_export->add_option("--out", audit_out, "File to write (must not exist)")->required();
+  audit_export->add_flag("--json", g.json, "JSON output");
+  auto* audit_verify = audit->add_subcommand(
+      "verify",
+      "Check an exported log offline: every signature, the tree against each checkpoint, the "
+      "request -> dispatch -> receipt chains and times. Exit 0 verified, 1 the first bad entry "
+      "is printed, 2 unreadable input.");
+  audit_verify->add_option("FILE", audit_file, "Export file")->required();
+  audit_verify->add_option("--vkey", audit_vkey,
+                           "The log's verifier key file (log.vkey) to pin; without it the key "
+                           "in the file is trusted");
+  audit_verify
+      ->add_option("--checkpoint", audit_checkpoints,
+                   "A checkpoint saved earlier ('warden audit checkpoint > FILE'): the log must "
+                   "extend it (repeatable)")
+      ->take_all();
+  audit_verify->add_flag("--json", g.json, "JSON output");
+  auto* audit_prove = audit->add_subcommand(
+      "prove", "Inclusion proof of one entry against the latest signed checkpoint");
+  audit_prove->add_option("INDEX", audit_index, "Entry index (0-based)")->required();
+  audit_prove->add_flag("--json", g.json, "JSON output");
+  auto* audit_checkpoint =
+      audit->add_subcommand("checkpoint", "Print the latest signed checkpoint (a signed note)");
+  audit_checkpoint->add_flag("--json", g.json, "JSON output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -822,6 +1282,11 @@ int runCli(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitBadInput;
   }
   if (*token_create) return tokenCreate(g, ttl, token_host);
+  if (*audit_show) return auditShow(g, audit_host, audit_last);
+  if (*audit_export) return auditExport(g, audit_out);
+  if (*audit_verify) return auditVerify(g, audit_file, audit_vkey, audit_checkpoints);
+  if (*audit_prove) return auditProve(g, audit_index);
+  if (*audit_checkpoint) return auditCheckpoint(g);
   if (*hosts_cmd) return hosts(g);
   if (*isolate) return submit(g, "isolate", sa);
   if (*release) return submit(g, "release", sa);

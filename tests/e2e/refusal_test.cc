@@ -189,8 +189,14 @@ TEST(RoleTest, AuditorsReadRespondersContainOnlyAdminsAdminister) {
   EXPECT_EQ(again->exit_code, 2) << again->err;
 
   const std::string auditor = dir + "/auditor.profile";
-  for (const auto& args :
-       std::vector<std::vector<std::string>>{{"hosts"}, {"actions"}, {"blocks"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"hosts"},
+           {"actions"},
+           {"blocks"},
+           {"audit", "show"},
+           {"audit", "checkpoint"},
+           {"audit", "prove", "0", "--json"},
+           {"audit", "export", "--out", dir + "/auditor.export"}}) {
     auto r = d.cliWithProfile(auditor, args);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->exit_code, 0) << args[0] << ": " << r->err;
@@ -226,6 +232,24 @@ TEST(RoleTest, AuditorsReadRespondersContainOnlyAdminsAdminister) {
   EXPECT_NE(actions->out.find("\"requested_by\": \"op-responder\""), std::string::npos);
   EXPECT_EQ(actions->out.find("\"requested_by\": \"op-auditor\""), std::string::npos);
   EXPECT_NE(d.controllerLog().find("by operator op-auditor (auditor) refused"), std::string::npos);
+  // ... and in the signed action log, which the auditor can check offline.
+  auto timeline = d.cliWithProfile(auditor, {"audit", "show", "--last", "0"});
+  ASSERT_TRUE(timeline.ok());
+  EXPECT_NE(timeline->out.find("Submit refused: operator op-auditor has role auditor"),
+            std::string::npos)
+      << timeline->out;
+  EXPECT_NE(timeline->out.find("CreateToken refused: operator op-responder has role responder"),
+            std::string::npos)
+      << timeline->out;
+  EXPECT_NE(timeline->out.find("operator key op-responder (responder)"), std::string::npos)
+      << timeline->out;
+  auto exported = d.cliWithProfile(auditor, {"audit", "export", "--out", dir + "/final.export"});
+  ASSERT_TRUE(exported.ok());
+  ASSERT_EQ(exported->exit_code, 0) << exported->err;
+  auto verified = d.cliWithProfile(
+      auditor, {"audit", "verify", dir + "/final.export", "--vkey", d.dataDir() + "/log.vkey"});
+  ASSERT_TRUE(verified.ok());
+  EXPECT_EQ(verified->exit_code, 0) << verified->out << verified->err;
 }
 
 }  // namespace

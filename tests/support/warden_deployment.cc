@@ -50,11 +50,18 @@ std::string WardenDeployment::controllerAddress() const {
 
 TestHost& WardenDeployment::host(const std::string& name) { return *fleet_->host(name); }
 
-absl::Status WardenDeployment::startController() {
+absl::Status WardenDeployment::startController(const std::vector<std::string>& env) {
+  std::vector<std::string> argv;
+  if (!env.empty()) {
+    argv.push_back("env");
+    argv.insert(argv.end(), env.begin(), env.end());
+  }
+  for (const std::string& a : {wardenBinary("warden-controller"), std::string("serve"),
+                               std::string("--data-dir"), data_dir_}) {
+    argv.push_back(a);
+  }
   WARDEN_ASSIGN_OR_RETURN(
-      controller_,
-      controller_host_->spawn({wardenBinary("warden-controller"), "serve", "--data-dir", data_dir_},
-                              controller_host_->dir() + "/controller.log"));
+      controller_, controller_host_->spawn(argv, controller_host_->dir() + "/controller.log"));
   for (int i = 0; i < 200; ++i) {
     if (tcpConnect(*controller_host_, controller_host_->ipv4(), kControllerPort,
                    absl::Milliseconds(200))) {
@@ -69,13 +76,18 @@ absl::Status WardenDeployment::startController() {
                                      controller_->output());
 }
 
-absl::Status WardenDeployment::restartController() {
+absl::Status WardenDeployment::restartController(const std::vector<std::string>& env) {
   if (controller_) {
     (void)controller_->signal(SIGTERM);
     (void)controller_->wait(absl::Seconds(10));
   }
   controller_.reset();
-  return startController();
+  return startController(env);
+}
+
+absl::StatusOr<ExitStatus> WardenDeployment::waitControllerExit(absl::Duration timeout) {
+  if (!controller_) return absl::FailedPreconditionError("no controller was started");
+  return controller_->wait(timeout);
 }
 
 absl::StatusOr<RunResult> WardenDeployment::cli(const std::vector<std::string>& args,

@@ -56,11 +56,15 @@ class WardenDeployment {
   absl::StatusOr<std::string> hostJson(const std::string& host);
 
   // Stops and restarts the controller process (same data directory).
-  absl::Status restartController();
+  // Stops the controller (SIGTERM) if it runs and starts it again, with `env` ("NAME=value",
+  // e.g. WARDEN_FAULT_INJECT=...) added to its environment.
+  absl::Status restartController(const std::vector<std::string>& env = {});
+  // Waits for the controller to exit on its own and returns how it ended.
+  absl::StatusOr<ExitStatus> waitControllerExit(absl::Duration timeout = absl::Seconds(20));
 
  private:
   WardenDeployment() = default;
-  absl::Status startController();
+  absl::Status startController(const std::vector<std::string>& env = {});
 
   std::unique_ptr<TestFleet> fleet_;
   TestHost* controller_host_ = nullptr;

@@ -1,0 +1,131 @@
+// The action log's export file: every entry of the log, in order, with the signed checkpoints
+// interleaved where the tree reached their size, so an auditor can re-check the whole log
+// offline (common/audit_verify.h) with nothing but the file and the log's verifier key.
+//
+// Line-based text, one record per '\n'-terminated line:
+//
+//   warden-audit-export 1
+//   origin <origin>                       checkpoint origin = the note key name
+//   vkey <note verifier key>              C2SP signed-note verifier key of the log
+//   entry <base64(canonical LogEntry bytes)>        one per entry, in log order
+//   checkpoint <base64(whole signed note)>          right after the entry that brings the tree
+//                                                   to the checkpoint's size (before any entry
+//                                                   for size 0)
+//   end <number of entries>
+//
+// base64 is RFC 4648 §4, padded. The last checkpoint covers every entry; `end` makes a
+// truncated file detectable. Identical consecutive checkpoints (an idle log re-signs the same
+// note) are written once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace warden {
+
+inline constexpr char kAuditExportMagic[] = "warden-audit-export 1";
+// Longest line a reader accepts: an entry of the controller's largest size (1 MiB), base64'd,
+// with room to spare. Bounds what an export file can make the verifier hold.
+inline constexpr std::size_t kAuditExportMaxLine = 8 << 20;
+
+// The RFC 6962 root of an append-only list of leaves, kept as its frontier — the roots of the
+// complete subtrees along the right edge, at most 64 hashes — so a streaming reader or writer
+// knows the root at its current size without holding the leaves (transparency-dev's "compact
+// range" of [0, n)).
+class MerkleFrontier {
+ public:
+  std::uint64_t size() const { return size_; }
+  // Appends SHA-256(0x00 || entry) (RFC 9162 §2.1.1).
+  void append(std::string_view entry);
+  void appendLeafHash(std::string_view leaf_hash);
+  // MTH of the leaves so far; SHA-256("") when there are none.
+  std::string root() const;
+
+ private:
+  struct Node {
+    std::string hash;
+    int level;  // the subtree holds 2^level leaves
+  };
+  std::vector<Node> nodes_;  // left to right, strictly decreasing levels
+  std::uint64_t size_ = 0;
+};
+
+// Writes an export file as a stream, so the whole log never has to be in memory.
+//
+// The file is built as a temporary file in the destination's directory and renamed into place
+// by finish(), after an fsync: a failed or interrupted export never appears under `path`. The
+// destructor of an unfinished writer removes the temporary file. The file is created 0600 (it
+// holds operators' requests).
+//
+// The writer refuses to write an export that would not verify at the checkpoints: each
+// checkpoint must be signed by `vkey`, name `origin`, have the size of the entries written so
+// far and their root.
+class AuditExportWriter {
+ public:
+  // `vkey` must parse and be named `origin`.
+  static absl::StatusOr<std::unique_ptr<AuditExportWriter>> open(const std::string& path,
+                                                                 std::string_view origin,
+                                                                 std::string_view vkey);
+  ~AuditExportWriter();
+  AuditExportWriter(const AuditExportWriter&) = delete;
+  AuditExportWriter& operator=(const AuditExportWriter&) = delete;
+
+  // Appends the next entry (canonical LogEntry bytes, non-empty).
+  absl::Status addEntry(std::string_view entry);
+  // Appends a signed checkpoint note at the current position. Its size must equal the number
+  // of entries written so far (FailedPrecondition otherwise) and its root theirs; a note
+  // byte-identical to the previous checkpoint is skipped.
+  absl::Status addCheckpoint(std::string_view signed_note);
+  // Writes `end N`, fsyncs, renames into place and fsyncs the directory. Fails
+  // (FailedPrecondition) unless the last checkpoint covers every entry. Returns N.
+  absl::StatusOr<std::uint64_t> finish();
+
+  std::uint64_t entries() const { return frontier_.size(); }
+
+ private:
+  AuditExportWriter(std::string path, std::string tmp_path, int fd, std::string origin,
+                    std::string vkey);
+  absl::Status writeLine(std::string_view keyword, std::string_view value);
+  absl::Status flush();
+  void abandon();
+
+  const std::string path_;
+  const std::string tmp_path_;
+  int fd_;
+  const std::string origin_;
+  const std::string vkey_;
+  std::string buffer_;
+  MerkleFrontier frontier_;
+  std::string last_checkpoint_;
+  std::int64_t last_checkpoint_size_ = -1;
+  bool finished_ = false;
+};
+
+// Reads entry `index` (0-based) of the log being exported.
+using AuditEntrySource = std::function<absl::StatusOr<std::string>(std::uint64_t index)>;
+
+// Writes a whole export of entries [0, entry_count) from `source`, placing every checkpoint
+// after the entry that brings the tree to its size. `checkpoints` may come in any order and
+// hold duplicates; one of size entry_count must be among them. A checkpoint larger than
+// entry_count is an error (InvalidArgument): export the entries it covers too.
+absl::Status writeAuditExport(const std::string& path, std::string_view origin,
+                              std::string_view vkey, std::uint64_t entry_count,
+                              const AuditEntrySource& source, std::vector<std::string> checkpoints);
+// The same for entries held in memory.
+absl::Status writeAuditExport(const std::string& path, std::string_view origin,
+                              std::string_view vkey, std::span<const std::string> entries,
+                              std::vector<std::string> checkpoints);
+
+// The size of a signed checkpoint note, read without checking its signature (for ordering).
+absl::StatusOr<std::uint64_t> checkpointSize(std::string_view signed_note);
+
+}  // namespace warden
