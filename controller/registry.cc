@@ -358,8 +358,8 @@ absl::StatusOr<bool> Registry::finishAction(const std::string& id, const std::st
   std::lock_guard<std::mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(
       auto st, db_->prepare("UPDATE actions SET state = ?, message = ?, receipt = ?, "
-                            "receipt_signature = ?, finished_ms = ? WHERE id = ? AND state IN "
-                            "('queued', 'delivered')"));
+                            "receipt_signature = ?, finished_ms = ? WHERE id = ? AND (state IN "
+                            "('queued', 'delivered') OR (state = 'expired' AND receipt IS NULL))"));
   WARDEN_RETURN_IF_ERROR(st.bind(1, state)
                              .bind(2, message)
                              .bindBlob(3, receipt)
@@ -432,7 +432,27 @@ absl::Status Registry::addRequestId(const std::string& id, const std::string& op
   }
   WARDEN_ASSIGN_OR_RETURN(
       auto st, db_->prepare("INSERT INTO requests(id, operator, at_ms) VALUES(?, ?, ?)"));
-  return st.bind(1, id).bind(2, operator_name).bind(3, at_ms).run();
+  WARDEN_RETURN_IF_ERROR(st.bind(1, id).bind(2, operator_name).bind(3, at_ms).run());
+  // Ids only need remembering while a request with them could still be accepted.
+  WARDEN_ASSIGN_OR_RETURN(auto prune, db_->prepare("DELETE FROM requests WHERE at_ms < ?"));
+  return prune.bind(1, at_ms - 60 * 60 * 1000).run();
+}
+
+absl::StatusOr<std::vector<ActionRecord>> Registry::actionsAwaitingReceipt() {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare(absl::StrFormat("SELECT %s FROM actions WHERE receipt IS NULL AND "
+                                            "state IN ('queued', 'delivered', 'expired') AND "
+                                            "log_index >= 0 ORDER BY seq",
+                                            kActionColumns)));
+  std::vector<ActionRecord> out;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    WARDEN_ASSIGN_OR_RETURN(auto a, readAction(st));
+    out.push_back(std::move(a));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<OperatorRecord>> Registry::listOperators() {

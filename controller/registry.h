@@ -71,7 +71,8 @@ class Registry {
   absl::StatusOr<OperatorRecord> findOperator(const std::string& name);
   absl::StatusOr<std::vector<OperatorRecord>> listOperators();
 
-  // Remembers a signed request's id; AlreadyExists if it was seen before (a replay).
+  // Remembers a signed request's id; AlreadyExists if it was seen before (a replay). Ids older
+  // than an hour are forgotten (a request is only accepted within 10 minutes of being made).
   absl::Status addRequestId(const std::string& id, const std::string& operator_name,
                             std::int64_t at_ms);
 
@@ -98,7 +99,11 @@ class Registry {
   // ones are marked so on the way.
   absl::StatusOr<std::vector<ActionRecord>> pendingActions(const std::string& host_id);
   absl::Status markDelivered(const std::string& id);
-  // Stores the agent's verified receipt; false if the action had already finished.
+  // Actions with a logged dispatch and no receipt yet (queued, delivered or expired).
+  absl::StatusOr<std::vector<ActionRecord>> actionsAwaitingReceipt();
+  // Stores the agent's verified receipt; false if the action already had one or failed
+  // otherwise. An action the controller marked expired still takes the receipt: the agent
+  // acted before the command expired there.
   absl::StatusOr<bool> finishAction(const std::string& id, const std::string& state,
                                     const std::string& message, const std::string& receipt,
                                     const std::string& receipt_signature, std::int64_t finished_ms);

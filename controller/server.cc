@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/audit.h"
@@ -34,6 +35,14 @@ constexpr std::uint32_t kMaxWaitMs = 10 * 60 * 1000;
 // A signed request is accepted this long after (or before, for clock skew) it was made.
 constexpr std::int64_t kRequestWindowMs = 10 * 60 * 1000;
 constexpr std::size_t kMaxLogReadBytes = 3 << 20;  // one ReadLog response, under the 4 MB cap
+// A log entry holds at most one whole agent message (a receipt) plus its envelope.
+constexpr std::size_t kMaxLogEntryBytes = kMaxMessageBytes + (64 << 10);
+// Checkpoints one GetCheckpoint(all) answer carries (~220 bytes each): older ones are thinned.
+constexpr std::size_t kMaxCheckpointsListed = 8000;
+// Refusals of callers who could not be identified (no or unknown certificate, failed
+// enrollment) are logged at most this often; the rest are counted into the next one.
+constexpr int kAnonymousRefusalsPerMinute = 30;
+constexpr std::size_t kMaxUntrustedText = 256;
 
 // Fault injection for tests of the agent's and the log's defences, from the environment
 // variable WARDEN_FAULT_INJECT (comma separated); announced loudly at start:
@@ -176,6 +185,11 @@ struct ControllerServer::Impl {
   std::mutex mu;
   std::condition_variable finished_cv;
   std::map<std::string, std::shared_ptr<AgentSession>> sessions;
+  std::set<std::string> receipts_in_flight;    // command ids whose receipt is being logged
+  std::int64_t anonymous_window_start_ms = 0;  // logAnonymousRefusal's rate limit (under mu)
+  int anonymous_in_window = 0;
+  std::uint64_t anonymous_suppressed = 0;
+  std::mutex identity_mu;  // one enrollment or operator change at a time: log and registry agree
 
   class AgentService;
   class OperatorService;
@@ -188,28 +202,51 @@ struct ControllerServer::Impl {
     return it == sessions.end() ? nullptr : it->second;
   }
 
-  // Opens the action log in DIR/log; a new log starts with the keys needed to check it.
+  // Opens the action log in DIR/log. A new log starts with everything needed to check it (the
+  // genesis): the log and command keys, every operator and every host already enrolled. A
+  // crash part way through the genesis is finished on the next start.
   absl::Status openLog() {
     ActionLogOptions o{keys.data_dir + "/log", keys.log_origin, keys.log_key};
+    o.max_entry_bytes = kMaxLogEntryBytes;
     WARDEN_ASSIGN_OR_RETURN(log, ActionLog::open(std::move(o)));
     if (log->size() > 0) {
       WARDEN_ASSIGN_OR_RETURN(std::string last, log->entry(log->size() - 1));
       WARDEN_ASSIGN_OR_RETURN(LogEntry e, decodeLogEntry(last));
       last_logged_ms = e.logged_unix_ms;
-      logInfo("action log: %d entries", log->size());
-      return absl::OkStatus();
     }
+    WARDEN_ASSIGN_OR_RETURN(std::vector<LogEntry> genesis, genesisEntries());
+    if (log->size() < genesis.size()) {
+      for (std::uint64_t i = 0; i < log->size(); ++i) {
+        WARDEN_ASSIGN_OR_RETURN(std::string bytes, log->entry(i));
+        WARDEN_ASSIGN_OR_RETURN(LogEntry have, decodeLogEntry(bytes));
+        if (have.type != genesis[i].type || have.body != genesis[i].body) {
+          return absl::DataLossError(absl::StrFormat(
+              "action log: entry %d is not the genesis entry expected there; not touching it", i));
+        }
+      }
+      for (std::size_t i = log->size(); i < genesis.size(); ++i) {
+        WARDEN_RETURN_IF_ERROR(appendEntry(genesis[i]).status());
+      }
+      logInfo("action log: genesis written (%d entries)", genesis.size());
+    }
+    WARDEN_RETURN_IF_ERROR(recoverReceipts());
+    logInfo("action log: %d entries", log->size());
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<LogEntry>> genesisEntries() {
+    std::vector<LogEntry> out;
     LogEntry e;
     e.type = entry_type::kKey;
     e.actor = "controller";
     e.body =
         encodeKeyRecord(KeyRecord{kKeyRecordVersion, "log", "controller", "", keys.log_vkey, ""});
     e.detail = "action log created; checkpoints are signed by this key";
-    WARDEN_RETURN_IF_ERROR(appendEntry(e).status());
+    out.push_back(e);
     e.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "command", "controller", "",
                                        keys.command_key.publicKey(), ""});
     e.detail = "commands are signed by this key";
-    WARDEN_RETURN_IF_ERROR(appendEntry(e).status());
+    out.push_back(e);
     WARDEN_ASSIGN_OR_RETURN(auto operators, keys.registry->listOperators());
     for (const auto& op : operators) {
       LogEntry o;
@@ -218,9 +255,46 @@ struct ControllerServer::Impl {
       o.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "operator", op.name, op.role,
                                          op.signing_public_key, op.cert_fingerprint});
       o.detail = absl::StrFormat("operator %s (%s)", op.name, op.role);
-      WARDEN_RETURN_IF_ERROR(appendEntry(o).status());
+      out.push_back(o);
     }
-    logInfo("action log created with %d entries", log->size());
+    WARDEN_ASSIGN_OR_RETURN(auto hosts, keys.registry->listHosts());
+    for (const auto& h : hosts) {
+      LogEntry a;
+      a.type = entry_type::kEnrollment;
+      a.actor = "agent:" + h.host_id;
+      a.host_id = h.host_id;
+      a.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "agent", h.host_id, "",
+                                         h.receipt_public_key, h.cert_fingerprint});
+      a.detail = "enrolled before the action log existed";
+      out.push_back(a);
+    }
+    return out;
+  }
+
+  // A controller that died between logging a receipt and storing it in the registry: the log
+  // is the truth, so the registry catches up (and the receipt is never logged twice).
+  absl::Status recoverReceipts() {
+    WARDEN_ASSIGN_OR_RETURN(auto waiting, keys.registry->actionsAwaitingReceipt());
+    if (waiting.empty()) return absl::OkStatus();
+    std::map<std::string, const ActionRecord*> by_id;
+    std::uint64_t from = log->size();
+    for (const auto& a : waiting) {
+      by_id[a.id] = &a;
+      from = std::min(from, static_cast<std::uint64_t>(a.log_index));
+    }
+    for (std::uint64_t i = from; i < log->size(); ++i) {
+      WARDEN_ASSIGN_OR_RETURN(std::string bytes, log->entry(i));
+      auto e = decodeLogEntry(bytes);
+      if (!e.ok() || e->type != entry_type::kReceipt || !by_id.contains(e->ref)) continue;
+      auto r = decodeReceipt(e->body);
+      if (!r.ok()) continue;
+      auto stored =
+          keys.registry->finishAction(e->ref, std::string(receiptStatusName(r->status)), r->message,
+                                      e->body, e->signature, e->logged_unix_ms);
+      if (stored.ok() && *stored) {
+        logInfo("action %s: receipt recovered from action log entry %d", e->ref, i);
+      }
+    }
     return absl::OkStatus();
   }
 
@@ -241,10 +315,42 @@ struct ControllerServer::Impl {
     e.actor = actor;
     e.host_id = host_id;
     e.ref = ref;
-    e.detail = detail;
+    e.detail = detail.substr(0, 4 * kMaxUntrustedText);
     if (auto s = appendEntry(e); !s.ok()) {
-      logError("action log: cannot log refusal (%s): %s", detail, s.status().ToString());
+      logError("action log: cannot log refusal (%s): %s", e.detail, s.status().ToString());
     }
+  }
+
+  // A refusal of a caller who could not be identified. Anyone who can reach the port can
+  // cause these, so they are rate-limited: past kAnonymousRefusalsPerMinute, they are counted
+  // and the count goes into the next one logged.
+  void logAnonymousRefusal(const std::string& host_id, const std::string& detail) {
+    std::string text = detail.substr(0, kMaxUntrustedText);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      const std::int64_t now = nowUnixMs();
+      if (now - anonymous_window_start_ms >= 60000) {
+        anonymous_window_start_ms = now;
+        anonymous_in_window = 0;
+      }
+      if (++anonymous_in_window > kAnonymousRefusalsPerMinute) {
+        ++anonymous_suppressed;
+        return;
+      }
+      if (anonymous_suppressed > 0) {
+        text += absl::StrFormat(" (and %d similar refusals before it, not logged one by one)",
+                                anonymous_suppressed);
+        anonymous_suppressed = 0;
+      }
+    }
+    logRefusal("controller", host_id, "", text);
+  }
+
+  // Ends a host's stream. Under mu: Connect removes its session before returning, so the
+  // context is alive while it is in the map.
+  void cancelSession(const std::string& host_id) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = sessions.find(host_id); it != sessions.end()) it->second->ctx->TryCancel();
   }
 
   void recordEvent(const std::string& host_id, const std::string& kind, const std::string& detail) {
@@ -264,26 +370,10 @@ struct ControllerServer::Impl {
     e.actor = actor;
     e.host_id = host_id;
     e.ref = ref;
-    e.detail = kind + ": " + detail;
+    e.detail = (kind + ": " + detail).substr(0, 16 * kMaxUntrustedText);
     if (auto s = appendEntry(e); !s.ok()) {
       logError("action log: cannot log %s event of %s: %s", kind, host_id, s.status().ToString());
     }
-  }
-
-  // Whether this receipt is already in the log after the action's dispatch: the controller
-  // may have died between logging it and recording it in the registry.
-  bool receiptLogged(const ActionRecord& a, const std::string& receipt) {
-    if (a.log_index < 0) return false;
-    const std::uint64_t size = log->size();
-    for (std::uint64_t i = static_cast<std::uint64_t>(a.log_index) + 1; i < size; ++i) {
-      auto bytes = log->entry(i);
-      if (!bytes.ok()) return false;
-      auto e = decodeLogEntry(*bytes);
-      if (e.ok() && e->type == entry_type::kReceipt && e->ref == a.id && e->body == receipt) {
-        return true;
-      }
-    }
-    return false;
   }
 
   // The proof that `a`'s command was logged, against a checkpoint that covers it.
@@ -324,38 +414,71 @@ struct ControllerServer::Impl {
     }
   }
 
-  void acceptReceipt(AgentSession& s, const HostRecord& host, const v1::SignedReceipt& sr) {
-    const std::string actor = "agent:" + host.host_id;
-    if (auto v = crypto::ed25519Verify(host.receipt_public_key, sr.receipt(), sr.signature());
+  void acceptReceipt(AgentSession& s, const std::string& host_id, const v1::SignedReceipt& sr) {
+    // The key on record now: a re-enrollment replaces it, and the old identity's stream ends.
+    auto host = keys.registry->findHost(host_id);
+    if (!host.ok()) {
+      logWarning("host %s: receipt from a host that is no longer enrolled", host_id);
+      return;
+    }
+    const std::string actor = "agent:" + host_id;
+    if (auto v = crypto::ed25519Verify(host->receipt_public_key, sr.receipt(), sr.signature());
         !v.ok()) {
-      recordLoggedEvent("controller", host.host_id, "bad-receipt",
+      recordLoggedEvent("controller", host_id, "bad-receipt",
                         absl::StrFormat("receipt signature does not verify: %s", v.message()));
       return;
     }
     auto r = decodeReceipt(sr.receipt());
     if (!r.ok()) {
-      recordLoggedEvent("controller", host.host_id, "bad-receipt",
-                        std::string(r.status().message()));
+      recordLoggedEvent("controller", host_id, "bad-receipt",
+                        std::string(r.status().message()).substr(0, kMaxUntrustedText));
       return;
     }
+    const std::string command_id = r->command_id.substr(0, 64);
     auto action = keys.registry->findAction(r->command_id);
-    if (!action.ok() || action->host_id != host.host_id || r->host_id != host.host_id) {
-      recordLoggedEvent("controller", host.host_id, "bad-receipt",
-                        absl::StrFormat("receipt for unknown action %s", r->command_id),
-                        r->command_id);
+    if (!action.ok() || action->host_id != host_id || r->host_id != host_id) {
+      recordLoggedEvent("controller", host_id, "bad-receipt",
+                        absl::StrFormat("receipt for unknown action %s", command_id), command_id);
       return;
     }
-    // A receipt sent again (the ack was lost) is acknowledged again, not logged again.
-    if (action->receipt != sr.receipt() && !receiptLogged(*action, sr.receipt())) {
+    v1::ControllerMessage ack;
+    ack.mutable_receipt_ack()->set_command_id(r->command_id);
+    // One receipt per command in the log: a receipt sent again (the ack was lost, the command
+    // was re-delivered) is acknowledged, not logged again.
+    if (!action->receipt.empty()) {
+      if (action->receipt != sr.receipt()) {
+        logWarning("action %s: %s sent a different second receipt; the first one stands",
+                   r->command_id, host_id);
+      }
+      s.send(ack);
+      return;
+    }
+    // Two streams of one host may deliver the same receipt at once: one of them logs it.
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!receipts_in_flight.insert(r->command_id).second) return;
+    }
+    absl::Cleanup release = [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      receipts_in_flight.erase(r->command_id);
+    };
+    if (action->log_index < 0) {
+      // Dispatched before the action log existed: there is no dispatch to chain it to.
+      recordLoggedEvent(actor, host_id, "legacy-receipt",
+                        absl::StrFormat("receipt for %s, dispatched before the action log existed",
+                                        r->command_id),
+                        r->command_id);
+    } else {
       LogEntry e;
       e.type = entry_type::kReceipt;
       e.actor = actor;
-      e.host_id = host.host_id;
+      e.host_id = host_id;
       e.ref = r->command_id;
       e.body = sr.receipt();
       e.signature = sr.signature();
       if (auto logged = appendEntry(e); !logged.ok()) {
-        // Not acknowledged: the agent sends it again.
+        // Not acknowledged: the command is re-delivered on the next connection and the agent
+        // answers with the same receipt.
         logError("action %s: cannot log receipt: %s", r->command_id, logged.status().ToString());
         return;
       }
@@ -369,21 +492,19 @@ struct ControllerServer::Impl {
       return;
     }
     if (*fresh) {
-      logInfo("action %s: %s on %s: %s", r->command_id, state, host.host_id, r->message);
+      logInfo("action %s: %s on %s: %s", r->command_id, state, host_id, r->message);
       if (r->status == ReceiptStatus::kSucceeded) {
-        if (r->kind == "isolate") (void)keys.registry->setContainment(host.host_id, "isolated");
-        if (r->kind == "release") (void)keys.registry->setContainment(host.host_id, "none");
+        if (r->kind == "isolate") (void)keys.registry->setContainment(host_id, "isolated");
+        if (r->kind == "release") (void)keys.registry->setContainment(host_id, "none");
       }
       if (r->status == ReceiptStatus::kRefused) {
         // The signed receipt in the log is the refusal's record.
-        recordEvent(host.host_id, "refusal",
+        recordEvent(host_id, "refusal",
                     absl::StrFormat("action %s refused: %s", r->command_id, r->message));
       }
       { std::lock_guard<std::mutex> lock(mu); }
       finished_cv.notify_all();
     }
-    v1::ControllerMessage ack;
-    ack.mutable_receipt_ack()->set_command_id(r->command_id);
     s.send(ack);
   }
 
@@ -472,8 +593,8 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     if (!result.ok()) {
       logWarning("enrollment of '%s' from %s refused: %s", req->host_id(), ctx->peer(),
                  result.message());
-      impl_->logRefusal(
-          "controller", validHostId(req->host_id()) ? req->host_id() : "", "",
+      impl_->logAnonymousRefusal(
+          validHostId(req->host_id()) ? req->host_id() : "",
           absl::StrFormat("enrollment of '%s' from %s refused: %s", req->host_id().substr(0, 64),
                           ctx->peer(), result.message()));
     }
@@ -528,7 +649,7 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
           break;
         }
         case v1::AgentMessage::kReceipt:
-          impl_->acceptReceipt(*session, *host, msg.receipt());
+          impl_->acceptReceipt(*session, host_id, msg.receipt());
           break;
         case v1::AgentMessage::kEvent:
           impl_->recordLoggedEvent("agent:" + host_id, host_id, msg.event().kind().substr(0, 64),
@@ -581,6 +702,7 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     host.enrolled_ms = nowUnixMs();
     // consumeToken let an existing host id through only with a token bound to it: that is a
     // deliberate re-enrollment (a reinstalled host), which replaces the old identity.
+    std::lock_guard<std::mutex> identity(impl_->identity_mu);
     const bool reenroll = impl_->keys.registry->findHost(req.host_id()).ok();
     // The agent's key is in the log before any receipt it signs can be.
     LogEntry e;
@@ -594,6 +716,8 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
         absl::StrFormat("%s with join token %s", reenroll ? "re-enrolled" : "enrolled", token.id);
     WARDEN_RETURN_IF_ERROR(impl_->appendEntry(e).status());
     WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addHost(host, reenroll));
+    // The replaced identity may not go on acting: its stream ends now.
+    if (reenroll) impl_->cancelSession(req.host_id());
     resp->set_host_id(req.host_id());
     resp->set_certificate_pem(cert);
     resp->set_ca_pem(impl_->keys.ca.cert_pem);
@@ -788,6 +912,7 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     if (req.signing_public_key().size() != 32) {
       return absl::InvalidArgumentError("signing key must be a raw 32-byte Ed25519 key");
     }
+    std::lock_guard<std::mutex> identity(impl_->identity_mu);
     if (impl_->keys.registry->findOperator(req.name()).ok()) {
       return absl::AlreadyExistsError(absl::StrFormat("operator '%s' already exists", req.name()));
     }
@@ -859,7 +984,16 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     if (req->all()) {
       auto all = impl_->log->checkpoints();
       if (!all.ok()) return toGrpc(all.status());
-      for (auto& c : *all) resp->add_checkpoints(std::move(c));
+      // Identical re-signs once; beyond kMaxCheckpointsListed, an even spread plus the newest.
+      std::vector<std::string> distinct;
+      for (auto& c : *all) {
+        if (distinct.empty() || distinct.back() != c) distinct.push_back(std::move(c));
+      }
+      const std::size_t n = distinct.size();
+      const std::size_t step = n <= kMaxCheckpointsListed ? 1 : n / kMaxCheckpointsListed + 1;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i % step == 0 || i + 1 == n) resp->add_checkpoints(std::move(distinct[i]));
+      }
     }
     return grpc::Status::OK;
   }
@@ -905,24 +1039,22 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     auto id = peerIdentity(ctx);
     if (!id.ok()) {
       logWarning("%s from %s refused: %s", rpc, ctx->peer(), id.status().message());
-      impl_->logRefusal(
-          "controller", "", "",
-          absl::StrFormat("%s from %s refused: %s", rpc, ctx->peer(), id.status().message()));
+      impl_->logAnonymousRefusal(
+          "", absl::StrFormat("%s from %s refused: %s", rpc, ctx->peer(), id.status().message()));
       return id.status();
     }
     if (id->common_name.rfind("operator:", 0) != 0) {
       logWarning("%s from %s refused: %s is not an operator", rpc, ctx->peer(), id->common_name);
-      impl_->logRefusal("controller", "", "",
-                        absl::StrFormat("%s from %s refused: %s is not an operator", rpc,
-                                        ctx->peer(), id->common_name));
+      impl_->logAnonymousRefusal("", absl::StrFormat("%s from %s refused: %s is not an operator",
+                                                     rpc, ctx->peer(), id->common_name));
       return absl::PermissionDeniedError("this certificate is not an operator's");
     }
     auto op = impl_->keys.registry->findOperator(id->common_name.substr(9));
     if (!op.ok() || op->cert_fingerprint != id->fingerprint) {
       logWarning("%s from %s refused: unknown or revoked operator certificate", rpc, ctx->peer());
-      impl_->logRefusal("controller", "", "",
-                        absl::StrFormat("%s from %s refused: unknown or revoked certificate of %s",
-                                        rpc, ctx->peer(), id->common_name));
+      impl_->logAnonymousRefusal(
+          "", absl::StrFormat("%s from %s refused: unknown or revoked certificate of %s", rpc,
+                              ctx->peer(), id->common_name));
       return absl::PermissionDeniedError("operator certificate is unknown or revoked");
     }
     for (const char* r : roles) {
@@ -1063,10 +1195,16 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     }
     std::vector<ActionRecord> created;
     for (const auto& h : hosts) {
-      WARDEN_ASSIGN_OR_RETURN(
-          ActionRecord a,
-          impl_->createAction(request_id, op.name, h, kind, req.reason(), allow, addresses, args));
-      created.push_back(std::move(a));
+      auto a =
+          impl_->createAction(request_id, op.name, h, kind, req.reason(), allow, addresses, args);
+      if (!a.ok()) {
+        // What is logged and queued goes out; the operator hears which hosts did not get it.
+        for (const auto& done : created) impl_->deliver(done);
+        return absl::Status(a.status().code(),
+                            absl::StrFormat("dispatched to %d of %d hosts, then failed on %s: %s",
+                                            created.size(), hosts.size(), h, a.status().message()));
+      }
+      created.push_back(std::move(*a));
     }
     std::vector<std::string> ids;
     for (const auto& a : created) {

@@ -335,7 +335,7 @@ bool Agent::probeController() {
          probe_acked_;
 }
 
-void Agent::reply(const Receipt& r) {
+void Agent::reply(const Receipt& r, bool keep) {
   const std::string bytes = encodeReceipt(r);
   auto sig = receipt_key_.sign(bytes);
   if (!sig.ok()) {
@@ -343,8 +343,7 @@ void Agent::reply(const Receipt& r) {
              sig.status().message());
     return;
   }
-  // Refusals are not stored: a forged command must not be able to claim an id.
-  if (r.status != ReceiptStatus::kRefused) {
+  if (keep) {
     if (auto s = store_->saveReceipt(r.command_id, StoredReceipt{bytes, *sig}); !s.ok()) {
       logError("host %s: cannot store receipt for %s: %s", trust_.host_id, r.command_id,
                s.message());
@@ -360,10 +359,24 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
   Receipt r;
   r.host_id = trust_.host_id;
   r.started_unix_ms = nowUnixMs();
+  // An authentic command (signed by the pinned command key, for this host) that was answered
+  // before gets that answer again, whatever else changed since (expiry, proof): one command,
+  // one receipt.
+  const bool authentic =
+      crypto::ed25519Verify(trust_.command_public_key, sc.command(), sc.signature()).ok();
+  auto raw = decodeCommand(sc.command());
+  if (authentic && raw.ok() && raw->host_id == trust_.host_id) {
+    if (auto stored = store_->findReceipt(raw->id); stored.ok() && stored->has_value()) {
+      v1::AgentMessage m;
+      m.mutable_receipt()->set_receipt((*stored)->receipt);
+      m.mutable_receipt()->set_signature((*stored)->signature);
+      send(m);
+      return;
+    }
+  }
   auto cmd = verifyCommand(sc.command(), sc.signature(), trust_, r.started_unix_ms);
-  // Log before act: a command the controller has not logged is not executed. (A command that
-  // already ran is answered from the receipt store below, whatever its proof.)
-  if (cmd.ok() && !store_->findReceipt(cmd->id).value_or(std::nullopt).has_value()) {
+  // Log before act: a command the controller has not logged is not executed.
+  if (cmd.ok()) {
     DispatchProof proof;
     proof.checkpoint = sc.checkpoint();
     proof.index = sc.log_index();
@@ -377,7 +390,7 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
   }
   if (!cmd.ok()) {
     // Name the command if its bytes at least decode, so the controller can match the refusal.
-    if (auto raw = decodeCommand(sc.command()); raw.ok()) {
+    if (raw.ok()) {
       r.command_id = raw->id;
       r.kind = raw->kind;
     }
@@ -386,19 +399,13 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
     r.finished_unix_ms = nowUnixMs();
     logWarning("host %s: refused command %s: %s", trust_.host_id, r.command_id, r.message);
     sendEvent("refusal", r.message, r.command_id);
-    reply(r);
+    // The refusal of an authentic command is its one answer; a forged command must not be
+    // able to claim an id, so its refusal is not kept.
+    reply(r, /*keep=*/authentic && raw.ok() && raw->host_id == trust_.host_id);
     return;
   }
   r.command_id = cmd->id;
   r.kind = cmd->kind;
-  // Idempotency: a re-delivered command gets its first receipt back.
-  if (auto stored = store_->findReceipt(cmd->id); stored.ok() && stored->has_value()) {
-    v1::AgentMessage m;
-    m.mutable_receipt()->set_receipt((*stored)->receipt);
-    m.mutable_receipt()->set_signature((*stored)->signature);
-    send(m);
-    return;
-  }
   ActionOutcome out;
   if (cmd->kind == "isolate") {
     IsolationPolicy policy;

@@ -63,7 +63,8 @@ class Agent {
                  const std::string& command_id = "");
   v1::Facts facts();
   std::vector<IpPrefix> pinController();
-  void reply(const Receipt& r);
+  // Signs and sends a receipt; `keep` stores it, so a re-delivered command gets it again.
+  void reply(const Receipt& r, bool keep = true);
   bool waitForReceiptAck(const std::string& command_id, absl::Duration timeout);
   ActionOutcome runHostAction(const Command& cmd);
 

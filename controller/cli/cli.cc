@@ -693,28 +693,65 @@ int listBlocks(const Globals& g) {
 
 // ---- audit ----------------------------------------------------------------------------------
 
+// Length of the valid UTF-8 sequence at the start of `v`, or 0 (RFC 3629 §4).
+std::size_t utf8Length(std::string_view v) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(v[i]); };
+  const unsigned char c = b(0);
+  std::size_t n = c < 0x80                 ? 1
+                  : c >= 0xC2 && c <= 0xDF ? 2
+                  : c >= 0xE0 && c <= 0xEF ? 3
+                  : c >= 0xF0 && c <= 0xF4 ? 4
+                                           : 0;
+  if (n == 0 || v.size() < n) return 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    if ((b(i) & 0xC0) != 0x80) return 0;
+  }
+  if (n == 3 && ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F))) return 0;
+  if (n == 4 && ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) > 0x8F))) return 0;
+  return n;
+}
+
+// Text from the log (agents and operators wrote it) made safe for a terminal: control
+// characters and invalid UTF-8 become '?', so no escape sequence reaches the auditor's screen.
+std::string printable(std::string_view v) {
+  std::string out;
+  while (!v.empty()) {
+    const std::size_t n = utf8Length(v);
+    const unsigned char c = static_cast<unsigned char>(v[0]);
+    if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7f))) {
+      out += '?';
+      v.remove_prefix(1);
+    } else {
+      out.append(v.substr(0, n));
+      v.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
 std::string jsonString(std::string_view v) {
   std::string out = "\"";
-  for (unsigned char ch : v) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (ch < 0x20) {
-          out += absl::StrFormat("\\u%04x", ch);
-        } else {
-          out += static_cast<char>(ch);
-        }
+  while (!v.empty()) {
+    const std::size_t n = utf8Length(v);
+    const unsigned char ch = static_cast<unsigned char>(v[0]);
+    if (n > 1) {
+      out.append(v.substr(0, n));
+      v.remove_prefix(n);
+      continue;
+    }
+    v.remove_prefix(1);
+    if (n == 0) {
+      out += "\\ufffd";  // not UTF-8: the replacement character keeps the JSON valid
+    } else if (ch == '"') {
+      out += "\\\"";
+    } else if (ch == '\\') {
+      out += "\\\\";
+    } else if (ch == '\n') {
+      out += "\\n";
+    } else if (ch < 0x20 || ch == 0x7f) {
+      out += absl::StrFormat("\\u%04x", ch);
+    } else {
+      out += static_cast<char>(ch);
     }
   }
   return out + "\"";
@@ -857,8 +894,9 @@ int auditShow(const Globals& g, const std::string& host, std::uint64_t last) {
       const std::string when = absl::FormatTime(
           "%Y-%m-%d %H:%M:%E3S", absl::FromUnixMillis(e.logged_unix_ms), absl::UTCTimeZone());
       std::printf("%-6llu %-23s %-10s %-18s %-12s %s\n", static_cast<unsigned long long>(index),
-                  when.c_str(), e.type.c_str(), e.actor.c_str(),
-                  e.host_id.empty() ? "-" : e.host_id.c_str(), summarize(e).c_str());
+                  when.c_str(), printable(e.type).c_str(), printable(e.actor).c_str(),
+                  e.host_id.empty() ? "-" : printable(e.host_id).c_str(),
+                  printable(summarize(e)).c_str());
     }
     std::printf("%zu of %llu entries shown; 'warden audit export --out FILE' to verify them\n",
                 rows.size(), static_cast<unsigned long long>(size));
@@ -927,8 +965,8 @@ int auditProve(const Globals& g, std::uint64_t index) {
     std::printf("entry %llu of %llu: %s\nleaf hash %s\nproof: %zu hashes, verified against:\n%s",
                 static_cast<unsigned long long>(index),
                 static_cast<unsigned long long>(resp.tree_size()),
-                e.ok() ? summarize(*e).c_str() : "undecodable", crypto::hex(leaf).c_str(),
-                proof.size(), resp.checkpoint().c_str());
+                e.ok() ? printable(summarize(*e)).c_str() : "undecodable",
+                crypto::hex(leaf).c_str(), proof.size(), resp.checkpoint().c_str());
     return kExitOk;
   });
 }

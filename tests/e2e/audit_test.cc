@@ -3,9 +3,12 @@
 // the export is caught and named; a command whose log proof is missing or wrong is refused by
 // the agent (and the refusal is logged); a controller killed between logging and answering
 // loses nothing it acknowledged and leaves a log that verifies.
+#include "common/audit.h"
+
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -14,7 +17,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/audit.h"
 #include "common/command.h"
 #include "common/crypto.h"
 #include "common/files.h"
@@ -108,10 +110,10 @@ class AuditTest : public ::testing::Test {
 };
 
 TEST_F(AuditTest, ExportVerifiesAndEveryTamperingIsCaughtAndNamed) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"isolate", "host-42", "--reason", "INC-1"},
-           {"block", "198.18.0.66", "--host", "host-43"},
-           {"release", "host-42"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"isolate", "host-42", "--reason", "INC-1"},
+                                             {"block", "198.18.0.66", "--host", "host-43"},
+                                             {"release", "host-42"}}) {
     RunResult r = warden(args);
     ASSERT_EQ(r.exit_code, 0) << args[0] << ": " << r.out << r.err;
   }
@@ -321,6 +323,24 @@ TEST_F(AuditTest, ControllerKilledBetweenLoggingAndAnsweringLosesNothing) {
   }
   EXPECT_EQ(receipts, 1) << show.out;
   RunResult ok = verify(exportLog("crash.export"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+}
+
+// A registry from before the action log (here: the log directory removed while the
+// controller was down) gets a log whose genesis records the operators and the hosts already
+// enrolled, so their receipts verify; work goes on as before.
+TEST_F(AuditTest, ExistingRegistryGetsAGenesisThatCoversItsHosts) {
+  RunResult iso = warden({"isolate", "host-43"});
+  ASSERT_EQ(iso.exit_code, 0) << iso.err;
+  ASSERT_TRUE(d_->stopController().ok());
+  ASSERT_EQ(std::system(("rm -rf '" + d_->dataDir() + "/log'").c_str()), 0);
+  ASSERT_TRUE(d_->restartController().ok());
+  ASSERT_TRUE(d_->waitConnected("host-43", true).ok());
+  RunResult rel = warden({"release", "host-43"});
+  ASSERT_EQ(rel.exit_code, 0) << rel.out << rel.err;
+  RunResult show = warden({"audit", "show", "--last", "0"});
+  EXPECT_NE(show.out.find("enrolled before the action log existed"), std::string::npos) << show.out;
+  RunResult ok = verify(exportLog("genesis.export"));
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
 }
 

@@ -76,12 +76,18 @@ absl::Status WardenDeployment::startController(const std::vector<std::string>& e
                                      controller_->output());
 }
 
-absl::Status WardenDeployment::restartController(const std::vector<std::string>& env) {
+absl::Status WardenDeployment::stopController() {
   if (controller_) {
     (void)controller_->signal(SIGTERM);
-    (void)controller_->wait(absl::Seconds(10));
+    auto ended = controller_->wait(absl::Seconds(10));
+    controller_.reset();
+    if (!ended.ok()) return ended.status();
   }
-  controller_.reset();
+  return absl::OkStatus();
+}
+
+absl::Status WardenDeployment::restartController(const std::vector<std::string>& env) {
+  (void)stopController();
   return startController(env);
 }
 

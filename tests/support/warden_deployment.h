@@ -59,6 +59,8 @@ class WardenDeployment {
   // Stops the controller (SIGTERM) if it runs and starts it again, with `env` ("NAME=value",
   // e.g. WARDEN_FAULT_INJECT=...) added to its environment.
   absl::Status restartController(const std::vector<std::string>& env = {});
+  // Stops the controller (SIGTERM) and waits for it; restartController() starts it again.
+  absl::Status stopController();
   // Waits for the controller to exit on its own and returns how it ended.
   absl::StatusOr<ExitStatus> waitControllerExit(absl::Duration timeout = absl::Seconds(20));
 

@@ -289,8 +289,12 @@ TEST_F(RegistryTest, PendingActionsExpireOnTheWay) {
   EXPECT_THAT(old->message, HasSubstr("expired"));
   EXPECT_EQ(reg_->findAction("done")->state, "succeeded") << "finished actions untouched";
   EXPECT_EQ(reg_->findAction("other-host")->state, "queued") << "other hosts untouched";
-  // An expired action can no longer be finished.
-  EXPECT_FALSE(*reg_->finishAction("old", "succeeded", "late", "r", "s", now));
+  // A receipt that arrives after the controller gave up still counts (the agent acted before
+  // the command expired there), once.
+  EXPECT_TRUE(*reg_->finishAction("old", "succeeded", "late", "r", "s", now));
+  EXPECT_EQ(reg_->findAction("old")->state, "succeeded");
+  EXPECT_FALSE(*reg_->finishAction("old", "failed", "again", "r2", "s2", now));
+  EXPECT_EQ(reg_->findAction("old")->receipt, "r");
 }
 
 TEST_F(RegistryTest, MarkDeliveredOnlyMovesQueued) {
