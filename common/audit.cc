@@ -84,8 +84,12 @@ absl::StatusOr<Request> decodeRequest(std::string_view bytes) {
 
 std::string encodeKeyRecord(const KeyRecord& k) {
   CanonicalWriter w("key");
-  w.u64(k.version).str(k.purpose).str(k.subject).str(k.role).str(k.public_key).str(
-      k.cert_fingerprint);
+  w.u64(k.version)
+      .str(k.purpose)
+      .str(k.subject)
+      .str(k.role)
+      .str(k.public_key)
+      .str(k.cert_fingerprint);
   return std::move(w).finish();
 }
 
@@ -127,8 +131,8 @@ absl::Status verifyDispatchProof(std::string_view log_vkey, std::string_view com
         absl::StrFormat("the checkpoint does not parse: %s", cp.status().message()));
   }
   if (cp->origin != verifier->name) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "the checkpoint is for log '%s', not '%s'", cp->origin, verifier->name));
+    return absl::PermissionDeniedError(
+        absl::StrFormat("the checkpoint is for log '%s', not '%s'", cp->origin, verifier->name));
   }
   auto entry = decodeLogEntry(proof.entry);
   if (!entry.ok()) {

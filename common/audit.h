@@ -72,10 +72,10 @@ absl::StatusOr<Request> decodeRequest(std::string_view bytes);
 // A public key and what it is for.
 struct KeyRecord {
   std::uint64_t version = kKeyRecordVersion;
-  std::string purpose;  // "command", "log", "operator", "agent"
-  std::string subject;  // "controller", the operator's name or the host id
-  std::string role;     // operators: admin, responder, auditor
-  std::string public_key;  // raw 32-byte Ed25519 key (log: the note verifier key text)
+  std::string purpose;           // "command", "log", "operator", "agent"
+  std::string subject;           // "controller", the operator's name or the host id
+  std::string role;              // operators: admin, responder, auditor
+  std::string public_key;        // raw 32-byte Ed25519 key (log: the note verifier key text)
   std::string cert_fingerprint;  // TLS certificate bound to the identity, if any
 };
 

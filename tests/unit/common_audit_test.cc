@@ -1,13 +1,12 @@
 // common/audit.h: the canonical log entry, request and key record encodings, and the agent's
 // "log before act" check of a dispatched command's checkpoint and inclusion proof.
-#include "common/audit.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "common/audit.h"
 #include "common/command.h"
 #include "common/crypto.h"
 #include "common/merkle.h"
