@@ -9,12 +9,14 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,7 @@
 #include "common/audit_export.h"
 #include "common/command.h"
 #include "common/crypto.h"
+#include "common/net.h"
 #include "common/note.h"
 #include "common/status.h"
 
@@ -348,10 +351,109 @@ struct OperatorState {
   std::array<char, 32> public_key{};
 };
 
+// What a request asked for, beyond its kind and hosts, normalized as the controller does before
+// it dispatches (controller/server.cc submit()): a 16-byte SHA-256 prefix of the reason, args,
+// allow list and addresses, so that memory stays small per request (32 bytes in all); and a
+// cheap in-process 32-bit hash per field, only to name the field that differs in an error
+// message (the SHA-256 prefix alone decides whether they match).
+struct FieldsDigest {
+  std::array<char, 16> all{};
+  std::array<std::uint32_t, 4> field{};  // reason, args, allow, addresses
+};
+
+constexpr std::array<const char*, 4> kFieldNames = {"reason", "argument list", "allow list",
+                                                    "address list"};
+
+void appendLength(std::string& out, std::size_t n) {
+  for (int i = 0; i < 8; ++i) {
+    out += static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xff);
+  }
+}
+
+// Length-prefixed, so no two different field sets serialize alike.
+FieldsDigest digestFields(std::string& scratch, std::string_view reason,
+                          const std::vector<std::string>& args,
+                          const std::vector<std::string>& allow,
+                          const std::vector<std::string>& addresses) {
+  FieldsDigest d;
+  scratch.clear();
+  std::array<std::size_t, 5> bounds{};
+  appendLength(scratch, reason.size());
+  scratch.append(reason);
+  bounds[1] = scratch.size();
+  const std::vector<std::string>* lists[] = {&args, &allow, &addresses};
+  for (int f = 0; f < 3; ++f) {
+    appendLength(scratch, lists[f]->size());
+    for (const auto& item : *lists[f]) {
+      appendLength(scratch, item.size());
+      scratch.append(item);
+    }
+    bounds[f + 2] = scratch.size();
+  }
+  const std::string sha = crypto::sha256(scratch);
+  std::memcpy(d.all.data(), sha.data(), d.all.size());
+  const std::string_view all(scratch);
+  for (int f = 0; f < 4; ++f) {
+    d.field[f] = static_cast<std::uint32_t>(
+        std::hash<std::string_view>{}(all.substr(bounds[f], bounds[f + 1] - bounds[f])));
+  }
+  return d;
+}
+
+// A request's allow list and addresses as the controller dispatches them (controller/server.cc
+// toSubmit() and submit()): each allow entry parsed and printed canonically, each address too,
+// duplicates dropped (the first stays). Nothing when an element does not parse: the controller
+// refuses such a request; `why` then says which element.
+struct NormalizedRequest {
+  std::vector<std::string> allow;
+  std::vector<std::string> addresses;
+};
+
+std::optional<NormalizedRequest> normalizeRequest(const Request& q, std::string* why) {
+  NormalizedRequest out;
+  out.allow.reserve(q.allow.size());
+  for (const auto& text : q.allow) {
+    auto a = AllowEntry::parse(text);
+    if (!a.ok()) {
+      *why = absl::StrFormat("allow entry %s, which does not parse", quote(text));
+      return std::nullopt;
+    }
+    out.allow.push_back(a->toString());
+  }
+  out.addresses.reserve(q.addresses.size());
+  std::unordered_set<std::string> seen;  // only for long lists: a few are searched in place
+  constexpr std::size_t kLinear = 16;
+  for (const auto& text : q.addresses) {
+    auto p = IpPrefix::parse(text);
+    if (!p.ok()) {
+      *why = absl::StrFormat("address %s, which does not parse", quote(text));
+      return std::nullopt;
+    }
+    std::string canonical = p->toString();
+    bool duplicate;
+    if (q.addresses.size() <= kLinear) {
+      duplicate =
+          std::find(out.addresses.begin(), out.addresses.end(), canonical) != out.addresses.end();
+    } else {
+      duplicate = !seen.insert(canonical).second;
+    }
+    if (!duplicate) out.addresses.push_back(std::move(canonical));
+  }
+  return out;
+}
+
 struct RequestState {
   std::uint32_t operator_name = 0;
   std::uint32_t kind = 0;
   bool all_hosts = false;
+  // The controller would refuse it (an allow entry or address that does not parse): nothing
+  // may be dispatched for it. The reason is in ExportVerifier::unparseable_.
+  bool unparseable = false;
+  bool dispatched = false;  // a dispatch for it is logged
+  bool refused = false;     // its operator's refusal (ref = its id) is logged
+  // The operator's role when the request was logged (the controller checks it then).
+  bool may_dispatch = false;
+  FieldsDigest fields;
   std::vector<std::uint32_t> hosts;
 };
 
@@ -389,6 +491,9 @@ class ExportVerifier {
   // (without the entry label) when a rule is broken.
   std::optional<std::string> applyRules(const LogEntry& e, std::uint64_t index, Batch& batch);
   void checkSavedCheckpointsAtSize();
+  void applyFleetRequest(const std::string& id, std::uint64_t index, bool block,
+                         std::vector<std::string> addresses);
+  void noteRefusal(const LogEntry& e);
 
   void fail(Position position, std::int64_t index, std::uint64_t line, std::string message) {
     if (position < problem_.position) {
@@ -420,6 +525,31 @@ class ExportVerifier {
   std::unordered_map<std::string, RequestState> requests_;
   std::unordered_map<std::string, CommandState> commands_;
   std::optional<std::array<char, 32>> command_key_;
+  // Still in the genesis: every entry so far is a key, operator or enrollment entry.
+  bool genesis_ = true;
+  // Requests the controller would refuse, with the reason (rare: kept apart from RequestState).
+  std::unordered_map<std::string, std::string> unparseable_;
+
+  // Fleet-wide blocks (requests with all_hosts, kind block or unblock; see applyFleetRequest).
+  // For each normalized address, the fleet requests that changed it, in log order (by the
+  // request entry's index): it is in force when the last one is a block. Operators make few
+  // fleet-wide requests, so keeping them all costs little.
+  struct FleetChange {
+    std::uint64_t request_index = 0;
+    bool block = false;
+  };
+  struct FleetRequest {
+    std::uint64_t index = 0;
+    std::vector<std::string> addresses;
+  };
+  std::unordered_map<std::string, std::vector<FleetChange>> fleet_;
+  std::unordered_map<std::string, FleetRequest> fleet_requests_;  // by request id
+  bool fleetBlocked(const std::string& address) const {
+    auto it = fleet_.find(address);
+    return it != fleet_.end() && !it->second.empty() && it->second.back().block;
+  }
+
+  std::string scratch_;  // digestFields' buffer
 };
 
 absl::StatusOr<bool> ExportVerifier::header(LineReader& reader) {
@@ -495,6 +625,10 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
   if (index == 0 && e.type != entry_type::kKey) {
     return std::string("the log must start with the controller's log key (a key entry)");
   }
+  if (e.type != entry_type::kKey && e.type != entry_type::kOperator &&
+      e.type != entry_type::kEnrollment) {
+    genesis_ = false;
+  }
   const auto addSignature = [&](const std::array<char, 32>& key) {
     batch.jobs.push_back(SignatureJob{static_cast<std::uint32_t>(batch.entries.size() - 1), key});
   };
@@ -525,7 +659,15 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
       return StrFormat("key entry with purpose %s (expected log or command)", quote(k->purpose));
     }
   } else if (e.type == entry_type::kOperator) {
-    if (e.actor != "controller") {
+    if (e.actor == "controller") {
+      // The controller logs the operators it already has when it creates the log; every one
+      // added later is added by an admin (controller/server.cc addOperator).
+      if (!genesis_) {
+        return std::string(
+            "the controller adds operators only in the log's genesis (before the first request, "
+            "dispatch, receipt, refusal or event); later an admin adds them");
+      }
+    } else {
       auto admin = afterPrefix(e.actor, "operator:");
       if (!admin)
         return StrFormat("operators are added by the controller or an admin, not %s",
@@ -541,13 +683,34 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
       return StrFormat("operator entry with key purpose %s", quote(k->purpose));
     }
     if (k->subject.empty()) return std::string("operator entry without a name");
-    if (!isRole(k->role))
+    if (!isRole(k->role) && k->role != "revoked")
       return StrFormat("operator %s has unknown role %s", k->subject, quote(k->role));
     if (k->public_key.size() != 32) {
       return StrFormat("operator %s's key is %d bytes, not a 32-byte Ed25519 key", k->subject,
                        k->public_key.size());
     }
-    operators_[k->subject] = OperatorState{k->role, keyArray(k->public_key)};
+    auto existing = operators_.find(k->subject);
+    if (k->role == "revoked" && existing != operators_.end()) {
+      // A revocation (controller/server.cc revokeOperator): by an admin, of the logged key.
+      if (e.actor == "controller") {
+        return StrFormat("operator %s is revoked by an admin, not by the controller", k->subject);
+      }
+      if (existing->second.role == "revoked") {
+        return StrFormat("operator %s is already revoked", k->subject);
+      }
+      if (existing->second.public_key != keyArray(k->public_key)) {
+        return StrFormat("the revocation of operator %s names another key than the logged one",
+                         k->subject);
+      }
+      existing->second.role = "revoked";
+    } else if (existing != operators_.end()) {
+      return StrFormat("operator %s is already logged", k->subject);
+    } else if (k->role == "revoked" && e.actor != "controller") {
+      return StrFormat("operator %s is revoked before it was ever logged", k->subject);
+    } else {
+      // New, or (in the genesis) one the registry already held revoked.
+      operators_.emplace(k->subject, OperatorState{k->role, keyArray(k->public_key)});
+    }
   } else if (e.type == entry_type::kEnrollment) {
     auto host = afterPrefix(e.actor, "agent:");
     if (!host) return StrFormat("enrollments are by an agent, not %s", quote(e.actor));
@@ -564,12 +727,20 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
       return StrFormat("%s's key is %d bytes, not a 32-byte Ed25519 key", e.host_id,
                        k->public_key.size());
     }
+    // Hosts enrolled before the log existed are logged in its genesis, without a join token
+    // ("enrolled before the action log existed"); every later enrollment names its token.
+    if (e.ref.empty() && !genesis_) {
+      return std::string("an enrollment after the log's genesis must name its join token (ref)");
+    }
     agent_keys_[names_.id(e.host_id)] = keyArray(k->public_key);
   } else if (e.type == entry_type::kRequest) {
     auto name = afterPrefix(e.actor, "operator:");
     if (!name) return StrFormat("requests are by an operator, not %s", quote(e.actor));
     auto op = operators_.find(std::string(*name));
     if (op == operators_.end()) return StrFormat("%s is not a logged operator", quote(*name));
+    if (op->second.role == "revoked") {
+      return StrFormat("operator %s was revoked before this request", *name);
+    }
     if (e.ref.empty()) return std::string("request entry without the request id");
     auto q = decodeRequest(e.body);
     if (!q.ok()) return StrFormat("body is not a request: %s", q.status().message());
@@ -578,11 +749,28 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
                        *name);
     }
     if (q->id != e.ref) return StrFormat("the signed request has id %s", quote(q->id));
-    RequestState state{names_.id(q->operator_name), names_.id(q->kind), q->all_hosts, {}};
+    RequestState state;
+    state.operator_name = names_.id(q->operator_name);
+    state.kind = names_.id(q->kind);
+    state.all_hosts = q->all_hosts;
+    state.may_dispatch = op->second.role == "admin" || op->second.role == "responder";
     state.hosts.reserve(q->hosts.size());
     for (const auto& h : q->hosts) state.hosts.push_back(names_.id(h));
+    std::string unparseable;
+    auto normalized = normalizeRequest(*q, &unparseable);
+    state.unparseable = !normalized.has_value();
+    if (normalized) {
+      state.fields =
+          digestFields(scratch_, q->reason, q->args, normalized->allow, normalized->addresses);
+    }
     if (!requests_.try_emplace(e.ref, std::move(state)).second) {
       return StrFormat("request id %s was already used", e.ref);
+    }
+    if (!normalized) {
+      unparseable_[e.ref] = std::move(unparseable);
+    } else if (q->all_hosts && q->hosts.empty() && (q->kind == "block" || q->kind == "unblock") &&
+               (op->second.role == "admin" || op->second.role == "responder")) {
+      applyFleetRequest(e.ref, index, q->kind == "block", std::move(normalized->addresses));
     }
     addSignature(op->second.public_key);
   } else if (e.type == entry_type::kDispatch) {
@@ -604,15 +792,34 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
             "a dispatch without a request must be the controller's own, not requested by %s",
             quote(c->requested_by));
       }
+      // The controller's own commands are the fleet-wide blocks it sends a host that enrolls
+      // (controller/server.cc enroll()): what operators' --all block requests put in force.
+      if (c->kind != "block") {
+        return StrFormat("the controller's own commands are fleet-wide blocks, not %s",
+                         quote(c->kind));
+      }
       if (!agent_keys_.contains(host)) {
         return StrFormat("host %s has not enrolled", c->host_id);
+      }
+      if (c->addresses.empty()) return std::string("a fleet-wide block without addresses");
+      if (!c->allow.empty() || !c->args.empty()) {
+        return std::string("a fleet-wide block carries no allow list or arguments");
+      }
+      for (const auto& a : c->addresses) {
+        if (!fleetBlocked(a)) {
+          return StrFormat(
+              "address %s is not blocked fleet-wide at this point (no --all block request for it "
+              "is in force)",
+              quote(a));
+        }
       }
     } else {
       auto q = requests_.find(e.ref);
       if (q == requests_.end()) {
         return StrFormat("request %s is not logged before it", e.ref);
       }
-      const RequestState& req = q->second;
+      RequestState& req = q->second;
+      if (req.refused) return StrFormat("request %s was refused before it", e.ref);
       if (names_.name(req.kind) != c->kind) {
         return StrFormat("command kind %s, but request %s asked for %s", quote(c->kind), e.ref,
                          quote(names_.name(req.kind)));
@@ -626,11 +833,31 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
           std::find(req.hosts.begin(), req.hosts.end(), host) == req.hosts.end()) {
         return StrFormat("request %s does not name host %s", e.ref, c->host_id);
       }
-      auto op = operators_.find(requester);
-      const std::string role = op == operators_.end() ? "" : op->second.role;
-      if (role != "admin" && role != "responder") {
+      if (!req.may_dispatch) {
+        auto op = operators_.find(requester);
+        const std::string role = op == operators_.end() ? "" : op->second.role;
         return StrFormat("operator %s (role %s) may not have commands dispatched", requester,
                          role.empty() ? "none" : role);
+      }
+      if (req.unparseable) {
+        return StrFormat(
+            "request %s has %s: the controller refuses it, so nothing may be dispatched for it",
+            e.ref, unparseable_[e.ref]);
+      }
+      // Exactly what the operator signed, as the controller normalizes it.
+      const FieldsDigest got = digestFields(scratch_, c->reason, c->args, c->allow, c->addresses);
+      if (got.all != req.fields.all) {
+        for (std::size_t f = 0; f < kFieldNames.size(); ++f) {
+          if (got.field[f] != req.fields.field[f]) {
+            return StrFormat("command %s differs from request %s's", kFieldNames[f], e.ref);
+          }
+        }
+        return StrFormat(
+            "command reason, arguments, allow or address list differ from request %s's", e.ref);
+      }
+      if (!req.dispatched) {
+        req.dispatched = true;
+        if (req.all_hosts) fleet_requests_.erase(e.ref);  // settled: no refusal undoes it
       }
     }
     if (!commands_.try_emplace(c->id, CommandState{host, false}).second) {
@@ -669,11 +896,56 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
   } else if (e.type == entry_type::kRefusal || e.type == entry_type::kEvent) {
     if (e.detail.empty())
       return StrFormat("a %s entry must say what happened (empty detail)", e.type);
+    if (e.type == entry_type::kRefusal && !e.ref.empty()) noteRefusal(e);
   } else {
     return StrFormat("unknown entry type %s", quote(e.type));
   }
   last_ms_ = e.logged_unix_ms;
   return std::nullopt;
+}
+
+// An operator's fleet-wide block or unblock (all_hosts) changes the fleet's blocks when its
+// request entry is seen. The controller changes its fleet-wide list right after logging the
+// request, before it dispatches anything (controller/server.cc submit()), so a host that
+// enrolls meanwhile is already sent the new list; an --all request can also have no dispatch
+// at all (no host enrolled yet) and still be in force.
+//
+// A refusal of the request by its operator (ref = its id), logged before any of its dispatches,
+// undoes the change: the controller refused it while validating it, before touching the list.
+// After its first dispatch the change is settled: a refusal then means dispatching failed part
+// way, and the controller keeps the list as changed. (A controller that fails while writing the
+// list itself and refuses then is not told apart: its later fleet-wide blocks of those
+// addresses are reported.)
+void ExportVerifier::applyFleetRequest(const std::string& id, std::uint64_t index, bool block,
+                                       std::vector<std::string> addresses) {
+  for (const auto& a : addresses) fleet_[a].push_back(FleetChange{index, block});
+  fleet_requests_[id] = FleetRequest{index, std::move(addresses)};
+}
+
+// A refusal whose ref is a logged request, by that request's operator (the controller logs a
+// refused request's refusal under the operator's name; agents' events can carry any ref, so
+// their refusals are not taken as the request's).
+void ExportVerifier::noteRefusal(const LogEntry& e) {
+  auto q = requests_.find(e.ref);
+  if (q == requests_.end() || q->second.refused) return;
+  auto name = afterPrefix(e.actor, "operator:");
+  if (!name || *name != names_.name(q->second.operator_name)) return;
+  q->second.refused = true;
+  auto f = fleet_requests_.find(e.ref);
+  if (f == fleet_requests_.end()) return;  // not fleet-wide, or settled by a dispatch
+  for (const auto& a : f->second.addresses) {
+    auto changes = fleet_.find(a);
+    if (changes == fleet_.end()) continue;
+    auto& list = changes->second;
+    for (auto it = list.rbegin(); it != list.rend(); ++it) {
+      if (it->request_index == f->second.index) {
+        list.erase(std::next(it).base());
+        break;
+      }
+    }
+    if (list.empty()) fleet_.erase(changes);
+  }
+  fleet_requests_.erase(f);
 }
 
 bool ExportVerifier::entryLine(std::string_view b64, std::uint64_t line, Batch& batch) {

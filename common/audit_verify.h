@@ -5,10 +5,25 @@
 //  - The tree: every checkpoint is signed by the log key, names the log's origin, sits right
 //    after the entry that brings the tree to its size, and its root is the RFC 6962 root of the
 //    entries before it; the last checkpoint covers every entry.
-//  - The log's rules (common/audit.h): the genesis key entries, who may add operators, that
-//    requests, dispatches and receipts chain (a dispatch names a logged request of an operator
-//    allowed to act, a receipt answers a command dispatched to that host, once), unique ids,
-//    time never going backwards.
+//  - The log's rules (common/audit.h), i.e. what the controller does (controller/server.cc):
+//    * Entry 0 records the log key. The genesis is the leading run of key, operator and
+//      enrollment entries: the controller's keys, the operators it had ("operator" entries by
+//      "controller" are valid only there) and the hosts enrolled before the log existed
+//      (enrollments without a join token ref, valid only there). After it, operators are
+//      added by a logged admin, enrollments name their join token. An operator name is logged
+//      once.
+//    * Requests are by a logged operator, with unique ids. A dispatch for a request matches
+//      it: kind, requester (admin or responder), a host it names (or any, for all_hosts), and
+//      exactly the reason, arguments, allow list and addresses it asked for as the controller
+//      normalizes them (each allow entry and address parsed and printed canonically, duplicate
+//      addresses dropped). A request with an allow entry or address that does not parse is one
+//      the controller refuses: nothing may be dispatched for it, nor for any request after
+//      its operator's refusal of it (a refusal whose ref is its id).
+//    * A dispatch without a request is the controller's own: a block of addresses all in force
+//      fleet-wide (by operators' all_hosts block/unblock requests, not refused), to an enrolled
+//      host, with no allow list or arguments.
+//    * A receipt answers a command dispatched to that host before it (no orphan receipts),
+//      once. Command ids are unique; time never goes backwards.
 //  - Every signature: the operator's on each request, the controller's command key on each
 //    dispatch, the enrolled agent's key on each receipt — each under the key the log itself
 //    recorded before that entry.
@@ -17,7 +32,8 @@
 //    truncated, a different root at the same size that it forked.
 //
 // The file is streamed (memory grows only with the ids the uniqueness checks must remember,
-// ~150 bytes per request and per command). Entries are checked in batches: a sequential pass
+// ~180 bytes per request — with a 16-byte digest of what it asked for — and ~150 per command,
+// plus the few fleet-wide requests' addresses). Entries are checked in batches: a sequential pass
 // applies the structural and chain rules, then the batch's Ed25519 checks run on all threads,
 // overlapped with the next batch's sequential pass.
 #pragma once

@@ -97,6 +97,19 @@ absl::Status Registry::addOperator(const OperatorRecord& op) {
   return s;
 }
 
+absl::Status Registry::revokeOperator(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("UPDATE operators SET role = 'revoked', "
+                                                "cert_fingerprint = '' WHERE name = ? AND "
+                                                "role != 'revoked'"));
+  WARDEN_RETURN_IF_ERROR(st.bind(1, name).run());
+  if (db_->changes() != 1) {
+    return absl::NotFoundError(
+        absl::StrFormat("no operator '%s' to revoke (unknown or already revoked)", name));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<OperatorRecord> Registry::findOperator(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st,

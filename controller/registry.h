@@ -70,6 +70,9 @@ class Registry {
   absl::Status addOperator(const OperatorRecord& op);
   absl::StatusOr<OperatorRecord> findOperator(const std::string& name);
   absl::StatusOr<std::vector<OperatorRecord>> listOperators();
+  // Role "revoked", certificate forgotten: every later call by the operator is refused. The
+  // name stays taken, so the log's history of it stays unambiguous.
+  absl::Status revokeOperator(const std::string& name);
 
   // Remembers a signed request's id; AlreadyExists if it was seen before (a replay). Ids older
   // than an hour are forgotten (a request is only accepted within 10 minutes of being made).

@@ -820,6 +820,11 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
                         absl::StrFormat("request refused: %s", request.status().message()));
       return toGrpc(request.status());
     }
+    // A fleet-wide change and an enrollment (which sends the fleet-wide blocks in force) are
+    // logged one after the other, never interleaved: the log then says which blocks each
+    // enrolling host was sent, and why.
+    std::unique_lock<std::mutex> fleet_lock(impl_->identity_mu, std::defer_lock);
+    if (request->all_hosts) fleet_lock.lock();
     LogEntry e;
     e.type = entry_type::kRequest;
     e.actor = actor;
@@ -834,6 +839,7 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     }
     if (impl_->faults.exit_after_request) _exit(70);
     auto ids = submit(*op, request->id, toSubmit(*request));
+    if (fleet_lock.owns_lock()) fleet_lock.unlock();
     if (!ids.ok()) {
       logWarning("operator %s: %s %s rejected: %s", op->name, request->kind,
                  absl::StrJoin(request->hosts, ","), ids.status().message());
@@ -897,6 +903,49 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
                                         req->name().substr(0, 64), s.message()));
     }
     return toGrpc(s);
+  }
+
+  grpc::Status RevokeOperator(grpc::ServerContext* ctx, const v1::RevokeOperatorRequest* req,
+                              v1::RevokeOperatorResponse*) override {
+    auto op = authorize(ctx, "RevokeOperator", {"admin"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto s = revokeOperator(*op, *req);
+    if (!s.ok()) {
+      logWarning("operator %s: revoking '%s' refused: %s", op->name, req->name(), s.message());
+      impl_->logRefusal("operator:" + op->name, "", "",
+                        absl::StrFormat("revoking operator '%s' refused: %s",
+                                        req->name().substr(0, 64), s.message()));
+    }
+    return toGrpc(s);
+  }
+
+  absl::Status revokeOperator(const OperatorRecord& by, const v1::RevokeOperatorRequest& req) {
+    if (req.reason().size() > 4096) return absl::InvalidArgumentError("reason is too long");
+    std::lock_guard<std::mutex> identity(impl_->identity_mu);
+    WARDEN_ASSIGN_OR_RETURN(OperatorRecord target, impl_->keys.registry->findOperator(req.name()));
+    if (target.role == "revoked") {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("operator '%s' is already revoked", req.name()));
+    }
+    if (target.role == "admin") {
+      WARDEN_ASSIGN_OR_RETURN(auto all, impl_->keys.registry->listOperators());
+      const auto admins = std::count_if(all.begin(), all.end(),
+                                        [](const OperatorRecord& o) { return o.role == "admin"; });
+      if (admins <= 1) {
+        return absl::FailedPreconditionError("refusing to revoke the last admin");
+      }
+    }
+    LogEntry e;
+    e.type = entry_type::kOperator;
+    e.actor = "operator:" + by.name;
+    e.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "operator", target.name, "revoked",
+                                       target.signing_public_key, target.cert_fingerprint});
+    e.detail = absl::StrFormat("operator %s (%s) revoked by %s%s", target.name, target.role,
+                               by.name, req.reason().empty() ? "" : ": " + req.reason());
+    WARDEN_RETURN_IF_ERROR(impl_->appendEntry(e).status());
+    WARDEN_RETURN_IF_ERROR(impl_->keys.registry->revokeOperator(target.name));
+    logInfo("operator %s revoked operator %s (%s)", by.name, target.name, target.role);
+    return absl::OkStatus();
   }
 
   absl::Status addOperator(const OperatorRecord& op, const v1::AddOperatorRequest& req,

@@ -667,6 +667,27 @@ int operatorAdd(const Globals& g, const std::string& name, const std::string& ro
   });
 }
 
+std::string jsonString(std::string_view v);
+
+int operatorRevoke(const Globals& g, const std::string& name, const std::string& reason) {
+  return withClient(g, [&](Client& c) {
+    v1::RevokeOperatorRequest req;
+    req.set_name(name);
+    req.set_reason(reason);
+    v1::RevokeOperatorResponse resp;
+    auto ctx = c.context(absl::Seconds(15));
+    auto s = c.stub->RevokeOperator(ctx.get(), req, &resp);
+    if (!s.ok()) return reportRpcError(s);
+    if (g.json) {
+      std::printf("{\"revoked\": %s}\n", jsonString(name).c_str());
+    } else {
+      std::printf("operator %s revoked: their certificate and signing key no longer work\n",
+                  name.c_str());
+    }
+    return kExitOk;
+  });
+}
+
 int listBlocks(const Globals& g) {
   return withClient(g, [&](Client& c) {
     v1::ListBlocksResponse resp;
@@ -1196,6 +1217,14 @@ int runCli(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"admin", "responder", "auditor"}));
   op_add->add_option("--out", op_out, "Profile file to write (mode 0600)")->required();
+  std::string op_reason;
+  auto* op_revoke = op_cmd->add_subcommand(
+      "revoke",
+      "Revoke an operator at once (a lost laptop, a leaver): every later call with their "
+      "profile is refused. Logged in the action log.");
+  op_revoke->add_option("NAME", op_name, "Operator name")->required();
+  op_revoke->add_option("--reason", op_reason, "Why (recorded in the log)");
+  op_revoke->add_flag("--json", g.json, "JSON output");
 
   std::string one_host;
   auto* sessions = app.add_subcommand("sessions", "List the host's login sessions");
@@ -1332,6 +1361,7 @@ int runCli(int argc, char** argv) {
   if (*unblock) return submit(g, "unblock", sa);
   if (*blocks_cmd) return listBlocks(g);
   if (*op_add) return operatorAdd(g, op_name, op_role, op_out);
+  if (*op_revoke) return operatorRevoke(g, op_name, op_reason);
   if (*sessions) return sessionsCmd(g, one_host);
   if (*kill) {
     bool any = false;

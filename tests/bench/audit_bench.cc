@@ -122,8 +122,8 @@ std::array<std::string, 3> triple(const Fleet& fleet, std::uint64_t t, std::uint
   q.operator_name = op.name;
   q.kind = kind;
   q.hosts = {host};
-  if (kind == "isolate") q.allow = {"tcp:10.20.0.5:22", "udp:10.20.0.53:53", "tcp:10.20.0.9:443"};
-  if (kind == "block") q.addresses = {"203.0.113.77/32", "198.51.100.0/24"};
+  if (kind == "isolate") q.allow = {"10.20.0.5:22", "10.20.0.53:53", "10.20.0.9:443"};
+  if (kind == "block") q.addresses = {"203.0.113.77", "198.51.100.0/24"};
   if (kind == "kill-sessions") q.args = {"user=mallory"};
   q.reason = kReasons[t % kReasons.size()];
   q.issued_unix_ms = ms - 40;

@@ -232,6 +232,21 @@ TEST(RoleTest, AuditorsReadRespondersContainOnlyAdminsAdminister) {
   EXPECT_NE(actions->out.find("\"requested_by\": \"op-responder\""), std::string::npos);
   EXPECT_EQ(actions->out.find("\"requested_by\": \"op-auditor\""), std::string::npos);
   EXPECT_NE(d.controllerLog().find("by operator op-auditor (auditor) refused"), std::string::npos);
+  // A revoked operator is refused from the next call on; the last admin cannot be revoked.
+  auto revoke = d.cli({"operator", "revoke", "op-responder", "--reason", "laptop stolen"});
+  ASSERT_TRUE(revoke.ok());
+  EXPECT_EQ(revoke->exit_code, 0) << revoke->err;
+  auto after = d.cliWithProfile(responder, {"isolate", "host-42"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->exit_code, 3) << after->out << after->err;
+  auto twice = d.cli({"operator", "revoke", "op-responder"});
+  ASSERT_TRUE(twice.ok());
+  EXPECT_EQ(twice->exit_code, 2) << twice->err;
+  auto last_admin = d.cli({"operator", "revoke", "admin"});
+  ASSERT_TRUE(last_admin.ok());
+  EXPECT_EQ(last_admin->exit_code, 2) << last_admin->err;
+  EXPECT_NE(last_admin->err.find("last admin"), std::string::npos) << last_admin->err;
+
   // ... and in the signed action log, which the auditor can check offline.
   auto timeline = d.cliWithProfile(auditor, {"audit", "show", "--last", "0"});
   ASSERT_TRUE(timeline.ok());
@@ -242,6 +257,9 @@ TEST(RoleTest, AuditorsReadRespondersContainOnlyAdminsAdminister) {
             std::string::npos)
       << timeline->out;
   EXPECT_NE(timeline->out.find("operator key op-responder (responder)"), std::string::npos)
+      << timeline->out;
+  EXPECT_NE(timeline->out.find("op-responder (responder) revoked by admin: laptop stolen"),
+            std::string::npos)
       << timeline->out;
   auto exported = d.cliWithProfile(auditor, {"audit", "export", "--out", dir + "/final.export"});
   ASSERT_TRUE(exported.ok());

@@ -1,7 +1,9 @@
 // common/audit_export.h and common/audit_verify.h: a realistic action log with real keys (the
-// controller's genesis keys, an admin, a responder and an auditor, two enrolled hosts, one of
-// them re-enrolled, request -> dispatch -> receipt chains including a controller-originated
-// command, a refusal, an event, several signed checkpoints) is exported and verified; then
+// controller's genesis keys, an admin, a responder and an auditor, two hosts enrolled before
+// the log, one of them re-enrolled, request -> dispatch -> receipt chains with the allow lists
+// and addresses normalized as the controller does, a fleet-wide block and the controller
+// sending it to the re-enrolled host, a refusal, events, several signed checkpoints) is
+// exported and verified; then
 // every kind of tampering an auditor must catch is applied, to the file (as an attacker
 // without the log key would) or to the log before signing (as a dishonest controller would),
 // and the first bad entry and the reason are checked.
@@ -87,6 +89,19 @@ KeyRecord makeKey(std::string purpose, std::string subject, std::string role,
   return r;
 }
 
+// What requests ask for, typed as an operator might (the controller normalizes them), and the
+// same in the canonical form the controller's commands carry.
+const std::vector<std::string> kRequestAllow = {"10.0.0.5:22", "[2001:DB8:0::53]:53",
+                                                "10.20.0.0/16"};
+const std::vector<std::string> kCommandAllow = {"10.0.0.5:22", "[2001:db8::53]:53", "10.20.0.0/16"};
+const std::vector<std::string> kRequestAddresses = {"203.0.113.7/32", "198.51.100.0/24",
+                                                    "2001:DB8::BAD", "203.0.113.7"};
+const std::vector<std::string> kCommandAddresses = {"203.0.113.7", "198.51.100.0/24",
+                                                    "2001:db8::bad"};
+constexpr char kReason[] = "INC-4711: beaconing to a known C2 address from this host";
+constexpr char kFleetReason[] = "fleet-wide blocks in force";
+constexpr char kPreLogEnrollment[] = "enrolled before the action log existed";
+
 const Keys& keys() {
   static const Keys* k = new Keys();
   return *k;
@@ -134,28 +149,47 @@ class LogBuilder {
     return add(makeEntry(entry_type::kOperator, actor, "", "", encodeKeyRecord(r)));
   }
 
-  std::uint64_t enroll(const std::string& host, const crypto::Ed25519Key& key) {
-    return add(makeEntry(entry_type::kEnrollment, "agent:" + host, host, "",
-                         encodeKeyRecord(makeKey("agent", host, "", key.publicKey()))));
+  // An enrollment with a join token, or (no token) one of a host enrolled before the log.
+  std::uint64_t enroll(const std::string& host, const crypto::Ed25519Key& key,
+                       const std::string& token = "") {
+    return add(makeEntry(entry_type::kEnrollment, "agent:" + host, host, token,
+                         encodeKeyRecord(makeKey("agent", host, "", key.publicKey())), "",
+                         token.empty() ? kPreLogEnrollment : "enrolled with join token " + token));
   }
 
-  std::uint64_t request(const std::string& name, const crypto::Ed25519Key& key,
-                        const std::string& id, const std::string& kind,
-                        std::vector<std::string> hosts, bool all_hosts = false) {
+  // A request with what its kind takes: an allow list to isolate, addresses to block or
+  // unblock, arguments to kill sessions.
+  static Request makeRequest(const std::string& name, const std::string& id,
+                             const std::string& kind, std::vector<std::string> hosts,
+                             bool all_hosts = false) {
     Request q;
     q.id = id;
     q.operator_name = name;
     q.kind = kind;
     q.hosts = std::move(hosts);
     q.all_hosts = all_hosts;
-    q.allow = {"tcp:10.0.0.5:22", "udp:10.0.0.53:53"};
-    q.reason = "INC-4711: beaconing to a known C2 address from this host";
-    q.issued_unix_ms = now_;
-    const std::string body = encodeRequest(q);
-    return add(
-        makeEntry(entry_type::kRequest, "operator:" + name, "", id, body, mustSign(key, body)));
+    if (kind == "isolate") q.allow = kRequestAllow;
+    if (kind == "block" || kind == "unblock") q.addresses = kRequestAddresses;
+    if (kind == "kill-sessions") q.args = {"user=mallory"};
+    q.reason = kReason;
+    return q;
   }
 
+  std::uint64_t request(const crypto::Ed25519Key& key, Request q) {
+    q.issued_unix_ms = now_;
+    const std::string body = encodeRequest(q);
+    return add(makeEntry(entry_type::kRequest, "operator:" + q.operator_name, "", q.id, body,
+                         mustSign(key, body)));
+  }
+
+  std::uint64_t request(const std::string& name, const crypto::Ed25519Key& key,
+                        const std::string& id, const std::string& kind,
+                        std::vector<std::string> hosts, bool all_hosts = false) {
+    return request(key, makeRequest(name, id, kind, std::move(hosts), all_hosts));
+  }
+
+  // The command the controller makes of makeRequest's request; the controller's own
+  // (requested_by "controller") carries the fleet-wide blocks.
   Command command(const std::string& id, const std::string& host, const std::string& kind,
                   const std::string& requested_by) {
     Command c;
@@ -165,8 +199,10 @@ class LogBuilder {
     c.issued_unix_ms = now_;
     c.expires_unix_ms = now_ + 60000;
     c.requested_by = requested_by;
-    c.reason = "INC-4711: beaconing to a known C2 address from this host";
-    c.allow = {"tcp:10.0.0.5:22", "udp:10.0.0.53:53"};
+    c.reason = requested_by == "controller" ? kFleetReason : kReason;
+    if (kind == "isolate") c.allow = kCommandAllow;
+    if (kind == "block" || kind == "unblock") c.addresses = kCommandAddresses;
+    if (kind == "kill-sessions") c.args = {"user=mallory"};
     return c;
   }
 
@@ -193,8 +229,9 @@ class LogBuilder {
                          mustSign(key, body)));
   }
 
-  std::uint64_t refusal(const std::string& actor, const std::string& detail) {
-    return add(makeEntry(entry_type::kRefusal, actor, "", "", "", "", detail));
+  std::uint64_t refusal(const std::string& actor, const std::string& detail,
+                        const std::string& ref = "") {
+    return add(makeEntry(entry_type::kRefusal, actor, "", ref, "", "", detail));
   }
   std::uint64_t event(const std::string& host, const std::string& detail) {
     return add(makeEntry(entry_type::kEvent, "controller", host, "", "", "", detail));
@@ -213,7 +250,8 @@ class LogBuilder {
   merkle::MerkleTree tree_;
 };
 
-// The genesis and the people and hosts of the standard log (entries 0..7).
+// The genesis of the standard log (entries 0..6): the controller's keys, the operators it
+// had, the hosts enrolled before the log existed.
 void genesis(LogBuilder& b) {
   b.checkpoint();  // size 0
   b.key("log", keys().vkey);
@@ -230,6 +268,9 @@ constexpr std::uint64_t kAliceRequest = 8;
 constexpr std::uint64_t kAliceDispatch = 9;
 constexpr std::uint64_t kAliceReceipt = 10;
 
+// The standard log: requests whose allow lists and addresses the controller normalized in its
+// commands, a fleet-wide block (--all) and the controller sending it to a re-enrolled host, an
+// auditor's request refused.
 void standardLog(LogBuilder& b) {
   const Keys& k = keys();
   genesis(b);
@@ -238,9 +279,9 @@ void standardLog(LogBuilder& b) {
   b.request("alice", k.alice, "r-1a2b3c4d5e6f7081", "isolate", {"host-1"});  // 8
   b.dispatch(b.command("a-0000000000000001", "host-1", "isolate", "alice"),  // 9
              "r-1a2b3c4d5e6f7081");
-  b.receipt("a-0000000000000001", "host-1", "isolate", k.host1);                 // 10
-  b.request("bob", k.bob, "r-2b3c4d5e6f708192", "block", {"host-1", "host-2"});  // 11
-  b.dispatch(b.command("a-0000000000000002", "host-2", "block", "bob"),          // 12
+  b.receipt("a-0000000000000001", "host-1", "isolate", k.host1);         // 10
+  b.request("bob", k.bob, "r-2b3c4d5e6f708192", "block", {}, true);      // 11
+  b.dispatch(b.command("a-0000000000000002", "host-2", "block", "bob"),  // 12
              "r-2b3c4d5e6f708192");
   b.dispatch(b.command("a-0000000000000003", "host-1", "block", "bob"),  // 13
              "r-2b3c4d5e6f708192");
@@ -248,14 +289,15 @@ void standardLog(LogBuilder& b) {
   b.receipt("a-0000000000000002", "host-2", "block", k.host2);  // 15
   b.checkpoint();                                               // size 16
   b.checkpoint();  // an idle re-sign: byte-identical, written once
-  b.dispatch(b.command("a-0000000000000004", "host-2", "release", "controller"), "");  // 16
-  b.receipt("a-0000000000000004", "host-2", "release", k.host2);                       // 17
-  b.request("carol", k.carol, "r-3c4d5e6f708192a3", "isolate", {"host-2"});            // 18
-  b.refusal("operator:carol", "carol (auditor) may not isolate host-2");               // 19
-  b.enroll("host-1", k.host1_renewed);                                                 // 20
+  b.enroll("host-1", k.host1_renewed, "t-0123456789abcdef");                         // 16
+  b.dispatch(b.command("a-0000000000000004", "host-1", "block", "controller"), "");  // 17
+  b.receipt("a-0000000000000004", "host-1", "block", k.host1_renewed);               // 18
+  b.request("carol", k.carol, "r-3c4d5e6f708192a3", "isolate", {"host-2"});          // 19
+  b.refusal("operator:carol", "request r-3c4d5e6f708192a3 (isolate) refused: carol is an auditor",
+            "r-3c4d5e6f708192a3");                                                     // 20
   b.event("host-1", "agent re-enrolled after reinstall");                              // 21
   b.checkpoint();                                                                      // size 22
-  b.request("alice", k.alice, "r-4d5e6f708192a3b4", "isolate", {}, true);              // 22
+  b.request("alice", k.alice, "r-4d5e6f708192a3b4", "isolate", {"host-1", "host-2"});  // 22
   b.dispatch(b.command("a-0000000000000005", "host-1", "isolate", "alice"),            // 23
              "r-4d5e6f708192a3b4");
   b.dispatch(b.command("a-0000000000000006", "host-2", "isolate", "alice"),  // 24
@@ -703,8 +745,9 @@ TEST_F(AuditVerifyTest, ChainRules) {
   const std::vector<Case> cases = {
       {"auditor's request dispatched",
        [&](LogBuilder& b) {
+         b.request("carol", k.carol, "r-00000000000000c1", "isolate", {"host-2"});
          b.dispatch(b.command("a-0000000000000011", "host-2", "isolate", "carol"),
-                    "r-3c4d5e6f708192a3");
+                    "r-00000000000000c1");
        },
        "operator carol (role auditor) may not have commands dispatched"},
       {"host not in the request",
@@ -730,8 +773,8 @@ TEST_F(AuditVerifyTest, ChainRules) {
        "command a-0000000000000002 already has a receipt"},
       {"receipt from the wrong host",
        [&](LogBuilder& b) {
-         b.dispatch(b.command("a-0000000000000014", "host-1", "release", "controller"), "");
-         b.receipt("a-0000000000000014", "host-2", "release", k.host2);
+         b.dispatch(b.command("a-0000000000000014", "host-1", "block", "controller"), "");
+         b.receipt("a-0000000000000014", "host-2", "block", k.host2);
        },
        "command a-0000000000000014 was dispatched to host-1, not host-2"},
       {"request id reused",
@@ -745,7 +788,7 @@ TEST_F(AuditVerifyTest, ChainRules) {
        "signature does not verify under operator bob's key"},
       {"dispatch not signed by the command key",
        [&](LogBuilder& b) {
-         b.dispatch(b.command("a-0000000000000015", "host-1", "release", "controller"), "", &k.log);
+         b.dispatch(b.command("a-0000000000000015", "host-1", "block", "controller"), "", &k.log);
        },
        "signature does not verify under the controller's command key"},
       {"operator added by a responder",
@@ -753,7 +796,7 @@ TEST_F(AuditVerifyTest, ChainRules) {
        "'bob' is not a logged admin, so may not add operators"},
       {"controller command to a host that never enrolled",
        [&](LogBuilder& b) {
-         b.dispatch(b.command("a-0000000000000016", "host-9", "isolate", "controller"), "");
+         b.dispatch(b.command("a-0000000000000016", "host-9", "block", "controller"), "");
        },
        "host host-9 has not enrolled"},
       {"refusal without a reason", [&](LogBuilder& b) { b.refusal("operator:bob", ""); },
@@ -781,6 +824,316 @@ TEST_F(AuditVerifyTest, ChainRules) {
     EXPECT_GE(r.bad_index, 28);
     EXPECT_THAT(r.error, HasSubstr(c.error));
   }
+}
+
+// A rule case: entries a dishonest controller appends to the standard log, and the error (the
+// empty string: the log verifies).
+struct RuleCase {
+  std::string name;
+  std::function<void(LogBuilder&)> extra;
+  std::string error;
+};
+
+void checkCases(const std::vector<RuleCase>& cases,
+                const std::function<AuditReport(const std::function<void(LogBuilder&)>&)>& run) {
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const AuditReport r = run(c.extra);
+    if (c.error.empty()) {
+      EXPECT_TRUE(r.ok) << r.error;
+    } else {
+      EXPECT_FALSE(r.ok);
+      EXPECT_GE(r.bad_index, 28);
+      EXPECT_THAT(r.error, HasSubstr(c.error));
+    }
+  }
+}
+
+// A dispatch carries exactly what its request asked for, as the controller normalizes it.
+TEST_F(AuditVerifyTest, DispatchCarriesWhatItsRequestAskedFor) {
+  const Keys& k = keys();
+  constexpr char kId[] = "r-00000000000000d1";
+  // Alice's request with `edit` applied, then its dispatch to host-2 with `forge` applied.
+  const auto requestAndDispatch = [&](const std::string& kind, std::function<void(Request&)> edit,
+                                      std::function<void(Command&)> forge) {
+    return [=](LogBuilder& b) {
+      Request q = LogBuilder::makeRequest("alice", kId, kind, {"host-2"});
+      edit(q);
+      b.request(k.alice, q);
+      Command c = b.command("a-00000000000000d1", "host-2", kind, "alice");
+      forge(c);
+      b.dispatch(c, kId);
+    };
+  };
+  const auto same = [](auto&) {};
+  const std::vector<RuleCase> cases = {
+      {"normalized as the controller does",
+       requestAndDispatch(
+           "block",
+           [](Request& q) {
+             q.addresses = {"192.0.2.0/24", "2001:0DB8::1/128", "192.0.2.0/24", "2001:db8::1"};
+           },
+           [](Command& c) {
+             c.addresses = {"192.0.2.0/24", "2001:db8::1"};
+           }),
+       ""},
+      {"arguments", requestAndDispatch("kill-sessions", same, same), ""},
+      {"no allow list",
+       requestAndDispatch(
+           "isolate", [](Request& q) { q.allow.clear(); }, [](Command& c) { c.allow.clear(); }),
+       ""},
+      {"reason rewritten",
+       requestAndDispatch("isolate", same, [](Command& c) { c.reason = "routine maintenance"; }),
+       "command reason differs from request r-00000000000000d1's"},
+      {"arguments rewritten",
+       requestAndDispatch("kill-sessions", same, [](Command& c) { c.args = {"user=root"}; }),
+       "command argument list differs from request r-00000000000000d1's"},
+      {"allow list widened",
+       requestAndDispatch("isolate", same, [](Command& c) { c.allow.push_back("0.0.0.0/0"); }),
+       "command allow list differs from request r-00000000000000d1's"},
+      {"allow list dropped",
+       requestAndDispatch("isolate", same, [](Command& c) { c.allow.clear(); }),
+       "command allow list differs from request r-00000000000000d1's"},
+      {"allow list as typed, not normalized",
+       requestAndDispatch("isolate", same, [](Command& c) { c.allow = kRequestAllow; }),
+       "command allow list differs from request r-00000000000000d1's"},
+      {"address added",
+       requestAndDispatch("block", same, [](Command& c) { c.addresses.push_back("0.0.0.0/0"); }),
+       "command address list differs from request r-00000000000000d1's"},
+      {"duplicate address kept",
+       requestAndDispatch("block", same,
+                          [](Command& c) { c.addresses.push_back(c.addresses.front()); }),
+       "command address list differs from request r-00000000000000d1's"},
+      {"addresses reordered",
+       requestAndDispatch("block", same,
+                          [](Command& c) { std::swap(c.addresses[0], c.addresses[1]); }),
+       "command address list differs from request r-00000000000000d1's"},
+      {"allow entry the controller refuses",
+       requestAndDispatch(
+           "isolate",
+           [](Request& q) {
+             q.allow = {"10.0.0.5:22", "tcp:10.0.0.5:22"};
+           },
+           [](Command& c) {
+             c.allow = {"10.0.0.5:22", "tcp:10.0.0.5:22"};
+           }),
+       "request r-00000000000000d1 has allow entry 'tcp:10.0.0.5:22', which does not parse: the "
+       "controller refuses it, so nothing may be dispatched for it"},
+      {"address the controller refuses",
+       requestAndDispatch(
+           "block", [](Request& q) { q.addresses = {"10.0.0.1/8"}; },
+           [](Command& c) { c.addresses = {"10.0.0.1/8"}; }),
+       "request r-00000000000000d1 has address '10.0.0.1/8', which does not parse"},
+  };
+  checkCases(cases, [&](const auto& extra) { return verifyBuilt(extra); });
+
+  // The whole message names the entry and the request.
+  const AuditReport r = verifyBuilt(
+      requestAndDispatch("isolate", same, [](Command& c) { c.allow.push_back("0.0.0.0/0"); }));
+  EXPECT_EQ(r.bad_index, 29);
+  EXPECT_EQ(r.error,
+            "entry 29 (dispatch by controller, command a-00000000000000d1, for request "
+            "r-00000000000000d1): command allow list differs from request r-00000000000000d1's");
+}
+
+// The controller's own commands: fleet-wide blocks in force, to enrolled hosts. The standard
+// log's bob put kCommandAddresses in force (entry 11).
+TEST_F(AuditVerifyTest, ControllerDispatchesOnlyFleetWideBlocksInForce) {
+  const Keys& k = keys();
+  const auto fleetBlock = [](LogBuilder& b, const std::string& id, const std::string& host,
+                             std::vector<std::string> addresses) {
+    Command c = b.command(id, host, "block", "controller");
+    c.addresses = std::move(addresses);
+    b.dispatch(c, "");
+  };
+  const auto fleetRequest = [&](LogBuilder& b, const std::string& id, const std::string& kind,
+                                std::vector<std::string> addresses,
+                                const std::string& name = "alice") {
+    Request q = LogBuilder::makeRequest(name, id, kind, {}, true);
+    q.addresses = std::move(addresses);
+    b.request(name == "alice" ? k.alice : name == "bob" ? k.bob : k.carol, q);
+  };
+  const std::vector<RuleCase> cases = {
+      {"some of the blocks in force",
+       [&](LogBuilder& b) { fleetBlock(b, "a-00000000000000e1", "host-2", {"2001:db8::bad"}); },
+       ""},
+      {"an --all block with no host enrolled yet, then a host enrolls",
+       [&](LogBuilder& b) {
+         fleetRequest(b, "r-00000000000000e1", "block", {"192.0.2.66"});
+         b.enroll("host-3", k.stranger, "t-00000000000000e1");
+         fleetBlock(b, "a-00000000000000e1", "host-3", {"203.0.113.7", "192.0.2.66"});
+       },
+       ""},
+      {"refused after its first dispatch: the block stays",
+       [&](LogBuilder& b) {
+         fleetRequest(b, "r-00000000000000e1", "block", {"192.0.2.66"});
+         Command c = b.command("a-00000000000000e1", "host-1", "block", "alice");
+         c.addresses = {"192.0.2.66"};
+         b.dispatch(c, "r-00000000000000e1");
+         b.refusal("operator:alice", "request r-00000000000000e1 (block) refused: disk full",
+                   "r-00000000000000e1");
+         fleetBlock(b, "a-00000000000000e2", "host-2", {"192.0.2.66"});
+       },
+       ""},
+      {"an agent's refusal naming the request does not refuse it",
+       [&](LogBuilder& b) {
+         fleetRequest(b, "r-00000000000000e1", "block", {"192.0.2.66"});
+         b.add(makeEntry(entry_type::kRefusal, "agent:host-1", "host-1", "r-00000000000000e1", "",
+                         "", "refusal: whatever the agent says"));
+         fleetBlock(b, "a-00000000000000e1", "host-2", {"192.0.2.66"});
+       },
+       ""},
+      {"a refused --all unblock leaves the blocks in force",
+       [&](LogBuilder& b) {
+         fleetRequest(b, "r-00000000000000e1", "unblock", kRequestAddresses);
+         b.refusal("operator:alice", "request r-00000000000000e1 (unblock) refused",
+                   "r-00000000000000e1");
+         fleetBlock(b, "a-00000000000000e1", "host-2", kCommandAddresses);
+       },
+       ""},
+      {"an address never blocked fleet-wide",
+       [&](LogBuilder& b) { fleetBlock(b, "a-00000000000000e1", "host-2", {"192.0.2.66"}); },
+       "address '192.0.2.66' is not blocked fleet-wide at this point"},
+      {"an address blocked on named hosts only",
+       [&](LogBuilder& b) {
+         Request q = LogBuilder::makeRequest("alice", "r-00000000000000e1", "block", {"host-1"});
+         q.addresses = {"192.0.2.66"};
+         b.request(k.alice, q);
+         Command c = b.command("a-00000000000000e1", "host-1", "block", "alice");
+         c.addresses = {"192.0.2.66"};
+         b.dispatch(c, "r-00000000000000e1");
+         fleetBlock(b, "a-00000000000000e2", "host-2", {"192.0.2.66"});
+       },
+       "address '192.0.2.66' is not blocked fleet-wide at this point"},
+      {"after an --all unblock",
+       [&](LogBuilder& b) {
+         fleetRequest(b, "r-00000000000000e1", "unblock", {"2001:db8::bad"});
+         fleetBlock(b, "a-00000000000000e1", "host-2", kCommandAddresses);
+       },
+       "address '2001:db8::bad' is not blocked fleet-wide at this point"},
+      {"an --all block refused before any dispatch",
+       [&](LogBuilder& b) {
+         fleetRequest(b, "r-00000000000000e1", "block", {"192.0.2.66"});
+         b.refusal("operator:alice",
+                   "request r-00000000000000e1 (block) refused: it covers the controller",
+                   "r-00000000000000e1");
+         fleetBlock(b, "a-00000000000000e1", "host-2", {"192.0.2.66"});
+       },
+       "address '192.0.2.66' is not blocked fleet-wide at this point"},
+      {"an auditor's --all block",
+       [&](LogBuilder& b) {
+         fleetRequest(b, "r-00000000000000e1", "block", {"192.0.2.66"}, "carol");
+         fleetBlock(b, "a-00000000000000e1", "host-2", {"192.0.2.66"});
+       },
+       "address '192.0.2.66' is not blocked fleet-wide at this point"},
+      {"an --all block the controller refuses (address does not parse)",
+       [&](LogBuilder& b) {
+         fleetRequest(b, "r-00000000000000e1", "block", {"192.0.2.66", "192.0.2.0/8"});
+         fleetBlock(b, "a-00000000000000e1", "host-2", {"192.0.2.66"});
+       },
+       "address '192.0.2.66' is not blocked fleet-wide at this point"},
+      {"not a block",
+       [&](LogBuilder& b) {
+         b.dispatch(b.command("a-00000000000000e1", "host-2", "isolate", "controller"), "");
+       },
+       "the controller's own commands are fleet-wide blocks, not 'isolate'"},
+      {"a block with an allow list",
+       [&](LogBuilder& b) {
+         Command c = b.command("a-00000000000000e1", "host-2", "block", "controller");
+         c.allow = {"0.0.0.0/0"};
+         b.dispatch(c, "");
+       },
+       "a fleet-wide block carries no allow list or arguments"},
+      {"a block without addresses",
+       [&](LogBuilder& b) { fleetBlock(b, "a-00000000000000e1", "host-2", {}); },
+       "a fleet-wide block without addresses"},
+      {"a refused request dispatched anyway",
+       [&](LogBuilder& b) {
+         b.request("bob", k.bob, "r-00000000000000e1", "isolate", {"host-2"});
+         b.refusal("operator:bob", "request r-00000000000000e1 (isolate) refused",
+                   "r-00000000000000e1");
+         b.dispatch(b.command("a-00000000000000e1", "host-2", "isolate", "bob"),
+                    "r-00000000000000e1");
+       },
+       "request r-00000000000000e1 was refused before it"},
+  };
+  checkCases(cases, [&](const auto& extra) { return verifyBuilt(extra); });
+}
+
+// Operators: the controller logs those it has in the genesis; later only admins add them, each
+// name once. Hosts enrolled before the log are in the genesis too, without a join token.
+TEST_F(AuditVerifyTest, OperatorsAndEnrollmentsAfterTheGenesis) {
+  const Keys& k = keys();
+  const std::vector<RuleCase> cases = {
+      {"an admin adds an operator",
+       [&](LogBuilder& b) { b.op("erin", "auditor", k.stranger, "operator:alice"); }, ""},
+      {"a host enrolls with a token",
+       [&](LogBuilder& b) { b.enroll("host-3", k.stranger, "t-00000000000000f1"); }, ""},
+      {"the controller adds an operator after the genesis",
+       [&](LogBuilder& b) { b.op("mallory", "admin", k.stranger, "controller"); },
+       "the controller adds operators only in the log's genesis"},
+      {"an operator added again",
+       [&](LogBuilder& b) { b.op("bob", "admin", k.stranger, "operator:alice"); },
+       "operator bob is already logged"},
+      {"an operator added by one who is not",
+       [&](LogBuilder& b) { b.op("mallory", "admin", k.stranger, "operator:mallory"); },
+       "'mallory' is not a logged admin, so may not add operators"},
+      {"a host 'enrolled before the log' after the genesis",
+       [&](LogBuilder& b) { b.enroll("host-3", k.stranger); },
+       "an enrollment after the log's genesis must name its join token (ref)"},
+      {"an admin revokes an operator",
+       [&](LogBuilder& b) { b.op("bob", "revoked", k.bob, "operator:alice"); }, ""},
+      {"an operator revoked twice",
+       [&](LogBuilder& b) {
+         b.op("bob", "revoked", k.bob, "operator:alice");
+         b.op("bob", "revoked", k.bob, "operator:alice");
+       },
+       "operator bob is already revoked"},
+      {"a revocation of another key than the logged one",
+       [&](LogBuilder& b) { b.op("bob", "revoked", k.stranger, "operator:alice"); },
+       "names another key than the logged one"},
+      {"a revocation by one who is not an admin",
+       [&](LogBuilder& b) { b.op("bob", "revoked", k.bob, "operator:bob"); },
+       "is not a logged admin"},
+      {"a request after its operator was revoked",
+       [&](LogBuilder& b) {
+         b.op("bob", "revoked", k.bob, "operator:alice");
+         b.request("bob", k.bob, "r-00000000000000e1", "isolate", {"host-2"});
+       },
+       "operator bob was revoked before this request"},
+  };
+  checkCases(cases, [&](const auto& extra) { return verifyBuilt(extra); });
+
+  // The genesis is the leading run of key, operator and enrollment entries: operators the
+  // controller logs after hosts enrolled before the log are still in it, a second entry for
+  // one name is not.
+  const auto genesisOnly = [&](const std::function<void(LogBuilder&)>& extra) {
+    LogBuilder b(keys());
+    b.key("log", keys().vkey);
+    b.key("command", keys().command.publicKey());
+    b.enroll("host-1", keys().host1);
+    b.op("alice", "admin", keys().alice, "controller");
+    b.enroll("host-2", keys().host2);
+    b.op("bob", "responder", keys().bob, "controller");
+    extra(b);
+    b.request("bob", keys().bob, "r-00000000000000f1", "isolate", {"host-2"});
+    b.dispatch(b.command("a-00000000000000f1", "host-2", "isolate", "bob"), "r-00000000000000f1");
+    b.receipt("a-00000000000000f1", "host-2", "isolate", keys().host2);
+    b.checkpoint();
+    EXPECT_TRUE(b.write(variant_).ok());
+    return verify(variant_);
+  };
+  AuditReport r = genesisOnly([](LogBuilder&) {});
+  EXPECT_TRUE(r.ok) << r.error;
+  r = genesisOnly([](LogBuilder& b) { b.op("alice", "admin", keys().stranger, "controller"); });
+  EXPECT_EQ(r.bad_index, 6);
+  EXPECT_THAT(r.error, HasSubstr("operator alice is already logged"));
+  r = genesisOnly([](LogBuilder& b) {
+    b.event("host-1", "agent connected");
+    b.op("carol", "auditor", keys().carol, "controller");
+  });
+  EXPECT_EQ(r.bad_index, 7);
+  EXPECT_THAT(r.error, HasSubstr("the controller adds operators only in the log's genesis"));
 }
 
 TEST_F(AuditVerifyTest, LogMustStartWithItsKey) {
