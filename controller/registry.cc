@@ -455,9 +455,12 @@ absl::StatusOr<std::vector<ActionRecord>> Registry::actionsAwaitingReceipt() {
   std::lock_guard<std::mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(
       auto st, db_->prepare(absl::StrFormat("SELECT %s FROM actions WHERE receipt IS NULL AND "
-                                            "state IN ('queued', 'delivered', 'expired') AND "
-                                            "log_index >= 0 ORDER BY seq",
+                                            "log_index >= 0 AND (state IN ('queued', "
+                                            "'delivered') OR (state = 'expired' AND "
+                                            "expires_ms > ?)) ORDER BY seq",
                                             kActionColumns)));
+  // Expired for more than a day: no receipt is coming, and the start-up scan stays short.
+  st.bind(1, nowUnixMs() - 24 * 60 * 60 * 1000);
   std::vector<ActionRecord> out;
   for (;;) {
     WARDEN_ASSIGN_OR_RETURN(bool row, st.step());

@@ -102,7 +102,8 @@ class Registry {
   // ones are marked so on the way.
   absl::StatusOr<std::vector<ActionRecord>> pendingActions(const std::string& host_id);
   absl::Status markDelivered(const std::string& id);
-  // Actions with a logged dispatch and no receipt yet (queued, delivered or expired).
+  // Actions with a logged dispatch and no receipt yet: queued, delivered, or expired within
+  // the last day.
   absl::StatusOr<std::vector<ActionRecord>> actionsAwaitingReceipt();
   // Stores the agent's verified receipt; false if the action already had one or failed
   // otherwise. An action the controller marked expired still takes the receipt: the agent

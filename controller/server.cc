@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
@@ -189,7 +190,12 @@ struct ControllerServer::Impl {
   std::int64_t anonymous_window_start_ms = 0;  // logAnonymousRefusal's rate limit (under mu)
   int anonymous_in_window = 0;
   std::uint64_t anonymous_suppressed = 0;
-  std::mutex identity_mu;  // one enrollment or operator change at a time: log and registry agree
+  // Who may act, and with which key, as the log and the registry both say. Exclusive for
+  // enrollments and operator changes (and fleet-wide requests, see Submit); shared while a
+  // request or receipt is checked against a key and logged, so neither can be logged under a
+  // key an enrollment or revocation replaced in the meantime.
+  std::shared_mutex identity_mu;
+  std::set<std::string> receipts_logged_unstored;  // logged, but the registry write failed
 
   class AgentService;
   class OperatorService;
@@ -415,6 +421,7 @@ struct ControllerServer::Impl {
   }
 
   void acceptReceipt(AgentSession& s, const std::string& host_id, const v1::SignedReceipt& sr) {
+    std::shared_lock<std::shared_mutex> identity(identity_mu);
     // The key on record now: a re-enrollment replaces it, and the old identity's stream ends.
     auto host = keys.registry->findHost(host_id);
     if (!host.ok()) {
@@ -462,7 +469,20 @@ struct ControllerServer::Impl {
       std::lock_guard<std::mutex> lock(mu);
       receipts_in_flight.erase(r->command_id);
     };
-    if (action->log_index < 0) {
+    // Another stream may have finished it between the first look and the claim.
+    if (auto again = keys.registry->findAction(r->command_id);
+        again.ok() && !again->receipt.empty()) {
+      s.send(ack);
+      return;
+    }
+    bool already_logged = false;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      already_logged = receipts_logged_unstored.contains(r->command_id);
+    }
+    if (already_logged) {
+      // Logged before, then the registry write failed: only the registry is retried.
+    } else if (action->log_index < 0) {
       // Dispatched before the action log existed: there is no dispatch to chain it to.
       recordLoggedEvent(actor, host_id, "legacy-receipt",
                         absl::StrFormat("receipt for %s, dispatched before the action log existed",
@@ -487,6 +507,14 @@ struct ControllerServer::Impl {
     const std::string state(receiptStatusName(r->status));
     auto fresh = keys.registry->finishAction(r->command_id, state, r->message, sr.receipt(),
                                              sr.signature(), nowUnixMs());
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (fresh.ok()) {
+        receipts_logged_unstored.erase(r->command_id);
+      } else {
+        receipts_logged_unstored.insert(r->command_id);
+      }
+    }
     if (!fresh.ok()) {
       logError("action %s: cannot store receipt: %s", r->command_id, fresh.status().ToString());
       return;
@@ -702,7 +730,7 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     host.enrolled_ms = nowUnixMs();
     // consumeToken let an existing host id through only with a token bound to it: that is a
     // deliberate re-enrollment (a reinstalled host), which replaces the old identity.
-    std::lock_guard<std::mutex> identity(impl_->identity_mu);
+    std::unique_lock<std::shared_mutex> identity(impl_->identity_mu);
     const bool reenroll = impl_->keys.registry->findHost(req.host_id()).ok();
     // The agent's key is in the log before any receipt it signs can be.
     LogEntry e;
@@ -757,6 +785,8 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
       return toGrpc(
           absl::InvalidArgumentError(absl::StrFormat("invalid host id '%s'", req->host_id())));
     }
+    std::shared_lock<std::shared_mutex> identity(impl_->identity_mu);
+    if (auto still = stillAuthorized(*op, {"admin"}); !still.ok()) return toGrpc(still);
     auto token = JoinToken::generate(impl_->keys.ca_fingerprint);
     if (!token.ok()) return toGrpc(token.status());
     const std::int64_t ttl = req->ttl_seconds() == 0 ? 3600 : req->ttl_seconds();
@@ -823,8 +853,19 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     // A fleet-wide change and an enrollment (which sends the fleet-wide blocks in force) are
     // logged one after the other, never interleaved: the log then says which blocks each
     // enrolling host was sent, and why.
-    std::unique_lock<std::mutex> fleet_lock(impl_->identity_mu, std::defer_lock);
-    if (request->all_hosts) fleet_lock.lock();
+    std::shared_lock<std::shared_mutex> identity(impl_->identity_mu, std::defer_lock);
+    std::unique_lock<std::shared_mutex> fleet_lock(impl_->identity_mu, std::defer_lock);
+    if (request->all_hosts) {
+      fleet_lock.lock();
+    } else {
+      identity.lock();
+    }
+    // Authorised before waiting for the lock; revoked in the meantime means refused.
+    if (auto still = stillAuthorized(*op, {"admin", "responder"}); !still.ok()) {
+      impl_->logRefusal(actor, "", request->id,
+                        absl::StrFormat("request %s refused: %s", request->id, still.message()));
+      return toGrpc(still);
+    }
     LogEntry e;
     e.type = entry_type::kRequest;
     e.actor = actor;
@@ -838,8 +879,18 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
           absl::StrFormat("the action log refused the request: %s", logged.status().message())));
     }
     if (impl_->faults.exit_after_request) _exit(70);
-    auto ids = submit(*op, request->id, toSubmit(*request));
+    std::vector<ActionRecord> created;
+    const absl::Status dispatched = submit(*op, request->id, toSubmit(*request), &created);
     if (fleet_lock.owns_lock()) fleet_lock.unlock();
+    if (identity.owns_lock()) identity.unlock();
+    // Sent outside the lock: a host that does not read its stream holds up nobody else.
+    std::vector<std::string> sent;
+    for (const auto& a : created) {
+      impl_->deliver(a);
+      sent.push_back(a.id);
+    }
+    absl::StatusOr<std::vector<std::string>> ids = std::move(sent);
+    if (!dispatched.ok()) ids = dispatched;
     if (!ids.ok()) {
       logWarning("operator %s: %s %s rejected: %s", op->name, request->kind,
                  absl::StrJoin(request->hosts, ","), ids.status().message());
@@ -921,7 +972,8 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
 
   absl::Status revokeOperator(const OperatorRecord& by, const v1::RevokeOperatorRequest& req) {
     if (req.reason().size() > 4096) return absl::InvalidArgumentError("reason is too long");
-    std::lock_guard<std::mutex> identity(impl_->identity_mu);
+    std::unique_lock<std::shared_mutex> identity(impl_->identity_mu);
+    WARDEN_RETURN_IF_ERROR(stillAuthorized(by, {"admin"}));
     WARDEN_ASSIGN_OR_RETURN(OperatorRecord target, impl_->keys.registry->findOperator(req.name()));
     if (target.role == "revoked") {
       return absl::FailedPreconditionError(
@@ -961,7 +1013,8 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     if (req.signing_public_key().size() != 32) {
       return absl::InvalidArgumentError("signing key must be a raw 32-byte Ed25519 key");
     }
-    std::lock_guard<std::mutex> identity(impl_->identity_mu);
+    std::unique_lock<std::shared_mutex> identity(impl_->identity_mu);
+    WARDEN_RETURN_IF_ERROR(stillAuthorized(op, {"admin"}));
     if (impl_->keys.registry->findOperator(req.name()).ok()) {
       return absl::AlreadyExistsError(absl::StrFormat("operator '%s' already exists", req.name()));
     }
@@ -1171,9 +1224,10 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     return out;
   }
 
-  absl::StatusOr<std::vector<std::string>> submit(const OperatorRecord& op,
-                                                  const std::string& request_id,
-                                                  const v1::SubmitRequest& req) {
+  // Validates the request, then logs and queues one command per host into `created`; the
+  // caller delivers them. After an error part way, `created` holds what was logged.
+  absl::Status submit(const OperatorRecord& op, const std::string& request_id,
+                      const v1::SubmitRequest& req, std::vector<ActionRecord>* created) {
     const std::string& kind = req.kind();
     const bool blocks = kind == "block" || kind == "unblock";
     if (!knownCommandKind(kind)) {
@@ -1242,25 +1296,32 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
       }
       logInfo("operator %s: fleet-wide %s of %s", op.name, kind, absl::StrJoin(addresses, ","));
     }
-    std::vector<ActionRecord> created;
     for (const auto& h : hosts) {
       auto a =
           impl_->createAction(request_id, op.name, h, kind, req.reason(), allow, addresses, args);
       if (!a.ok()) {
         // What is logged and queued goes out; the operator hears which hosts did not get it.
-        for (const auto& done : created) impl_->deliver(done);
-        return absl::Status(a.status().code(),
-                            absl::StrFormat("dispatched to %d of %d hosts, then failed on %s: %s",
-                                            created.size(), hosts.size(), h, a.status().message()));
+        return absl::Status(
+            a.status().code(),
+            absl::StrFormat("dispatched to %d of %d hosts, then failed on %s: %s", created->size(),
+                            hosts.size(), h, a.status().message()));
       }
-      created.push_back(std::move(*a));
+      created->push_back(std::move(*a));
     }
-    std::vector<std::string> ids;
-    for (const auto& a : created) {
-      impl_->deliver(a);
-      ids.push_back(a.id);
+    return absl::OkStatus();
+  }
+
+  // The caller as the registry says now: authorize() ran before the call waited for
+  // identity_mu, and a revocation may have landed in between.
+  absl::Status stillAuthorized(const OperatorRecord& op, std::initializer_list<const char*> roles) {
+    auto now = impl_->keys.registry->findOperator(op.name);
+    if (now.ok() && now->cert_fingerprint == op.cert_fingerprint) {
+      for (const char* r : roles) {
+        if (now->role == r) return absl::OkStatus();
+      }
     }
-    return ids;
+    return absl::PermissionDeniedError(
+        absl::StrFormat("operator %s was revoked or changed while the call waited", op.name));
   }
 
   // The controller's own addresses must stay reachable from every host.
