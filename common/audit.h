@@ -69,6 +69,24 @@ struct Request {
 std::string encodeRequest(const Request& r);
 absl::StatusOr<Request> decodeRequest(std::string_view bytes);
 
+// Adding or revoking an operator is a request too, signed by the admin who makes it: kind
+// "add-operator" with args name=, role=, signing_key=<64 hex>, or kind "revoke-operator" with
+// args name= (and the reason in `reason`). Logged as the "operator" entry's body, so an auditor
+// checks the admin's signature on every operator key after the genesis.
+inline constexpr char kAddOperatorKind[] = "add-operator";
+inline constexpr char kRevokeOperatorKind[] = "revoke-operator";
+
+struct OperatorChange {
+  bool revoke = false;
+  std::string name;
+  std::string role;         // add only
+  std::string signing_key;  // add only: raw 32-byte Ed25519
+};
+
+// Strict: the right kind, exactly the args above, a 32-byte key, a valid role.
+absl::StatusOr<OperatorChange> operatorChangeOf(const Request& r);
+std::vector<std::string> operatorChangeArgs(const OperatorChange& c);
+
 // A public key and what it is for.
 struct KeyRecord {
   std::uint64_t version = kKeyRecordVersion;

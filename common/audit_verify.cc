@@ -658,24 +658,14 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
     } else {
       return StrFormat("key entry with purpose %s (expected log or command)", quote(k->purpose));
     }
-  } else if (e.type == entry_type::kOperator) {
-    if (e.actor == "controller") {
-      // The controller logs the operators it already has when it creates the log; every one
-      // added later is added by an admin (controller/server.cc addOperator).
-      if (!genesis_) {
-        return std::string(
-            "the controller adds operators only in the log's genesis (before the first request, "
-            "dispatch, receipt, refusal or event); later an admin adds them");
-      }
-    } else {
-      auto admin = afterPrefix(e.actor, "operator:");
-      if (!admin)
-        return StrFormat("operators are added by the controller or an admin, not %s",
-                         quote(e.actor));
-      auto it = operators_.find(std::string(*admin));
-      if (it == operators_.end() || it->second.role != "admin") {
-        return StrFormat("%s is not a logged admin, so may not add operators", quote(*admin));
-      }
+  } else if (e.type == entry_type::kOperator && e.actor == "controller") {
+    // The controller logs the operators it already has when it creates the log (a key record
+    // each; role "revoked" for one the registry already held revoked); every later change is
+    // an admin's signed request (controller/server.cc addOperator, revokeOperator).
+    if (!genesis_) {
+      return std::string(
+          "the controller adds operators only in the log's genesis (before the first request, "
+          "dispatch, receipt, refusal or event); later an admin adds them");
     }
     auto k = decodeKeyRecord(e.body);
     if (!k.ok()) return StrFormat("body is not a key record: %s", k.status().message());
@@ -689,28 +679,54 @@ std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::ui
       return StrFormat("operator %s's key is %d bytes, not a 32-byte Ed25519 key", k->subject,
                        k->public_key.size());
     }
-    auto existing = operators_.find(k->subject);
-    if (k->role == "revoked" && existing != operators_.end()) {
-      // A revocation (controller/server.cc revokeOperator): by an admin, of the logged key.
-      if (e.actor == "controller") {
-        return StrFormat("operator %s is revoked by an admin, not by the controller", k->subject);
+    if (!operators_.try_emplace(k->subject, OperatorState{k->role, keyArray(k->public_key)})
+             .second) {
+      return StrFormat("operator %s is already logged", k->subject);
+    }
+  } else if (e.type == entry_type::kOperator) {
+    auto admin = afterPrefix(e.actor, "operator:");
+    if (!admin)
+      return StrFormat("operators are added by the controller or an admin, not %s", quote(e.actor));
+    auto it = operators_.find(std::string(*admin));
+    if (it == operators_.end() || it->second.role != "admin") {
+      return StrFormat("%s is not a logged admin, so may not add operators", quote(*admin));
+    }
+    const std::array<char, 32> admin_key = it->second.public_key;  // emplace below may rehash
+    auto q = decodeRequest(e.body);
+    if (!q.ok()) return StrFormat("body is not a signed request: %s", q.status().message());
+    if (q->operator_name != *admin) {
+      return StrFormat("the signed request is operator %s's, not %s's", quote(q->operator_name),
+                       *admin);
+    }
+    if (e.ref.empty() || q->id != e.ref) {
+      return StrFormat("the signed request has id %s, the entry says %s", quote(q->id),
+                       quote(e.ref));
+    }
+    auto change = operatorChangeOf(*q);
+    if (!change.ok()) return StrFormat("not an operator change: %s", change.status().message());
+    auto existing = operators_.find(change->name);
+    if (change->revoke) {
+      if (existing == operators_.end()) {
+        return StrFormat("operator %s is revoked before it was ever logged", change->name);
       }
       if (existing->second.role == "revoked") {
-        return StrFormat("operator %s is already revoked", k->subject);
-      }
-      if (existing->second.public_key != keyArray(k->public_key)) {
-        return StrFormat("the revocation of operator %s names another key than the logged one",
-                         k->subject);
+        return StrFormat("operator %s is already revoked", change->name);
       }
       existing->second.role = "revoked";
-    } else if (existing != operators_.end()) {
-      return StrFormat("operator %s is already logged", k->subject);
-    } else if (k->role == "revoked" && e.actor != "controller") {
-      return StrFormat("operator %s is revoked before it was ever logged", k->subject);
     } else {
-      // New, or (in the genesis) one the registry already held revoked.
-      operators_.emplace(k->subject, OperatorState{k->role, keyArray(k->public_key)});
+      if (existing != operators_.end()) {
+        return StrFormat("operator %s is already logged", change->name);
+      }
+      operators_.emplace(change->name, OperatorState{change->role, keyArray(change->signing_key)});
     }
+    // Request ids are one namespace: an operator change cannot be replayed as another.
+    RequestState state;
+    state.operator_name = names_.id(q->operator_name);
+    state.kind = names_.id(q->kind);
+    if (!requests_.try_emplace(e.ref, std::move(state)).second) {
+      return StrFormat("request id %s was already logged", e.ref);
+    }
+    addSignature(admin_key);
   } else if (e.type == entry_type::kEnrollment) {
     auto host = afterPrefix(e.actor, "agent:");
     if (!host) return StrFormat("enrollments are by an agent, not %s", quote(e.actor));

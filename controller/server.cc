@@ -979,6 +979,12 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
       return absl::FailedPreconditionError(
           absl::StrFormat("operator '%s' is already revoked", req.name()));
     }
+    WARDEN_ASSIGN_OR_RETURN(Request signed_request,
+                            verifySignedRequest(by, req.request(), req.request_signature()));
+    WARDEN_ASSIGN_OR_RETURN(OperatorChange change, operatorChangeOf(signed_request));
+    if (!change.revoke || change.name != req.name() || signed_request.reason != req.reason()) {
+      return absl::InvalidArgumentError("the signed request does not match the revocation");
+    }
     if (target.role == "admin") {
       WARDEN_ASSIGN_OR_RETURN(auto all, impl_->keys.registry->listOperators());
       const auto admins = std::count_if(all.begin(), all.end(),
@@ -990,8 +996,9 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     LogEntry e;
     e.type = entry_type::kOperator;
     e.actor = "operator:" + by.name;
-    e.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "operator", target.name, "revoked",
-                                       target.signing_public_key, target.cert_fingerprint});
+    e.ref = signed_request.id;
+    e.body = req.request();
+    e.signature = req.request_signature();
     e.detail = absl::StrFormat("operator %s (%s) revoked by %s%s", target.name, target.role,
                                by.name, req.reason().empty() ? "" : ": " + req.reason());
     WARDEN_RETURN_IF_ERROR(impl_->appendEntry(e).status());
@@ -1018,6 +1025,15 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     if (impl_->keys.registry->findOperator(req.name()).ok()) {
       return absl::AlreadyExistsError(absl::StrFormat("operator '%s' already exists", req.name()));
     }
+    // The admin's signed request is what the log keeps: an auditor checks the new key was
+    // vouched for by an admin, not just by the controller.
+    WARDEN_ASSIGN_OR_RETURN(Request signed_request,
+                            verifySignedRequest(op, req.request(), req.request_signature()));
+    WARDEN_ASSIGN_OR_RETURN(OperatorChange change, operatorChangeOf(signed_request));
+    if (change.revoke || change.name != req.name() || change.role != req.role() ||
+        change.signing_key != req.signing_public_key()) {
+      return absl::InvalidArgumentError("the signed request does not match the operator to add");
+    }
     crypto::CertProfile profile;
     profile.common_name = "operator:" + req.name();
     profile.client = true;
@@ -1027,9 +1043,11 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     LogEntry e;
     e.type = entry_type::kOperator;
     e.actor = "operator:" + op.name;
-    e.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "operator", req.name(), req.role(),
-                                       req.signing_public_key(), fp});
-    e.detail = absl::StrFormat("operator %s (%s) added by %s", req.name(), req.role(), op.name);
+    e.ref = signed_request.id;
+    e.body = req.request();
+    e.signature = req.request_signature();
+    e.detail = absl::StrFormat("operator %s (%s) added by %s; certificate %s", req.name(),
+                               req.role(), op.name, fp.substr(0, 16));
     WARDEN_RETURN_IF_ERROR(impl_->appendEntry(e).status());
     WARDEN_RETURN_IF_ERROR(impl_->keys.registry->addOperator(
         OperatorRecord{req.name(), req.role(), fp, req.signing_public_key()}));
@@ -1172,7 +1190,12 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
 
   // The operator's signed request: signature by their logged key, their name, fresh, unseen.
   absl::StatusOr<Request> verifyRequest(const OperatorRecord& op, const v1::SubmitRequest& req) {
-    if (req.request().empty() || req.request_signature().empty()) {
+    return verifySignedRequest(op, req.request(), req.request_signature());
+  }
+
+  absl::StatusOr<Request> verifySignedRequest(const OperatorRecord& op, const std::string& bytes,
+                                              const std::string& signature) {
+    if (bytes.empty() || signature.empty()) {
       return absl::InvalidArgumentError(
           "the request is not signed (a warden CLI older than the action log?)");
     }
@@ -1180,13 +1203,11 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
       return absl::FailedPreconditionError(
           absl::StrFormat("operator %s has no signing key on record", op.name));
     }
-    if (auto v =
-            crypto::ed25519Verify(op.signing_public_key, req.request(), req.request_signature());
-        !v.ok()) {
+    if (auto v = crypto::ed25519Verify(op.signing_public_key, bytes, signature); !v.ok()) {
       return absl::PermissionDeniedError(absl::StrFormat(
           "the request's signature does not verify under %s's signing key", op.name));
     }
-    WARDEN_ASSIGN_OR_RETURN(Request r, decodeRequest(req.request()));
+    WARDEN_ASSIGN_OR_RETURN(Request r, decodeRequest(bytes));
     if (r.operator_name != op.name) {
       return absl::PermissionDeniedError(absl::StrFormat(
           "the request is signed for operator '%s', not %s", r.operator_name, op.name));

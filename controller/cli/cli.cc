@@ -127,7 +127,8 @@ class Client {
 
 // Signs the request with the operator's signing key (common/audit.h Request): the controller
 // acts on, and logs, exactly what the operator signed.
-absl::Status signRequest(const Client& c, v1::SubmitRequest& req) {
+// Fills in the request's id, operator and time and signs it: {bytes, signature}.
+absl::StatusOr<std::pair<std::string, std::string>> signedRequest(const Client& c, Request r) {
   auto key = crypto::Ed25519Key::fromPem(c.profile.signing_key_pem);
   if (!key.ok()) {
     return absl::InvalidArgumentError(
@@ -135,9 +136,17 @@ absl::Status signRequest(const Client& c, v1::SubmitRequest& req) {
   }
   auto rnd = crypto::randomBytes(8);
   if (!rnd.ok()) return rnd.status();
-  Request r;
   r.id = "r-" + crypto::hex(*rnd);
   r.operator_name = c.profile.name;
+  r.issued_unix_ms = nowUnixMs();
+  std::string bytes = encodeRequest(r);
+  auto sig = key->sign(bytes);
+  if (!sig.ok()) return sig.status();
+  return std::make_pair(std::move(bytes), std::move(*sig));
+}
+
+absl::Status signRequest(const Client& c, v1::SubmitRequest& req) {
+  Request r;
   r.kind = req.kind();
   r.hosts.assign(req.hosts().begin(), req.hosts().end());
   r.all_hosts = req.all_hosts();
@@ -149,12 +158,10 @@ absl::Status signRequest(const Client& c, v1::SubmitRequest& req) {
   r.addresses.assign(req.addresses().begin(), req.addresses().end());
   r.args.assign(req.args().begin(), req.args().end());
   r.reason = req.reason();
-  r.issued_unix_ms = nowUnixMs();
-  const std::string bytes = encodeRequest(r);
-  auto sig = key->sign(bytes);
-  if (!sig.ok()) return sig.status();
-  req.set_request(bytes);
-  req.set_request_signature(*sig);
+  auto signed_request = signedRequest(c, std::move(r));
+  if (!signed_request.ok()) return signed_request.status();
+  req.set_request(signed_request->first);
+  req.set_request_signature(signed_request->second);
   return absl::OkStatus();
 }
 
@@ -645,6 +652,16 @@ int operatorAdd(const Globals& g, const std::string& name, const std::string& ro
     req.set_role(role);
     req.set_csr_pem(*csr);
     req.set_signing_public_key(signing->publicKey());
+    Request change;
+    change.kind = kAddOperatorKind;
+    change.args = operatorChangeArgs(OperatorChange{false, name, role, signing->publicKey()});
+    auto signed_change = signedRequest(c, change);
+    if (!signed_change.ok()) {
+      printError(std::string(signed_change.status().message()));
+      return kExitBadInput;
+    }
+    req.set_request(signed_change->first);
+    req.set_request_signature(signed_change->second);
     v1::AddOperatorResponse resp;
     auto ctx = c.context(absl::Seconds(15));
     auto s = c.stub->AddOperator(ctx.get(), req, &resp);
@@ -674,6 +691,17 @@ int operatorRevoke(const Globals& g, const std::string& name, const std::string&
     v1::RevokeOperatorRequest req;
     req.set_name(name);
     req.set_reason(reason);
+    Request change;
+    change.kind = kRevokeOperatorKind;
+    change.reason = reason;
+    change.args = operatorChangeArgs(OperatorChange{true, name, "", ""});
+    auto signed_change = signedRequest(c, change);
+    if (!signed_change.ok()) {
+      printError(std::string(signed_change.status().message()));
+      return kExitBadInput;
+    }
+    req.set_request(signed_change->first);
+    req.set_request_signature(signed_change->second);
     v1::RevokeOperatorResponse resp;
     auto ctx = c.context(absl::Seconds(15));
     auto s = c.stub->RevokeOperator(ctx.get(), req, &resp);
@@ -838,6 +866,16 @@ std::string summarize(const LogEntry& e) {
     if (!r.ok()) return "undecodable receipt";
     return absl::StrFormat("%s %s %s: %s", receiptStatusName(r->status), r->kind, r->command_id,
                            r->message);
+  }
+  if (e.type == entry_type::kOperator && !e.signature.empty()) {
+    // An admin's signed operator change.
+    auto r = decodeRequest(e.body);
+    auto change = r.ok() ? operatorChangeOf(*r) : absl::StatusOr<OperatorChange>(r.status());
+    if (!change.ok()) return "undecodable operator change";
+    const std::string detail = e.detail.empty() ? "" : ": " + e.detail;
+    if (change->revoke) return absl::StrFormat("operator key %s revoked%s", change->name, detail);
+    return absl::StrFormat("operator key %s (%s) %s%s", change->name, change->role,
+                           shortHash(crypto::hex(crypto::sha256(change->signing_key))), detail);
   }
   if (e.type == entry_type::kKey || e.type == entry_type::kOperator ||
       e.type == entry_type::kEnrollment) {
