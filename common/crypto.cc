@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <utility>
@@ -556,6 +557,40 @@ std::string sha256(std::string_view data) {
     return {};
   }
   return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  // Allocation failure inside OpenSSL is the only way this fails: nothing sensible to go on.
+  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) std::abort();
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+
+Sha256::Sha256(Sha256&& other) noexcept : ctx_(other.ctx_) { other.ctx_ = nullptr; }
+
+Sha256& Sha256::operator=(Sha256&& other) noexcept {
+  std::swap(ctx_, other.ctx_);
+  return *this;
+}
+
+void Sha256::update(std::string_view data) {
+  if (EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1) std::abort();
+}
+
+std::string Sha256::finish() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx_, out, &len) != 1 ||
+      EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
+    std::abort();
+  }
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+std::string Sha256::digestSoFar() const {
+  Sha256 copy;
+  if (EVP_MD_CTX_copy_ex(copy.ctx_, ctx_) != 1) std::abort();
+  return copy.finish();
 }
 
 std::string hex(std::string_view bytes) {

@@ -24,7 +24,7 @@ struct EvidenceSourceFacts {
   std::uint64_t size_bytes = 0;
   std::uint32_t logical_sector_size = 512;
   std::uint32_t physical_sector_size = 512;
-  std::string model;   // from sysfs where present, else empty
+  std::string model;  // from sysfs where present, else empty
   std::string vendor;
   std::string serial;
   std::string read_method;  // "direct" (O_DIRECT) or "buffered+dontneed"

@@ -821,5 +821,21 @@ TEST_F(FetchPeerChainTest, RejectsBadArguments) {
   EXPECT_FALSE(r.ok());
 }
 
+TEST(Sha256Test, IncrementalEqualsOneShotAndRestarts) {
+  const std::string data(100000, 'x');
+  crypto::Sha256 h;
+  for (std::size_t i = 0; i < data.size(); i += 777)
+    h.update(std::string_view(data).substr(i, 777));
+  EXPECT_EQ(h.finish(), crypto::sha256(data));
+  // FIPS 180-2 example "abc", after a finish: the hasher started over.
+  h.update("a");
+  h.update("bc");
+  EXPECT_EQ(crypto::hex(h.finish()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  crypto::Sha256 moved = std::move(h);
+  EXPECT_EQ(crypto::hex(moved.finish()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 }  // namespace
 }  // namespace warden::crypto

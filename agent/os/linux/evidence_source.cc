@@ -193,8 +193,7 @@ absl::StatusOr<std::unique_ptr<EvidenceSource>> openEvidenceSource(const std::st
     f.kind = "file";
     f.size_bytes = static_cast<std::uint64_t>(st.st_size);
   }
-  const std::size_t alignment =
-      std::max<std::size_t>(kMemoryAlignment, f.logical_sector_size);
+  const std::size_t alignment = std::max<std::size_t>(kMemoryAlignment, f.logical_sector_size);
   if (direct && f.size_bytes > 0 && !directReadWorks(fd, alignment)) {
     ::close(fd);
     direct = false;
