@@ -34,7 +34,8 @@ absl::Status hashFile(int fd, std::uint64_t size, crypto::Sha256& hash, const st
                               static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errnoError("reading " + path);
-    if (n == 0) return absl::DataLossError(absl::StrFormat("%s is shorter than %d bytes", path, size));
+    if (n == 0)
+      return absl::DataLossError(absl::StrFormat("%s is shorter than %d bytes", path, size));
     hash.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
     done += static_cast<std::uint64_t>(n);
   }
@@ -89,7 +90,8 @@ std::string EvidenceStore::path(const std::string& id, const char* suffix) const
 }
 
 absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id) {
-  if (!validId(id)) return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
+  if (!validId(id))
+    return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
   std::lock_guard<std::mutex> lock(mu_);
   if (transfers_.contains(id)) {
     return absl::FailedPreconditionError(absl::StrFormat("evidence %s is being received", id));
@@ -138,7 +140,8 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
     std::lock_guard<std::mutex> lock(mu_);
     auto it = transfers_.find(id);
     if (it == transfers_.end()) {
-      return absl::FailedPreconditionError(absl::StrFormat("evidence %s is not being received", id));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("evidence %s is not being received", id));
     }
     t = it->second.get();
   }
@@ -148,8 +151,8 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
   }
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::pwrite(t->fd, data.data() + done, data.size() - done,
-                               static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pwrite(t->fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const absl::Status s = errnoError("writing evidence " + id);
@@ -190,7 +193,8 @@ absl::StatusOr<StoredEvidence> EvidenceStore::finish(const std::string& id, std:
     std::lock_guard<std::mutex> lock(mu_);
     auto it = transfers_.find(id);
     if (it == transfers_.end()) {
-      return absl::FailedPreconditionError(absl::StrFormat("evidence %s is not being received", id));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("evidence %s is not being received", id));
     }
     t = std::move(it->second);
     transfers_.erase(it);
@@ -219,9 +223,9 @@ absl::StatusOr<StoredEvidence> EvidenceStore::finish(const std::string& id, std:
   const int mfd =
       ::open(manifest_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0444);
   if (mfd < 0) return errnoError("writing " + manifest_path);
-  const bool written = ::write(mfd, manifest.data(), manifest.size()) ==
-                           static_cast<ssize_t>(manifest.size()) &&
-                       ::fsync(mfd) == 0;
+  const bool written =
+      ::write(mfd, manifest.data(), manifest.size()) == static_cast<ssize_t>(manifest.size()) &&
+      ::fsync(mfd) == 0;
   ::close(mfd);
   if (!written) return errnoError("writing " + manifest_path);
   if (::rename(path(id, ".partial").c_str(), out.path.c_str()) != 0) {
@@ -264,7 +268,8 @@ absl::StatusOr<std::vector<StoredEvidence>> EvidenceStore::list() const {
 }
 
 absl::Status EvidenceStore::verify(const std::string& id, const std::string& sha256) const {
-  if (!validId(id)) return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
+  if (!validId(id))
+    return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
   const std::string p = path(id, ".img");
   const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errnoError("opening " + p);
@@ -280,8 +285,8 @@ absl::Status EvidenceStore::verify(const std::string& id, const std::string& sha
   WARDEN_RETURN_IF_ERROR(s);
   const std::string got = hash.finish();
   if (got != sha256) {
-    return absl::DataLossError(absl::StrFormat("evidence %s: content hashes to %s, recorded %s",
-                                               id, crypto::hex(got), crypto::hex(sha256)));
+    return absl::DataLossError(absl::StrFormat("evidence %s: content hashes to %s, recorded %s", id,
+                                               crypto::hex(got), crypto::hex(sha256)));
   }
   return absl::OkStatus();
 }

@@ -32,8 +32,8 @@
 namespace warden {
 
 struct ResumePoint {
-  std::uint64_t offset = 0;    // bytes held durably
-  std::string prefix_sha256;   // raw SHA-256 of those bytes
+  std::uint64_t offset = 0;   // bytes held durably
+  std::string prefix_sha256;  // raw SHA-256 of those bytes
 };
 
 struct StoredEvidence {

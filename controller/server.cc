@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "common/token.h"
 #include "controller/action_log.h"
+#include "controller/evidence_store.h"
 #include "warden/v1/agent.grpc.pb.h"
 #include "warden/v1/operator.grpc.pb.h"
 
@@ -44,6 +45,8 @@ constexpr std::size_t kMaxCheckpointsListed = 8000;
 // enrollment) are logged at most this often; the rest are counted into the next one.
 constexpr int kAnonymousRefusalsPerMinute = 30;
 constexpr std::size_t kMaxUntrustedText = 256;
+constexpr std::size_t kMaxEvidenceChunk = 1 << 20;
+constexpr std::uint64_t kEvidenceSyncEvery = 64 << 20;  // bytes between fdatasyncs
 
 // Fault injection for tests of the agent's and the log's defences, from the environment
 // variable WARDEN_FAULT_INJECT (comma separated); announced loudly at start:
@@ -179,6 +182,7 @@ struct ControllerServer::Impl {
   ServeOptions options;
   Faults faults = Faults::fromEnvironment();
   std::unique_ptr<ActionLog> log;
+  std::unique_ptr<EvidenceStore> evidence;
   std::int64_t last_logged_ms = 0;  // only touched inside ActionLog::appendInOrder's lock
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -702,7 +706,123 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     return grpc::Status::OK;
   }
 
+  grpc::Status GetUploadState(grpc::ServerContext* ctx, const v1::UploadRef* req,
+                              v1::UploadState* resp) override {
+    auto host = uploadingHost(ctx, req->command_id(), req->evidence_id());
+    if (!host.ok()) return toGrpc(host.status());
+    auto rp = impl_->evidence->begin(req->evidence_id());
+    if (rp.status().code() == absl::StatusCode::kAlreadyExists) {
+      resp->set_complete(true);
+      return grpc::Status::OK;
+    }
+    if (!rp.ok()) return toGrpc(rp.status());
+    impl_->evidence->end(req->evidence_id());
+    resp->set_offset(rp->offset);
+    resp->set_prefix_sha256(rp->prefix_sha256);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status UploadEvidence(grpc::ServerContext* ctx,
+                              grpc::ServerReader<v1::EvidenceChunk>* reader,
+                              v1::UploadResult* result) override {
+    v1::EvidenceChunk m;
+    if (!reader->Read(&m)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty evidence upload");
+    }
+    auto host = uploadingHost(ctx, m.command_id(), m.evidence_id());
+    if (!host.ok()) return toGrpc(host.status());
+    const std::string id = m.evidence_id();
+    auto rp = impl_->evidence->begin(id);
+    if (!rp.ok()) return toGrpc(rp.status());
+    absl::Cleanup end = [&] { impl_->evidence->end(id); };
+    if (m.offset() != rp->offset) {
+      return toGrpc(absl::FailedPreconditionError(
+          absl::StrFormat("evidence %s: the controller holds %d bytes; resume there, not at %d", id,
+                          rp->offset, m.offset())));
+    }
+    std::uint64_t held = rp->offset, unsynced = 0;
+    for (;;) {
+      if (m.evidence_id() != id || m.data().size() > kMaxEvidenceChunk) {
+        return toGrpc(absl::InvalidArgumentError("evidence chunk for another id, or too large"));
+      }
+      if (!m.data().empty()) {
+        if (crypto::sha256(m.data()) != m.sha256()) {
+          return toGrpc(absl::DataLossError(
+              absl::StrFormat("evidence %s: chunk at %d does not match its hash", id, m.offset())));
+        }
+        if (auto s = impl_->evidence->append(id, m.offset(), m.data()); !s.ok()) {
+          logError("evidence %s from %s: %s", id, host->host_id, s.message());
+          return toGrpc(s);
+        }
+        held += m.data().size();
+        unsynced += m.data().size();
+        if (unsynced >= kEvidenceSyncEvery) {
+          if (auto s = impl_->evidence->sync(id); !s.ok()) return toGrpc(s.status());
+          unsynced = 0;
+        }
+      }
+      if (m.last()) return finishUpload(*host, m, result);
+      if (!reader->Read(&m)) break;
+    }
+    // The stream ended without its last message: keep what arrived, resumable.
+    auto synced = impl_->evidence->sync(id);
+    result->set_received(synced.ok() ? *synced : held);
+    logWarning("evidence %s from %s: stream ended at %d bytes; resumable", id, host->host_id, held);
+    return grpc::Status(grpc::StatusCode::ABORTED,
+                        absl::StrFormat("evidence %s incomplete at %d bytes", id, held));
+  }
+
  private:
+  // The agent on the other end, if `command_id` is an unfinished evidence action of its host
+  // and `evidence_id` belongs to it.
+  absl::StatusOr<HostRecord> uploadingHost(grpc::ServerContext* ctx, const std::string& command_id,
+                                           const std::string& evidence_id) {
+    WARDEN_ASSIGN_OR_RETURN(PeerIdentity id, peerIdentity(ctx));
+    if (id.common_name.rfind("agent:", 0) != 0) {
+      return absl::PermissionDeniedError("only agents upload evidence");
+    }
+    WARDEN_ASSIGN_OR_RETURN(HostRecord host,
+                            impl_->keys.registry->findHost(id.common_name.substr(6)));
+    if (host.cert_fingerprint != id.fingerprint) {
+      return absl::PermissionDeniedError("certificate was replaced or revoked");
+    }
+    auto action = impl_->keys.registry->findAction(command_id);
+    if (!action.ok() || action->host_id != host.host_id ||
+        (action->kind != "image" && action->kind != "collect") || action->finished()) {
+      return absl::PermissionDeniedError(absl::StrFormat("%s has no unfinished evidence action %s",
+                                                         host.host_id, command_id.substr(0, 64)));
+    }
+    if (evidence_id.rfind(command_id + "-", 0) != 0 || !EvidenceStore::validId(evidence_id)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("invalid evidence id '%s'", evidence_id.substr(0, 80)));
+    }
+    return host;
+  }
+
+  grpc::Status finishUpload(const HostRecord& host, const v1::EvidenceChunk& m,
+                            v1::UploadResult* result) {
+    if (auto v =
+            crypto::ed25519Verify(host.receipt_public_key, m.manifest(), m.manifest_signature());
+        !v.ok()) {
+      return toGrpc(
+          absl::PermissionDeniedError("the evidence manifest's signature does not verify"));
+    }
+    auto stored = impl_->evidence->finish(
+        m.evidence_id(), m.total_size(), m.total_sha256(),
+        m.manifest() + "\nsignature " + crypto::base64(m.manifest_signature()) + "\n");
+    if (!stored.ok()) {
+      logError("evidence %s from %s: %s", m.evidence_id(), host.host_id, stored.status().message());
+      return toGrpc(stored.status());
+    }
+    logInfo("evidence %s from %s stored: %d bytes, sha256 %s%s", stored->id, host.host_id,
+            stored->size, crypto::hex(stored->sha256), stored->immutable ? ", immutable" : "");
+    result->set_received(stored->size);
+    result->set_complete(true);
+    result->set_sha256(stored->sha256);
+    result->set_immutable(stored->immutable);
+    return grpc::Status::OK;
+  }
+
   absl::Status enroll(const v1::EnrollRequest& req, v1::EnrollResponse* resp) {
     WARDEN_ASSIGN_OR_RETURN(JoinToken token, JoinToken::parse(req.token()));
     if (token.ca_fingerprint != impl_->keys.ca_fingerprint) {
@@ -1371,6 +1491,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
     ControllerKeys keys, const ServeOptions& options) {
   auto impl = std::make_unique<Impl>(std::move(keys), options);
   WARDEN_RETURN_IF_ERROR(impl->openLog());
+  WARDEN_ASSIGN_OR_RETURN(impl->evidence, EvidenceStore::open(impl->keys.data_dir + "/evidence"));
   const std::string listen =
       options.listen_override.empty() ? impl->keys.listen : options.listen_override;
   WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(listen));

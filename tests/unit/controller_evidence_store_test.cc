@@ -1,21 +1,19 @@
 // controller/evidence_store.h: transfers that resume where the store stands (with the hash of
 // what it holds), complete only with the agent's size and hash, read-only when complete, and
 // verify that catches a changed byte.
-#include "controller/evidence_store.h"
-
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
-
 #include <fstream>
 #include <string>
 
 #include "common/crypto.h"
+#include "controller/evidence_store.h"
 #include "tests/support/temp_dir.h"
 
 namespace warden {
