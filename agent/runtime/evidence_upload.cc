@@ -1,0 +1,252 @@
+#include "agent/runtime/evidence_upload.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/command.h"
+#include "common/status.h"
+
+namespace warden {
+namespace {
+
+struct AlignedBuffer {
+  char* data = nullptr;
+  std::size_t length = 0;  // valid bytes
+  std::uint64_t offset = 0;
+  std::vector<EvidenceReadError> errors;
+  ~AlignedBuffer() { std::free(data); }
+};
+
+absl::Status fromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+std::string jsonEscape(const std::string& v) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      out += absl::StrFormat("\\u%04x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Sequential reads on a thread of their own, a few buffers ahead of the hasher and sender.
+class ReadAhead {
+ public:
+  ReadAhead(EvidenceSource& source, std::uint64_t from, std::size_t read_size)
+      : source_(source), next_(from), read_size_(read_size), thread_([this] { run(); }) {}
+  ~ReadAhead() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // The next buffer; an empty one at the end. Errors end the stream.
+  absl::StatusOr<std::unique_ptr<AlignedBuffer>> next() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !ready_.empty() || done_; });
+    if (!ready_.empty()) {
+      auto b = std::move(ready_.front());
+      ready_.pop_front();
+      cv_.notify_all();
+      return b;
+    }
+    if (!status_.ok()) return status_;
+    return std::make_unique<AlignedBuffer>();
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return ready_.size() < kDepth || stop_; });
+        if (stop_) return;
+      }
+      auto b = std::make_unique<AlignedBuffer>();
+      b->data = static_cast<char*>(std::aligned_alloc(source_.alignment(), read_size_));
+      b->offset = next_;
+      auto n = b->data == nullptr ? absl::StatusOr<std::size_t>(absl::ResourceExhaustedError(
+                                        "cannot allocate a read buffer"))
+                                  : source_.read(next_, b->data, read_size_, &b->errors);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!n.ok() || *n == 0) {
+        status_ = n.status();
+        done_ = true;
+        cv_.notify_all();
+        return;
+      }
+      b->length = *n;
+      next_ += *n;
+      ready_.push_back(std::move(b));
+      cv_.notify_all();
+    }
+  }
+
+  static constexpr std::size_t kDepth = 3;
+  EvidenceSource& source_;
+  std::uint64_t next_;
+  const std::size_t read_size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<AlignedBuffer>> ready_;
+  bool done_ = false;
+  bool stop_ = false;
+  absl::Status status_;
+  std::thread thread_;  // last: starts after everything it uses
+};
+
+std::string manifestJson(const EvidenceSourceFacts& f, const UploadOptions& o,
+                         const std::string& command_id, const std::string& evidence_id,
+                         std::int64_t started_ms, std::int64_t finished_ms,
+                         const UploadOutcome& out) {
+  std::string errors;
+  for (const auto& e : out.read_errors) {
+    errors += absl::StrFormat("%s{\"offset\": %d, \"length\": %d, \"errno\": %d}",
+                              errors.empty() ? "" : ", ", e.offset, e.length, e.error);
+  }
+  return absl::StrFormat(
+      "{\"schema\": \"warden-evidence-manifest/1\", \"evidence_id\": \"%s\", \"action_id\": "
+      "\"%s\", \"host_id\": \"%s\", \"agent_version\": \"%s\", \"source\": {\"path\": \"%s\", "
+      "\"resolved_path\": \"%s\", \"kind\": \"%s\", \"major\": %d, \"minor\": %d, "
+      "\"size_bytes\": %d, \"logical_sector_size\": %d, \"physical_sector_size\": %d, "
+      "\"model\": \"%s\", \"vendor\": \"%s\", \"serial\": \"%s\"}, \"acquisition\": "
+      "{\"started_unix_ms\": %d, \"finished_unix_ms\": %d, \"read_method\": \"%s\", "
+      "\"chunk_size\": %d, \"bytes_read\": %d, \"resumed_from\": %d, \"read_errors\": [%s]}, "
+      "\"sha256\": \"%s\"}",
+      jsonEscape(evidence_id), jsonEscape(command_id), jsonEscape(o.host_id),
+      jsonEscape(o.agent_version), jsonEscape(f.requested_path), jsonEscape(f.resolved_path),
+      f.kind, f.major, f.minor, f.size_bytes, f.logical_sector_size, f.physical_sector_size,
+      jsonEscape(f.model), jsonEscape(f.vendor), jsonEscape(f.serial), started_ms, finished_ms,
+      f.read_method, o.chunk_size, out.size, out.resumed_from, errors, crypto::hex(out.sha256));
+}
+
+}  // namespace
+
+absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& stub,
+                                             EvidenceSource& source,
+                                             const std::string& command_id,
+                                             const std::string& evidence_id,
+                                             const crypto::Ed25519Key& key,
+                                             const UploadOptions& options) {
+  const std::int64_t started_ms = nowUnixMs();
+  const std::uint64_t total = source.facts().size_bytes;
+  UploadOutcome out;
+  v1::UploadRef ref;
+  ref.set_command_id(command_id);
+  ref.set_evidence_id(evidence_id);
+  v1::UploadState state;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+    if (auto s = stub.GetUploadState(&ctx, ref, &state); !s.ok()) return fromGrpc(s);
+  }
+  if (state.offset() > total || state.offset() % source.alignment() != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the controller holds %d bytes of %s, which does not fit a %d-byte source",
+        state.offset(), evidence_id, total));
+  }
+  out.resumed_from = state.offset();
+  crypto::Sha256 hash;
+  // Re-read what the controller holds without sending it: the same bytes, or stop.
+  {
+    ReadAhead prefix(source, 0, options.read_size);
+    std::uint64_t done = 0;
+    while (done < state.offset()) {
+      WARDEN_ASSIGN_OR_RETURN(auto b, prefix.next());
+      if (b->length == 0) return absl::DataLossError("the source ended before the resume point");
+      const std::size_t use =
+          static_cast<std::size_t>(std::min<std::uint64_t>(b->length, state.offset() - done));
+      hash.update(std::string_view(b->data, use));
+      out.read_errors.insert(out.read_errors.end(), b->errors.begin(), b->errors.end());
+      done += use;
+    }
+    if (hash.digestSoFar() != state.prefix_sha256()) {
+      return absl::DataLossError(absl::StrFormat(
+          "%s changed since the transfer began: its first %d bytes no longer hash to what the "
+          "controller holds",
+          source.facts().requested_path, state.offset()));
+    }
+  }
+  grpc::ClientContext ctx;
+  v1::UploadResult result;
+  auto writer = stub.UploadEvidence(&ctx, &result);
+  ReadAhead reads(source, state.offset(), options.read_size);
+  std::uint64_t sent = state.offset();
+  const auto start = std::chrono::steady_clock::now();
+  bool stream_ok = true;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(auto b, reads.next());
+    if (b->length == 0) break;
+    hash.update(std::string_view(b->data, b->length));
+    out.read_errors.insert(out.read_errors.end(), b->errors.begin(), b->errors.end());
+    for (std::size_t at = 0; at < b->length && stream_ok; at += options.chunk_size) {
+      const std::size_t n = std::min(options.chunk_size, b->length - at);
+      v1::EvidenceChunk m;
+      m.set_command_id(command_id);
+      m.set_evidence_id(evidence_id);
+      m.set_offset(b->offset + at);
+      m.set_data(b->data + at, n);
+      m.set_sha256(crypto::sha256(m.data()));
+      stream_ok = writer->Write(m);
+      sent += n;
+      if (options.rate_bytes_per_second > 0) {
+        // Token bucket over the whole transfer: never ahead of the rate.
+        const auto due = start + std::chrono::duration<double>(
+                                     static_cast<double>(sent - state.offset()) /
+                                     options.rate_bytes_per_second);
+        std::this_thread::sleep_until(
+            std::chrono::time_point_cast<std::chrono::steady_clock::duration>(due));
+      }
+      if (options.progress) options.progress(sent, total);
+    }
+    if (!stream_ok) break;
+  }
+  out.size = sent;
+  out.sha256 = hash.finish();
+  if (stream_ok) {
+    out.manifest = manifestJson(source.facts(), options, command_id, evidence_id, started_ms,
+                                nowUnixMs(), out);
+    WARDEN_ASSIGN_OR_RETURN(std::string signature, key.sign(out.manifest));
+    v1::EvidenceChunk last;
+    last.set_command_id(command_id);
+    last.set_evidence_id(evidence_id);
+    last.set_offset(sent);
+    last.set_last(true);
+    last.set_total_size(out.size);
+    last.set_total_sha256(out.sha256);
+    last.set_manifest(out.manifest);
+    last.set_manifest_signature(signature);
+    stream_ok = writer->Write(last);
+    if (stream_ok) writer->WritesDone();
+  }
+  // The controller's answer decides, whatever Write said (gRPC: act on Finish()).
+  const grpc::Status s = writer->Finish();
+  if (!s.ok()) return fromGrpc(s);
+  out.complete = result.complete();
+  out.controller_sha256 = result.sha256();
+  out.immutable = result.immutable();
+  if (!out.complete) return absl::AbortedError("the controller did not complete the evidence");
+  if (out.controller_sha256 != out.sha256) {
+    return absl::DataLossError("the controller stored different bytes than the agent read");
+  }
+  return out;
+}
+
+}  // namespace warden
