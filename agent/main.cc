@@ -36,6 +36,7 @@ absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall) {
   if (!fw.ok()) return fw.status();
   parts.firewall = std::move(*fw);
   parts.conntrack = warden::linux_os::makeConnectionTracker();
+  parts.open_evidence = warden::openEvidenceSource;
   auto watch = warden::linux_os::makeNetfilterWatch();
   if (watch.ok()) parts.watch = std::move(*watch);
   return parts;

@@ -118,6 +118,7 @@ absl::Status validateHostActionArgs(const std::string& kind, const std::vector<s
   if (kind == "lock-accounts") allowed = {"user", "all", "except", "rotate_root", "recipient"};
   if (kind == "unlock-accounts") allowed = {"user", "all"};
   if (kind == "shutdown") allowed = {"mode", "now"};
+  if (kind == "image") allowed = {"device", "rate"};
   if (args.size() > 256) return absl::InvalidArgumentError("too many arguments");
   bool selector = false, all = false, users = false;
   for (const auto& a : args) {
@@ -140,6 +141,11 @@ absl::Status validateHostActionArgs(const std::string& kind, const std::vector<s
     }
     users = users || key == "user";
     all = all || key == "all";
+  }
+  if (kind == "image" && std::none_of(args.begin(), args.end(), [](const std::string& a) {
+        return a.rfind("device=", 0) == 0 && a.size() > 8 && a[7] == '/';
+      })) {
+    return absl::InvalidArgumentError("image needs an absolute device path");
   }
   if (kind == "kill-sessions" && !selector) {
     return absl::InvalidArgumentError("kill-sessions needs at least one selector");

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/os/host_facts.h"
+#include "agent/runtime/evidence_upload.h"
 #include "common/audit.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -142,8 +143,7 @@ absl::Status Agent::run() {
   return absl::OkStatus();
 }
 
-absl::Status Agent::session() {
-  pinController();
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Agent::makeChannel(bool bulk) {
   WARDEN_ASSIGN_OR_RETURN(std::string ca, readFile(store_->path("ca.pem")));
   WARDEN_ASSIGN_OR_RETURN(std::string key, readFile(store_->path("tls.key")));
   WARDEN_ASSIGN_OR_RETURN(std::string cert, readFile(store_->path("tls.crt")));
@@ -159,7 +159,15 @@ absl::Status Agent::session() {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   args.SetMaxReceiveMessageSize(4 << 20);
-  auto channel = grpc::CreateCustomChannel(controller_, grpc::SslCredentials(ssl), args);
+  // Bulk transfers get a connection of their own: they never queue behind or ahead of the
+  // command stream's receipts and heartbeats.
+  if (bulk) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(controller_, grpc::SslCredentials(ssl), args);
+}
+
+absl::Status Agent::session() {
+  pinController();
+  WARDEN_ASSIGN_OR_RETURN(auto channel, makeChannel(false));
   auto stub = v1::AgentChannel::NewStub(channel);
   grpc::ClientContext ctx;
   auto stream = stub->Connect(&ctx);
@@ -407,7 +415,9 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
   r.command_id = cmd->id;
   r.kind = cmd->kind;
   ActionOutcome out;
-  if (cmd->kind == "isolate") {
+  if (cmd->kind == "image") {
+    out = imageDevice(*cmd);
+  } else if (cmd->kind == "isolate") {
     IsolationPolicy policy;
     policy.controller_addresses = controller_addresses_;
     policy.controller_port = controller_port_;
@@ -472,6 +482,62 @@ bool Agent::waitForReceiptAck(const std::string& command_id, absl::Duration time
                acked_receipts_.end() ||
            stopping_;
   });
+}
+
+ActionOutcome Agent::imageDevice(const Command& cmd) {
+  ActionOutcome out;
+  std::string device;
+  double rate_mb = 0;
+  for (const auto& a : cmd.args) {
+    if (a.rfind("device=", 0) == 0) device = a.substr(7);
+    if (a.rfind("rate=", 0) == 0) rate_mb = std::atof(a.c_str() + 5);
+  }
+  if (device.empty() || !parts_.open_evidence) {
+    out.message = device.empty() ? "no device named" : "imaging is not available on this agent";
+    out.details["error"] = "invalid-argument";
+    return out;
+  }
+  auto source = parts_.open_evidence(device);
+  if (!source.ok()) {
+    out.message = std::string(source.status().message());
+    if (source.status().code() == absl::StatusCode::kInvalidArgument ||
+        source.status().code() == absl::StatusCode::kNotFound) {
+      out.details["error"] = "invalid-argument";
+    }
+    return out;
+  }
+  auto channel = makeChannel(true);
+  if (!channel.ok()) {
+    out.message = std::string(channel.status().message());
+    return out;
+  }
+  auto stub = v1::AgentChannel::NewStub(*channel);
+  UploadOptions options;
+  options.rate_bytes_per_second = rate_mb * 1e6;
+  options.host_id = trust_.host_id;
+  options.agent_version = kVersion;
+  const std::string evidence_id = cmd.id + "-1";
+  auto up = uploadEvidence(*stub, **source, cmd.id, evidence_id, receipt_key_, options);
+  const EvidenceSourceFacts& f = (*source)->facts();
+  out.details["evidence_id"] = evidence_id;
+  out.details["device"] = f.resolved_path;
+  out.details["device_kind"] = f.kind;
+  out.details["size_bytes"] = std::to_string(f.size_bytes);
+  out.details["read_method"] = f.read_method;
+  if (!up.ok()) {
+    out.message = absl::StrFormat("imaging %s failed: %s", device, up.status().message());
+    return out;
+  }
+  out.ok = true;
+  out.details["sha256"] = crypto::hex(up->sha256);
+  out.details["controller_sha256"] = crypto::hex(up->controller_sha256);
+  out.details["immutable"] = up->immutable ? "yes" : "no";
+  out.details["resumed_from"] = std::to_string(up->resumed_from);
+  out.details["read_errors"] = std::to_string(up->read_errors.size());
+  out.details["manifest_sha256"] = crypto::hex(crypto::sha256(up->manifest));
+  out.message =
+      absl::StrFormat("imaged %s: %d bytes, sha256 %s", device, up->size, crypto::hex(up->sha256));
+  return out;
 }
 
 ActionOutcome Agent::runHostAction(const Command& cmd) {

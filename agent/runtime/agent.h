@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "agent/actions/containment.h"
 #include "agent/actions/host_actions.h"
+#include "agent/os/evidence_source.h"
 #include "agent/os/firewall.h"
 #include "agent/runtime/command_verifier.h"
 #include "agent/runtime/state_store.h"
@@ -35,6 +36,8 @@ struct AgentParts {
   std::unique_ptr<ConnectionTracker> conntrack;
   std::unique_ptr<NetfilterWatch> watch;  // may be null: then the agent polls every second
   std::unique_ptr<HostActions> host;      // sessions, accounts, power
+  // Opens a disk, partition or file for imaging (agent/os/evidence_source.h); null: no imaging.
+  std::function<absl::StatusOr<std::unique_ptr<EvidenceSource>>(const std::string&)> open_evidence;
 };
 
 class Agent {
@@ -65,6 +68,10 @@ class Agent {
   std::vector<IpPrefix> pinController();
   // Signs and sends a receipt; `keep` stores it, so a re-delivered command gets it again.
   void reply(const Receipt& r, bool keep = true);
+  // The controller channel's credentials and arguments (mutual TLS with the agent's key).
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> makeChannel(bool bulk);
+  // `warden image`: streams the device to the controller's evidence store.
+  ActionOutcome imageDevice(const Command& cmd);
   bool waitForReceiptAck(const std::string& command_id, absl::Duration timeout);
   ActionOutcome runHostAction(const Command& cmd);
 

@@ -140,8 +140,7 @@ std::string manifestJson(const EvidenceSourceFacts& f, const UploadOptions& o,
 }  // namespace
 
 absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& stub,
-                                             EvidenceSource& source,
-                                             const std::string& command_id,
+                                             EvidenceSource& source, const std::string& command_id,
                                              const std::string& evidence_id,
                                              const crypto::Ed25519Key& key,
                                              const UploadOptions& options) {
@@ -158,9 +157,9 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
     if (auto s = stub.GetUploadState(&ctx, ref, &state); !s.ok()) return fromGrpc(s);
   }
   if (state.offset() > total || state.offset() % source.alignment() != 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the controller holds %d bytes of %s, which does not fit a %d-byte source",
-        state.offset(), evidence_id, total));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("the controller holds %d bytes of %s, which does not fit a %d-byte source",
+                        state.offset(), evidence_id, total));
   }
   out.resumed_from = state.offset();
   crypto::Sha256 hash;
@@ -208,9 +207,9 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
       sent += n;
       if (options.rate_bytes_per_second > 0) {
         // Token bucket over the whole transfer: never ahead of the rate.
-        const auto due = start + std::chrono::duration<double>(
-                                     static_cast<double>(sent - state.offset()) /
-                                     options.rate_bytes_per_second);
+        const auto due =
+            start + std::chrono::duration<double>(static_cast<double>(sent - state.offset()) /
+                                                  options.rate_bytes_per_second);
         std::this_thread::sleep_until(
             std::chrono::time_point_cast<std::chrono::steady_clock::duration>(due));
       }

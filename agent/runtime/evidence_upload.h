@@ -38,8 +38,7 @@ struct UploadOutcome {
 };
 
 absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& stub,
-                                             EvidenceSource& source,
-                                             const std::string& command_id,
+                                             EvidenceSource& source, const std::string& command_id,
                                              const std::string& evidence_id,
                                              const crypto::Ed25519Key& key,
                                              const UploadOptions& options);

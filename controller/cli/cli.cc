@@ -547,6 +547,20 @@ int sessionsCmd(const Globals& g, const std::string& host) {
       });
 }
 
+int imageCmd(const Globals& g, const std::string& host, const std::string& device, double rate_mb,
+             const std::string& timeout) {
+  std::vector<std::string> args = {"device=" + device};
+  if (rate_mb > 0) args.push_back(absl::StrFormat("rate=%g", rate_mb));
+  return hostAction(g, "image", host, args, timeout, [](const v1::Action& a) {
+    for (const char* k :
+         {"evidence_id", "device", "device_kind", "size_bytes", "sha256", "controller_sha256",
+          "immutable", "read_method", "read_errors", "resumed_from"}) {
+      auto it = a.details().find(k);
+      if (it != a.details().end()) std::printf("  %-18s %s\n", k, it->second.c_str());
+    }
+  });
+}
+
 int killSessionsCmd(const Globals& g, const std::string& host, std::vector<std::string> args,
                     bool dry_run) {
   for (const auto& a : args) {
@@ -1337,6 +1351,21 @@ int runCli(int argc, char** argv) {
   shutdown->add_flag("--yes", yes, "Required: confirms the shutdown");
   shutdown->add_flag("--json", g.json, "JSON output");
 
+  std::string image_device, image_timeout = "24h";
+  double image_rate = 0;
+  auto* image = app.add_subcommand(
+      "image",
+      "Take a forensic image of DEVICE on HOST (a disk, partition, LVM volume or file), read "
+      "read-only and streamed to the controller's evidence store, hashed on both ends. "
+      "Interrupted transfers resume. (Work in progress: no progress bar, compression or "
+      "--all-disks yet.)");
+  image->add_option("HOST", one_host, "Host id")->required();
+  image->add_option("DEVICE", image_device, "Absolute path on the host, e.g. /dev/sda")->required();
+  image->add_option("--rate", image_rate, "Limit the transfer to this many MB/s");
+  image->add_option("--timeout", image_timeout, "How long to wait for the receipt")
+      ->capture_default_str();
+  image->add_flag("--json", g.json, "JSON output");
+
   std::string actions_host;
   auto* actions = app.add_subcommand("actions", "List actions and where each one is");
   actions->add_option("--host", actions_host, "Only this host");
@@ -1409,6 +1438,7 @@ int runCli(int argc, char** argv) {
   if (*op_add) return operatorAdd(g, op_name, op_role, op_out);
   if (*op_revoke) return operatorRevoke(g, op_name, op_reason);
   if (*sessions) return sessionsCmd(g, one_host);
+  if (*image) return imageCmd(g, one_host, image_device, image_rate, image_timeout);
   if (*kill) {
     bool any = false;
     for (const auto& s : sel) any = any || s.rfind("except=", 0) != 0;
