@@ -85,6 +85,12 @@ Agent::Agent(AgentOptions options, std::unique_ptr<StateStore> store, AgentParts
 Agent::~Agent() {
   stop();
   if (watch_thread_.joinable()) watch_thread_.join();
+  std::vector<std::thread> imaging;
+  {
+    std::lock_guard<std::mutex> lock(imaging_mu_);
+    imaging.swap(imaging_threads_);
+  }
+  for (auto& t : imaging) t.join();
 }
 
 void Agent::stop() {
@@ -414,10 +420,29 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
   }
   r.command_id = cmd->id;
   r.kind = cmd->kind;
-  ActionOutcome out;
   if (cmd->kind == "image") {
-    out = imageDevice(*cmd);
-  } else if (cmd->kind == "isolate") {
+    std::lock_guard<std::mutex> lock(imaging_mu_);
+    // Delivered again while it runs (a reconnect): its receipt comes when it is done.
+    if (!imaging_.insert(cmd->id).second) return;
+    imaging_threads_.emplace_back([this, c = *cmd, r]() mutable {
+      ActionOutcome out = imageDevice(c);
+      {
+        std::lock_guard<std::mutex> lock(imaging_mu_);
+        imaging_.erase(c.id);
+      }
+      // Stopped part way: no receipt, so the controller delivers it again and it resumes.
+      if (out.details.contains("cancelled")) return;
+      r.status = out.ok ? ReceiptStatus::kSucceeded : ReceiptStatus::kFailed;
+      r.message = out.message;
+      r.details = out.details;
+      r.finished_unix_ms = nowUnixMs();
+      logInfo("host %s: %s %s: %s", trust_.host_id, c.kind, c.id, r.message);
+      reply(r);
+    });
+    return;
+  }
+  ActionOutcome out;
+  if (cmd->kind == "isolate") {
     IsolationPolicy policy;
     policy.controller_addresses = controller_addresses_;
     policy.controller_port = controller_port_;
@@ -513,6 +538,7 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
   }
   auto stub = v1::AgentChannel::NewStub(*channel);
   UploadOptions options;
+  options.cancel = &stopping_;
   options.rate_bytes_per_second = rate_mb * 1e6;
   options.host_id = trust_.host_id;
   options.agent_version = kVersion;
@@ -526,6 +552,7 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
   out.details["read_method"] = f.read_method;
   if (!up.ok()) {
     out.message = absl::StrFormat("imaging %s failed: %s", device, up.status().message());
+    if (up.status().code() == absl::StatusCode::kCancelled) out.details["cancelled"] = "yes";
     return out;
   }
   out.ok = true;

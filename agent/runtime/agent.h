@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -98,6 +99,10 @@ class Agent {
   std::vector<std::string> acked_receipts_;  // command ids the controller acknowledged
   std::mutex write_mu_;
   std::thread watch_thread_;
+  // Images run on threads of their own: containment never waits behind a long transfer.
+  std::mutex imaging_mu_;
+  std::set<std::string> imaging_;  // command ids being imaged
+  std::vector<std::thread> imaging_threads_;
 };
 
 }  // namespace warden

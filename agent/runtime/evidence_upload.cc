@@ -151,10 +151,22 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
   ref.set_command_id(command_id);
   ref.set_evidence_id(evidence_id);
   v1::UploadState state;
-  {
+  // After a crash the controller may still be winding up the broken stream: it says so with
+  // FAILED_PRECONDITION for a little while.
+  for (int attempt = 0;; ++attempt) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
-    if (auto s = stub.GetUploadState(&ctx, ref, &state); !s.ok()) return fromGrpc(s);
+    const grpc::Status s = stub.GetUploadState(&ctx, ref, &state);
+    if (s.ok()) break;
+    if (s.error_code() != grpc::StatusCode::FAILED_PRECONDITION || attempt >= 120 ||
+        (options.cancel != nullptr && options.cancel->load())) {
+      return fromGrpc(s);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (state.complete()) {
+    return absl::AlreadyExistsError(
+        absl::StrFormat("evidence %s is already complete on the controller", evidence_id));
   }
   if (state.offset() > total || state.offset() % source.alignment() != 0) {
     return absl::FailedPreconditionError(
@@ -195,6 +207,12 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
     if (b->length == 0) break;
     hash.update(std::string_view(b->data, b->length));
     out.read_errors.insert(out.read_errors.end(), b->errors.begin(), b->errors.end());
+    if (options.cancel != nullptr && options.cancel->load()) {
+      ctx.TryCancel();
+      (void)writer->Finish();
+      return absl::CancelledError(
+          absl::StrFormat("stopped at %d of %d bytes; the transfer resumes there", sent, total));
+    }
     for (std::size_t at = 0; at < b->length && stream_ok; at += options.chunk_size) {
       const std::size_t n = std::min(options.chunk_size, b->length - at);
       v1::EvidenceChunk m;

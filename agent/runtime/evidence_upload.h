@@ -4,6 +4,7 @@
 // three, and ends with the sizes, hashes and a manifest signed with the agent's receipt key.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -22,6 +23,8 @@ struct UploadOptions {
   std::size_t chunk_size = 1 << 20;  // one message
   std::string host_id;
   std::string agent_version;
+  // Set (by the agent stopping): the upload ends at the next chunk with Cancelled, resumable.
+  const std::atomic<bool>* cancel = nullptr;
   // Called after every chunk with (bytes done, total).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
