@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/merkle.h"
 #include "common/note.h"
 #include "common/status.h"
@@ -19,14 +20,6 @@ namespace warden {
 namespace {
 
 constexpr std::size_t kWriteBuffer = 1 << 20;
-
-absl::Status errnoStatus(std::string_view what, std::string_view path, int err) {
-  return absl::Status(err == ENOENT   ? absl::StatusCode::kNotFound
-                      : err == EACCES ? absl::StatusCode::kPermissionDenied
-                      : err == ENOSPC ? absl::StatusCode::kResourceExhausted
-                                      : absl::StatusCode::kInternal,
-                      absl::StrFormat("Failed to %s %s: %s", what, path, std::strerror(err)));
-}
 
 std::string directoryOf(const std::string& path) {
   const auto slash = path.rfind('/');
@@ -68,13 +61,7 @@ std::string MerkleFrontier::root() const {
 // ---- AuditExportWriter -------------------------------------------------------------------------
 
 absl::StatusOr<std::uint64_t> checkpointSize(std::string_view signed_note) {
-  // The note text ends at the last blank line (C2SP signed-note); signatures follow it.
-  const auto blank = signed_note.rfind("\n\n");
-  if (blank == std::string_view::npos) {
-    return absl::InvalidArgumentError("malformed note: no blank line before the signatures");
-  }
-  WARDEN_ASSIGN_OR_RETURN(note::Checkpoint cp,
-                          note::parseCheckpoint(signed_note.substr(0, blank + 1)));
+  WARDEN_ASSIGN_OR_RETURN(note::Checkpoint cp, note::parseSignedCheckpoint(signed_note));
   return cp.size;
 }
 

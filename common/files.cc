@@ -10,6 +10,14 @@
 #include "absl/strings/str_format.h"
 
 namespace warden {
+
+absl::Status errnoStatus(std::string_view what, std::string_view path, int err) {
+  return absl::Status(err == ENOENT   ? absl::StatusCode::kNotFound
+                      : err == EACCES ? absl::StatusCode::kPermissionDenied
+                      : err == ENOSPC ? absl::StatusCode::kResourceExhausted
+                                      : absl::StatusCode::kInternal,
+                      absl::StrFormat("Failed to %s %s: %s", what, path, std::strerror(err)));
+}
 namespace {
 
 absl::Status errnoStatus(const std::string& what, const std::string& path, int err) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -10,6 +11,10 @@ namespace warden {
 absl::StatusOr<std::string> readFile(const std::string& path, std::size_t max_bytes = 16 << 20);
 // Writes to PATH.tmp with `mode`, fsyncs, renames over PATH and fsyncs the directory: a crash
 // leaves the old or the new file, never a torn one.
+// "Failed to WHAT PATH: strerror(err)", coded NotFound / PermissionDenied / ResourceExhausted
+// (ENOSPC) / Internal.
+absl::Status errnoStatus(std::string_view what, std::string_view path, int err);
+
 absl::Status writeFileAtomic(const std::string& path, std::string_view data, unsigned mode);
 bool pathExists(const std::string& path);
 // mkdir -p with `mode` for the last component.

@@ -414,4 +414,12 @@ absl::StatusOr<Checkpoint> parseCheckpoint(std::string_view text) {
   return c;
 }
 
+absl::StatusOr<Checkpoint> parseSignedCheckpoint(std::string_view signed_note) {
+  const auto blank = signed_note.rfind("\n\n");
+  if (blank == std::string_view::npos) {
+    return absl::InvalidArgumentError("malformed note: no blank line before the signatures");
+  }
+  return parseCheckpoint(signed_note.substr(0, blank + 1));
+}
+
 }  // namespace warden::note

@@ -121,5 +121,8 @@ absl::StatusOr<std::string> formatCheckpoint(const Checkpoint& checkpoint);
 // leading zeros (except "0") that fits in 64 bits, canonical base64 of exactly 32 bytes, each
 // extension line non-empty, text ends in '\n'.
 absl::StatusOr<Checkpoint> parseCheckpoint(std::string_view text);
+// The checkpoint in a signed note (the text up to the last blank line), without checking any
+// signature: for notes this process signed itself, or to order notes before verifying them.
+absl::StatusOr<Checkpoint> parseSignedCheckpoint(std::string_view signed_note);
 
 }  // namespace warden::note

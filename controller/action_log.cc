@@ -28,14 +28,6 @@ constexpr char kCheckpointsFile[] = "checkpoints";
 // Checkpoints are a few hundred bytes; anything longer in the file is corruption.
 constexpr std::uint32_t kMaxCheckpointBytes = 1 << 16;
 
-absl::Status errnoStatus(std::string_view what, std::string_view path, int err) {
-  return absl::Status(err == ENOENT   ? absl::StatusCode::kNotFound
-                      : err == EACCES ? absl::StatusCode::kPermissionDenied
-                      : err == ENOSPC ? absl::StatusCode::kResourceExhausted
-                                      : absl::StatusCode::kInternal,
-                      absl::StrFormat("Failed to %s %s: %s", what, path, std::strerror(err)));
-}
-
 void putU32(std::string& out, std::uint32_t v) {
   out.push_back(static_cast<char>(v >> 24));
   out.push_back(static_cast<char>(v >> 16));

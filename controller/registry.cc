@@ -304,6 +304,17 @@ absl::StatusOr<ActionRecord> Registry::readAction(Statement& st) {
   return a;
 }
 
+absl::StatusOr<std::vector<ActionRecord>> Registry::readActions(Statement& st) {
+  std::vector<ActionRecord> out;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    WARDEN_ASSIGN_OR_RETURN(auto a, readAction(st));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 absl::StatusOr<ActionRecord> Registry::findAction(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare(absl::StrFormat(
@@ -322,14 +333,7 @@ absl::StatusOr<std::vector<ActionRecord>> Registry::listActions(const std::strin
                                        "host_id = ?) ORDER BY seq DESC LIMIT ?) ORDER BY seq",
                                        kActionColumns)));
   st.bind(1, host_id).bind(2, host_id).bind(3, static_cast<std::int64_t>(limit));
-  std::vector<ActionRecord> out;
-  for (;;) {
-    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    WARDEN_ASSIGN_OR_RETURN(auto a, readAction(st));
-    out.push_back(std::move(a));
-  }
-  return out;
+  return readActions(st);
 }
 
 absl::StatusOr<std::vector<ActionRecord>> Registry::pendingActions(const std::string& host_id) {
@@ -346,14 +350,7 @@ absl::StatusOr<std::vector<ActionRecord>> Registry::pendingActions(const std::st
                                             "IN ('queued', 'delivered') ORDER BY seq",
                                             kActionColumns)));
   st.bind(1, host_id);
-  std::vector<ActionRecord> out;
-  for (;;) {
-    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    WARDEN_ASSIGN_OR_RETURN(auto a, readAction(st));
-    out.push_back(std::move(a));
-  }
-  return out;
+  return readActions(st);
 }
 
 absl::Status Registry::markDelivered(const std::string& id) {
@@ -461,14 +458,7 @@ absl::StatusOr<std::vector<ActionRecord>> Registry::actionsAwaitingReceipt() {
                                             kActionColumns)));
   // Expired for more than a day: no receipt is coming, and the start-up scan stays short.
   st.bind(1, nowUnixMs() - 24 * 60 * 60 * 1000);
-  std::vector<ActionRecord> out;
-  for (;;) {
-    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    WARDEN_ASSIGN_OR_RETURN(auto a, readAction(st));
-    out.push_back(std::move(a));
-  }
-  return out;
+  return readActions(st);
 }
 
 absl::StatusOr<std::vector<OperatorRecord>> Registry::listOperators() {

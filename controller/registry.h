@@ -124,6 +124,7 @@ class Registry {
  private:
   explicit Registry(std::unique_ptr<Database> db) : db_(std::move(db)) {}
   absl::StatusOr<ActionRecord> readAction(Statement& st);
+  absl::StatusOr<std::vector<ActionRecord>> readActions(Statement& st);  // every row
   std::mutex mu_;  // one writer at a time; SQLite's own locking covers other processes
   std::unique_ptr<Database> db_;
 };

@@ -72,13 +72,6 @@ struct Faults {
   }
 };
 
-// The note text of a signed checkpoint: everything up to the blank line.
-absl::StatusOr<note::Checkpoint> checkpointOf(const std::string& signed_note) {
-  const auto blank = signed_note.rfind("\n\n");
-  if (blank == std::string::npos) return absl::InternalError("checkpoint note has no signatures");
-  return note::parseCheckpoint(std::string_view(signed_note).substr(0, blank + 1));
-}
-
 grpc::Status toGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
@@ -397,7 +390,7 @@ struct ControllerServer::Impl {
     if (a.log_index < 0) return absl::FailedPreconditionError("the command was never logged");
     const auto index = static_cast<std::uint64_t>(a.log_index);
     WARDEN_ASSIGN_OR_RETURN(std::string cp, log->checkpoint());
-    WARDEN_ASSIGN_OR_RETURN(note::Checkpoint parsed, checkpointOf(cp));
+    WARDEN_ASSIGN_OR_RETURN(note::Checkpoint parsed, note::parseSignedCheckpoint(cp));
     WARDEN_ASSIGN_OR_RETURN(std::string entry, log->entry(index));
     WARDEN_ASSIGN_OR_RETURN(auto proof, log->inclusionProof(index, parsed.size));
     if (faults.proof_missing) return absl::OkStatus();
@@ -1250,7 +1243,7 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     if (!op.ok()) return toGrpc(op.status());
     auto cp = impl_->log->checkpoint();
     if (!cp.ok()) return toGrpc(cp.status());
-    auto parsed = checkpointOf(*cp);
+    auto parsed = note::parseSignedCheckpoint(*cp);
     if (!parsed.ok()) return toGrpc(parsed.status());
     if (req->index() >= parsed->size) {
       return toGrpc(absl::OutOfRangeError(

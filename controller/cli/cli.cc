@@ -145,6 +145,25 @@ absl::StatusOr<std::pair<std::string, std::string>> signedRequest(const Client& 
   return std::make_pair(std::move(bytes), std::move(*sig));
 }
 
+// Signs an operator change as the admin's request and puts it into `req` (an
+// AddOperatorRequest or RevokeOperatorRequest); false (after saying why) when it cannot.
+template <typename OperatorRpcRequest>
+bool attachOperatorChange(const Client& c, const OperatorChange& change, const std::string& reason,
+                          OperatorRpcRequest& req) {
+  Request r;
+  r.kind = change.revoke ? kRevokeOperatorKind : kAddOperatorKind;
+  r.reason = reason;
+  r.args = operatorChangeArgs(change);
+  auto signed_change = signedRequest(c, std::move(r));
+  if (!signed_change.ok()) {
+    printError(std::string(signed_change.status().message()));
+    return false;
+  }
+  req.set_request(signed_change->first);
+  req.set_request_signature(signed_change->second);
+  return true;
+}
+
 absl::Status signRequest(const Client& c, v1::SubmitRequest& req) {
   Request r;
   r.kind = req.kind();
@@ -666,16 +685,10 @@ int operatorAdd(const Globals& g, const std::string& name, const std::string& ro
     req.set_role(role);
     req.set_csr_pem(*csr);
     req.set_signing_public_key(signing->publicKey());
-    Request change;
-    change.kind = kAddOperatorKind;
-    change.args = operatorChangeArgs(OperatorChange{false, name, role, signing->publicKey()});
-    auto signed_change = signedRequest(c, change);
-    if (!signed_change.ok()) {
-      printError(std::string(signed_change.status().message()));
+    if (!attachOperatorChange(c, OperatorChange{false, name, role, signing->publicKey()}, "",
+                              req)) {
       return kExitBadInput;
     }
-    req.set_request(signed_change->first);
-    req.set_request_signature(signed_change->second);
     v1::AddOperatorResponse resp;
     auto ctx = c.context(absl::Seconds(15));
     auto s = c.stub->AddOperator(ctx.get(), req, &resp);
@@ -705,17 +718,9 @@ int operatorRevoke(const Globals& g, const std::string& name, const std::string&
     v1::RevokeOperatorRequest req;
     req.set_name(name);
     req.set_reason(reason);
-    Request change;
-    change.kind = kRevokeOperatorKind;
-    change.reason = reason;
-    change.args = operatorChangeArgs(OperatorChange{true, name, "", ""});
-    auto signed_change = signedRequest(c, change);
-    if (!signed_change.ok()) {
-      printError(std::string(signed_change.status().message()));
+    if (!attachOperatorChange(c, OperatorChange{true, name, "", ""}, reason, req)) {
       return kExitBadInput;
     }
-    req.set_request(signed_change->first);
-    req.set_request_signature(signed_change->second);
     v1::RevokeOperatorResponse resp;
     auto ctx = c.context(absl::Seconds(15));
     auto s = c.stub->RevokeOperator(ctx.get(), req, &resp);
@@ -847,12 +852,6 @@ absl::StatusOr<std::vector<std::string>> readLog(Client& c, std::uint64_t start,
     }
   }
   return out;
-}
-
-absl::StatusOr<note::Checkpoint> checkpointBody(const std::string& signed_note) {
-  const auto blank = signed_note.rfind("\n\n");
-  if (blank == std::string::npos) return absl::InvalidArgumentError("not a signed note");
-  return note::parseCheckpoint(std::string_view(signed_note).substr(0, blank + 1));
 }
 
 // One log entry as a timeline row: what happened, in a line.
@@ -992,7 +991,7 @@ int auditCheckpoint(const Globals& g) {
     auto s = c.stub->GetCheckpoint(ctx.get(), v1::GetCheckpointRequest(), &resp);
     if (!s.ok()) return reportRpcError(s);
     if (g.json) {
-      auto cp = checkpointBody(resp.checkpoint());
+      auto cp = note::parseSignedCheckpoint(resp.checkpoint());
       if (!cp.ok()) {
         printError(std::string(cp.status().message()));
         return kExitFailed;
@@ -1020,7 +1019,7 @@ int auditProve(const Globals& g, std::uint64_t index) {
     auto s = c.stub->ProveEntry(ctx.get(), req, &resp);
     if (!s.ok()) return reportRpcError(s);
     // Check the proof leads to the checkpoint's root before handing it on.
-    auto cp = checkpointBody(resp.checkpoint());
+    auto cp = note::parseSignedCheckpoint(resp.checkpoint());
     const std::string leaf = merkle::leafHash(resp.entry());
     std::vector<std::string> proof(resp.proof().begin(), resp.proof().end());
     if (!cp.ok() || cp->size != resp.tree_size() ||

@@ -22,35 +22,53 @@
 namespace warden::testing {
 namespace {
 
-TEST(ImageTest, LoopDeviceIsStoredWithMatchingHashesAndReadOnly) {
-  WARDEN_REQUIRE_PRIVILEGES();
-  auto created =
-      WardenDeployment::create(absl::StrFormat("img%d", getpid() % 100000), {{"host-42", 42}});
-  ASSERT_TRUE(created.ok()) << created.status();
-  WardenDeployment& d = **created;
-  ASSERT_TRUE(d.enroll("host-42").ok());
-  ASSERT_TRUE(d.startAgent("host-42").ok());
-
-  const std::string backing = d.controllerHost().dir() + "/disk.img";
-  {
-    std::mt19937_64 rng(42);
-    std::string data(24 << 20, '\0');
-    for (std::size_t i = 0; i < data.size(); i += 8) {
-      const std::uint64_t v = rng();
-      std::memcpy(data.data() + i, &v, 8);
-    }
-    std::ofstream(backing, std::ios::binary) << data;
+// A read-only loop device over `size` bytes of seeded random data, detached on destruction.
+struct RandomLoopDevice {
+  std::string device;
+  std::string sha256;  // sha256sum of the device
+  ~RandomLoopDevice() {
+    if (!device.empty()) (void)run({"losetup", "-d", device});
   }
+};
+
+void attachRandomLoopDevice(const std::string& backing, std::size_t size, std::uint64_t seed,
+                            RandomLoopDevice& out) {
+  std::mt19937_64 rng(seed);
+  std::string data(size, '\0');
+  for (std::size_t i = 0; i < data.size(); i += 8) {
+    const std::uint64_t v = rng();
+    std::memcpy(data.data() + i, &v, 8);
+  }
+  std::ofstream(backing, std::ios::binary) << data;
   auto attached = run({"losetup", "--find", "--show", "--read-only", backing});
   ASSERT_TRUE(attached.ok() && attached->exit_code == 0);
-  const std::string device(absl::StripTrailingAsciiWhitespace(attached->out));
-  struct Detach {
-    std::string device;
-    ~Detach() { (void)run({"losetup", "-d", device}); }
-  } detach{device};
-  auto sum = run({"sha256sum", device});
+  out.device = std::string(absl::StripTrailingAsciiWhitespace(attached->out));
+  auto sum = run({"sha256sum", out.device});
   ASSERT_TRUE(sum.ok());
-  const std::string expected = sum->out.substr(0, 64);
+  out.sha256 = sum->out.substr(0, 64);
+}
+
+// A controller and host-42 with its agent running.
+std::unique_ptr<WardenDeployment> deployHost42(const char* label) {
+  auto created = WardenDeployment::create(absl::StrFormat("%s%d", label, getpid() % 100000),
+                                          {{"host-42", 42}});
+  EXPECT_TRUE(created.ok()) << created.status();
+  if (!created.ok()) return nullptr;
+  EXPECT_TRUE((*created)->enroll("host-42").ok());
+  EXPECT_TRUE((*created)->startAgent("host-42").ok());
+  return std::move(*created);
+}
+
+TEST(ImageTest, LoopDeviceIsStoredWithMatchingHashesAndReadOnly) {
+  WARDEN_REQUIRE_PRIVILEGES();
+  auto deployment = deployHost42("img");
+  ASSERT_NE(deployment, nullptr);
+  WardenDeployment& d = *deployment;
+  RandomLoopDevice loop;
+  ASSERT_NO_FATAL_FAILURE(
+      attachRandomLoopDevice(d.controllerHost().dir() + "/disk.img", 24 << 20, 42, loop));
+  const std::string& device = loop.device;
+  const std::string& expected = loop.sha256;
 
   auto r = d.cli({"image", "host-42", device, "--json"}, absl::Seconds(120));
   ASSERT_TRUE(r.ok());
@@ -88,32 +106,14 @@ TEST(ImageTest, LoopDeviceIsStoredWithMatchingHashesAndReadOnly) {
 // completes with the right hash, resumed from what the controller held.
 TEST(ImageTest, KilledAgentResumesWhereTheControllerStands) {
   WARDEN_REQUIRE_PRIVILEGES();
-  auto created =
-      WardenDeployment::create(absl::StrFormat("imr%d", getpid() % 100000), {{"host-42", 42}});
-  ASSERT_TRUE(created.ok()) << created.status();
-  WardenDeployment& d = **created;
-  ASSERT_TRUE(d.enroll("host-42").ok());
-  ASSERT_TRUE(d.startAgent("host-42").ok());
-  const std::string backing = d.controllerHost().dir() + "/disk.img";
-  {
-    std::mt19937_64 rng(7);
-    std::string data(32 << 20, '\0');
-    for (std::size_t i = 0; i < data.size(); i += 8) {
-      const std::uint64_t v = rng();
-      std::memcpy(data.data() + i, &v, 8);
-    }
-    std::ofstream(backing, std::ios::binary) << data;
-  }
-  auto attached = run({"losetup", "--find", "--show", "--read-only", backing});
-  ASSERT_TRUE(attached.ok() && attached->exit_code == 0);
-  const std::string device(absl::StripTrailingAsciiWhitespace(attached->out));
-  struct Detach {
-    std::string device;
-    ~Detach() { (void)run({"losetup", "-d", device}); }
-  } detach{device};
-  auto sum = run({"sha256sum", device});
-  ASSERT_TRUE(sum.ok());
-  const std::string expected = sum->out.substr(0, 64);
+  auto deployment = deployHost42("imr");
+  ASSERT_NE(deployment, nullptr);
+  WardenDeployment& d = *deployment;
+  RandomLoopDevice loop;
+  ASSERT_NO_FATAL_FAILURE(
+      attachRandomLoopDevice(d.controllerHost().dir() + "/disk.img", 32 << 20, 7, loop));
+  const std::string& device = loop.device;
+  const std::string& expected = loop.sha256;
 
   // 32 MiB at 8 MB/s: about 4 s; the agent dies after about 1.5 s.
   std::unique_ptr<Process> cli;
