@@ -37,6 +37,7 @@ absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall) {
   parts.firewall = std::move(*fw);
   parts.conntrack = warden::linux_os::makeConnectionTracker();
   parts.open_evidence = warden::openEvidenceSource;
+  parts.list_disks = [] { return warden::listWholeDisks(); };
   auto watch = warden::linux_os::makeNetfilterWatch();
   if (watch.ok()) parts.watch = std::move(*watch);
   return parts;

@@ -9,7 +9,7 @@ namespace warden {
 
 bool knownCommandKind(const std::string& kind) {
   for (const char* k : {"isolate", "release", "block", "unblock", "sessions", "kill-sessions",
-                        "lock-accounts", "unlock-accounts", "shutdown", "image"}) {
+                        "lock-accounts", "unlock-accounts", "shutdown", "image", "collect"}) {
     if (kind == k) return true;
   }
   return false;

@@ -5,16 +5,26 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
+#include <zstd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
+#include "common/files.h"
+#include "common/json.h"
 #include "common/status.h"
 
 namespace warden {
 namespace {
+
+constexpr std::size_t kPiece = 1 << 20;  // read and decompress in pieces of this size
+constexpr int kZstdLevel = 3;
 
 absl::Status errnoError(const std::string& what) {
   const int err = errno;
@@ -24,25 +34,176 @@ absl::Status errnoError(const std::string& what) {
   return absl::InternalError(text);
 }
 
-// Reads the whole file at `fd` into `hash` (to rebuild a transfer's hash after a restart, and
-// for verify).
-absl::Status hashFile(int fd, std::uint64_t size, crypto::Sha256& hash, const std::string& path) {
-  std::string buf(1 << 20, '\0');
-  std::uint64_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pread(fd, buf.data(), std::min<std::uint64_t>(buf.size(), size - done),
-                              static_cast<off_t>(done));
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::Status writeAll(int fd, std::string_view data, std::uint64_t offset,
+                      const std::string& what) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errnoError("reading " + path);
-    if (n == 0)
-      return absl::DataLossError(absl::StrFormat("%s is shorter than %d bytes", path, size));
-    hash.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-    done += static_cast<std::uint64_t>(n);
+    if (n < 0) return errnoError(what);
+    done += static_cast<std::size_t>(n);
   }
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::size_t> readAt(int fd, char* buf, std::size_t len, std::uint64_t offset,
+                                   const std::string& path) {
+  for (;;) {
+    const ssize_t n = ::pread(fd, buf, len, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errnoError("reading " + path);
+    return static_cast<std::size_t>(n);
+  }
+}
+
+// Calls `frame(compressed, decompressed)` for each whole zstd frame of the file at `fd` (`size`
+// bytes), in order. Returns the offset where whole frames end (a torn last frame begins there).
+// Every frame holds one chunk of at most kMaxEvidenceChunk content bytes.
+absl::StatusOr<std::uint64_t> forEachFrame(
+    int fd, std::uint64_t size, const std::string& path,
+    const std::function<absl::Status(std::string_view, std::string_view)>& frame) {
+  std::string in(ZSTD_compressBound(kPiece), '\0');
+  std::string out(kPiece, '\0');
+  std::uint64_t at = 0;
+  while (at < size) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), size - at));
+    WARDEN_ASSIGN_OR_RETURN(std::size_t got, readAt(fd, in.data(), want, at, path));
+    const std::size_t len = ZSTD_findFrameCompressedSize(in.data(), got);
+    if (ZSTD_isError(len)) return at;  // a torn frame (or garbage): whole frames end here
+    const unsigned long long content = ZSTD_getFrameContentSize(in.data(), len);
+    if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
+        content > out.size()) {
+      return absl::DataLossError(
+          absl::StrFormat("%s: the zstd frame at %d is not one of the store's", path, at));
+    }
+    const std::size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), len);
+    if (ZSTD_isError(n)) {
+      return absl::DataLossError(absl::StrFormat("%s: the zstd frame at %d does not decompress: %s",
+                                                 path, at, ZSTD_getErrorName(n)));
+    }
+    WARDEN_RETURN_IF_ERROR(
+        frame(std::string_view(in.data(), len), std::string_view(out.data(), n)));
+    at += len;
+  }
+  return at;
+}
+
+// Calls `piece` for the file's bytes in order, in pieces of at most kPiece.
+absl::Status forEachPiece(int fd, std::uint64_t size, const std::string& path,
+                          const std::function<absl::Status(std::string_view)>& piece) {
+  std::string buf(kPiece, '\0');
+  std::uint64_t done = 0;
+  while (done < size) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, size - done));
+    WARDEN_ASSIGN_OR_RETURN(std::size_t n, readAt(fd, buf.data(), want, done, path));
+    if (n == 0) {
+      return absl::DataLossError(absl::StrFormat("%s is shorter than %d bytes", path, size));
+    }
+    WARDEN_RETURN_IF_ERROR(piece(std::string_view(buf.data(), n)));
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> readWhole(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errnoError("opening " + path);
+  absl::Cleanup closer = [fd] { ::close(fd); };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errnoError("stat " + path);
+  if (st.st_size > (16 << 20)) return absl::DataLossError(path + " is too large");
+  std::string out(static_cast<std::size_t>(st.st_size), '\0');
+  WARDEN_ASSIGN_OR_RETURN(std::size_t n, readAt(fd, out.data(), out.size(), 0, path));
+  out.resize(n);
+  return out;
+}
+
+// Writes `data` to a new file `path` (0444), durably.
+absl::Status writeReadOnlyFile(const std::string& path, std::string_view data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0444);
+  if (fd < 0) return errnoError("writing " + path);
+  absl::Status s = writeAll(fd, data, 0, "writing " + path);
+  if (s.ok() && ::fsync(fd) != 0) s = errnoError("syncing " + path);
+  ::close(fd);
+  if (!s.ok()) (void)::unlink(path.c_str());
+  return s;
+}
+
+std::string hexOrEmpty(const std::string& raw) { return raw.empty() ? "" : crypto::hex(raw); }
+
 }  // namespace
+
+std::string_view compressionName(Compression c) {
+  return c == Compression::kZstd ? "zstd" : "none";
+}
+
+std::string EvidenceRecord::toJson() const {
+  return absl::StrFormat(
+      "{\"schema\": \"warden-evidence-record/1\", \"evidence_id\": %s, \"action_id\": %s, "
+      "\"host_id\": %s, \"operator\": %s, \"kind\": %s, \"source\": %s, \"size\": %d, "
+      "\"agent_sha256\": \"%s\", \"controller_sha256\": \"%s\", \"manifest_sha256\": \"%s\", "
+      "\"stored\": {\"name\": %s, \"size\": %d, \"sha256\": \"%s\", \"compression\": \"%s\", "
+      "\"immutable\": %s}, \"received\": {\"started_unix_ms\": %d, \"finished_unix_ms\": %d, "
+      "\"wire_bytes\": %d, \"streams\": %d}}",
+      jsonString(id), jsonString(action_id), jsonString(host_id), jsonString(operator_name),
+      jsonString(kind), jsonString(source), size, hexOrEmpty(agent_sha256),
+      hexOrEmpty(controller_sha256), hexOrEmpty(manifest_sha256), jsonString(stored_name),
+      stored_size, hexOrEmpty(stored_sha256), compressionName(compression),
+      immutable ? "true" : "false", started_unix_ms, finished_unix_ms, wire_bytes, streams);
+}
+
+absl::StatusOr<EvidenceRecord> EvidenceRecord::fromJson(std::string_view json) {
+  try {
+    const YAML::Node n = YAML::Load(std::string(json));
+    if (!n.IsMap() || n["schema"].as<std::string>("") != "warden-evidence-record/1") {
+      return absl::DataLossError("not a warden-evidence-record/1 document");
+    }
+    auto raw = [](const YAML::Node& v) -> absl::StatusOr<std::string> {
+      const std::string h = v.as<std::string>("");
+      if (h.empty()) return std::string();
+      return crypto::unhex(h);
+    };
+    EvidenceRecord r;
+    r.id = n["evidence_id"].as<std::string>();
+    r.action_id = n["action_id"].as<std::string>();
+    r.host_id = n["host_id"].as<std::string>();
+    r.operator_name = n["operator"].as<std::string>("");
+    r.kind = n["kind"].as<std::string>();
+    r.source = n["source"].as<std::string>("");
+    r.size = n["size"].as<std::uint64_t>();
+    WARDEN_ASSIGN_OR_RETURN(r.agent_sha256, raw(n["agent_sha256"]));
+    WARDEN_ASSIGN_OR_RETURN(r.controller_sha256, raw(n["controller_sha256"]));
+    WARDEN_ASSIGN_OR_RETURN(r.manifest_sha256, raw(n["manifest_sha256"]));
+    const YAML::Node st = n["stored"];
+    r.stored_name = st["name"].as<std::string>();
+    r.stored_size = st["size"].as<std::uint64_t>();
+    WARDEN_ASSIGN_OR_RETURN(r.stored_sha256, raw(st["sha256"]));
+    r.compression =
+        st["compression"].as<std::string>() == "zstd" ? Compression::kZstd : Compression::kNone;
+    r.immutable = st["immutable"].as<bool>(false);
+    const YAML::Node rc = n["received"];
+    r.started_unix_ms = rc["started_unix_ms"].as<std::int64_t>(0);
+    r.finished_unix_ms = rc["finished_unix_ms"].as<std::int64_t>(0);
+    r.wire_bytes = rc["wire_bytes"].as<std::uint64_t>(0);
+    r.streams = rc["streams"].as<std::uint32_t>(0);
+    return r;
+  } catch (const YAML::Exception& e) {
+    return absl::DataLossError(absl::StrFormat("custody record does not parse: %s", e.what()));
+  }
+}
+
+EvidenceStore::Transfer::~Transfer() {
+  if (fd >= 0) ::close(fd);
+  if (cctx != nullptr) ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx));
+}
 
 bool makeImmutable(const std::string& path, std::string* why) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -69,6 +230,19 @@ bool makeImmutable(const std::string& path, std::string* why) {
   return ok;
 }
 
+bool isImmutable(const std::string& path, std::string* why) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  int flags = 0;
+  const bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  if (!ok) *why = std::strerror(errno);
+  ::close(fd);
+  return ok && (flags & FS_IMMUTABLE_FL) != 0;
+}
+
 bool EvidenceStore::validId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
@@ -89,46 +263,78 @@ std::string EvidenceStore::path(const std::string& id, const char* suffix) const
   return dir_ + "/" + id + suffix;
 }
 
-absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id) {
+// Rebuilds a transfer's sizes and hashes from the partial file (after a restart). A torn last
+// zstd frame is cut off: the sender re-sends that chunk.
+absl::Status EvidenceStore::rebuild(Transfer& t, const std::string& partial) {
+  struct stat st {};
+  if (::fstat(t.fd, &st) != 0) return errnoError("stat " + partial);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size == 0) return absl::OkStatus();
+  const int rfd = ::open(partial.c_str(), O_RDONLY | O_CLOEXEC);
+  if (rfd < 0) return errnoError("opening " + partial);
+  absl::Cleanup closer = [rfd] { ::close(rfd); };
+  if (t.compression == Compression::kNone) {
+    WARDEN_RETURN_IF_ERROR(forEachPiece(rfd, size, partial, [&](std::string_view piece) {
+      t.hash.update(piece);
+      t.stored_hash.update(piece);
+      return absl::OkStatus();
+    }));
+    t.size = t.file_size = size;
+    return absl::OkStatus();
+  }
+  WARDEN_ASSIGN_OR_RETURN(
+      std::uint64_t whole,
+      forEachFrame(rfd, size, partial, [&](std::string_view frame, std::string_view content) {
+        t.stored_hash.update(frame);
+        t.hash.update(content);
+        t.size += content.size();
+        return absl::OkStatus();
+      }));
+  if (whole < size && ::ftruncate(t.fd, static_cast<off_t>(whole)) != 0) {
+    return errnoError("cutting the torn last frame of " + partial);
+  }
+  t.file_size = whole;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id, Compression compression) {
   if (!validId(id))
     return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
   std::lock_guard<std::mutex> lock(mu_);
   if (transfers_.contains(id)) {
     return absl::FailedPreconditionError(absl::StrFormat("evidence %s is being received", id));
   }
-  if (::access(path(id, ".img").c_str(), F_OK) == 0) {
+  if (::access(path(id, ".record").c_str(), F_OK) == 0) {
     return absl::AlreadyExistsError(absl::StrFormat("evidence %s is complete", id));
+  }
+  if (::access(path(id, ".incomplete").c_str(), F_OK) == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("evidence %s was marked incomplete: its action ended", id));
   }
   const std::string partial = path(id, ".partial");
   auto t = std::make_unique<Transfer>();
+  t->compression = compression;
   t->fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (t->fd < 0) return errnoError("opening " + partial);
-  struct stat st {};
-  if (::fstat(t->fd, &st) != 0) {
-    const absl::Status s = errnoError("stat " + partial);
-    ::close(t->fd);
-    return s;
-  }
   // What is there was fdatasynced before it was acknowledged (a crash of this process keeps
   // the rest in the page cache, also correct); the sender checks the hash anyway.
-  t->size = static_cast<std::uint64_t>(st.st_size);
-  if (t->size > 0) {
-    const int rfd = ::open(partial.c_str(), O_RDONLY | O_CLOEXEC);
-    if (rfd < 0) {
-      const absl::Status s = errnoError("opening " + partial);
-      ::close(t->fd);
-      return s;
-    }
-    const absl::Status s = hashFile(rfd, t->size, t->hash, partial);
-    ::close(rfd);
-    if (!s.ok()) {
-      ::close(t->fd);
-      return s;
-    }
+  WARDEN_RETURN_IF_ERROR(rebuild(*t, partial));
+  if (compression == Compression::kZstd) {
+    auto* cctx = ZSTD_createCCtx();
+    if (cctx == nullptr) return absl::ResourceExhaustedError("cannot allocate a zstd context");
+    t->cctx = cctx;
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, kZstdLevel);
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
   }
   ResumePoint rp;
   rp.offset = t->size;
   rp.prefix_sha256 = t->hash.digestSoFar();
+  TransferProgress& p = progress_[id];
+  p.held = t->size;
+  ++p.streams;
+  if (p.started_unix_ms == 0) p.started_unix_ms = nowMs();
+  p.updated_unix_ms = nowMs();
   transfers_[id] = std::move(t);
   return rp;
 }
@@ -149,21 +355,37 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
     return absl::FailedPreconditionError(absl::StrFormat(
         "evidence %s: chunk at offset %d, but %d bytes are held", id, offset, t->size));
   }
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n =
-        ::pwrite(t->fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const absl::Status s = errnoError("writing evidence " + id);
-      // Keep the file at what was held before this chunk.
-      (void)::ftruncate(t->fd, static_cast<off_t>(offset));
-      return s;
+  if (data.size() > kPiece) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("evidence %s: a chunk of %d bytes (at most %d)", id, data.size(), kPiece));
+  }
+  std::string frame;
+  std::string_view stored = data;
+  if (t->compression == Compression::kZstd) {
+    // One frame per chunk: a restart cuts back to a frame boundary and resumes there.
+    frame.resize(ZSTD_compressBound(data.size()));
+    const std::size_t n = ZSTD_compress2(static_cast<ZSTD_CCtx*>(t->cctx), frame.data(),
+                                         frame.size(), data.data(), data.size());
+    if (ZSTD_isError(n)) {
+      return absl::InternalError(
+          absl::StrFormat("evidence %s: zstd: %s", id, ZSTD_getErrorName(n)));
     }
-    done += static_cast<std::size_t>(n);
+    frame.resize(n);
+    stored = frame;
+  }
+  if (auto s = writeAll(t->fd, stored, t->file_size, "writing evidence " + id); !s.ok()) {
+    // Keep the file at what was held before this chunk.
+    (void)::ftruncate(t->fd, static_cast<off_t>(t->file_size));
+    return s;
   }
   t->hash.update(data);
+  t->stored_hash.update(stored);
   t->size += data.size();
+  t->file_size += stored.size();
+  std::lock_guard<std::mutex> lock(mu_);
+  TransferProgress& p = progress_[id];
+  p.held = t->size;
+  p.updated_unix_ms = nowMs();
   return absl::OkStatus();
 }
 
@@ -179,16 +401,29 @@ absl::StatusOr<std::uint64_t> EvidenceStore::sync(const std::string& id) {
 
 void EvidenceStore::end(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = transfers_.find(id);
-  if (it == transfers_.end()) return;
-  ::close(it->second->fd);
-  transfers_.erase(it);
+  transfers_.erase(id);
 }
 
-absl::StatusOr<StoredEvidence> EvidenceStore::finish(const std::string& id, std::uint64_t size,
+void EvidenceStore::noteArrival(const std::string& id, std::uint64_t bytes, std::uint64_t total) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TransferProgress& p = progress_[id];
+  p.wire_bytes += bytes;
+  if (total > 0) p.total = total;
+  p.updated_unix_ms = nowMs();
+}
+
+std::map<std::string, TransferProgress> EvidenceStore::progress() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return progress_;
+}
+
+absl::StatusOr<EvidenceRecord> EvidenceStore::finish(const std::string& id, std::uint64_t size,
                                                      const std::string& sha256,
-                                                     const std::string& manifest) {
+                                                     const std::string& manifest,
+                                                     const std::string& manifest_signature,
+                                                     EvidenceRecord record) {
   std::unique_ptr<Transfer> t;
+  TransferProgress progress;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = transfers_.find(id);
@@ -198,67 +433,118 @@ absl::StatusOr<StoredEvidence> EvidenceStore::finish(const std::string& id, std:
     }
     t = std::move(it->second);
     transfers_.erase(it);
+    progress = progress_[id];
   }
   const std::string got = t->hash.finish();
   if (t->size != size || got != sha256) {
-    ::close(t->fd);
     return absl::DataLossError(absl::StrFormat(
         "evidence %s: received %d bytes with SHA-256 %s, the agent read %d bytes with %s; kept as "
         "incomplete",
         id, t->size, crypto::hex(got), size, crypto::hex(sha256)));
   }
   if (::fdatasync(t->fd) != 0 || ::fchmod(t->fd, 0444) != 0) {
-    const absl::Status s = errnoError("finishing evidence " + id);
-    ::close(t->fd);
-    return s;
+    return errnoError("finishing evidence " + id);
   }
-  ::close(t->fd);
-  StoredEvidence out;
-  out.id = id;
-  out.size = size;
-  out.sha256 = sha256;
-  out.path = path(id, ".img");
-  // The manifest first: an image is never complete without it.
+  record.id = id;
+  record.size = size;
+  record.agent_sha256 = sha256;
+  record.controller_sha256 = got;
+  record.manifest_sha256 = crypto::sha256(manifest);
+  record.compression = t->compression;
+  record.stored_name = id + (t->compression == Compression::kZstd ? ".img.zst" : ".img");
+  record.stored_size = t->file_size;
+  record.stored_sha256 = t->stored_hash.finish();
+  record.started_unix_ms = progress.started_unix_ms;
+  record.finished_unix_ms = nowMs();
+  record.wire_bytes = progress.wire_bytes;
+  record.streams = progress.streams;
+  const std::string content_path = dir_ + "/" + record.stored_name;
   const std::string manifest_path = path(id, ".manifest");
-  const int mfd =
-      ::open(manifest_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0444);
-  if (mfd < 0) return errnoError("writing " + manifest_path);
-  const bool written =
-      ::write(mfd, manifest.data(), manifest.size()) == static_cast<ssize_t>(manifest.size()) &&
-      ::fsync(mfd) == 0;
-  ::close(mfd);
-  if (!written) return errnoError("writing " + manifest_path);
-  if (::rename(path(id, ".partial").c_str(), out.path.c_str()) != 0) {
+  const std::string record_path = path(id, ".record");
+  // The manifest first; then the content under its final name; the record last, with the
+  // immutability the content got: an item is complete when its record exists.
+  WARDEN_RETURN_IF_ERROR(writeReadOnlyFile(
+      manifest_path, manifest + "\nsignature " + crypto::base64(manifest_signature) + "\n"));
+  if (::rename(path(id, ".partial").c_str(), content_path.c_str()) != 0) {
     return errnoError("completing evidence " + id);
+  }
+  std::string why;
+  record.immutable = makeImmutable(content_path, &why);
+  if (auto s = writeReadOnlyFile(record_path, record.toJson() + "\n"); !s.ok()) {
+    // Without its record the item is not complete: back to resumable.
+    std::string ignored;
+    if (record.immutable) {
+      const int fd = ::open(content_path.c_str(), O_RDONLY | O_CLOEXEC);
+      int flags = 0;
+      if (fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+        flags &= ~FS_IMMUTABLE_FL;
+        (void)::ioctl(fd, FS_IOC_SETFLAGS, &flags);
+      }
+      if (fd >= 0) ::close(fd);
+    }
+    (void)::rename(content_path.c_str(), path(id, ".partial").c_str());
+    (void)::chmod(path(id, ".partial").c_str(), 0600);
+    return s;
   }
   const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     (void)::fsync(dfd);
     ::close(dfd);
   }
-  std::string why;
-  out.immutable = makeImmutable(out.path, &why);
   (void)makeImmutable(manifest_path, &why);
-  out.complete = true;
-  return out;
+  (void)makeImmutable(record_path, &why);
+  return record;
+}
+
+int EvidenceStore::markIncomplete(const std::string& action_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(action_id + "-") || !name.ends_with(".partial")) continue;
+    const std::string id = name.substr(0, name.size() - 8);
+    if (transfers_.contains(id)) continue;
+    if (::rename(entry.path().c_str(), path(id, ".incomplete").c_str()) == 0) ++n;
+  }
+  return n;
 }
 
 absl::StatusOr<std::vector<StoredEvidence>> EvidenceStore::list() const {
   std::vector<StoredEvidence> out;
   std::error_code ec;
+  std::set<std::string> complete;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".record")) complete.insert(name.substr(0, name.size() - 7));
+  }
+  if (ec) return absl::InternalError(absl::StrFormat("listing %s: %s", dir_, ec.message()));
+  for (const std::string& id : complete) {
+    auto e = find(id);
+    if (!e.ok()) return e.status();
+    out.push_back(std::move(*e));
+  }
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     const std::string name = entry.path().filename().string();
     StoredEvidence e;
-    if (name.ends_with(".img")) {
-      e.id = name.substr(0, name.size() - 4);
-      e.complete = true;
-    } else if (name.ends_with(".partial")) {
+    if (name.ends_with(".partial")) {
       e.id = name.substr(0, name.size() - 8);
+      e.state = "receiving";
+    } else if (name.ends_with(".incomplete")) {
+      e.id = name.substr(0, name.size() - 11);
+      e.state = "incomplete";
     } else {
       continue;
     }
+    if (complete.contains(e.id)) continue;  // a crash between rename and cleanup
     e.path = entry.path().string();
-    e.size = entry.file_size(ec);
+    std::error_code size_ec;
+    e.size = entry.file_size(size_ec);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto p = progress_.find(e.id);
+      if (p != progress_.end()) e.size = p->second.held;
+    }
     out.push_back(std::move(e));
   }
   if (ec) return absl::InternalError(absl::StrFormat("listing %s: %s", dir_, ec.message()));
@@ -267,26 +553,107 @@ absl::StatusOr<std::vector<StoredEvidence>> EvidenceStore::list() const {
   return out;
 }
 
-absl::Status EvidenceStore::verify(const std::string& id, const std::string& sha256) const {
+absl::StatusOr<StoredEvidence> EvidenceStore::find(const std::string& id) const {
   if (!validId(id))
     return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
-  const std::string p = path(id, ".img");
-  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errnoError("opening " + p);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const absl::Status s = errnoError("stat " + p);
-    ::close(fd);
-    return s;
+  const std::string record_path = path(id, ".record");
+  if (::access(record_path.c_str(), F_OK) != 0) {
+    for (const char* suffix : {".partial", ".incomplete"}) {
+      if (::access(path(id, suffix).c_str(), F_OK) == 0) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "evidence %s is not complete (%s)", id,
+            std::string_view(suffix) == ".partial" ? "still being received" : "incomplete"));
+      }
+    }
+    return absl::NotFoundError(absl::StrFormat("no evidence %s", id));
   }
-  crypto::Sha256 hash;
-  const absl::Status s = hashFile(fd, static_cast<std::uint64_t>(st.st_size), hash, p);
-  ::close(fd);
-  WARDEN_RETURN_IF_ERROR(s);
-  const std::string got = hash.finish();
-  if (got != sha256) {
-    return absl::DataLossError(absl::StrFormat("evidence %s: content hashes to %s, recorded %s", id,
-                                               crypto::hex(got), crypto::hex(sha256)));
+  WARDEN_ASSIGN_OR_RETURN(std::string json, readWhole(record_path));
+  auto r = EvidenceRecord::fromJson(json);
+  if (!r.ok())
+    return absl::DataLossError(absl::StrFormat("%s: %s", record_path, r.status().message()));
+  if (r->id != id || r->stored_name.find('/') != std::string::npos) {
+    return absl::DataLossError(absl::StrFormat("%s names another item", record_path));
+  }
+  StoredEvidence e;
+  e.id = id;
+  e.state = "complete";
+  e.size = r->size;
+  e.path = dir_ + "/" + r->stored_name;
+  e.record = std::move(*r);
+  return e;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> EvidenceStore::manifest(
+    const std::string& id) const {
+  WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, find(id));
+  const std::string p = path(id, ".manifest");
+  WARDEN_ASSIGN_OR_RETURN(std::string text, readWhole(p));
+  const std::string marker = "\nsignature ";
+  const std::size_t at = text.rfind(marker);
+  if (at == std::string::npos || !text.ends_with("\n")) {
+    return absl::DataLossError(absl::StrFormat("%s has no signature line", p));
+  }
+  const std::string sig64 = text.substr(at + marker.size(), text.size() - at - marker.size() - 1);
+  WARDEN_ASSIGN_OR_RETURN(std::string sig, crypto::unbase64(sig64));
+  return std::make_pair(text.substr(0, at), sig);
+}
+
+absl::StatusOr<EvidenceStore::Measured> EvidenceStore::measure(const std::string& id) const {
+  WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, find(id));
+  const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errnoError("opening " + e.path);
+  absl::Cleanup closer = [fd] { ::close(fd); };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errnoError("stat " + e.path);
+  Measured m;
+  m.stored_size = static_cast<std::uint64_t>(st.st_size);
+  crypto::Sha256 stored, content;
+  if (e.record.compression == Compression::kNone) {
+    WARDEN_RETURN_IF_ERROR(forEachPiece(fd, m.stored_size, e.path, [&](std::string_view piece) {
+      stored.update(piece);
+      content.update(piece);
+      m.size += piece.size();
+      return absl::OkStatus();
+    }));
+  } else {
+    WARDEN_ASSIGN_OR_RETURN(
+        std::uint64_t whole,
+        forEachFrame(fd, m.stored_size, e.path, [&](std::string_view frame, std::string_view c) {
+          stored.update(frame);
+          content.update(c);
+          m.size += c.size();
+          return absl::OkStatus();
+        }));
+    if (whole != m.stored_size) {
+      return absl::DataLossError(
+          absl::StrFormat("%s: bytes after offset %d are not a whole zstd frame", e.path, whole));
+    }
+  }
+  m.stored_sha256 = stored.finish();
+  m.sha256 = content.finish();
+  return m;
+}
+
+absl::Status EvidenceStore::readContent(const std::string& id,
+                                        const std::function<bool(std::string_view)>& sink) const {
+  WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, find(id));
+  const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errnoError("opening " + e.path);
+  absl::Cleanup closer = [fd] { ::close(fd); };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errnoError("stat " + e.path);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const auto deliver = [&](std::string_view piece) {
+    return sink(piece) ? absl::OkStatus() : absl::CancelledError("the reader went away");
+  };
+  if (e.record.compression == Compression::kNone) return forEachPiece(fd, size, e.path, deliver);
+  WARDEN_ASSIGN_OR_RETURN(
+      std::uint64_t whole,
+      forEachFrame(fd, size, e.path,
+                   [&](std::string_view, std::string_view content) { return deliver(content); }));
+  if (whole != size) {
+    return absl::DataLossError(
+        absl::StrFormat("%s: bytes after offset %d are not a whole zstd frame", e.path, whole));
   }
   return absl::OkStatus();
 }

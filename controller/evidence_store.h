@@ -1,27 +1,36 @@
 // The controller's evidence store (issue 5): disk images and triage bundles received from
-// agents, hashed independently as they arrive, made read-only when complete.
+// agents, hashed independently as they arrive, optionally zstd-compressed, made read-only when
+// complete, with a chain-of-custody record next to each item.
 //
 // Layout in `dir` (0700):
-//   ID.partial     a transfer in progress (0600); its length is what was received
-//   ID.img         a complete image: 0444, and immutable (FS_IMMUTABLE_FL) where the file
-//                  system and the controller's capabilities allow
-//   ID.manifest    the manifest the agent signed, plus what the controller measured (0444)
+//   ID.partial     a transfer in progress (0600); raw bytes, or one zstd frame per chunk
+//   ID.incomplete  a transfer that can no longer complete (its action failed); kept, never
+//                  listed as complete
+//   ID.img         a complete raw image, or ID.img.zst a complete zstd-compressed one (a
+//                  sequence of frames: `zstd -d` restores the image): 0444, and immutable
+//                  (FS_IMMUTABLE_FL) where the file system and the controller's capabilities allow
+//   ID.manifest    the manifest the agent signed, exactly as signed, then "signature BASE64"
+//   ID.record      the controller's custody record (JSON, one line): who asked, which action and
+//                  host, what arrived (sizes, both hashes, the stored file's own hash), when,
+//                  how (streams, bytes on the wire)
+// The content, manifest and record are written and made durable before the rename that makes
+// an item complete; an item without all three is not complete.
 //
-// A transfer is resumable: begin() reports how many bytes the store holds and the SHA-256 of
-// them (recomputed from the file after a restart), so the sender re-sends nothing before that
-// offset — after checking that its own bytes there hash the same. Bytes are durable
-// (fdatasync) before they count as received. Only finish() with matching size and hash makes a
-// file complete; anything else stays ID.partial and is never listed as complete.
+// A transfer is resumable: begin() reports how many content bytes the store holds and their
+// SHA-256 (recomputed from the file after a restart: a compressed file is decompressed frame by
+// frame and a torn last frame cut off), so the sender re-sends nothing before that offset. Bytes
+// are durable (fdatasync) before they count as received. Only finish() with matching size and
+// hash makes an item complete.
 //
 // Thread-safety: every method may be called concurrently; one transfer per id at a time
 // (FailedPrecondition for a second).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,18 +40,58 @@
 
 namespace warden {
 
+enum class Compression { kNone, kZstd };
+
+std::string_view compressionName(Compression c);
+
 struct ResumePoint {
-  std::uint64_t offset = 0;   // bytes held durably
+  std::uint64_t offset = 0;   // content bytes held durably
   std::string prefix_sha256;  // raw SHA-256 of those bytes
 };
 
+// The controller's custody record of a complete item (ID.record).
+struct EvidenceRecord {
+  std::string id;
+  std::string action_id;
+  std::string host_id;
+  std::string operator_name;      // who requested the action
+  std::string kind;               // "image", "collect"
+  std::string source;             // the device or file on the host
+  std::uint64_t size = 0;         // content bytes
+  std::string agent_sha256;       // raw: what the agent read
+  std::string controller_sha256;  // raw: what the controller received and hashed itself
+  std::string manifest_sha256;    // raw: of the agent's manifest bytes
+  std::string stored_name;        // file name in the store
+  std::uint64_t stored_size = 0;  // bytes of that file (compressed size for zstd)
+  std::string stored_sha256;      // raw: of that file's bytes
+  Compression compression = Compression::kNone;
+  bool immutable = false;
+  std::int64_t started_unix_ms = 0;  // first byte received (by this controller process)
+  std::int64_t finished_unix_ms = 0;
+  std::uint64_t wire_bytes = 0;  // content bytes that arrived over the network, re-sends included
+  std::uint32_t streams = 0;     // upload streams it took (1 + resumptions)
+
+  std::string toJson() const;
+  static absl::StatusOr<EvidenceRecord> fromJson(std::string_view json);
+};
+
+// One item as list() sees it.
 struct StoredEvidence {
   std::string id;
-  bool complete = false;
-  std::uint64_t size = 0;
-  std::string sha256;  // raw, of the content (complete only)
-  bool immutable = false;
-  std::string path;
+  std::string state;       // "receiving" (a .partial file), "incomplete", "complete"
+  std::uint64_t size = 0;  // content bytes held (complete: the record's size)
+  std::string path;        // the content file
+  EvidenceRecord record;   // complete items only
+};
+
+// Transfer figures kept in memory for progress displays and the custody record.
+struct TransferProgress {
+  std::uint64_t held = 0;        // content bytes held
+  std::uint64_t total = 0;       // the source's size as the sender announced it (0: unknown)
+  std::uint64_t wire_bytes = 0;  // content bytes that arrived, re-sends included
+  std::uint32_t streams = 0;
+  std::int64_t started_unix_ms = 0;
+  std::int64_t updated_unix_ms = 0;
 };
 
 class EvidenceStore {
@@ -52,39 +101,78 @@ class EvidenceStore {
   // Valid ids: letters, digits, '-' and '_', 1..64 characters.
   static bool validId(std::string_view id);
 
-  // Starts (or resumes) the transfer of `id`. AlreadyExists when it is complete.
-  absl::StatusOr<ResumePoint> begin(const std::string& id);
-  // Appends bytes at `offset`, which must be where the transfer stands.
+  // Starts (or resumes) the transfer of `id`, stored with `compression` (a resumed transfer
+  // keeps the compression it began with). AlreadyExists when it is complete;
+  // FailedPrecondition when it was marked incomplete or is being received by another stream.
+  absl::StatusOr<ResumePoint> begin(const std::string& id, Compression compression);
+  // Appends content bytes at `offset`, which must be where the transfer stands.
   absl::Status append(const std::string& id, std::uint64_t offset, std::string_view data);
-  // Makes what was appended durable; returns the durable size.
+  // Makes what was appended durable; returns the durable content size.
   absl::StatusOr<std::uint64_t> sync(const std::string& id);
   // Ends the transfer (for now): it stays resumable.
   void end(const std::string& id);
-  // Completes `id` when it holds exactly `size` bytes hashing to `sha256` (raw); writes the
-  // manifest, makes both read-only and immutable where possible. DataLoss on a mismatch.
-  absl::StatusOr<StoredEvidence> finish(const std::string& id, std::uint64_t size,
-                                        const std::string& sha256, const std::string& manifest);
+  // Completes `id` when it holds exactly `size` bytes hashing to `sha256` (raw, the agent's):
+  // writes the manifest (exact bytes plus its signature) and `record` (whose sizes, hashes,
+  // stored name and immutability are filled in here), makes all three read-only and immutable
+  // where possible. DataLoss on a mismatch (the item stays resumable-partial).
+  absl::StatusOr<EvidenceRecord> finish(const std::string& id, std::uint64_t size,
+                                        const std::string& sha256, const std::string& manifest,
+                                        const std::string& manifest_signature,
+                                        EvidenceRecord record);
+  // Marks the partial transfers of `action_id` ("ACTION-n") incomplete: their action ended
+  // without them. Returns how many.
+  int markIncomplete(const std::string& action_id);
+
+  // Counts bytes that arrived for `id` (whether or not they were accepted) and the size the
+  // sender announced.
+  void noteArrival(const std::string& id, std::uint64_t bytes, std::uint64_t total);
+  // Progress of transfers seen by this process, by id.
+  std::map<std::string, TransferProgress> progress() const;
 
   absl::StatusOr<std::vector<StoredEvidence>> list() const;
-  // Re-hashes a complete item's content; DataLoss when it no longer matches `sha256`.
-  absl::Status verify(const std::string& id, const std::string& sha256) const;
+  absl::StatusOr<StoredEvidence> find(const std::string& id) const;
+  // The agent's manifest of a complete item: its exact bytes and raw signature.
+  absl::StatusOr<std::pair<std::string, std::string>> manifest(const std::string& id) const;
+
+  // What verify() measured from the stored bytes.
+  struct Measured {
+    std::uint64_t stored_size = 0;
+    std::string stored_sha256;  // raw, of the file as stored
+    std::uint64_t size = 0;     // content bytes (decompressed)
+    std::string sha256;         // raw, of the content
+  };
+  // Re-reads a complete item: the stored file's bytes and, decompressed, its content.
+  absl::StatusOr<Measured> measure(const std::string& id) const;
+  // Streams a complete item's content (decompressed) to `sink` in pieces of at most 1 MiB;
+  // the sink returns false to stop (Cancelled).
+  absl::Status readContent(const std::string& id,
+                           const std::function<bool(std::string_view)>& sink) const;
 
  private:
   struct Transfer {
     int fd = -1;
-    std::uint64_t size = 0;
-    crypto::Sha256 hash;
+    Compression compression = Compression::kNone;
+    std::uint64_t size = 0;       // content bytes
+    std::uint64_t file_size = 0;  // bytes in the file
+    crypto::Sha256 hash;          // of the content
+    crypto::Sha256 stored_hash;   // of the file's bytes
+    void* cctx = nullptr;         // ZSTD_CCtx for kZstd
+    ~Transfer();
   };
   explicit EvidenceStore(std::string dir) : dir_(std::move(dir)) {}
   std::string path(const std::string& id, const char* suffix) const;
+  absl::Status rebuild(Transfer& t, const std::string& partial);
 
   const std::string dir_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Transfer>> transfers_;
+  std::map<std::string, TransferProgress> progress_;
 };
 
 // Sets FS_IMMUTABLE_FL on `path` (read-modify-write of the inode flags). Returns false (and
 // says why in `why`) when the file system does not support it or the process may not.
 bool makeImmutable(const std::string& path, std::string* why);
+// Whether `path` carries FS_IMMUTABLE_FL now (false with `why` when it cannot be read).
+bool isImmutable(const std::string& path, std::string* why);
 
 }  // namespace warden

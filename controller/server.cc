@@ -3,8 +3,10 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
@@ -13,6 +15,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/audit.h"
 #include "common/command.h"
 #include "common/log.h"
@@ -47,6 +50,7 @@ constexpr int kAnonymousRefusalsPerMinute = 30;
 constexpr std::size_t kMaxUntrustedText = 256;
 constexpr std::size_t kMaxEvidenceChunk = 1 << 20;
 constexpr std::uint64_t kEvidenceSyncEvery = 64 << 20;  // bytes between fdatasyncs
+constexpr int kMaxConcurrentUploads = 8;  // evidence transfers at once, all hosts together
 
 // Fault injection for tests of the agent's and the log's defences, from the environment
 // variable WARDEN_FAULT_INJECT (comma separated); announced loudly at start:
@@ -111,7 +115,8 @@ absl::Status validateHostActionArgs(const std::string& kind, const std::vector<s
   if (kind == "lock-accounts") allowed = {"user", "all", "except", "rotate_root", "recipient"};
   if (kind == "unlock-accounts") allowed = {"user", "all"};
   if (kind == "shutdown") allowed = {"mode", "now"};
-  if (kind == "image") allowed = {"device", "rate"};
+  if (kind == "image") allowed = {"device", "all_disks", "rate", "compress"};
+  if (kind == "collect") allowed = {"rate", "max_member_mb", "max_total_mb"};
   if (args.size() > 256) return absl::InvalidArgumentError("too many arguments");
   bool selector = false, all = false, users = false;
   for (const auto& a : args) {
@@ -126,6 +131,15 @@ absl::Status validateHostActionArgs(const std::string& kind, const std::vector<s
         (value.find_first_not_of("0123456789") != std::string::npos || value.size() > 9)) {
       return absl::InvalidArgumentError(absl::StrFormat("invalid pid '%s'", value));
     }
+    if (key == "compress" && value != "zstd" && value != "none") {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("unknown compression '%s' (zstd or none)", value));
+    }
+    if ((key == "rate" || key == "max_member_mb" || key == "max_total_mb") &&
+        (value.find_first_not_of("0123456789.") != std::string::npos || value.size() > 12 ||
+         std::atof(value.c_str()) <= 0)) {
+      return absl::InvalidArgumentError(absl::StrFormat("invalid %s '%s'", key, value));
+    }
     if (key == "mode" && value != "poweroff" && value != "reboot" && value != "halt") {
       return absl::InvalidArgumentError(absl::StrFormat("invalid shutdown mode '%s'", value));
     }
@@ -135,10 +149,17 @@ absl::Status validateHostActionArgs(const std::string& kind, const std::vector<s
     users = users || key == "user";
     all = all || key == "all";
   }
-  if (kind == "image" && std::none_of(args.begin(), args.end(), [](const std::string& a) {
-        return a.rfind("device=", 0) == 0 && a.size() > 8 && a[7] == '/';
-      })) {
-    return absl::InvalidArgumentError("image needs an absolute device path");
+  if (kind == "image") {
+    // Several devices may be named; --all-disks adds every whole disk (loop, ram and zram
+    // devices only when named).
+    int devices = 0, bad = 0, all_disks = 0;
+    for (const auto& a : args) {
+      if (a.rfind("device=", 0) == 0) (a.size() > 8 && a[7] == '/' ? devices : bad) += 1;
+      if (a.rfind("all_disks=", 0) == 0) ++all_disks;
+    }
+    if (bad > 0 || devices + all_disks == 0) {
+      return absl::InvalidArgumentError("image needs an absolute device path, or --all-disks");
+    }
   }
   if (kind == "kill-sessions" && !selector) {
     return absl::InvalidArgumentError("kill-sessions needs at least one selector");
@@ -182,6 +203,8 @@ struct ControllerServer::Impl {
   Faults faults = Faults::fromEnvironment();
   std::unique_ptr<ActionLog> log;
   std::unique_ptr<EvidenceStore> evidence;
+  std::mutex upload_mu;
+  int uploads_running = 0;          // guarded by upload_mu
   std::int64_t last_logged_ms = 0;  // only touched inside ActionLog::appendInOrder's lock
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -510,6 +533,13 @@ struct ControllerServer::Impl {
     const std::string state(receiptStatusName(r->status));
     auto fresh = keys.registry->finishAction(r->command_id, state, r->message, sr.receipt(),
                                              sr.signature(), nowUnixMs());
+    if (fresh.ok() && *fresh && (action->kind == "image" || action->kind == "collect") &&
+        r->status != ReceiptStatus::kSucceeded) {
+      // The action is over: what it left half-sent can no longer complete.
+      if (int n = evidence->markIncomplete(r->command_id); n > 0) {
+        logWarning("action %s %s: %d evidence item(s) marked incomplete", r->command_id, state, n);
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mu);
       if (fresh.ok()) {
@@ -707,11 +737,17 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
 
   grpc::Status GetUploadState(grpc::ServerContext* ctx, const v1::UploadRef* req,
                               v1::UploadState* resp) override {
-    auto host = uploadingHost(ctx, req->command_id(), req->evidence_id());
-    if (!host.ok()) return toGrpc(host.status());
-    auto rp = impl_->evidence->begin(req->evidence_id());
+    auto up = uploadingAction(ctx, req->command_id(), req->evidence_id());
+    if (!up.ok()) return toGrpc(up.status());
+    auto rp = impl_->evidence->begin(req->evidence_id(), up->compression);
     if (rp.status().code() == absl::StatusCode::kAlreadyExists) {
+      auto done = impl_->evidence->find(req->evidence_id());
+      if (!done.ok()) return toGrpc(done.status());
       resp->set_complete(true);
+      resp->set_size(done->record.size);
+      resp->set_sha256(done->record.controller_sha256);
+      resp->set_manifest_sha256(done->record.manifest_sha256);
+      resp->set_immutable(done->record.immutable);
       return grpc::Status::OK;
     }
     if (!rp.ok()) return toGrpc(rp.status());
@@ -728,10 +764,24 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     if (!reader->Read(&m)) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty evidence upload");
     }
-    auto host = uploadingHost(ctx, m.command_id(), m.evidence_id());
-    if (!host.ok()) return toGrpc(host.status());
+    auto up = uploadingAction(ctx, m.command_id(), m.evidence_id());
+    if (!up.ok()) return toGrpc(up.status());
     const std::string id = m.evidence_id();
-    auto rp = impl_->evidence->begin(id);
+    // Bounded: each transfer holds a file, a zstd context and a thread of the server.
+    {
+      std::lock_guard<std::mutex> lock(impl_->upload_mu);
+      if (impl_->uploads_running >= kMaxConcurrentUploads) {
+        // UNAVAILABLE: the agent retries (RESOURCE_EXHAUSTED means a full evidence disk).
+        return toGrpc(absl::UnavailableError(absl::StrFormat(
+            "%d evidence uploads are running; try again later", kMaxConcurrentUploads)));
+      }
+      ++impl_->uploads_running;
+    }
+    absl::Cleanup release_slot = [&] {
+      std::lock_guard<std::mutex> lock(impl_->upload_mu);
+      --impl_->uploads_running;
+    };
+    auto rp = impl_->evidence->begin(id, up->compression);
     if (!rp.ok()) return toGrpc(rp.status());
     absl::Cleanup end = [&] { impl_->evidence->end(id); };
     if (m.offset() != rp->offset) {
@@ -744,13 +794,14 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
       if (m.evidence_id() != id || m.data().size() > kMaxEvidenceChunk) {
         return toGrpc(absl::InvalidArgumentError("evidence chunk for another id, or too large"));
       }
+      impl_->evidence->noteArrival(id, m.data().size(), m.source_size());
       if (!m.data().empty()) {
         if (crypto::sha256(m.data()) != m.sha256()) {
           return toGrpc(absl::DataLossError(
               absl::StrFormat("evidence %s: chunk at %d does not match its hash", id, m.offset())));
         }
         if (auto s = impl_->evidence->append(id, m.offset(), m.data()); !s.ok()) {
-          logError("evidence %s from %s: %s", id, host->host_id, s.message());
+          logError("evidence %s from %s: %s", id, up->host.host_id, s.message());
           return toGrpc(s);
         }
         held += m.data().size();
@@ -760,64 +811,95 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
           unsynced = 0;
         }
       }
-      if (m.last()) return finishUpload(*host, m, result);
+      if (m.last()) return finishUpload(*up, m, result);
       if (!reader->Read(&m)) break;
     }
     // The stream ended without its last message: keep what arrived, resumable.
     auto synced = impl_->evidence->sync(id);
     result->set_received(synced.ok() ? *synced : held);
-    logWarning("evidence %s from %s: stream ended at %d bytes; resumable", id, host->host_id, held);
+    logWarning("evidence %s from %s: stream ended at %d bytes; resumable", id, up->host.host_id,
+               held);
     return grpc::Status(grpc::StatusCode::ABORTED,
                         absl::StrFormat("evidence %s incomplete at %d bytes", id, held));
   }
 
  private:
+  struct Upload {
+    HostRecord host;
+    ActionRecord action;
+    Compression compression = Compression::kNone;
+  };
+
   // The agent on the other end, if `command_id` is an unfinished evidence action of its host
   // and `evidence_id` belongs to it.
-  absl::StatusOr<HostRecord> uploadingHost(grpc::ServerContext* ctx, const std::string& command_id,
-                                           const std::string& evidence_id) {
+  absl::StatusOr<Upload> uploadingAction(grpc::ServerContext* ctx, const std::string& command_id,
+                                         const std::string& evidence_id) {
     WARDEN_ASSIGN_OR_RETURN(PeerIdentity id, peerIdentity(ctx));
     if (id.common_name.rfind("agent:", 0) != 0) {
       return absl::PermissionDeniedError("only agents upload evidence");
     }
-    WARDEN_ASSIGN_OR_RETURN(HostRecord host,
-                            impl_->keys.registry->findHost(id.common_name.substr(6)));
-    if (host.cert_fingerprint != id.fingerprint) {
+    Upload up;
+    WARDEN_ASSIGN_OR_RETURN(up.host, impl_->keys.registry->findHost(id.common_name.substr(6)));
+    if (up.host.cert_fingerprint != id.fingerprint) {
       return absl::PermissionDeniedError("certificate was replaced or revoked");
     }
     auto action = impl_->keys.registry->findAction(command_id);
-    if (!action.ok() || action->host_id != host.host_id ||
+    if (!action.ok() || action->host_id != up.host.host_id ||
         (action->kind != "image" && action->kind != "collect") || action->finished()) {
-      return absl::PermissionDeniedError(absl::StrFormat("%s has no unfinished evidence action %s",
-                                                         host.host_id, command_id.substr(0, 64)));
+      return absl::PermissionDeniedError(absl::StrFormat(
+          "%s has no unfinished evidence action %s", up.host.host_id, command_id.substr(0, 64)));
     }
     if (evidence_id.rfind(command_id + "-", 0) != 0 || !EvidenceStore::validId(evidence_id)) {
       return absl::InvalidArgumentError(
           absl::StrFormat("invalid evidence id '%s'", evidence_id.substr(0, 80)));
     }
-    return host;
+    up.action = std::move(*action);
+    for (absl::string_view arg : absl::StrSplit(up.action.params, ' ')) {
+      if (arg == "compress=zstd") up.compression = Compression::kZstd;
+    }
+    return up;
   }
 
-  grpc::Status finishUpload(const HostRecord& host, const v1::EvidenceChunk& m,
+  grpc::Status finishUpload(const Upload& up, const v1::EvidenceChunk& m,
                             v1::UploadResult* result) {
     if (auto v =
-            crypto::ed25519Verify(host.receipt_public_key, m.manifest(), m.manifest_signature());
+            crypto::ed25519Verify(up.host.receipt_public_key, m.manifest(), m.manifest_signature());
         !v.ok()) {
       return toGrpc(
           absl::PermissionDeniedError("the evidence manifest's signature does not verify"));
     }
-    auto stored = impl_->evidence->finish(
-        m.evidence_id(), m.total_size(), m.total_sha256(),
-        m.manifest() + "\nsignature " + crypto::base64(m.manifest_signature()) + "\n");
+    // The manifest must describe this item: its id, action and hash.
+    EvidenceRecord record;
+    try {
+      const YAML::Node n = YAML::Load(m.manifest());
+      if (n["evidence_id"].as<std::string>("") != m.evidence_id() ||
+          n["action_id"].as<std::string>("") != m.command_id() ||
+          n["sha256"].as<std::string>("") != crypto::hex(m.total_sha256())) {
+        return toGrpc(
+            absl::InvalidArgumentError("the evidence manifest names another item, action or hash"));
+      }
+      record.source = n["source"]["path"].as<std::string>("");
+    } catch (const YAML::Exception& e) {
+      return toGrpc(absl::InvalidArgumentError(
+          absl::StrFormat("the evidence manifest does not parse: %s", e.what())));
+    }
+    record.action_id = up.action.id;
+    record.host_id = up.host.host_id;
+    record.operator_name = up.action.requested_by;
+    record.kind = up.action.kind;
+    auto stored = impl_->evidence->finish(m.evidence_id(), m.total_size(), m.total_sha256(),
+                                          m.manifest(), m.manifest_signature(), record);
     if (!stored.ok()) {
-      logError("evidence %s from %s: %s", m.evidence_id(), host.host_id, stored.status().message());
+      logError("evidence %s from %s: %s", m.evidence_id(), up.host.host_id,
+               stored.status().message());
       return toGrpc(stored.status());
     }
-    logInfo("evidence %s from %s stored: %d bytes, sha256 %s%s", stored->id, host.host_id,
-            stored->size, crypto::hex(stored->sha256), stored->immutable ? ", immutable" : "");
+    logInfo("evidence %s from %s stored: %d bytes, sha256 %s, %s%s", stored->id, up.host.host_id,
+            stored->size, crypto::hex(stored->controller_sha256), stored->stored_name,
+            stored->immutable ? ", immutable" : "");
     result->set_received(stored->size);
     result->set_complete(true);
-    result->set_sha256(stored->sha256);
+    result->set_sha256(stored->controller_sha256);
     result->set_immutable(stored->immutable);
     return grpc::Status::OK;
   }
@@ -1272,7 +1354,223 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     return grpc::Status::OK;
   }
 
+  grpc::Status ListEvidence(grpc::ServerContext* ctx, const v1::ListEvidenceRequest* req,
+                            v1::ListEvidenceResponse* resp) override {
+    auto op = authorize(ctx, "ListEvidence", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto items = impl_->evidence->list();
+    if (!items.ok()) return toGrpc(items.status());
+    const auto progress = impl_->evidence->progress();
+    for (const StoredEvidence& e : *items) {
+      v1::EvidenceItem item = evidenceItem(e, progress);
+      if (!req->host_id().empty() && item.host_id() != req->host_id()) continue;
+      if (!req->action_id().empty() && item.action_id() != req->action_id()) continue;
+      *resp->add_items() = std::move(item);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ShowEvidence(grpc::ServerContext* ctx, const v1::ShowEvidenceRequest* req,
+                            v1::ShowEvidenceResponse* resp) override {
+    auto op = authorize(ctx, "ShowEvidence", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto item = findEvidence(req->id());
+    if (!item.ok()) return toGrpc(item.status());
+    *resp->mutable_item() = std::move(*item);
+    if (resp->item().state() == "complete") {
+      auto m = impl_->evidence->manifest(req->id());
+      if (!m.ok()) return toGrpc(m.status());
+      resp->set_manifest(m->first);
+      resp->set_manifest_signature(m->second);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetEvidence(grpc::ServerContext* ctx, const v1::ShowEvidenceRequest* req,
+                           grpc::ServerWriter<v1::EvidenceData>* writer) override {
+    auto op = authorize(ctx, "GetEvidence", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto found = impl_->evidence->find(req->id());
+    if (!found.ok()) return toGrpc(found.status());
+    v1::EvidenceData first;
+    *first.mutable_item() = evidenceItem(*found, {});
+    if (!writer->Write(first)) return grpc::Status(grpc::StatusCode::CANCELLED, "reader gone");
+    logInfo("operator %s reads evidence %s", op->name, req->id());
+    auto s = impl_->evidence->readContent(req->id(), [&](std::string_view piece) {
+      v1::EvidenceData d;
+      d.set_data(piece.data(), piece.size());
+      return !ctx->IsCancelled() && writer->Write(d);
+    });
+    return toGrpc(s);
+  }
+
+  grpc::Status VerifyEvidence(grpc::ServerContext* ctx, const v1::ShowEvidenceRequest* req,
+                              v1::VerifyEvidenceResponse* resp) override {
+    auto op = authorize(ctx, "VerifyEvidence", {"admin", "responder", "auditor"});
+    if (!op.ok()) return toGrpc(op.status());
+    auto found = impl_->evidence->find(req->id());
+    if (!found.ok()) return toGrpc(found.status());
+    const EvidenceRecord& r = found->record;
+    *resp->mutable_item() = evidenceItem(*found, {});
+    resp->set_receipt_log_index(-1);
+    bool all = true;
+    auto check = [&](const char* name, bool ok, const std::string& detail) {
+      auto* c = resp->add_checks();
+      c->set_name(name);
+      c->set_ok(ok);
+      c->set_detail(detail);
+      all = all && ok;
+    };
+    // 1. The stored bytes, re-read now.
+    auto m = impl_->evidence->measure(req->id());
+    if (!m.ok()) {
+      check("stored file", false, std::string(m.status().message()));
+    } else {
+      check("stored file", m->stored_size == r.stored_size && m->stored_sha256 == r.stored_sha256,
+            absl::StrFormat("%s: %d bytes, sha256 %s (recorded %d bytes, %s)", r.stored_name,
+                            m->stored_size, crypto::hex(m->stored_sha256), r.stored_size,
+                            crypto::hex(r.stored_sha256)));
+      check("content",
+            m->size == r.size && m->sha256 == r.controller_sha256 &&
+                r.controller_sha256 == r.agent_sha256,
+            absl::StrFormat("%d bytes, sha256 %s (recorded %d bytes, %s)", m->size,
+                            crypto::hex(m->sha256), r.size, crypto::hex(r.controller_sha256)));
+    }
+    std::string why;
+    const bool immutable_now = isImmutable(found->path, &why);
+    check("read-only", !r.immutable || immutable_now,
+          r.immutable ? (immutable_now ? "immutable attribute set"
+                                       : "the immutable attribute was lifted since it was stored")
+                      : "mode 0444; the file system or the controller's capabilities did not "
+                        "allow the immutable attribute");
+    // 2. The agent's signed manifest.
+    auto host = impl_->keys.registry->findHost(r.host_id);
+    auto manifest = impl_->evidence->manifest(req->id());
+    if (!host.ok() || !manifest.ok()) {
+      check("manifest", false,
+            std::string(!host.ok() ? host.status().message() : manifest.status().message()));
+    } else {
+      const bool signed_ok =
+          crypto::ed25519Verify(host->receipt_public_key, manifest->first, manifest->second).ok();
+      std::string named;
+      try {
+        named = YAML::Load(manifest->first)["sha256"].as<std::string>("");
+      } catch (const YAML::Exception&) {
+      }
+      check("manifest",
+            signed_ok && crypto::sha256(manifest->first) == r.manifest_sha256 &&
+                named == crypto::hex(r.agent_sha256),
+            absl::StrFormat("signed by %s's receipt key: %s; sha256 %s; names content %s",
+                            r.host_id, signed_ok ? "yes" : "NO",
+                            crypto::hex(crypto::sha256(manifest->first)), named));
+    }
+    // 3. The agent's signed receipt, as the action log holds it.
+    auto action = impl_->keys.registry->findAction(r.action_id);
+    if (!action.ok() || action->receipt.empty() || !host.ok()) {
+      check("receipt", false, "the action has no receipt");
+    } else {
+      auto receipt = decodeReceipt(action->receipt);
+      const bool sig = crypto::ed25519Verify(host->receipt_public_key, action->receipt,
+                                             action->receipt_signature)
+                           .ok();
+      auto detail = [&](const std::string& key) {
+        if (!receipt.ok()) return std::string();
+        auto it = receipt->details.find(r.id + "." + key);
+        return it == receipt->details.end() ? std::string() : it->second;
+      };
+      check("receipt",
+            sig && receipt.ok() && receipt->status == ReceiptStatus::kSucceeded &&
+                detail("sha256") == crypto::hex(r.agent_sha256) &&
+                detail("controller_sha256") == crypto::hex(r.controller_sha256) &&
+                detail("manifest_sha256") == crypto::hex(r.manifest_sha256),
+            absl::StrFormat("action %s, signed by the agent: %s; names sha256 %s, manifest %s",
+                            r.action_id, sig ? "yes" : "NO", detail("sha256"),
+                            detail("manifest_sha256")));
+      std::int64_t index = -1;
+      for (std::uint64_t i = action->log_index < 0 ? 0 : action->log_index;
+           i < impl_->log->size() && index < 0; ++i) {
+        auto bytes = impl_->log->entry(i);
+        if (!bytes.ok()) break;
+        auto e = decodeLogEntry(*bytes);
+        if (e.ok() && e->type == entry_type::kReceipt && e->ref == r.action_id &&
+            e->body == action->receipt && e->signature == action->receipt_signature) {
+          index = static_cast<std::int64_t>(i);
+        }
+      }
+      resp->set_receipt_log_index(index);
+      check("action log", index >= 0,
+            index >= 0 ? absl::StrFormat("RECEIPT entry %d ('warden audit prove %d' proves it)",
+                                         index, index)
+                       : "no RECEIPT entry of the action carries this receipt");
+    }
+    resp->set_ok(all);
+    logInfo("operator %s verified evidence %s: %s", op->name, req->id(), all ? "ok" : "FAILED");
+    return grpc::Status::OK;
+  }
+
  private:
+  v1::EvidenceItem evidenceItem(const StoredEvidence& e,
+                                const std::map<std::string, TransferProgress>& progress) {
+    v1::EvidenceItem item;
+    item.set_id(e.id);
+    item.set_state(e.state);
+    item.set_size(e.size);
+    const EvidenceRecord& r = e.record;
+    if (e.state == "complete") {
+      item.set_action_id(r.action_id);
+      item.set_host_id(r.host_id);
+      item.set_kind(r.kind);
+      item.set_source(r.source);
+      item.set_operator_(r.operator_name);
+      item.set_sha256(crypto::hex(r.controller_sha256));
+      item.set_stored_name(r.stored_name);
+      item.set_stored_size(r.stored_size);
+      item.set_stored_sha256(crypto::hex(r.stored_sha256));
+      item.set_compression(std::string(compressionName(r.compression)));
+      item.set_immutable(r.immutable);
+      item.set_started_unix_ms(r.started_unix_ms);
+      item.set_finished_unix_ms(r.finished_unix_ms);
+      item.set_wire_bytes(r.wire_bytes);
+      item.set_streams(r.streams);
+      item.set_manifest_sha256(crypto::hex(r.manifest_sha256));
+      item.set_record_json(r.toJson());
+      return item;
+    }
+    // In progress or given up: what the action and this process's transfer figures say.
+    const std::size_t dash = e.id.rfind('-');
+    const std::string action_id = dash == std::string::npos ? e.id : e.id.substr(0, dash);
+    item.set_action_id(action_id);
+    if (auto a = impl_->keys.registry->findAction(action_id); a.ok()) {
+      item.set_host_id(a->host_id);
+      item.set_kind(a->kind);
+      item.set_operator_(a->requested_by);
+      // An action that ended (or expired) without the item: it can no longer complete.
+      if (e.state == "receiving" && (a->finished() || a->expires_ms <= nowUnixMs())) {
+        item.set_state("incomplete");
+      }
+    }
+    if (auto p = progress.find(e.id); p != progress.end()) {
+      item.set_total(p->second.total);
+      item.set_started_unix_ms(p->second.started_unix_ms);
+      item.set_finished_unix_ms(p->second.updated_unix_ms);
+      item.set_wire_bytes(p->second.wire_bytes);
+      item.set_streams(p->second.streams);
+    }
+    return item;
+  }
+
+  absl::StatusOr<v1::EvidenceItem> findEvidence(const std::string& id) {
+    if (!EvidenceStore::validId(id)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("invalid evidence id '%s'", id.substr(0, 80)));
+    }
+    WARDEN_ASSIGN_OR_RETURN(auto items, impl_->evidence->list());
+    for (const StoredEvidence& e : items) {
+      if (e.id == id) return evidenceItem(e, impl_->evidence->progress());
+    }
+    return absl::NotFoundError(absl::StrFormat("no evidence %s", id));
+  }
+
   absl::StatusOr<OperatorRecord> authorize(grpc::ServerContext* ctx, const char* rpc,
                                            std::initializer_list<const char*> roles) {
     auto id = peerIdentity(ctx);

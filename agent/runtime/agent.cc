@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -509,62 +510,145 @@ bool Agent::waitForReceiptAck(const std::string& command_id, absl::Duration time
   });
 }
 
+namespace {
+
+// Upload failures worth another attempt: the controller restarted, the stream broke, or it is
+// busy. Anything else (a full evidence disk, a changed source, a refusal) is final.
+bool retryableUpload(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnknown:
+      return true;
+    case absl::StatusCode::kFailedPrecondition:
+      return absl::StrContains(s.message(), "resume there");
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// Image (or collect) actions upload one evidence item per source: "<command id>-<n>", n from 1
+// in a fixed order (named devices, then the whole disks sorted), so a restarted agent resumes
+// each item under the same id. The receipt names every item with "<evidence id>.<key>" details.
 ActionOutcome Agent::imageDevice(const Command& cmd) {
   ActionOutcome out;
-  std::string device;
+  std::vector<std::string> devices;
+  bool all_disks = false;
   double rate_mb = 0;
   for (const auto& a : cmd.args) {
-    if (a.rfind("device=", 0) == 0) device = a.substr(7);
+    if (a.rfind("device=", 0) == 0) devices.push_back(a.substr(7));
+    if (a == "all_disks=yes") all_disks = true;
     if (a.rfind("rate=", 0) == 0) rate_mb = std::atof(a.c_str() + 5);
   }
-  if (device.empty() || !parts_.open_evidence) {
-    out.message = device.empty() ? "no device named" : "imaging is not available on this agent";
+  if (all_disks && parts_.list_disks) {
+    auto disks = parts_.list_disks();
+    if (!disks.ok()) {
+      out.message = absl::StrFormat("listing the disks: %s", disks.status().message());
+      return out;
+    }
+    for (const auto& d : *disks) {
+      if (std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
+    }
+    if (disks->empty() && devices.empty()) {
+      out.message =
+          "--all-disks: this host has no whole disk (loop, ram and zram devices are "
+          "imaged only when named)";
+      out.details["error"] = "invalid-argument";
+      return out;
+    }
+  }
+  if (devices.empty() || !parts_.open_evidence) {
+    out.message = devices.empty() ? "no device named" : "imaging is not available on this agent";
     out.details["error"] = "invalid-argument";
     return out;
   }
-  auto source = parts_.open_evidence(device);
-  if (!source.ok()) {
-    out.message = std::string(source.status().message());
-    if (source.status().code() == absl::StatusCode::kInvalidArgument ||
-        source.status().code() == absl::StatusCode::kNotFound) {
-      out.details["error"] = "invalid-argument";
+  // Every source is opened first: a typo fails the action before anything is sent.
+  std::vector<std::unique_ptr<EvidenceSource>> sources;
+  for (const auto& device : devices) {
+    auto source = parts_.open_evidence(device);
+    if (!source.ok()) {
+      out.message = std::string(source.status().message());
+      if (source.status().code() == absl::StatusCode::kInvalidArgument ||
+          source.status().code() == absl::StatusCode::kNotFound) {
+        out.details["error"] = "invalid-argument";
+      }
+      return out;
     }
-    return out;
+    sources.push_back(std::move(*source));
   }
-  auto channel = makeChannel(true);
-  if (!channel.ok()) {
-    out.message = std::string(channel.status().message());
-    return out;
-  }
-  auto stub = v1::AgentChannel::NewStub(*channel);
   UploadOptions options;
   options.cancel = &stopping_;
   options.rate_bytes_per_second = rate_mb * 1e6;
   options.host_id = trust_.host_id;
   options.agent_version = kVersion;
-  const std::string evidence_id = cmd.id + "-1";
-  auto up = uploadEvidence(*stub, **source, cmd.id, evidence_id, receipt_key_, options);
-  const EvidenceSourceFacts& f = (*source)->facts();
-  out.details["evidence_id"] = evidence_id;
-  out.details["device"] = f.resolved_path;
-  out.details["device_kind"] = f.kind;
-  out.details["size_bytes"] = std::to_string(f.size_bytes);
-  out.details["read_method"] = f.read_method;
-  if (!up.ok()) {
-    out.message = absl::StrFormat("imaging %s failed: %s", device, up.status().message());
-    if (up.status().code() == absl::StatusCode::kCancelled) out.details["cancelled"] = "yes";
+  std::vector<std::string> ids, failures;
+  std::uint64_t total_bytes = 0;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const std::string evidence_id = absl::StrFormat("%s-%d", cmd.id, i + 1);
+    ids.push_back(evidence_id);
+    const EvidenceSourceFacts& f = sources[i]->facts();
+    const std::string k = evidence_id + ".";
+    out.details[k + "device"] = f.resolved_path;
+    out.details[k + "device_kind"] = f.kind;
+    out.details[k + "size_bytes"] = std::to_string(f.size_bytes);
+    out.details[k + "read_method"] = f.read_method;
+    auto up = uploadWithRetry(*sources[i], cmd.id, evidence_id, options);
+    if (!up.ok()) {
+      if (up.status().code() == absl::StatusCode::kCancelled) {
+        out.details["cancelled"] = "yes";
+        return out;
+      }
+      out.details[k + "error"] = std::string(up.status().message());
+      failures.push_back(absl::StrFormat("%s: %s", devices[i], up.status().message()));
+      continue;
+    }
+    out.details[k + "sha256"] = crypto::hex(up->sha256);
+    out.details[k + "controller_sha256"] = crypto::hex(up->controller_sha256);
+    out.details[k + "manifest_sha256"] = crypto::hex(up->manifest_sha256);
+    out.details[k + "immutable"] = up->immutable ? "yes" : "no";
+    out.details[k + "resumed_from"] = std::to_string(up->resumed_from);
+    out.details[k + "read_errors"] = std::to_string(up->read_errors.size());
+    total_bytes += up->size;
+  }
+  out.details["evidence_ids"] = absl::StrJoin(ids, ",");
+  if (!failures.empty()) {
+    out.message = absl::StrFormat("imaging failed: %s", absl::StrJoin(failures, "; "));
     return out;
   }
   out.ok = true;
-  out.details["sha256"] = crypto::hex(up->sha256);
-  out.details["controller_sha256"] = crypto::hex(up->controller_sha256);
-  out.details["immutable"] = up->immutable ? "yes" : "no";
-  out.details["resumed_from"] = std::to_string(up->resumed_from);
-  out.details["read_errors"] = std::to_string(up->read_errors.size());
-  out.details["manifest_sha256"] = crypto::hex(crypto::sha256(up->manifest));
-  out.message =
-      absl::StrFormat("imaged %s: %d bytes, sha256 %s", device, up->size, crypto::hex(up->sha256));
+  out.message = sources.size() == 1
+                    ? absl::StrFormat("imaged %s: %d bytes, sha256 %s", devices[0], total_bytes,
+                                      out.details[ids[0] + ".sha256"])
+                    : absl::StrFormat("imaged %d devices: %d bytes", sources.size(), total_bytes);
   return out;
+}
+
+absl::StatusOr<UploadOutcome> Agent::uploadWithRetry(EvidenceSource& source,
+                                                     const std::string& command_id,
+                                                     const std::string& evidence_id,
+                                                     const UploadOptions& options) {
+  // Bounded: 40 attempts with a back-off up to 15 s, about 10 minutes of a missing controller.
+  absl::Status last;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    if (attempt > 0) {
+      const auto pause = std::chrono::milliseconds(std::min(15000, 500 << std::min(attempt, 5)));
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, pause, [&] { return stopping_.load(); })) break;
+    }
+    auto channel = makeChannel(true);
+    if (!channel.ok()) return channel.status();
+    auto stub = v1::AgentChannel::NewStub(*channel);
+    auto up = uploadEvidence(*stub, source, command_id, evidence_id, receipt_key_, options);
+    if (up.ok() || !retryableUpload(up.status())) return up;
+    last = up.status();
+    logWarning("host %s: evidence %s: %s; trying again", trust_.host_id, evidence_id,
+               last.message());
+  }
+  if (stopping_) return absl::CancelledError("the agent is stopping; the transfer resumes later");
+  return last;
 }
 
 ActionOutcome Agent::runHostAction(const Command& cmd) {

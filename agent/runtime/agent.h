@@ -19,6 +19,7 @@
 #include "agent/os/evidence_source.h"
 #include "agent/os/firewall.h"
 #include "agent/runtime/command_verifier.h"
+#include "agent/runtime/evidence_upload.h"
 #include "agent/runtime/state_store.h"
 #include "common/crypto.h"
 #include "warden/v1/agent.grpc.pb.h"
@@ -39,6 +40,8 @@ struct AgentParts {
   std::unique_ptr<HostActions> host;      // sessions, accounts, power
   // Opens a disk, partition or file for imaging (agent/os/evidence_source.h); null: no imaging.
   std::function<absl::StatusOr<std::unique_ptr<EvidenceSource>>(const std::string&)> open_evidence;
+  // Whole disks for `image --all-disks` (agent/os/evidence_source.h); null: not available.
+  std::function<absl::StatusOr<std::vector<std::string>>()> list_disks;
 };
 
 class Agent {
@@ -73,6 +76,10 @@ class Agent {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> makeChannel(bool bulk);
   // `warden image`: streams the device to the controller's evidence store.
   ActionOutcome imageDevice(const Command& cmd);
+  absl::StatusOr<UploadOutcome> uploadWithRetry(EvidenceSource& source,
+                                                const std::string& command_id,
+                                                const std::string& evidence_id,
+                                                const UploadOptions& options);
   bool waitForReceiptAck(const std::string& command_id, absl::Duration timeout);
   ActionOutcome runHostAction(const Command& cmd);
 

@@ -12,6 +12,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/command.h"
+#include "common/crypto.h"
+#include "common/json.h"
 #include "common/status.h"
 
 namespace warden {
@@ -27,21 +29,6 @@ struct AlignedBuffer {
 
 absl::Status fromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
-
-std::string jsonEscape(const std::string& v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
 }
 
 // Sequential reads on a thread of their own, a few buffers ahead of the hasher and sender.
@@ -122,19 +109,20 @@ std::string manifestJson(const EvidenceSourceFacts& f, const UploadOptions& o,
                               errors.empty() ? "" : ", ", e.offset, e.length, e.error);
   }
   return absl::StrFormat(
-      "{\"schema\": \"warden-evidence-manifest/1\", \"evidence_id\": \"%s\", \"action_id\": "
-      "\"%s\", \"host_id\": \"%s\", \"agent_version\": \"%s\", \"source\": {\"path\": \"%s\", "
-      "\"resolved_path\": \"%s\", \"kind\": \"%s\", \"major\": %d, \"minor\": %d, "
+      "{\"schema\": \"warden-evidence-manifest/1\", \"evidence_id\": %s, \"action_id\": %s, "
+      "\"host_id\": %s, \"agent_version\": %s, \"source\": {\"path\": %s, "
+      "\"resolved_path\": %s, \"kind\": %s, \"major\": %d, \"minor\": %d, "
       "\"size_bytes\": %d, \"logical_sector_size\": %d, \"physical_sector_size\": %d, "
-      "\"model\": \"%s\", \"vendor\": \"%s\", \"serial\": \"%s\"}, \"acquisition\": "
-      "{\"started_unix_ms\": %d, \"finished_unix_ms\": %d, \"read_method\": \"%s\", "
+      "\"model\": %s, \"vendor\": %s, \"serial\": %s}, \"acquisition\": "
+      "{\"started_unix_ms\": %d, \"finished_unix_ms\": %d, \"read_method\": %s, "
       "\"chunk_size\": %d, \"bytes_read\": %d, \"resumed_from\": %d, \"read_errors\": [%s]}, "
       "\"sha256\": \"%s\"}",
-      jsonEscape(evidence_id), jsonEscape(command_id), jsonEscape(o.host_id),
-      jsonEscape(o.agent_version), jsonEscape(f.requested_path), jsonEscape(f.resolved_path),
-      f.kind, f.major, f.minor, f.size_bytes, f.logical_sector_size, f.physical_sector_size,
-      jsonEscape(f.model), jsonEscape(f.vendor), jsonEscape(f.serial), started_ms, finished_ms,
-      f.read_method, o.chunk_size, out.size, out.resumed_from, errors, crypto::hex(out.sha256));
+      jsonString(evidence_id), jsonString(command_id), jsonString(o.host_id),
+      jsonString(o.agent_version), jsonString(f.requested_path), jsonString(f.resolved_path),
+      jsonString(f.kind), f.major, f.minor, f.size_bytes, f.logical_sector_size,
+      f.physical_sector_size, jsonString(f.model), jsonString(f.vendor), jsonString(f.serial),
+      started_ms, finished_ms, jsonString(f.read_method), o.chunk_size, out.size, out.resumed_from,
+      errors, crypto::hex(out.sha256));
 }
 
 }  // namespace
@@ -165,8 +153,31 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (state.complete()) {
-    return absl::AlreadyExistsError(
-        absl::StrFormat("evidence %s is already complete on the controller", evidence_id));
+    // Stored before (this agent stopped before its receipt): confirm against the source.
+    crypto::Sha256 hash;
+    ReadAhead reads(source, 0, options.read_size);
+    std::uint64_t done = 0;
+    for (;;) {
+      WARDEN_ASSIGN_OR_RETURN(auto b, reads.next());
+      if (b->length == 0) break;
+      hash.update(std::string_view(b->data, b->length));
+      out.read_errors.insert(out.read_errors.end(), b->errors.begin(), b->errors.end());
+      done += b->length;
+    }
+    out.sha256 = hash.finish();
+    if (done != state.size() || out.sha256 != state.sha256()) {
+      return absl::DataLossError(absl::StrFormat(
+          "the controller holds %s complete with %d bytes, sha256 %s, but the source now reads "
+          "%d bytes, sha256 %s",
+          evidence_id, state.size(), crypto::hex(state.sha256()), done, crypto::hex(out.sha256)));
+    }
+    out.complete = true;
+    out.size = done;
+    out.controller_sha256 = state.sha256();
+    out.manifest_sha256 = state.manifest_sha256();
+    out.immutable = state.immutable();
+    out.resumed_from = done;
+    return out;
   }
   if (state.offset() > total || state.offset() % source.alignment() != 0) {
     return absl::FailedPreconditionError(
@@ -221,6 +232,7 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
       m.set_offset(b->offset + at);
       m.set_data(b->data + at, n);
       m.set_sha256(crypto::sha256(m.data()));
+      m.set_source_size(total);
       stream_ok = writer->Write(m);
       sent += n;
       if (options.rate_bytes_per_second > 0) {
@@ -250,6 +262,7 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
     last.set_total_sha256(out.sha256);
     last.set_manifest(out.manifest);
     last.set_manifest_signature(signature);
+    last.set_source_size(total);
     stream_ok = writer->Write(last);
     if (stream_ok) writer->WritesDone();
   }
@@ -257,6 +270,7 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
   const grpc::Status s = writer->Finish();
   if (!s.ok()) return fromGrpc(s);
   out.complete = result.complete();
+  out.manifest_sha256 = crypto::sha256(out.manifest);
   out.controller_sha256 = result.sha256();
   out.immutable = result.immutable();
   if (!out.complete) return absl::AbortedError("the controller did not complete the evidence");

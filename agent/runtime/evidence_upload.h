@@ -37,7 +37,8 @@ struct UploadOutcome {
   bool immutable = false;
   std::uint64_t resumed_from = 0;  // bytes the controller already held
   std::vector<EvidenceReadError> read_errors;
-  std::string manifest;  // JSON, as signed
+  std::string manifest;         // JSON, as signed (empty when the controller had it already)
+  std::string manifest_sha256;  // raw, of the manifest the controller stores
 };
 
 absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& stub,

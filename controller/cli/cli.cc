@@ -1,13 +1,19 @@
 #include "controller/cli/cli.h"
 
+#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -19,6 +25,7 @@
 #include "common/command.h"
 #include "common/crypto.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "common/merkle.h"
 #include "common/net.h"
 #include "common/note.h"
@@ -499,6 +506,9 @@ void printAccountReport(const v1::AccountReport& r) {
 }
 
 // Submits one host action and waits for its receipt. `render` prints the human result.
+absl::StatusOr<v1::Action> waitShowingProgress(Client& c, const std::string& id,
+                                               absl::Duration timeout);
+
 int hostAction(const Globals& g, const std::string& kind, const std::string& host,
                const std::vector<std::string>& args, const std::string& timeout_text,
                const std::function<void(const v1::Action&)>& render,
@@ -512,7 +522,10 @@ int hostAction(const Globals& g, const std::string& kind, const std::string& hos
   req.set_kind(kind);
   req.add_hosts(host);
   for (const auto& a : args) req.add_args(a);
-  req.set_wait_ms(static_cast<std::uint32_t>(absl::ToInt64Milliseconds(*timeout)));
+  // Evidence transfers take long: on a terminal the CLI polls and draws their progress.
+  const bool progress =
+      (kind == "image" || kind == "collect") && !g.json && isatty(STDERR_FILENO) != 0;
+  req.set_wait_ms(progress ? 0 : static_cast<std::uint32_t>(absl::ToInt64Milliseconds(*timeout)));
   return withClient(g, [&](Client& c) {
     v1::SubmitResponse resp;
     auto ctx = c.context(*timeout + absl::Seconds(10));
@@ -525,6 +538,17 @@ int hostAction(const Globals& g, const std::string& kind, const std::string& hos
     if (resp.actions_size() != 1) {
       printError("the controller returned no action");
       return kExitFailed;
+    }
+    if (progress) {
+      auto done = waitShowingProgress(c, resp.actions(0).id(), *timeout);
+      if (!done.ok()) {
+        printError(
+            absl::StrFormat("lost the controller while waiting for %s: %s ('warden "
+                            "action %s' shows where it stands)",
+                            resp.actions(0).id(), done.status().message(), resp.actions(0).id()));
+        return kExitPending;
+      }
+      *resp.mutable_actions(0) = *done;
     }
     const v1::Action& a = resp.actions(0);
     int rc = actionExitCode(resp);
@@ -564,20 +588,6 @@ int sessionsCmd(const Globals& g, const std::string& host) {
         v1::SessionList list;
         return decodeResult(a, &list) ? resultJson(list) : std::string();
       });
-}
-
-int imageCmd(const Globals& g, const std::string& host, const std::string& device, double rate_mb,
-             const std::string& timeout) {
-  std::vector<std::string> args = {"device=" + device};
-  if (rate_mb > 0) args.push_back(absl::StrFormat("rate=%g", rate_mb));
-  return hostAction(g, "image", host, args, timeout, [](const v1::Action& a) {
-    for (const char* k :
-         {"evidence_id", "device", "device_kind", "size_bytes", "sha256", "controller_sha256",
-          "immutable", "read_method", "read_errors", "resumed_from"}) {
-      auto it = a.details().find(k);
-      if (it != a.details().end()) std::printf("  %-18s %s\n", k, it->second.c_str());
-    }
-  });
 }
 
 int killSessionsCmd(const Globals& g, const std::string& host, std::vector<std::string> args,
@@ -711,8 +721,6 @@ int operatorAdd(const Globals& g, const std::string& name, const std::string& ro
   });
 }
 
-std::string jsonString(std::string_view v);
-
 int operatorRevoke(const Globals& g, const std::string& name, const std::string& reason) {
   return withClient(g, [&](Client& c) {
     v1::RevokeOperatorRequest req;
@@ -762,23 +770,6 @@ int listBlocks(const Globals& g) {
 // ---- audit ----------------------------------------------------------------------------------
 
 // Length of the valid UTF-8 sequence at the start of `v`, or 0 (RFC 3629 §4).
-std::size_t utf8Length(std::string_view v) {
-  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(v[i]); };
-  const unsigned char c = b(0);
-  std::size_t n = c < 0x80                 ? 1
-                  : c >= 0xC2 && c <= 0xDF ? 2
-                  : c >= 0xE0 && c <= 0xEF ? 3
-                  : c >= 0xF0 && c <= 0xF4 ? 4
-                                           : 0;
-  if (n == 0 || v.size() < n) return 0;
-  for (std::size_t i = 1; i < n; ++i) {
-    if ((b(i) & 0xC0) != 0x80) return 0;
-  }
-  if (n == 3 && ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F))) return 0;
-  if (n == 4 && ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) > 0x8F))) return 0;
-  return n;
-}
-
 // Text from the log (agents and operators wrote it) made safe for a terminal: control
 // characters and invalid UTF-8 become '?', so no escape sequence reaches the auditor's screen.
 std::string printable(std::string_view v) {
@@ -803,34 +794,6 @@ std::string printable(std::string_view v) {
     }
   }
   return out;
-}
-
-std::string jsonString(std::string_view v) {
-  std::string out = "\"";
-  while (!v.empty()) {
-    const std::size_t n = utf8Length(v);
-    const unsigned char ch = static_cast<unsigned char>(v[0]);
-    if (n > 1) {
-      out.append(v.substr(0, n));
-      v.remove_prefix(n);
-      continue;
-    }
-    v.remove_prefix(1);
-    if (n == 0) {
-      out += "\\ufffd";  // not UTF-8: the replacement character keeps the JSON valid
-    } else if (ch == '"') {
-      out += "\\\"";
-    } else if (ch == '\\') {
-      out += "\\\\";
-    } else if (ch == '\n') {
-      out += "\\n";
-    } else if (ch < 0x20 || ch == 0x7f) {
-      out += absl::StrFormat("\\u%04x", ch);
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  return out + "\"";
 }
 
 // Every entry of the log from `start`, page by page.
@@ -1176,6 +1139,327 @@ int auditVerify(const Globals& g, const std::string& file, const std::string& vk
   return kExitOk;
 }
 
+// ---- evidence: image progress, list, show, get, verify ----------------------------------------
+
+std::string formatBytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? absl::StrFormat("%d B", n) : absl::StrFormat("%.1f %s", v, units[u]);
+}
+
+std::string formatEta(double seconds) {
+  if (!(seconds >= 0) || seconds > 100 * 3600) return "--:--";
+  const auto s = static_cast<long long>(seconds + 0.5);
+  return s >= 3600 ? absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+                   : absl::StrFormat("%d:%02d", s / 60, s % 60);
+}
+
+// A progress line on stderr (a terminal): bytes, rate and time left of the item in transfer.
+class ProgressLine {
+ public:
+  void update(const v1::EvidenceItem& item) {
+    const absl::Time now = absl::Now();
+    if (item.id() != id_) {
+      finishLine();
+      id_ = item.id();
+      last_bytes_ = item.size();
+      last_at_ = now;
+      rate_ = 0;
+    } else if (now - last_at_ >= absl::Milliseconds(400)) {
+      const double dt = absl::ToDoubleSeconds(now - last_at_);
+      const double r = static_cast<double>(item.size() - std::min(item.size(), last_bytes_)) / dt;
+      rate_ = rate_ == 0 ? r : 0.7 * rate_ + 0.3 * r;  // smoothed over the last few seconds
+      last_bytes_ = item.size();
+      last_at_ = now;
+    }
+    const std::uint64_t total = item.total();
+    std::string bar;
+    std::string pct = "   ";
+    if (total > 0) {
+      const double f = std::min(1.0, static_cast<double>(item.size()) / static_cast<double>(total));
+      const int filled = static_cast<int>(f * 24);
+      bar = "[" + std::string(filled, '#') + std::string(24 - filled, '.') + "] ";
+      pct = absl::StrFormat("%3d%%", static_cast<int>(f * 100));
+    }
+    const double eta =
+        rate_ > 0 && total > item.size() ? static_cast<double>(total - item.size()) / rate_ : -1;
+    std::fprintf(stderr, "\r\033[K%s %s %s%s / %s  %.1f MB/s  ETA %s", item.id().c_str(),
+                 pct.c_str(), bar.c_str(), formatBytes(item.size()).c_str(),
+                 total > 0 ? formatBytes(total).c_str() : "?", rate_ / 1e6, formatEta(eta).c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void finishLine() {
+    if (shown_) std::fprintf(stderr, "\n");
+    shown_ = false;
+  }
+  ~ProgressLine() { finishLine(); }
+
+ private:
+  std::string id_;
+  std::uint64_t last_bytes_ = 0;
+  absl::Time last_at_;
+  double rate_ = 0;
+  bool shown_ = false;
+};
+
+// Polls action `id` until it has its receipt (or `timeout`), drawing its evidence transfers.
+absl::StatusOr<v1::Action> waitShowingProgress(Client& c, const std::string& id,
+                                               absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  ProgressLine line;
+  for (;;) {
+    v1::GetActionRequest get;
+    get.set_id(id);
+    v1::Action a;
+    auto ctx = c.context(absl::Seconds(15));
+    auto s = c.stub->GetAction(ctx.get(), get, &a);
+    if (!s.ok()) return absl::UnavailableError(s.error_message());
+    const bool done = a.state() != "queued" && a.state() != "delivered";
+    if (done || absl::Now() >= end) return a;
+    v1::ListEvidenceRequest list;
+    list.set_action_id(id);
+    v1::ListEvidenceResponse items;
+    auto lctx = c.context(absl::Seconds(15));
+    if (c.stub->ListEvidence(lctx.get(), list, &items).ok()) {
+      for (const auto& item : items.items()) {
+        if (item.state() == "receiving") line.update(item);
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+}
+
+struct ImageArgs {
+  std::vector<std::string> devices;
+  bool all_disks = false;
+  std::string compress;
+  double rate_mb = 0;
+  std::string timeout = "24h";
+};
+
+// Receipt details of an image or collect action, one block per evidence item.
+void printEvidenceDetails(const v1::Action& a) {
+  auto ids = a.details().find("evidence_ids");
+  if (ids == a.details().end()) return;
+  for (absl::string_view id : absl::StrSplit(ids->second, ',', absl::SkipEmpty())) {
+    std::printf("  evidence %s\n", std::string(id).c_str());
+    for (const char* k : {"device", "device_kind", "size_bytes", "sha256", "controller_sha256",
+                          "manifest_sha256", "immutable", "read_method", "read_errors",
+                          "resumed_from", "members", "limits_hit", "error"}) {
+      auto it = a.details().find(absl::StrCat(id, ".", k));
+      if (it != a.details().end()) std::printf("    %-18s %s\n", k, printable(it->second).c_str());
+    }
+  }
+}
+
+int imageCmd(const Globals& g, const std::string& host, const ImageArgs& ia) {
+  std::vector<std::string> args;
+  for (const auto& d : ia.devices) {
+    if (d.empty() || d[0] != '/') {
+      printError(absl::StrFormat("'%s' is not an absolute path on the host", d));
+      return kExitBadInput;
+    }
+    args.push_back("device=" + d);
+  }
+  if (args.empty() && !ia.all_disks) {
+    printError("name a DEVICE, or use --all-disks");
+    return kExitBadInput;
+  }
+  if (ia.all_disks) args.push_back("all_disks=yes");
+  if (!ia.compress.empty()) {
+    if (ia.compress != "zstd" && ia.compress != "none") {
+      printError(absl::StrFormat("unknown compression '%s' (zstd or none)", ia.compress));
+      return kExitBadInput;
+    }
+    args.push_back("compress=" + ia.compress);
+  }
+  if (ia.rate_mb < 0) {
+    printError("--rate must be positive");
+    return kExitBadInput;
+  }
+  if (ia.rate_mb > 0) args.push_back(absl::StrFormat("rate=%g", ia.rate_mb));
+  return hostAction(g, "image", host, args, ia.timeout, printEvidenceDetails);
+}
+
+void printEvidenceRow(const v1::EvidenceItem& e) {
+  const std::string size =
+      e.state() == "receiving" && e.total() > 0
+          ? absl::StrFormat("%s/%s", formatBytes(e.size()), formatBytes(e.total()))
+          : formatBytes(e.size());
+  std::printf("%-24s %-10s %-12s %-7s %-20s %-18s %-16s %s\n", e.id().c_str(), e.state().c_str(),
+              printable(e.host_id()).c_str(), e.kind().c_str(), printable(e.source()).c_str(),
+              size.c_str(), e.sha256().empty() ? "-" : (e.sha256().substr(0, 12) + "…").c_str(),
+              formatTime(e.finished_unix_ms()).c_str());
+}
+
+int evidenceList(const Globals& g, const std::string& host) {
+  return withClient(g, [&](Client& c) {
+    v1::ListEvidenceRequest req;
+    req.set_host_id(host);
+    v1::ListEvidenceResponse resp;
+    auto ctx = c.context(absl::Seconds(30));
+    auto s = c.stub->ListEvidence(ctx.get(), req, &resp);
+    if (!s.ok()) return reportRpcError(s);
+    if (g.json) {
+      std::printf("%s\n", toJson(resp).c_str());
+      return kExitOk;
+    }
+    std::printf("%-24s %-10s %-12s %-7s %-20s %-18s %-16s %s\n", "EVIDENCE", "STATE", "HOST",
+                "KIND", "SOURCE", "SIZE", "SHA256", "STORED (UTC)");
+    for (const auto& e : resp.items()) printEvidenceRow(e);
+    return kExitOk;
+  });
+}
+
+int evidenceShow(const Globals& g, const std::string& id) {
+  return withClient(g, [&](Client& c) {
+    v1::ShowEvidenceRequest req;
+    req.set_id(id);
+    v1::ShowEvidenceResponse resp;
+    auto ctx = c.context(absl::Seconds(30));
+    auto s = c.stub->ShowEvidence(ctx.get(), req, &resp);
+    if (!s.ok()) return reportRpcError(s);
+    if (g.json) {
+      std::printf("%s\n", toJson(resp).c_str());
+      return kExitOk;
+    }
+    const v1::EvidenceItem& e = resp.item();
+    std::printf("evidence      %s (%s)\n", e.id().c_str(), e.state().c_str());
+    std::printf("action        %s (%s, requested by %s)\n", e.action_id().c_str(), e.kind().c_str(),
+                printable(e.operator_()).c_str());
+    std::printf("host          %s\nsource        %s\n", printable(e.host_id()).c_str(),
+                printable(e.source()).c_str());
+    std::printf("size          %llu bytes (%s)\n", static_cast<unsigned long long>(e.size()),
+                formatBytes(e.size()).c_str());
+    if (e.state() != "complete") return kExitOk;
+    std::printf("sha256        %s (agent and controller agree)\n", e.sha256().c_str());
+    std::printf("stored as     %s, %llu bytes, compression %s, sha256 %s\n",
+                e.stored_name().c_str(), static_cast<unsigned long long>(e.stored_size()),
+                e.compression().c_str(), e.stored_sha256().c_str());
+    std::printf("read-only     mode 0444%s\n",
+                e.immutable() ? ", immutable attribute set" : " (no immutable attribute)");
+    std::printf("received      %s .. %s UTC, %d stream(s), %llu bytes over the wire\n",
+                formatTime(e.started_unix_ms()).c_str(), formatTime(e.finished_unix_ms()).c_str(),
+                e.streams(), static_cast<unsigned long long>(e.wire_bytes()));
+    std::printf("manifest      sha256 %s, signed by the agent:\n%s\n", e.manifest_sha256().c_str(),
+                printable(resp.manifest()).c_str());
+    return kExitOk;
+  });
+}
+
+int evidenceGet(const Globals& g, const std::string& id, const std::string& out_path) {
+  if (out_path.empty()) {
+    printError("evidence get needs --out FILE");
+    return kExitBadInput;
+  }
+  return withClient(g, [&](Client& c) {
+    const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      printError(absl::StrFormat("cannot create %s: %s", out_path, std::strerror(errno)));
+      return errno == EEXIST ? kExitBadInput : kExitFailed;
+    }
+    bool keep = false;
+    absl::Cleanup cleanup = [&] {
+      ::close(fd);
+      if (!keep) (void)::unlink(out_path.c_str());
+    };
+    v1::ShowEvidenceRequest req;
+    req.set_id(id);
+    grpc::ClientContext ctx;
+    auto reader = c.stub->GetEvidence(&ctx, req);
+    v1::EvidenceData d;
+    v1::EvidenceItem item;
+    crypto::Sha256 hash;
+    std::uint64_t written = 0;
+    ProgressLine line;
+    const bool tty = !g.json && isatty(STDERR_FILENO);
+    while (reader->Read(&d)) {
+      if (d.has_item()) item = d.item();
+      const std::string& data = d.data();
+      std::size_t done = 0;
+      while (done < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          printError(absl::StrFormat("writing %s: %s", out_path, std::strerror(errno)));
+          ctx.TryCancel();
+          (void)reader->Finish();
+          return kExitFailed;
+        }
+        done += static_cast<std::size_t>(n);
+      }
+      hash.update(data);
+      written += data.size();
+      if (tty) {
+        v1::EvidenceItem shown = item;
+        shown.set_total(item.size());
+        shown.set_size(written);
+        shown.set_state("receiving");
+        line.update(shown);
+      }
+    }
+    auto s = reader->Finish();
+    line.finishLine();
+    if (!s.ok()) return reportRpcError(s);
+    if (::fsync(fd) != 0) {
+      printError(absl::StrFormat("syncing %s: %s", out_path, std::strerror(errno)));
+      return kExitFailed;
+    }
+    const std::string got = crypto::hex(hash.finish());
+    if (written != item.size() || got != item.sha256()) {
+      printError(absl::StrFormat(
+          "%s: received %d bytes with sha256 %s, but the record says %d bytes with %s; removed", id,
+          written, got, item.size(), item.sha256()));
+      return kExitFailed;
+    }
+    keep = true;
+    (void)::fchmod(fd, 0444);
+    if (g.json) {
+      std::printf("{\"evidence_id\": %s, \"out\": %s, \"size\": %llu, \"sha256\": \"%s\"}\n",
+                  jsonString(id).c_str(), jsonString(out_path).c_str(),
+                  static_cast<unsigned long long>(written), got.c_str());
+    } else {
+      std::printf("%s: %llu bytes written to %s, sha256 %s (matches the record)\n", id.c_str(),
+                  static_cast<unsigned long long>(written), out_path.c_str(), got.c_str());
+    }
+    return kExitOk;
+  });
+}
+
+int evidenceVerify(const Globals& g, const std::string& id) {
+  return withClient(g, [&](Client& c) {
+    v1::ShowEvidenceRequest req;
+    req.set_id(id);
+    v1::VerifyEvidenceResponse resp;
+    auto ctx = c.context(absl::Hours(24));
+    auto s = c.stub->VerifyEvidence(ctx.get(), req, &resp);
+    if (!s.ok()) return reportRpcError(s);
+    if (g.json) {
+      std::printf("%s\n", toJson(resp).c_str());
+      return resp.ok() ? kExitOk : kExitFailed;
+    }
+    for (const auto& check : resp.checks()) {
+      std::printf("%-6s %-12s %s\n", check.ok() ? "ok" : "FAILED", check.name().c_str(),
+                  printable(check.detail()).c_str());
+    }
+    if (!resp.ok()) {
+      std::fprintf(stderr, "warden: evidence %s does NOT verify\n", id.c_str());
+      return kExitFailed;
+    }
+    std::printf(
+        "evidence %s verified: content, stored file, agent's manifest and the logged "
+        "receipt agree\n",
+        id.c_str());
+    return kExitOk;
+  });
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Duration> parseDuration(const std::string& text) {
@@ -1350,20 +1634,64 @@ int runCli(int argc, char** argv) {
   shutdown->add_flag("--yes", yes, "Required: confirms the shutdown");
   shutdown->add_flag("--json", g.json, "JSON output");
 
-  std::string image_device, image_timeout = "24h";
-  double image_rate = 0;
+  ImageArgs ia;
   auto* image = app.add_subcommand(
       "image",
-      "Take a forensic image of DEVICE on HOST (a disk, partition, LVM volume or file), read "
-      "read-only and streamed to the controller's evidence store, hashed on both ends. "
-      "Interrupted transfers resume. (Work in progress: no progress bar, compression or "
-      "--all-disks yet.)");
+      "Take a forensic image of DEVICE on HOST (a disk, partition, LVM volume or file): read "
+      "read-only without filling the page cache, hashed (SHA-256) on the host and again on the "
+      "controller, stored read-only in the evidence store with a manifest the agent signs. "
+      "Interrupted transfers resume where the controller stands. Prints the evidence id; a "
+      "progress bar on a terminal.");
   image->add_option("HOST", one_host, "Host id")->required();
-  image->add_option("DEVICE", image_device, "Absolute path on the host, e.g. /dev/sda")->required();
-  image->add_option("--rate", image_rate, "Limit the transfer to this many MB/s");
-  image->add_option("--timeout", image_timeout, "How long to wait for the receipt")
+  image->add_option("DEVICE", ia.devices,
+                    "Absolute path(s) on the host, e.g. /dev/sda, /dev/vg0/root, /dev/loop3");
+  image->add_flag("--all-disks", ia.all_disks,
+                  "Every whole disk in /sys/block (loop, ram and zram devices only when named)");
+  image->add_option("--compress", ia.compress,
+                    "zstd: store compressed (one frame per chunk; 'zstd -d' restores the image)");
+  image->add_option("--rate", ia.rate_mb, "Limit the transfer to this many MB/s");
+  image->add_option("--timeout", ia.timeout, "How long to wait for the receipt")
       ->capture_default_str();
   image->add_flag("--json", g.json, "JSON output");
+
+  std::string collect_timeout = "2h", collect_max_member = "", collect_max_total = "";
+  double collect_rate = 0;
+  auto* collect = app.add_subcommand(
+      "collect",
+      "Collect a triage bundle from HOST for the timeline (tar+zstd): processes with executable "
+      "hashes, sockets, sessions (utmp/wtmp/lastlog), auth logs and the last day of the "
+      "journal, crontabs, systemd units, authorized_keys, shell histories, kernel modules, the "
+      "firewall ruleset and mounts; every member hashed in MANIFEST.json; size limits reported, "
+      "never silent. Stored in the evidence store like an image.");
+  collect->add_option("HOST", one_host, "Host id")->required();
+  collect->add_option("--max-member-mb", collect_max_member, "Largest member kept whole (64)");
+  collect->add_option("--max-total-mb", collect_max_total, "Content limit of the bundle (1024)");
+  collect->add_option("--rate", collect_rate, "Limit the transfer to this many MB/s");
+  collect->add_option("--timeout", collect_timeout, "How long to wait for the receipt")
+      ->capture_default_str();
+  collect->add_flag("--json", g.json, "JSON output");
+
+  std::string evidence_id, evidence_out, evidence_host;
+  auto* evidence = app.add_subcommand("evidence", "The controller's evidence store");
+  evidence->require_subcommand(1);
+  auto* ev_list = evidence->add_subcommand("list", "Images and bundles, complete or not");
+  ev_list->add_option("--host", evidence_host, "Only this host");
+  ev_list->add_flag("--json", g.json, "JSON output");
+  auto* ev_show = evidence->add_subcommand(
+      "show", "One item: its custody record and the manifest the agent signed");
+  ev_show->add_option("ID", evidence_id, "Evidence id")->required();
+  ev_show->add_flag("--json", g.json, "JSON output");
+  auto* ev_get = evidence->add_subcommand(
+      "get", "Copy an item's content (decompressed) to FILE, checking size and SHA-256");
+  ev_get->add_option("ID", evidence_id, "Evidence id")->required();
+  ev_get->add_option("--out", evidence_out, "File to create (must not exist)")->required();
+  ev_get->add_flag("--json", g.json, "JSON output");
+  auto* ev_verify = evidence->add_subcommand(
+      "verify",
+      "Re-read the stored content and check it against the custody record, the agent's signed "
+      "manifest and the agent's signed receipt in the action log. Exit 0 verified, 1 not");
+  ev_verify->add_option("ID", evidence_id, "Evidence id")->required();
+  ev_verify->add_flag("--json", g.json, "JSON output");
 
   std::string actions_host;
   auto* actions = app.add_subcommand("actions", "List actions and where each one is");
@@ -1437,7 +1765,22 @@ int runCli(int argc, char** argv) {
   if (*op_add) return operatorAdd(g, op_name, op_role, op_out);
   if (*op_revoke) return operatorRevoke(g, op_name, op_reason);
   if (*sessions) return sessionsCmd(g, one_host);
-  if (*image) return imageCmd(g, one_host, image_device, image_rate, image_timeout);
+  if (*image) return imageCmd(g, one_host, ia);
+  if (*collect) {
+    std::vector<std::string> args;
+    if (collect_rate < 0) {
+      printError("--rate must be positive");
+      return kExitBadInput;
+    }
+    if (collect_rate > 0) args.push_back(absl::StrFormat("rate=%g", collect_rate));
+    if (!collect_max_member.empty()) args.push_back("max_member_mb=" + collect_max_member);
+    if (!collect_max_total.empty()) args.push_back("max_total_mb=" + collect_max_total);
+    return hostAction(g, "collect", one_host, args, collect_timeout, printEvidenceDetails);
+  }
+  if (*ev_list) return evidenceList(g, evidence_host);
+  if (*ev_show) return evidenceShow(g, evidence_id);
+  if (*ev_get) return evidenceGet(g, evidence_id, evidence_out);
+  if (*ev_verify) return evidenceVerify(g, evidence_id);
   if (*kill) {
     bool any = false;
     for (const auto& s : sel) any = any || s.rfind("except=", 0) != 0;

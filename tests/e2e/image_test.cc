@@ -1,6 +1,10 @@
-// End to end (issue 5, work in progress): `warden image host-42 /dev/loopN` reads a read-only
-// loop device full of known random data on the test host and stores it in the controller's
-// evidence store: both hashes equal sha256sum of the device, and the stored file is 0444.
+// End to end (issue 5): `warden image host-42 /dev/loopN` reads a read-only loop device full of
+// known random data on the test host and stores it in the controller's evidence store. Both
+// hashes equal sha256sum of the device, the stored file is 0444 (and immutable where
+// supported), `evidence verify` passes and catches a changed byte, `evidence get` gives the
+// device's bytes back, zstd storage restores exactly, and transfers resume after the agent or
+// the controller is killed part way. Bad input (a directory, a missing path, a file the agent
+// may not read, a full evidence disk) fails clearly and leaves nothing listed as complete.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +17,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "common/files.h"
 #include "gtest/gtest.h"
@@ -48,92 +53,313 @@ void attachRandomLoopDevice(const std::string& backing, std::size_t size, std::u
   out.sha256 = sum->out.substr(0, 64);
 }
 
-// A controller and host-42 with its agent running.
-std::unique_ptr<WardenDeployment> deployHost42(const char* label) {
-  auto created = WardenDeployment::create(absl::StrFormat("%s%d", label, getpid() % 100000),
-                                          {{"host-42", 42}});
-  EXPECT_TRUE(created.ok()) << created.status();
-  if (!created.ok()) return nullptr;
-  EXPECT_TRUE((*created)->enroll("host-42").ok());
-  EXPECT_TRUE((*created)->startAgent("host-42").ok());
-  return std::move(*created);
+std::string sha256sum(const std::string& path) {
+  auto sum = run({"sha256sum", path});
+  return sum.ok() && sum->exit_code == 0 ? sum->out.substr(0, 64) : "";
 }
 
-TEST(ImageTest, LoopDeviceIsStoredWithMatchingHashesAndReadOnly) {
-  WARDEN_REQUIRE_PRIVILEGES();
-  auto deployment = deployHost42("img");
-  ASSERT_NE(deployment, nullptr);
-  WardenDeployment& d = *deployment;
-  RandomLoopDevice loop;
-  ASSERT_NO_FATAL_FAILURE(
-      attachRandomLoopDevice(d.controllerHost().dir() + "/disk.img", 24 << 20, 42, loop));
-  const std::string& device = loop.device;
-  const std::string& expected = loop.sha256;
+// The string value of "KEY": "VALUE" in JSON text (the first one), or "".
+std::string jsonValue(const std::string& json, const std::string& key) {
+  const std::string k = "\"" + key + "\": \"";
+  const auto at = json.find(k);
+  if (at == std::string::npos) return "";
+  const auto end = json.find('"', at + k.size());
+  return json.substr(at + k.size(), end - at - k.size());
+}
 
-  auto r = d.cli({"image", "host-42", device, "--json"}, absl::Seconds(120));
-  ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->exit_code, 0) << r->out << r->err << d.agentLog("host-42") << d.controllerLog();
-  EXPECT_NE(r->out.find("\"sha256\": \"" + expected + "\""), std::string::npos) << r->out;
-  EXPECT_NE(r->out.find("\"controller_sha256\": \"" + expected + "\""), std::string::npos)
-      << r->out;
+// The unquoted value of "KEY": VALUE (numbers, booleans), or "".
+std::string jsonNumber(const std::string& json, const std::string& key) {
+  const std::string k = "\"" + key + "\": ";
+  const auto at = json.find(k);
+  if (at == std::string::npos) return "";
+  std::string v =
+      json.substr(at + k.size(), json.find_first_of(",\n}", at + k.size()) - at - k.size());
+  if (!v.empty() && v.front() == '"') v = v.substr(1, v.size() - 2);  // int64 as JSON strings
+  return v;
+}
 
-  // The stored copy: same bytes, read-only.
-  const std::string store = d.dataDir() + "/evidence";
-  std::string stored;
-  for (const auto& e : std::filesystem::directory_iterator(store)) {
-    if (e.path().extension() == ".img") stored = e.path().string();
+// Lifts the immutable attribute from everything in the evidence store so the scratch directory
+// can be removed (declared after the deployment: runs first).
+struct LiftImmutable {
+  std::string dir;
+  ~LiftImmutable() {
+    if (!dir.empty()) (void)run({"chattr", "-R", "-i", dir});
   }
-  ASSERT_FALSE(stored.empty());
-  struct stat st {};
-  ASSERT_EQ(::stat(stored.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0444u);
-  auto stored_sum = run({"sha256sum", stored});
-  ASSERT_TRUE(stored_sum.ok());
-  EXPECT_EQ(stored_sum->out.substr(0, 64), expected);
-  // Lift the attribute so the deployment's scratch directory can be removed.
-  (void)run({"chattr", "-R", "-i", store});
+};
 
-  // Bad input: a directory and a missing device are refused clearly (exit 2).
-  auto dir = d.cli({"image", "host-42", "/etc"});
-  ASSERT_TRUE(dir.ok());
-  EXPECT_EQ(dir->exit_code, 2) << dir->out << dir->err;
-  auto missing = d.cli({"image", "host-42", "/dev/does-not-exist"});
-  ASSERT_TRUE(missing.ok());
-  EXPECT_EQ(missing->exit_code, 2) << missing->out << missing->err;
+class ImageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WARDEN_REQUIRE_PRIVILEGES();
+    auto created =
+        WardenDeployment::create(absl::StrFormat("img%d", getpid() % 100000), {{"host-42", 42}});
+    ASSERT_TRUE(created.ok()) << created.status();
+    d_ = std::move(*created);
+    ASSERT_TRUE(d_->enroll("host-42").ok());
+    ASSERT_TRUE(d_->startAgent("host-42").ok()) << d_->agentLog("host-42");
+    lift_.dir = d_->dataDir() + "/evidence";
+  }
+
+  void attach(std::size_t size, std::uint64_t seed) {
+    ASSERT_NO_FATAL_FAILURE(attachRandomLoopDevice(
+        d_->controllerHost().dir() + absl::StrFormat("/disk%d.img", seed), size, seed, loop_));
+  }
+
+  // `warden image host-42 ARGS... --json`: exit 0 expected; returns the evidence id.
+  std::string image(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"image", "host-42"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--json");
+    auto r = d_->cli(argv, absl::Seconds(180));
+    EXPECT_TRUE(r.ok());
+    if (!r.ok()) return "";
+    EXPECT_EQ(r->exit_code, 0) << r->out << r->err << d_->agentLog("host-42")
+                               << d_->controllerLog();
+    last_out_ = r->out;
+    return jsonValue(r->out, "evidence_ids");
+  }
+
+  RunResult cli(const std::vector<std::string>& args) {
+    auto r = d_->cli(args, absl::Seconds(120));
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : RunResult{};
+  }
+
+  std::unique_ptr<WardenDeployment> d_;
+  LiftImmutable lift_;
+  RandomLoopDevice loop_;
+  std::string last_out_;
+};
+
+TEST_F(ImageTest, LoopDeviceIsStoredReadOnlyVerifiedAndACorruptCopyFails) {
+  ASSERT_NO_FATAL_FAILURE(attach(24 << 20, 42));
+  const std::string id = image({loop_.device});
+  ASSERT_FALSE(id.empty()) << last_out_;
+  EXPECT_EQ(jsonValue(last_out_, id + ".sha256"), loop_.sha256) << last_out_;
+  EXPECT_EQ(jsonValue(last_out_, id + ".controller_sha256"), loop_.sha256) << last_out_;
+
+  // The manifest and the custody record agree with the device.
+  RunResult show = cli({"evidence", "show", id, "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.out << show.err;
+  EXPECT_EQ(jsonValue(show.out, "state"), "complete");
+  EXPECT_EQ(jsonValue(show.out, "sha256"), loop_.sha256);
+  EXPECT_EQ(jsonValue(show.out, "host_id"), "host-42");
+  EXPECT_EQ(jsonValue(show.out, "operator"), "admin");
+  EXPECT_EQ(jsonValue(show.out, "compression"), "none");
+  const std::string stored = d_->dataDir() + "/evidence/" + jsonValue(show.out, "stored_name");
+  struct stat st {};
+  ASSERT_EQ(::stat(stored.c_str(), &st), 0) << stored;
+  EXPECT_EQ(st.st_mode & 0777, 0444u);
+  EXPECT_EQ(sha256sum(stored), loop_.sha256);
+  const bool immutable = jsonNumber(show.out, "immutable") == "true";
+  if (immutable) {
+    auto attrs = run({"lsattr", stored});
+    ASSERT_TRUE(attrs.ok());
+    EXPECT_EQ(attrs->out.substr(0, attrs->out.find(' ')).find('i') != std::string::npos, true)
+        << attrs->out;
+  }
+  auto manifest = d_->controllerHost().readFile(d_->dataDir() + "/evidence/" + id + ".manifest");
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_NE(manifest->find("\"sha256\": \"" + loop_.sha256 + "\""), std::string::npos);
+  EXPECT_NE(manifest->find("\nsignature "), std::string::npos);
+
+  RunResult list = cli({"evidence", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("\"id\": \"" + id + "\""), std::string::npos) << list.out;
+
+  RunResult verify = cli({"evidence", "verify", id});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_EQ(verify.out.find("FAILED"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("RECEIPT entry"), std::string::npos) << verify.out;
+
+  // `evidence get` gives the device's bytes back, checked; it never overwrites a file.
+  const std::string copy = d_->controllerHost().dir() + "/copy.img";
+  RunResult get = cli({"evidence", "get", id, "--out", copy});
+  EXPECT_EQ(get.exit_code, 0) << get.out << get.err;
+  EXPECT_EQ(sha256sum(copy), loop_.sha256);
+  EXPECT_EQ(cli({"evidence", "get", id, "--out", copy}).exit_code, 2);
+
+  // Someone lifts the attribute and changes one byte: verify fails and says where.
+  ASSERT_EQ(run({"chattr", "-i", stored})->exit_code, 0);
+  ASSERT_EQ(::chmod(stored.c_str(), 0644), 0);
+  {
+    std::fstream f(stored, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(4096);
+    const char c = static_cast<char>(f.get());
+    f.seekp(4096);
+    f.put(static_cast<char>(c ^ 0x01));
+  }
+  RunResult bad = cli({"evidence", "verify", id});
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_NE(bad.out.find("FAILED content"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.err.find("does NOT verify"), std::string::npos) << bad.err;
+  // And `get` refuses to hand out bytes that no longer match.
+  EXPECT_EQ(cli({"evidence", "get", id, "--out", copy + ".2"}).exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(copy + ".2"));
+}
+
+TEST_F(ImageTest, ZstdStorageRestoresTheExactImage) {
+  ASSERT_NO_FATAL_FAILURE(attach(12 << 20, 9));
+  const std::string id = image({loop_.device, "--compress", "zstd"});
+  ASSERT_FALSE(id.empty()) << last_out_;
+  RunResult show = cli({"evidence", "show", id, "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_EQ(jsonValue(show.out, "compression"), "zstd");
+  const std::string stored = d_->dataDir() + "/evidence/" + jsonValue(show.out, "stored_name");
+  EXPECT_TRUE(stored.ends_with(".img.zst")) << stored;
+  // The stored file is a plain zstd stream: the standard tool restores the device's bytes.
+  auto restored = run({"sh", "-c", "zstd -dc " + stored + " | sha256sum"});
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ(restored->out.substr(0, 64), loop_.sha256);
+  EXPECT_EQ(sha256sum(stored), jsonValue(show.out, "stored_sha256"));
+  RunResult verify = cli({"evidence", "verify", id});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  const std::string copy = d_->controllerHost().dir() + "/copy.img";
+  EXPECT_EQ(cli({"evidence", "get", id, "--out", copy}).exit_code, 0);
+  EXPECT_EQ(sha256sum(copy), loop_.sha256);
 }
 
 // The agent is killed part way through a rate-limited transfer and started again: the image
-// completes with the right hash, resumed from what the controller held.
-TEST(ImageTest, KilledAgentResumesWhereTheControllerStands) {
-  WARDEN_REQUIRE_PRIVILEGES();
-  auto deployment = deployHost42("imr");
-  ASSERT_NE(deployment, nullptr);
-  WardenDeployment& d = *deployment;
-  RandomLoopDevice loop;
-  ASSERT_NO_FATAL_FAILURE(
-      attachRandomLoopDevice(d.controllerHost().dir() + "/disk.img", 32 << 20, 7, loop));
-  const std::string& device = loop.device;
-  const std::string& expected = loop.sha256;
-
+// completes with the right hash, resumed from what the controller held, and nothing beyond the
+// chunk in flight crossed the network twice.
+TEST_F(ImageTest, KilledAgentResumesWhereTheControllerStands) {
+  ASSERT_NO_FATAL_FAILURE(attach(32 << 20, 7));
   // 32 MiB at 8 MB/s: about 4 s; the agent dies after about 1.5 s.
-  std::unique_ptr<Process> cli;
+  std::unique_ptr<Process> cli_process;
   {
-    auto p = d.controllerHost().spawn({wardenBinary("warden"), "--profile", d.profile(), "image",
-                                       "host-42", device, "--rate", "8", "--json"});
+    auto p =
+        d_->controllerHost().spawn({wardenBinary("warden"), "--profile", d_->profile(), "image",
+                                    "host-42", loop_.device, "--rate", "8", "--json"});
     ASSERT_TRUE(p.ok()) << p.status();
-    cli = std::move(*p);
+    cli_process = std::move(*p);
   }
   absl::SleepFor(absl::Milliseconds(1500));
-  ASSERT_TRUE(d.killAgent("host-42", SIGKILL).ok());
-  ASSERT_TRUE(d.startAgent("host-42").ok());
-  auto ended = cli->wait(absl::Seconds(120));
+  ASSERT_TRUE(d_->killAgent("host-42", SIGKILL).ok());
+  ASSERT_TRUE(d_->startAgent("host-42").ok());
+  auto ended = cli_process->wait(absl::Seconds(120));
   ASSERT_TRUE(ended.ok()) << ended.status();
-  const std::string out = cli->output();
-  EXPECT_EQ(ended->exit_code, 0) << out << d.agentLog("host-42") << d.controllerLog();
-  EXPECT_NE(out.find("\"controller_sha256\": \"" + expected + "\""), std::string::npos) << out;
-  EXPECT_EQ(out.find("\"resumed_from\": \"0\""), std::string::npos)
-      << "it resumed where the controller stood: " << out;
-  (void)run({"chattr", "-R", "-i", d.dataDir() + "/evidence"});
+  const std::string out = cli_process->output();
+  ASSERT_EQ(ended->exit_code, 0) << out << d_->agentLog("host-42") << d_->controllerLog();
+  const std::string id = jsonValue(out, "evidence_ids");
+  EXPECT_EQ(jsonValue(out, id + ".controller_sha256"), loop_.sha256) << out;
+  const std::string resumed = jsonValue(out, id + ".resumed_from");
+  EXPECT_NE(resumed, "0") << "it resumed where the controller stood: " << out;
+  EXPECT_FALSE(resumed.empty()) << out;
+
+  RunResult show = cli({"evidence", "show", id, "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  const std::uint64_t size = 32 << 20;
+  const std::uint64_t wire = std::stoull("0" + jsonNumber(show.out, "wire_bytes"));
+  EXPECT_GE(std::stoi("0" + jsonNumber(show.out, "streams")), 2) << show.out;
+  EXPECT_GE(wire, size) << show.out;
+  EXPECT_LE(wire, size + (1 << 20)) << "re-sent more than the chunk in flight: " << show.out;
+  EXPECT_EQ(cli({"evidence", "verify", id}).exit_code, 0);
+}
+
+// The controller restarts in the middle of a transfer: the agent finds where the new process
+// stands and finishes; the operator follows the action with `warden action`.
+TEST_F(ImageTest, ControllerRestartMidTransferResumes) {
+  ASSERT_NO_FATAL_FAILURE(attach(32 << 20, 11));
+  std::unique_ptr<Process> cli_process;
+  {
+    auto p =
+        d_->controllerHost().spawn({wardenBinary("warden"), "--profile", d_->profile(), "image",
+                                    "host-42", loop_.device, "--rate", "8", "--json"});
+    ASSERT_TRUE(p.ok()) << p.status();
+    cli_process = std::move(*p);
+  }
+  absl::SleepFor(absl::Milliseconds(1500));
+  ASSERT_TRUE(d_->restartController().ok()) << d_->controllerLog();
+  (void)cli_process->wait(absl::Seconds(30));
+  // The action, from the controller's list.
+  std::string action_id;
+  for (int i = 0; i < 100 && action_id.empty(); ++i) {
+    RunResult actions = cli({"actions", "--host", "host-42", "--json"});
+    for (absl::string_view line : absl::StrSplit(actions.out, '\n')) {
+      if (line.find("\"id\": \"") != absl::string_view::npos) {
+        action_id = jsonValue(std::string(line), "id");
+      }
+      if (line.find("\"kind\": \"image\"") != absl::string_view::npos) break;
+    }
+    if (action_id.empty()) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_FALSE(action_id.empty());
+  std::string state, shown;
+  for (int i = 0; i < 600 && (state.empty() || state == "queued" || state == "delivered"); ++i) {
+    RunResult a = cli({"action", action_id, "--json"});
+    state = jsonValue(a.out, "state");
+    shown = a.out;
+    if (state == "queued" || state == "delivered") absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(state, "succeeded") << shown << d_->agentLog("host-42") << d_->controllerLog();
+  const std::string id = action_id + "-1";
+  EXPECT_EQ(jsonValue(shown, id + ".controller_sha256"), loop_.sha256) << shown;
+  EXPECT_NE(jsonValue(shown, id + ".resumed_from"), "0") << shown;
+  EXPECT_EQ(cli({"evidence", "verify", id}).exit_code, 0);
+}
+
+TEST_F(ImageTest, BadSourcesFailClearlyAndNothingIsListedComplete) {
+  // A directory and a missing path: bad input (exit 2), the reason named.
+  RunResult dir = cli({"image", "host-42", "/etc"});
+  EXPECT_EQ(dir.exit_code, 2) << dir.out << dir.err;
+  EXPECT_NE((dir.out + dir.err).find("/etc"), std::string::npos) << dir.out << dir.err;
+  RunResult missing = cli({"image", "host-42", "/dev/does-not-exist"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.out << missing.err;
+  EXPECT_EQ(cli({"image", "host-42", "relative/path"}).exit_code, 2);
+  EXPECT_EQ(cli({"image", "host-42", "/dev/null", "--compress", "lz4"}).exit_code, 2);
+
+  // A source the agent may not read: an agent without the capability to override file modes
+  // and a file that only its owner (nobody) may read.
+  ASSERT_TRUE(d_->killAgent("host-42", SIGTERM).ok());
+  ASSERT_TRUE(d_->startAgent("host-42", {},
+                             {"setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                              "--inh-caps=-dac_override,-dac_read_search", "--"})
+                  .ok())
+      << d_->agentLog("host-42");
+  const std::string secret = d_->host("host-42").dir() + "/unreadable.img";
+  std::ofstream(secret) << std::string(1 << 20, 's');
+  ASSERT_EQ(::chown(secret.c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(secret.c_str(), 0600), 0);
+  RunResult denied = cli({"image", "host-42", secret});
+  EXPECT_EQ(denied.exit_code, 1) << denied.out << denied.err;
+  EXPECT_NE((denied.out + denied.err).find("ermission denied"), std::string::npos)
+      << denied.out << denied.err;
+
+  RunResult list = cli({"evidence", "list", "--json"});
+  EXPECT_EQ(list.out.find("\"state\": \"complete\""), std::string::npos) << list.out;
+}
+
+// The controller's evidence disk fills up part way: the action fails saying so, and the partial
+// copy is listed as incomplete, never as complete.
+TEST_F(ImageTest, FullEvidenceDiskFailsClearlyAndLeavesNoCompleteItem) {
+  ASSERT_NO_FATAL_FAILURE(attach(32 << 20, 5));
+  // A 16 MiB ext4 file system mounted over the evidence directory, in the controller's own
+  // mount namespace only.
+  TestHost& ctl = d_->controllerHost();
+  const std::string fs = ctl.dir() + "/small-evidence.ext4";
+  ASSERT_EQ(run({"truncate", "-s", "16M", fs})->exit_code, 0);
+  auto mkfs = run({"mkfs.ext4", "-q", "-F", "-m", "0", fs});
+  ASSERT_TRUE(mkfs.ok() && mkfs->exit_code == 0) << (mkfs.ok() ? mkfs->err : "");
+  const std::string store = d_->dataDir() + "/evidence";
+  auto mounted = ctl.exec({"mount", "-o", "loop", fs, store});
+  ASSERT_TRUE(mounted.ok() && mounted->exit_code == 0) << (mounted.ok() ? mounted->err : "");
+  struct Unmount {
+    TestHost& host;
+    std::string dir;
+    ~Unmount() {
+      (void)run({"chattr", "-R", "-i", dir});
+      (void)host.exec({"umount", dir});
+    }
+  } unmount{ctl, store};
+  ASSERT_EQ(ctl.exec({"chmod", "0700", store})->exit_code, 0);
+
+  RunResult r = cli({"image", "host-42", loop_.device});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("No space left on device"), std::string::npos)
+      << r.out << r.err << d_->controllerLog();
+  RunResult list = cli({"evidence", "list", "--json"});
+  EXPECT_EQ(list.out.find("\"state\": \"complete\""), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("\"state\": \"incomplete\""), std::string::npos) << list.out;
 }
 
 }  // namespace

@@ -128,9 +128,13 @@ absl::Status WardenDeployment::enroll(const std::string& name) {
 }
 
 absl::Status WardenDeployment::startAgent(const std::string& name,
-                                          const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {wardenBinary("warden-agent"), "run", "--state-dir",
-                                   agentStateDir(name)};
+                                          const std::vector<std::string>& extra,
+                                          const std::vector<std::string>& prefix) {
+  std::vector<std::string> argv = prefix;
+  for (const std::string& a : {wardenBinary("warden-agent"), std::string("run"),
+                               std::string("--state-dir"), agentStateDir(name)}) {
+    argv.push_back(a);
+  }
   argv.insert(argv.end(), extra.begin(), extra.end());
   WARDEN_ASSIGN_OR_RETURN(agents_[name], host(name).spawn(argv, host(name).dir() + "/agent.log"));
   return waitConnected(name, true);

@@ -44,7 +44,9 @@ class WardenDeployment {
   absl::Status enroll(const std::string& host);
   std::string agentStateDir(const std::string& host);
   // Starts `warden-agent run` on the host and waits until the controller lists it connected.
-  absl::Status startAgent(const std::string& host, const std::vector<std::string>& extra = {});
+  // `prefix` runs before the agent binary (e.g. setpriv to take capabilities away).
+  absl::Status startAgent(const std::string& host, const std::vector<std::string>& extra = {},
+                          const std::vector<std::string>& prefix = {});
   // SIGKILL (crash) or SIGTERM (orderly stop); either way containment must stay.
   absl::Status killAgent(const std::string& host, int sig);
   std::string agentLog(const std::string& host);

@@ -40,68 +40,166 @@ struct LiftImmutable {
   }
 };
 
-TEST(EvidenceStoreTest, ResumesWithThePrefixHashAndCompletesReadOnly) {
+// Appends `data` to `id` in chunks of `chunk` bytes from `from`.
+void appendChunks(EvidenceStore& store, const std::string& id, const std::string& data,
+                  std::size_t from, std::size_t chunk) {
+  for (std::size_t at = from; at < data.size(); at += chunk) {
+    ASSERT_TRUE(store.append(id, at, std::string_view(data).substr(at, chunk)).ok());
+  }
+}
+
+std::string stateOf(EvidenceStore& store, const std::string& id) {
+  auto listed = store.list();
+  EXPECT_TRUE(listed.ok());
+  if (!listed.ok()) return "";
+  for (const auto& e : *listed) {
+    if (e.id == id) return e.state;
+  }
+  return "absent";
+}
+
+class EvidenceStoreTest : public ::testing::TestWithParam<Compression> {};
+
+TEST_P(EvidenceStoreTest, ResumesWithThePrefixHashAndCompletesReadOnly) {
   TempDir dir;
   LiftImmutable lift{dir.path()};
-  const std::string data = std::string(300000, 'a') + std::string(200000, 'b');
+  const Compression c = GetParam();
+  std::string data = std::string(300000, 'a') + std::string(200000, 'b');
+  for (std::size_t i = 0; i < data.size(); i += 7) data[i] = static_cast<char>(i * 31);
   {
     auto store = EvidenceStore::open(dir.path() + "/evidence");
     ASSERT_TRUE(store.ok()) << store.status();
-    auto rp = (*store)->begin("e-1");
+    auto rp = (*store)->begin("e-1", c);
     ASSERT_TRUE(rp.ok()) << rp.status();
     EXPECT_EQ(rp->offset, 0u);
-    ASSERT_TRUE((*store)->append("e-1", 0, std::string_view(data).substr(0, 300000)).ok());
+    ASSERT_TRUE((*store)->append("e-1", 0, std::string_view(data).substr(0, 100000)).ok());
+    ASSERT_TRUE(
+        (*store)->append("e-1", 100000, std::string_view(data).substr(100000, 200000)).ok());
     EXPECT_EQ((*store)->append("e-1", 5, "x").code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_EQ(*(*store)->sync("e-1"), 300000u);
-    EXPECT_EQ((*store)->begin("e-1").status().code(), absl::StatusCode::kFailedPrecondition)
+    EXPECT_EQ((*store)->begin("e-1", c).status().code(), absl::StatusCode::kFailedPrecondition)
         << "one transfer per id";
     (*store)->end("e-1");
+  }
+  if (c == Compression::kZstd) {
+    // A crash in the middle of writing a frame: the torn frame is cut off on restart.
+    std::ofstream(dir.path() + "/evidence/e-1.partial", std::ios::binary | std::ios::app)
+        << std::string("\x28\xb5\x2f\xfd\x20", 5);
   }
   // A new store (a restarted controller) resumes from the bytes on disk.
   auto store = EvidenceStore::open(dir.path() + "/evidence");
   ASSERT_TRUE(store.ok());
-  auto rp = (*store)->begin("e-1");
+  auto rp = (*store)->begin("e-1", c);
   ASSERT_TRUE(rp.ok()) << rp.status();
   EXPECT_EQ(rp->offset, 300000u);
   EXPECT_EQ(rp->prefix_sha256, crypto::sha256(data.substr(0, 300000)));
-  ASSERT_TRUE((*store)->append("e-1", 300000, std::string_view(data).substr(300000)).ok());
-  auto listed = (*store)->list();
-  ASSERT_TRUE(listed.ok());
-  ASSERT_EQ(listed->size(), 1u);
-  EXPECT_FALSE((*listed)[0].complete) << "not complete before finish()";
+  ASSERT_NO_FATAL_FAILURE(appendChunks(**store, "e-1", data, 300000, 65536));
+  EXPECT_EQ(stateOf(**store, "e-1"), "receiving") << "not complete before finish()";
 
-  auto done = (*store)->finish("e-1", data.size(), crypto::sha256(data), "{\"manifest\": 1}\n");
+  EvidenceRecord record;
+  record.action_id = "e";
+  record.host_id = "host-42";
+  record.operator_name = "admin";
+  record.kind = "image";
+  record.source = "/dev/\"odd\"\nname";
+  auto done = (*store)->finish("e-1", data.size(), crypto::sha256(data), "{\"manifest\": 1}", "sig",
+                               record);
   ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->stored_name, c == Compression::kZstd ? "e-1.img.zst" : "e-1.img");
+  const std::string stored_path = dir.path() + "/evidence/" + done->stored_name;
   struct stat st {};
-  ASSERT_EQ(::stat(done->path.c_str(), &st), 0);
+  ASSERT_EQ(::stat(stored_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0444u);
-  if (done->immutable) {
-    EXPECT_LT(::open(done->path.c_str(), O_WRONLY | O_CLOEXEC), 0) << "immutable even for root";
+  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), done->stored_size);
+  if (c == Compression::kZstd) {
+    EXPECT_LT(done->stored_size, data.size()) << "the runs of 'a' and 'b' compress";
   }
-  listed = (*store)->list();
-  ASSERT_TRUE(listed.ok());
-  ASSERT_EQ(listed->size(), 1u);
-  EXPECT_TRUE((*listed)[0].complete);
-  EXPECT_EQ((*store)->begin("e-1").status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_TRUE((*store)->verify("e-1", crypto::sha256(data)).ok());
-  EXPECT_EQ((*store)->verify("e-1", crypto::sha256("other")).code(), absl::StatusCode::kDataLoss);
+  if (done->immutable) {
+    EXPECT_LT(::open(stored_path.c_str(), O_WRONLY | O_CLOEXEC), 0) << "immutable even for root";
+  }
+  EXPECT_EQ(stateOf(**store, "e-1"), "complete");
+  EXPECT_EQ((*store)->begin("e-1", c).status().code(), absl::StatusCode::kAlreadyExists);
+
+  // The record reads back as written, odd characters included.
+  auto found = (*store)->find("e-1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->record.source, record.source);
+  EXPECT_EQ(found->record.operator_name, "admin");
+  EXPECT_EQ(found->record.controller_sha256, crypto::sha256(data));
+  EXPECT_EQ(found->record.stored_sha256, done->stored_sha256);
+  EXPECT_EQ(found->record.compression, c);
+  auto manifest = (*store)->manifest("e-1");
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->first, "{\"manifest\": 1}");
+  EXPECT_EQ(manifest->second, "sig");
+
+  // Measured and read back: the content, decompressed when stored compressed.
+  auto m = (*store)->measure("e-1");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->sha256, crypto::sha256(data));
+  EXPECT_EQ(m->size, data.size());
+  EXPECT_EQ(m->stored_sha256, done->stored_sha256);
+  std::string back;
+  ASSERT_TRUE((*store)
+                  ->readContent("e-1",
+                                [&](std::string_view p) {
+                                  back.append(p);
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(back, data);
 }
 
-TEST(EvidenceStoreTest, WrongSizeOrHashStaysIncomplete) {
+INSTANTIATE_TEST_SUITE_P(Compression, EvidenceStoreTest,
+                         ::testing::Values(Compression::kNone, Compression::kZstd),
+                         [](const auto& info) { return std::string(compressionName(info.param)); });
+
+TEST(EvidenceStoreBadInput, WrongSizeOrHashStaysIncomplete) {
   TempDir dir;
   LiftImmutable lift{dir.path()};
   auto store = EvidenceStore::open(dir.path());
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->begin("e-2").ok());
+  ASSERT_TRUE((*store)->begin("e-2", Compression::kNone).ok());
   ASSERT_TRUE((*store)->append("e-2", 0, "hello").ok());
-  auto bad = (*store)->finish("e-2", 5, crypto::sha256("hellO"), "{}");
+  auto bad = (*store)->finish("e-2", 5, crypto::sha256("hellO"), "{}", "", EvidenceRecord{});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
-  auto listed = (*store)->list();
-  ASSERT_TRUE(listed.ok());
-  ASSERT_EQ(listed->size(), 1u);
-  EXPECT_FALSE((*listed)[0].complete);
+  EXPECT_EQ(stateOf(**store, "e-2"), "receiving");
+  EXPECT_EQ((*store)->find("e-2").status().code(), absl::StatusCode::kFailedPrecondition);
+  // Its action ended: incomplete, and it stays that way.
+  EXPECT_EQ((*store)->markIncomplete("e"), 1);
+  EXPECT_EQ(stateOf(**store, "e-2"), "incomplete");
+  EXPECT_EQ((*store)->begin("e-2", Compression::kNone).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(EvidenceStore::validId("../etc"));
-  EXPECT_EQ((*store)->begin("../x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)->begin("../x", Compression::kNone).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)->find("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+// A changed byte in a stored item shows in measure(), compressed or not.
+TEST(EvidenceStoreBadInput, ChangedByteShowsInMeasure) {
+  TempDir dir;
+  LiftImmutable lift{dir.path()};
+  auto store = EvidenceStore::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const std::string data(200000, 'z');
+  ASSERT_TRUE((*store)->begin("e-3", Compression::kNone).ok());
+  ASSERT_TRUE((*store)->append("e-3", 0, data).ok());
+  auto done =
+      (*store)->finish("e-3", data.size(), crypto::sha256(data), "{}", "", EvidenceRecord{});
+  ASSERT_TRUE(done.ok()) << done.status();
+  const std::string path = dir.path() + "/" + done->stored_name;
+  { LiftImmutable l{dir.path()}; }
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1234);
+    f.put('y');
+  }
+  auto m = (*store)->measure("e-3");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_NE(m->sha256, done->controller_sha256);
+  EXPECT_NE(m->stored_sha256, done->stored_sha256);
 }
 
 }  // namespace
