@@ -102,7 +102,10 @@ class SessionsTest : public ::testing::Test {
       return p.ok() ? std::move(*p) : nullptr;
     };
     // alice: a shell on a pty (script(1) makes the pty and a session around it).
-    alice_ = login(1001, "", "script -qfc 'sleep 1000' /dev/null");
+    // script(1) runs the command with $SHELL -c: pinned, so the tree does not depend on the
+    // environment the tests run in (dash keeps a shell between script and sleep; bash would
+    // exec sleep in its place).
+    alice_ = login(1001, "", "env SHELL=/bin/sh script -qfc 'sleep 1000' /dev/null");
     // mallory: a shell with two children, and a root process in the same audit and POSIX
     // session with her login uid, as `sudo` leaves it.
     mallory_ = login(1002, "sleep 1001 &", "bash -c 'sleep 1000 & sleep 1000 & wait'");
@@ -111,8 +114,10 @@ class SessionsTest : public ::testing::Test {
     // carries its parent's command line, and would be taken for the leader.
     ASSERT_TRUE(waitFor([&] {
       int script = 0, alice_sleep = 0, bash = 0, mallory_sleep = 0, root_sleep = 0;
+      alice_processes_ = 0;
       for (const auto& p : hostProcesses(h)) {
         if (p.loginuid == 1001) {
+          ++alice_processes_;
           script += p.cmdline.starts_with("script ");
           alice_sleep += p.cmdline.starts_with("sleep 1000");
         } else if (p.loginuid == 1002) {
@@ -170,6 +175,7 @@ class SessionsTest : public ::testing::Test {
   std::unique_ptr<Process> alice_;
   std::unique_ptr<Process> mallory_;
   int alice_leader_ = 0;
+  int alice_processes_ = 0;  // as the test saw them once the trees settled
   std::string sessions_text_;
 };
 
@@ -183,7 +189,8 @@ TEST_F(SessionsTest, ListsSessionsWithTtyRemoteAndEscalation) {
   EXPECT_EQ(alice[3], kRemote) << sessions_text_;
   EXPECT_EQ(alice[4] + " " + alice[5], "2023-11-14 22:13:20") << sessions_text_;
   EXPECT_EQ(alice[6], std::to_string(alice_leader_));
-  EXPECT_EQ(alice[7], "2");  // script and sleep
+  EXPECT_EQ(alice[7], std::to_string(alice_processes_));  // script, its shell and sleep
+  EXPECT_EQ(alice_processes_, 3);
   EXPECT_EQ(alice[8], "no");
   const auto& mallory = rows["mallory"];
   EXPECT_EQ(mallory[2], "-");
