@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
@@ -113,6 +114,26 @@ TEST(EvidenceSourceTest, LoopDeviceReadsLikeSha256sum) {
   auto disks = listWholeDisks();
   ASSERT_TRUE(disks.ok()) << disks.status();
   for (const auto& d : *disks) EXPECT_EQ(d.find("/dev/loop"), std::string::npos) << d;
+}
+
+// The enumeration rules on a directory laid out like /sys/block.
+TEST(EvidenceSourceTest, AllDisksSkipsLoopRamZramAndEmptyDevices) {
+  TempDir dir;
+  for (const auto& [name, size] :
+       std::vector<std::pair<std::string, std::string>>{{"sda", "1000"},
+                                                        {"nvme0n1", "2000"},
+                                                        {"loop0", "10"},
+                                                        {"ram0", "10"},
+                                                        {"zram0", "10"},
+                                                        {"sr0", "0"},
+                                                        {"cciss!c0d0", "30"}}) {
+    std::filesystem::create_directories(dir.path() + "/" + name);
+    std::ofstream(dir.path() + "/" + name + "/size") << size << "\n";
+  }
+  auto disks = listWholeDisks(dir.path());
+  ASSERT_TRUE(disks.ok()) << disks.status();
+  EXPECT_EQ(*disks, (std::vector<std::string>{"/dev/cciss/c0d0", "/dev/nvme0n1", "/dev/sda"}));
+  EXPECT_FALSE(listWholeDisks(dir.path() + "/missing").ok());
 }
 
 }  // namespace

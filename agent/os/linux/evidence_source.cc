@@ -205,17 +205,17 @@ absl::StatusOr<std::unique_ptr<EvidenceSource>> openEvidenceSource(const std::st
   return std::unique_ptr<EvidenceSource>(new LinuxEvidenceSource(fd, std::move(f), direct));
 }
 
-absl::StatusOr<std::vector<std::string>> listWholeDisks() {
+absl::StatusOr<std::vector<std::string>> listWholeDisks(const std::string& sys_block) {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(sys_block, ec)) {
     std::string name = entry.path().filename().string();
     if (name.starts_with("loop") || name.starts_with("ram") || name.starts_with("zram")) continue;
     if (readSysfs(entry.path().string() + "/size") == "0") continue;
     std::replace(name.begin(), name.end(), '!', '/');
     out.push_back("/dev/" + name);
   }
-  if (ec) return errnoStatus(ec.value(), "listing /sys/block");
+  if (ec) return errnoStatus(ec.value(), "listing " + sys_block);
   std::sort(out.begin(), out.end());
   return out;
 }
