@@ -434,6 +434,7 @@ absl::StatusOr<EvidenceRecord> EvidenceStore::finish(const std::string& id, std:
     t = std::move(it->second);
     transfers_.erase(it);
     progress = progress_[id];
+    progress_.erase(id);  // the record keeps the figures from here on
   }
   const std::string got = t->hash.finish();
   if (t->size != size || got != sha256) {

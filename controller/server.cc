@@ -1395,6 +1395,15 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     v1::EvidenceData first;
     *first.mutable_item() = evidenceItem(*found, {});
     if (!writer->Write(first)) return grpc::Status(grpc::StatusCode::CANCELLED, "reader gone");
+    // Chain of custody: every copy handed out is in the action log.
+    LogEntry e;
+    e.type = entry_type::kEvent;
+    e.actor = "operator:" + op->name;
+    e.host_id = found->record.host_id;
+    e.ref = req->id();
+    e.detail = absl::StrFormat("evidence %s copied out (%d bytes, sha256 %s)", req->id(),
+                               found->record.size, crypto::hex(found->record.controller_sha256));
+    if (auto logged = impl_->appendEntry(e); !logged.ok()) return toGrpc(logged.status());
     logInfo("operator %s reads evidence %s", op->name, req->id());
     auto s = impl_->evidence->readContent(req->id(), [&](std::string_view piece) {
       v1::EvidenceData d;
@@ -1505,6 +1514,18 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
     }
     resp->set_ok(all);
     logInfo("operator %s verified evidence %s: %s", op->name, req->id(), all ? "ok" : "FAILED");
+    LogEntry e;
+    e.type = entry_type::kEvent;
+    e.actor = "operator:" + op->name;
+    e.host_id = r.host_id;
+    e.ref = req->id();
+    std::string failed;
+    for (const auto& c : resp->checks()) {
+      if (!c.ok()) failed += (failed.empty() ? "" : ", ") + c.name();
+    }
+    e.detail = all ? absl::StrFormat("evidence %s verified", req->id())
+                   : absl::StrFormat("evidence %s FAILED verification: %s", req->id(), failed);
+    if (auto logged = impl_->appendEntry(e); !logged.ok()) return toGrpc(logged.status());
     return grpc::Status::OK;
   }
 
