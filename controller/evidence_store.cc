@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -25,6 +26,7 @@ namespace {
 
 constexpr std::size_t kPiece = 1 << 20;  // read and decompress in pieces of this size
 constexpr int kZstdLevel = 3;
+constexpr std::size_t kDirectAlignment = 4096;  // O_DIRECT offsets, lengths and buffers
 
 absl::Status errnoError(const std::string& what) {
   const int err = errno;
@@ -202,6 +204,8 @@ absl::StatusOr<EvidenceRecord> EvidenceRecord::fromJson(std::string_view json) {
 
 EvidenceStore::Transfer::~Transfer() {
   if (fd >= 0) ::close(fd);
+  if (direct_fd >= 0) ::close(direct_fd);
+  std::free(aligned);
   if (cctx != nullptr) ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx));
 }
 
@@ -276,7 +280,6 @@ absl::Status EvidenceStore::rebuild(Transfer& t, const std::string& partial) {
   if (t.compression == Compression::kNone) {
     WARDEN_RETURN_IF_ERROR(forEachPiece(rfd, size, partial, [&](std::string_view piece) {
       t.hash.update(piece);
-      t.stored_hash.update(piece);
       return absl::OkStatus();
     }));
     t.size = t.file_size = size;
@@ -319,6 +322,16 @@ absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id, Compress
   // What is there was fdatasynced before it was acknowledged (a crash of this process keeps
   // the rest in the page cache, also correct); the sender checks the hash anyway.
   WARDEN_RETURN_IF_ERROR(rebuild(*t, partial));
+  if (compression == Compression::kNone) {
+    t->direct_fd = ::open(partial.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECT);
+    if (t->direct_fd >= 0) {
+      t->aligned = static_cast<char*>(std::aligned_alloc(kDirectAlignment, kPiece));
+      if (t->aligned == nullptr) {
+        ::close(t->direct_fd);
+        t->direct_fd = -1;
+      }
+    }
+  }
   if (compression == Compression::kZstd) {
     auto* cctx = ZSTD_createCCtx();
     if (cctx == nullptr) return absl::ResourceExhaustedError("cannot allocate a zstd context");
@@ -373,13 +386,21 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
     frame.resize(n);
     stored = frame;
   }
-  if (auto s = writeAll(t->fd, stored, t->file_size, "writing evidence " + id); !s.ok()) {
+  // Whole aligned chunks go around the page cache; anything else (the last chunk of an odd
+  // size) through it.
+  const bool direct = t->direct_fd >= 0 && t->file_size % kDirectAlignment == 0 &&
+                      stored.size() % kDirectAlignment == 0;
+  if (direct) std::memcpy(t->aligned, stored.data(), stored.size());
+  if (auto s = writeAll(direct ? t->direct_fd : t->fd,
+                        direct ? std::string_view(t->aligned, stored.size()) : stored, t->file_size,
+                        "writing evidence " + id);
+      !s.ok()) {
     // Keep the file at what was held before this chunk.
     (void)::ftruncate(t->fd, static_cast<off_t>(t->file_size));
     return s;
   }
   t->hash.update(data);
-  t->stored_hash.update(stored);
+  if (t->compression == Compression::kZstd) t->stored_hash.update(stored);
   t->size += data.size();
   t->file_size += stored.size();
   std::lock_guard<std::mutex> lock(mu_);
@@ -454,7 +475,7 @@ absl::StatusOr<EvidenceRecord> EvidenceStore::finish(const std::string& id, std:
   record.compression = t->compression;
   record.stored_name = id + (t->compression == Compression::kZstd ? ".img.zst" : ".img");
   record.stored_size = t->file_size;
-  record.stored_sha256 = t->stored_hash.finish();
+  record.stored_sha256 = t->compression == Compression::kZstd ? t->stored_hash.finish() : got;
   record.started_unix_ms = progress.started_unix_ms;
   record.finished_unix_ms = nowMs();
   record.wire_bytes = progress.wire_bytes;

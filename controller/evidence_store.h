@@ -155,8 +155,12 @@ class EvidenceStore {
     std::uint64_t size = 0;       // content bytes
     std::uint64_t file_size = 0;  // bytes in the file
     crypto::Sha256 hash;          // of the content
-    crypto::Sha256 stored_hash;   // of the file's bytes
+    crypto::Sha256 stored_hash;   // of the file's bytes (kZstd; for kNone they are the content)
     void* cctx = nullptr;         // ZSTD_CCtx for kZstd
+    // kNone: the same file opened with O_DIRECT (-1 where the file system refuses it), for
+    // aligned chunks, copied through `aligned`: images do not fill the page cache.
+    int direct_fd = -1;
+    char* aligned = nullptr;
     ~Transfer();
   };
   explicit EvidenceStore(std::string dir) : dir_(std::move(dir)) {}

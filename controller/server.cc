@@ -7,10 +7,12 @@
 
 #include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
@@ -644,6 +646,101 @@ struct ControllerServer::Impl {
   }
 };
 
+namespace {
+
+// The storing stage of an evidence upload: checks each chunk's hash and appends it to the
+// store on a thread of its own, fdatasyncing every kEvidenceSyncEvery bytes. At most kDepth
+// chunks wait; push() blocks beyond that (flow control reaches the agent through gRPC).
+class ChunkPipeline {
+ public:
+  ChunkPipeline(EvidenceStore& store, std::string id, std::string host)
+      : store_(store), id_(std::move(id)), host_(std::move(host)), thread_([this] { work(); }) {}
+  ~ChunkPipeline() { (void)finish(); }
+
+  // False when the worker has failed (finish() says why).
+  bool push(v1::EvidenceChunk chunk) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < kDepth || !status_.ok(); });
+    if (!status_.ok()) return false;
+    queue_.push_back(std::move(chunk));
+    cv_.notify_all();
+    return true;
+  }
+
+  // Stores what was pushed, syncs it, and returns the bytes held durably, or the first error.
+  absl::StatusOr<std::uint64_t> finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return status_.ok() ? absl::StatusOr<std::uint64_t>(held_) : status_;
+      closed_ = true;
+      cv_.notify_all();
+    }
+    thread_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
+    if (!status_.ok()) return status_;
+    return held_;
+  }
+
+ private:
+  static constexpr std::size_t kDepth = 4;
+
+  void work() {
+    std::uint64_t unsynced = 0;
+    for (;;) {
+      v1::EvidenceChunk c;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return !queue_.empty() || closed_; });
+        if (queue_.empty()) break;
+        c = std::move(queue_.front());
+        queue_.pop_front();
+        cv_.notify_all();
+      }
+      absl::Status s;
+      if (!c.data().empty()) {
+        if (crypto::sha256(c.data()) != c.sha256()) {
+          s = absl::DataLossError(
+              absl::StrFormat("evidence %s: chunk at %d does not match its hash", id_, c.offset()));
+        } else {
+          s = store_.append(id_, c.offset(), c.data());
+          unsynced += c.data().size();
+        }
+      }
+      if (s.ok() && unsynced >= kEvidenceSyncEvery) {
+        s = store_.sync(id_).status();
+        unsynced = 0;
+      }
+      if (!s.ok()) {
+        logError("evidence %s from %s: %s", id_, host_, s.message());
+        std::lock_guard<std::mutex> lock(mu_);
+        status_ = s;
+        cv_.notify_all();
+        break;
+      }
+    }
+    // What was stored is made durable either way: a broken stream resumes from it.
+    auto synced = store_.sync(id_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (synced.ok()) held_ = *synced;
+    if (status_.ok() && !synced.ok()) status_ = synced.status();
+  }
+
+  EvidenceStore& store_;
+  const std::string id_;
+  const std::string host_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<v1::EvidenceChunk> queue_;
+  bool closed_ = false;
+  bool finished_ = false;
+  absl::Status status_;
+  std::uint64_t held_ = 0;
+  std::thread thread_;  // last: starts after everything it uses
+};
+
+}  // namespace
+
 class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Service {
  public:
   explicit AgentService(Impl* impl) : impl_(impl) {}
@@ -789,34 +886,31 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
           absl::StrFormat("evidence %s: the controller holds %d bytes; resume there, not at %d", id,
                           rp->offset, m.offset())));
     }
-    std::uint64_t held = rp->offset, unsynced = 0;
+    // Two stages, so receiving (TLS, protobuf) and storing (chunk hash, content hash, write)
+    // use two cores: this thread reads the stream, a worker checks and stores, a few chunks
+    // apart at most.
+    ChunkPipeline pipe(*impl_->evidence, id, up->host.host_id);
+    bool ended_with_last = false;
     for (;;) {
       if (m.evidence_id() != id || m.data().size() > kMaxEvidenceChunk) {
         return toGrpc(absl::InvalidArgumentError("evidence chunk for another id, or too large"));
       }
       impl_->evidence->noteArrival(id, m.data().size(), m.source_size());
-      if (!m.data().empty()) {
-        if (crypto::sha256(m.data()) != m.sha256()) {
-          return toGrpc(absl::DataLossError(
-              absl::StrFormat("evidence %s: chunk at %d does not match its hash", id, m.offset())));
-        }
-        if (auto s = impl_->evidence->append(id, m.offset(), m.data()); !s.ok()) {
-          logError("evidence %s from %s: %s", id, up->host.host_id, s.message());
-          return toGrpc(s);
-        }
-        held += m.data().size();
-        unsynced += m.data().size();
-        if (unsynced >= kEvidenceSyncEvery) {
-          if (auto s = impl_->evidence->sync(id); !s.ok()) return toGrpc(s.status());
-          unsynced = 0;
-        }
+      if (m.last()) {
+        ended_with_last = true;
+        break;
       }
-      if (m.last()) return finishUpload(*up, m, result);
+      if (!pipe.push(std::move(m))) break;  // the worker failed: its error is the answer
+      m = v1::EvidenceChunk();
       if (!reader->Read(&m)) break;
     }
-    // The stream ended without its last message: keep what arrived, resumable.
-    auto synced = impl_->evidence->sync(id);
-    result->set_received(synced.ok() ? *synced : held);
+    auto stored = pipe.finish();
+    if (!stored.ok()) return toGrpc(stored.status());
+    const std::uint64_t held = *stored;
+    if (ended_with_last) return finishUpload(*up, m, result);
+    // The stream ended without its last message: what arrived is kept (and synced by
+    // finish() above), resumable.
+    result->set_received(held);
     logWarning("evidence %s from %s: stream ended at %d bytes; resumable", id, up->host.host_id,
                held);
     return grpc::Status(grpc::StatusCode::ABORTED,
