@@ -38,6 +38,7 @@ absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall) {
   parts.conntrack = warden::linux_os::makeConnectionTracker();
   parts.open_evidence = warden::openEvidenceSource;
   parts.list_disks = [] { return warden::listWholeDisks(); };
+  parts.build_triage = warden::writeTriageBundle;
   auto watch = warden::linux_os::makeNetfilterWatch();
   if (watch.ok()) parts.watch = std::move(*watch);
   return parts;

@@ -4,6 +4,10 @@
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -421,12 +425,12 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
   }
   r.command_id = cmd->id;
   r.kind = cmd->kind;
-  if (cmd->kind == "image") {
+  if (cmd->kind == "image" || cmd->kind == "collect") {
     std::lock_guard<std::mutex> lock(imaging_mu_);
     // Delivered again while it runs (a reconnect): its receipt comes when it is done.
     if (!imaging_.insert(cmd->id).second) return;
     imaging_threads_.emplace_back([this, c = *cmd, r]() mutable {
-      ActionOutcome out = imageDevice(c);
+      ActionOutcome out = c.kind == "image" ? imageDevice(c) : collectTriage(c);
       {
         std::lock_guard<std::mutex> lock(imaging_mu_);
         imaging_.erase(c.id);
@@ -439,6 +443,8 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
       r.finished_unix_ms = nowUnixMs();
       logInfo("host %s: %s %s: %s", trust_.host_id, c.kind, c.id, r.message);
       reply(r);
+      // The receipt is stored: the bundle it names has done its job.
+      if (c.kind == "collect") (void)std::remove(collectPath(c.id).c_str());
     });
     return;
   }
@@ -623,6 +629,91 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
                     ? absl::StrFormat("imaged %s: %d bytes, sha256 %s", devices[0], total_bytes,
                                       out.details[ids[0] + ".sha256"])
                     : absl::StrFormat("imaged %d devices: %d bytes", sources.size(), total_bytes);
+  return out;
+}
+
+std::string Agent::collectPath(const std::string& command_id) const {
+  return options_.state_dir + "/collect/" + command_id + ".tar.zst";
+}
+
+// `warden collect`: the triage bundle (agent/os/triage.h) is written once to the state
+// directory and uploaded like an image, as evidence "<command id>-1". It stays until the
+// receipt is stored, so an agent restarted part way resumes the upload of the same bytes; a
+// bundle whose writing was interrupted is thrown away and written again.
+ActionOutcome Agent::collectTriage(const Command& cmd) {
+  ActionOutcome out;
+  if (!parts_.build_triage || !parts_.open_evidence) {
+    out.message = "triage collection is not available on this agent";
+    return out;
+  }
+  TriageOptions options;
+  double rate_mb = 0;
+  for (const auto& a : cmd.args) {
+    const double v = std::atof(a.c_str() + a.find('=') + 1);
+    if (a.rfind("rate=", 0) == 0) rate_mb = v;
+    if (a.rfind("max_member_mb=", 0) == 0) options.limits.max_member_bytes = v * 1e6;
+    if (a.rfind("max_total_mb=", 0) == 0) options.limits.max_total_bytes = v * 1e6;
+  }
+  const std::string path = collectPath(cmd.id);
+  const std::string evidence_id = cmd.id + "-1";
+  const std::string k = evidence_id + ".";
+  out.details["evidence_ids"] = evidence_id;
+  std::error_code ec;
+  std::filesystem::create_directories(options_.state_dir + "/collect", ec);
+  if (!std::filesystem::exists(path, ec)) {
+    const std::string partial = path + ".partial";
+    (void)std::remove(partial.c_str());
+    auto built = parts_.build_triage(partial, options);
+    if (!built.ok()) {
+      out.message = absl::StrFormat("collecting: %s", built.status().message());
+      return out;
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0) {
+      out.message = absl::StrFormat("collecting: renaming %s: %s", partial, std::strerror(errno));
+      return out;
+    }
+    out.details[k + "members"] = std::to_string(built->members.size());
+    out.details[k + "content_bytes"] = std::to_string(built->content_bytes);
+    out.details[k + "limits_hit"] = std::to_string(built->limits_hit.size());
+    if (!built->limits_hit.empty()) {
+      std::string first = built->limits_hit.front();
+      if (built->limits_hit.size() > 1) {
+        first += absl::StrFormat(" (and %d more; see MANIFEST.json)", built->limits_hit.size() - 1);
+      }
+      out.details[k + "limit_first"] = first;
+    }
+    out.details[k + "triage_manifest_sha256"] = crypto::hex(crypto::sha256(built->manifest_json));
+  }
+  auto source = parts_.open_evidence(path);
+  if (!source.ok()) {
+    out.message = absl::StrFormat("opening the bundle: %s", source.status().message());
+    return out;
+  }
+  out.details[k + "device"] = path;
+  out.details[k + "device_kind"] = "triage bundle (tar+zstd)";
+  out.details[k + "size_bytes"] = std::to_string((*source)->facts().size_bytes);
+  UploadOptions upload;
+  upload.cancel = &stopping_;
+  upload.rate_bytes_per_second = rate_mb * 1e6;
+  upload.host_id = trust_.host_id;
+  upload.agent_version = kVersion;
+  auto up = uploadWithRetry(**source, cmd.id, evidence_id, upload);
+  if (!up.ok()) {
+    if (up.status().code() == absl::StatusCode::kCancelled) out.details["cancelled"] = "yes";
+    out.message = absl::StrFormat("uploading the triage bundle: %s", up.status().message());
+    return out;
+  }
+  out.ok = true;
+  out.details[k + "sha256"] = crypto::hex(up->sha256);
+  out.details[k + "controller_sha256"] = crypto::hex(up->controller_sha256);
+  out.details[k + "manifest_sha256"] = crypto::hex(up->manifest_sha256);
+  out.details[k + "immutable"] = up->immutable ? "yes" : "no";
+  out.details[k + "resumed_from"] = std::to_string(up->resumed_from);
+  auto members = out.details.find(k + "members");
+  out.message =
+      absl::StrFormat("collected a triage bundle%s: %d bytes, sha256 %s",
+                      members == out.details.end() ? "" : " of " + members->second + " members",
+                      up->size, crypto::hex(up->sha256));
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include "agent/actions/host_actions.h"
 #include "agent/os/evidence_source.h"
 #include "agent/os/firewall.h"
+#include "agent/os/triage.h"
 #include "agent/runtime/command_verifier.h"
 #include "agent/runtime/evidence_upload.h"
 #include "agent/runtime/state_store.h"
@@ -42,6 +43,9 @@ struct AgentParts {
   std::function<absl::StatusOr<std::unique_ptr<EvidenceSource>>(const std::string&)> open_evidence;
   // Whole disks for `image --all-disks` (agent/os/evidence_source.h); null: not available.
   std::function<absl::StatusOr<std::vector<std::string>>()> list_disks;
+  // Writes the triage bundle of `warden collect` (agent/os/triage.h); null: not available.
+  std::function<absl::StatusOr<TriageResult>(const std::string&, const TriageOptions&)>
+      build_triage;
 };
 
 class Agent {
@@ -76,6 +80,8 @@ class Agent {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> makeChannel(bool bulk);
   // `warden image`: streams the device to the controller's evidence store.
   ActionOutcome imageDevice(const Command& cmd);
+  ActionOutcome collectTriage(const Command& cmd);
+  std::string collectPath(const std::string& command_id) const;
   absl::StatusOr<UploadOutcome> uploadWithRetry(EvidenceSource& source,
                                                 const std::string& command_id,
                                                 const std::string& evidence_id,

@@ -82,7 +82,11 @@ class ReadAhead {
       b->length = *n;
       next_ += *n;
       ready_.push_back(std::move(b));
+      // A short read is the end of the source (EvidenceSource::read): reading on would start
+      // at an offset O_DIRECT cannot take.
+      if (*n < read_size_) done_ = true;
       cv_.notify_all();
+      if (done_) return;
     }
   }
 
