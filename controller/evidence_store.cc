@@ -473,7 +473,10 @@ absl::StatusOr<EvidenceRecord> EvidenceStore::finish(const std::string& id, std:
   record.controller_sha256 = got;
   record.manifest_sha256 = crypto::sha256(manifest);
   record.compression = t->compression;
-  record.stored_name = id + (t->compression == Compression::kZstd ? ".img.zst" : ".img");
+  // A triage bundle is a .tar.zst already; images are raw, or zstd frames.
+  record.stored_name = id + (record.kind == "collect"               ? ".tar.zst"
+                             : t->compression == Compression::kZstd ? ".img.zst"
+                                                                    : ".img");
   record.stored_size = t->file_size;
   record.stored_sha256 = t->compression == Compression::kZstd ? t->stored_hash.finish() : got;
   record.started_unix_ms = progress.started_unix_ms;

@@ -7,7 +7,8 @@
 //   ID.incomplete  a transfer that can no longer complete (its action failed); kept, never
 //                  listed as complete
 //   ID.img         a complete raw image, or ID.img.zst a complete zstd-compressed one (a
-//                  sequence of frames: `zstd -d` restores the image): 0444, and immutable
+//                  sequence of frames: `zstd -d` restores the image), or ID.tar.zst a triage
+//                  bundle (stored as it came: it is compressed already): 0444, and immutable
 //                  (FS_IMMUTABLE_FL) where the file system and the controller's capabilities allow
 //   ID.manifest    the manifest the agent signed, exactly as signed, then "signature BASE64"
 //   ID.record      the controller's custody record (JSON, one line): who asked, which action and

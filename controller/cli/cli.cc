@@ -1292,9 +1292,12 @@ void printEvidenceRow(const v1::EvidenceItem& e) {
       e.state() == "receiving" && e.total() > 0
           ? absl::StrFormat("%s/%s", formatBytes(e.size()), formatBytes(e.total()))
           : formatBytes(e.size());
-  std::printf("%-24s %-10s %-12s %-7s %-20s %-18s %-16s %s\n", e.id().c_str(), e.state().c_str(),
-              printable(e.host_id()).c_str(), e.kind().c_str(), printable(e.source()).c_str(),
-              size.c_str(), e.sha256().empty() ? "-" : (e.sha256().substr(0, 12) + "…").c_str(),
+  // Long paths keep their end, where the file name is.
+  std::string source = printable(e.source());
+  if (source.size() > 28) source = "..." + source.substr(source.size() - 25);
+  std::printf("%-24s %-10s %-12s %-7s %-28s %-18s %-16s %s\n", e.id().c_str(), e.state().c_str(),
+              printable(e.host_id()).c_str(), e.kind().c_str(), source.c_str(), size.c_str(),
+              e.sha256().empty() ? "-" : (e.sha256().substr(0, 12) + "...").c_str(),
               formatTime(e.finished_unix_ms()).c_str());
 }
 
@@ -1310,7 +1313,7 @@ int evidenceList(const Globals& g, const std::string& host) {
       std::printf("%s\n", toJson(resp).c_str());
       return kExitOk;
     }
-    std::printf("%-24s %-10s %-12s %-7s %-20s %-18s %-16s %s\n", "EVIDENCE", "STATE", "HOST",
+    std::printf("%-24s %-10s %-12s %-7s %-28s %-18s %-16s %s\n", "EVIDENCE", "STATE", "HOST",
                 "KIND", "SOURCE", "SIZE", "SHA256", "STORED (UTC)");
     for (const auto& e : resp.items()) printEvidenceRow(e);
     return kExitOk;

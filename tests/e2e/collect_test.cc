@@ -138,6 +138,11 @@ TEST(CollectTest, PlantedKeyCronJobAndHistoryAreInTheBundleWithMatchingHashes) {
   // The process table is there, with executables hashed.
   EXPECT_NE(listing->out.find("processes.json"), std::string::npos) << listing->out;
 
+  auto show = d.cli({"evidence", "show", id, "--json"});
+  ASSERT_TRUE(show.ok());
+  EXPECT_EQ(jsonValue(show->out, "stored_name"), id + ".tar.zst") << show->out;
+  EXPECT_EQ(jsonValue(show->out, "kind"), "collect") << show->out;
+
   auto verify = d.cli({"evidence", "verify", id});
   ASSERT_TRUE(verify.ok());
   EXPECT_EQ(verify->exit_code, 0) << verify->out << verify->err;
