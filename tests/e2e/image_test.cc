@@ -219,6 +219,21 @@ TEST_F(ImageTest, ZstdStorageRestoresTheExactImage) {
   EXPECT_EQ(sha256sum(copy), loop_.sha256);
 }
 
+// On a terminal, `warden image` draws the transfer: percentage, bytes, rate and time left.
+TEST_F(ImageTest, ProgressOnATerminal) {
+  ASSERT_NO_FATAL_FAILURE(attach(16 << 20, 3));
+  // script(1) gives the CLI a pseudo-terminal; its output is what the operator would see.
+  const std::string command = absl::StrFormat("%s --profile %s image host-42 %s --rate 8",
+                                              wardenBinary("warden"), d_->profile(), loop_.device);
+  auto r = d_->controllerHost().exec({"script", "-qfec", command, "/dev/null"}, absl::Seconds(120));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0) << r->out << r->err;
+  EXPECT_NE(r->out.find("MB/s"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("ETA "), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("/ 16.0 MiB"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("sha256 " + loop_.sha256), std::string::npos) << r->out;
+}
+
 // The agent is killed part way through a rate-limited transfer and started again: the image
 // completes with the right hash, resumed from what the controller held, and nothing beyond the
 // chunk in flight crossed the network twice.
