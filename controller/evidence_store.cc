@@ -623,37 +623,40 @@ absl::StatusOr<std::pair<std::string, std::string>> EvidenceStore::manifest(
   return std::make_pair(text.substr(0, at), sig);
 }
 
-absl::StatusOr<EvidenceStore::Measured> EvidenceStore::measure(const std::string& id) const {
-  WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, find(id));
+// Calls `fn(stored, content)` over a complete item's file in order: the stored bytes and what
+// they hold (for an uncompressed item, the same bytes). Sets `stored_size`.
+absl::Status EvidenceStore::walk(
+    const StoredEvidence& e, std::uint64_t* stored_size,
+    const std::function<absl::Status(std::string_view, std::string_view)>& fn) const {
   const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return errnoError("opening " + e.path);
   absl::Cleanup closer = [fd] { ::close(fd); };
   struct stat st {};
   if (::fstat(fd, &st) != 0) return errnoError("stat " + e.path);
-  Measured m;
-  m.stored_size = static_cast<std::uint64_t>(st.st_size);
-  crypto::Sha256 stored, content;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  *stored_size = size;
   if (e.record.compression == Compression::kNone) {
-    WARDEN_RETURN_IF_ERROR(forEachPiece(fd, m.stored_size, e.path, [&](std::string_view piece) {
-      stored.update(piece);
-      content.update(piece);
-      m.size += piece.size();
-      return absl::OkStatus();
-    }));
-  } else {
-    WARDEN_ASSIGN_OR_RETURN(
-        std::uint64_t whole,
-        forEachFrame(fd, m.stored_size, e.path, [&](std::string_view frame, std::string_view c) {
-          stored.update(frame);
-          content.update(c);
-          m.size += c.size();
-          return absl::OkStatus();
-        }));
-    if (whole != m.stored_size) {
-      return absl::DataLossError(
-          absl::StrFormat("%s: bytes after offset %d are not a whole zstd frame", e.path, whole));
-    }
+    return forEachPiece(fd, size, e.path, [&](std::string_view piece) { return fn(piece, piece); });
   }
+  WARDEN_ASSIGN_OR_RETURN(std::uint64_t whole, forEachFrame(fd, size, e.path, fn));
+  if (whole != size) {
+    return absl::DataLossError(
+        absl::StrFormat("%s: bytes after offset %d are not a whole zstd frame", e.path, whole));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EvidenceStore::Measured> EvidenceStore::measure(const std::string& id) const {
+  WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, find(id));
+  Measured m;
+  crypto::Sha256 stored, content;
+  WARDEN_RETURN_IF_ERROR(
+      walk(e, &m.stored_size, [&](std::string_view stored_bytes, std::string_view c) {
+        stored.update(stored_bytes);
+        content.update(c);
+        m.size += c.size();
+        return absl::OkStatus();
+      }));
   m.stored_sha256 = stored.finish();
   m.sha256 = content.finish();
   return m;
@@ -662,25 +665,10 @@ absl::StatusOr<EvidenceStore::Measured> EvidenceStore::measure(const std::string
 absl::Status EvidenceStore::readContent(const std::string& id,
                                         const std::function<bool(std::string_view)>& sink) const {
   WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, find(id));
-  const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return errnoError("opening " + e.path);
-  absl::Cleanup closer = [fd] { ::close(fd); };
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return errnoError("stat " + e.path);
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  const auto deliver = [&](std::string_view piece) {
-    return sink(piece) ? absl::OkStatus() : absl::CancelledError("the reader went away");
-  };
-  if (e.record.compression == Compression::kNone) return forEachPiece(fd, size, e.path, deliver);
-  WARDEN_ASSIGN_OR_RETURN(
-      std::uint64_t whole,
-      forEachFrame(fd, size, e.path,
-                   [&](std::string_view, std::string_view content) { return deliver(content); }));
-  if (whole != size) {
-    return absl::DataLossError(
-        absl::StrFormat("%s: bytes after offset %d are not a whole zstd frame", e.path, whole));
-  }
-  return absl::OkStatus();
+  std::uint64_t stored_size = 0;
+  return walk(e, &stored_size, [&](std::string_view, std::string_view content) {
+    return sink(content) ? absl::OkStatus() : absl::CancelledError("the reader went away");
+  });
 }
 
 }  // namespace warden

@@ -167,6 +167,9 @@ class EvidenceStore {
   explicit EvidenceStore(std::string dir) : dir_(std::move(dir)) {}
   std::string path(const std::string& id, const char* suffix) const;
   absl::Status rebuild(Transfer& t, const std::string& partial);
+  absl::Status walk(
+      const StoredEvidence& e, std::uint64_t* stored_size,
+      const std::function<absl::Status(std::string_view, std::string_view)>& fn) const;
 
   const std::string dir_;
   mutable std::mutex mu_;

@@ -19,14 +19,6 @@
 namespace warden::testing {
 namespace {
 
-std::string jsonValue(const std::string& json, const std::string& key) {
-  const std::string k = "\"" + key + "\": \"";
-  const auto at = json.find(k);
-  if (at == std::string::npos) return "";
-  const auto end = json.find('"', at + k.size());
-  return json.substr(at + k.size(), end - at - k.size());
-}
-
 std::string fileSha256(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -101,7 +93,7 @@ TEST(CollectTest, PlantedKeyCronJobAndHistoryAreInTheBundleWithMatchingHashes) {
   auto r = d.cli({"collect", "host-42", "--json"}, absl::Seconds(300));
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->exit_code, 0) << r->out << r->err << d.agentLog("host-42") << d.controllerLog();
-  const std::string id = jsonValue(r->out, "evidence_ids");
+  const std::string id = jsonString(r->out, "evidence_ids");
   ASSERT_FALSE(id.empty()) << r->out;
 
   const std::string work = d.controllerHost().dir() + "/collected";
@@ -110,7 +102,7 @@ TEST(CollectTest, PlantedKeyCronJobAndHistoryAreInTheBundleWithMatchingHashes) {
   auto get = d.cli({"evidence", "get", id, "--out", bundle});
   ASSERT_TRUE(get.ok());
   ASSERT_EQ(get->exit_code, 0) << get->out << get->err;
-  EXPECT_EQ(fileSha256(bundle), jsonValue(r->out, id + ".sha256"));
+  EXPECT_EQ(fileSha256(bundle), jsonString(r->out, id + ".sha256"));
   auto test = run({"zstd", "-tq", bundle});
   ASSERT_TRUE(test.ok());
   EXPECT_EQ(test->exit_code, 0) << test->err;
@@ -125,7 +117,7 @@ TEST(CollectTest, PlantedKeyCronJobAndHistoryAreInTheBundleWithMatchingHashes) {
   const std::string manifest = readAll(work + "/x/MANIFEST.json");
   ASSERT_FALSE(manifest.empty());
   EXPECT_EQ(crypto::hex(crypto::sha256(manifest)),
-            jsonValue(r->out, id + ".triage_manifest_sha256"))
+            jsonString(r->out, id + ".triage_manifest_sha256"))
       << "the receipt names the manifest";
   for (const auto& [path, expected] : std::vector<std::pair<std::string, std::string>>{
            {keys, fileSha256(keys)}, {history, fileSha256(history)}, {cron, cron_sha}}) {
@@ -140,8 +132,8 @@ TEST(CollectTest, PlantedKeyCronJobAndHistoryAreInTheBundleWithMatchingHashes) {
 
   auto show = d.cli({"evidence", "show", id, "--json"});
   ASSERT_TRUE(show.ok());
-  EXPECT_EQ(jsonValue(show->out, "stored_name"), id + ".tar.zst") << show->out;
-  EXPECT_EQ(jsonValue(show->out, "kind"), "collect") << show->out;
+  EXPECT_EQ(jsonString(show->out, "stored_name"), id + ".tar.zst") << show->out;
+  EXPECT_EQ(jsonString(show->out, "kind"), "collect") << show->out;
 
   auto verify = d.cli({"evidence", "verify", id});
   ASSERT_TRUE(verify.ok());

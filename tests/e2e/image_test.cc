@@ -58,15 +58,6 @@ std::string sha256sum(const std::string& path) {
   return sum.ok() && sum->exit_code == 0 ? sum->out.substr(0, 64) : "";
 }
 
-// The string value of "KEY": "VALUE" in JSON text (the first one), or "".
-std::string jsonValue(const std::string& json, const std::string& key) {
-  const std::string k = "\"" + key + "\": \"";
-  const auto at = json.find(k);
-  if (at == std::string::npos) return "";
-  const auto end = json.find('"', at + k.size());
-  return json.substr(at + k.size(), end - at - k.size());
-}
-
 // The unquoted value of "KEY": VALUE (numbers, booleans), or "".
 std::string jsonNumber(const std::string& json, const std::string& key) {
   const std::string k = "\"" + key + "\": ";
@@ -116,7 +107,7 @@ class ImageTest : public ::testing::Test {
     EXPECT_EQ(r->exit_code, 0) << r->out << r->err << d_->agentLog("host-42")
                                << d_->controllerLog();
     last_out_ = r->out;
-    return jsonValue(r->out, "evidence_ids");
+    return jsonString(r->out, "evidence_ids");
   }
 
   RunResult cli(const std::vector<std::string>& args) {
@@ -135,18 +126,18 @@ TEST_F(ImageTest, LoopDeviceIsStoredReadOnlyVerifiedAndACorruptCopyFails) {
   ASSERT_NO_FATAL_FAILURE(attach(24 << 20, 42));
   const std::string id = image({loop_.device});
   ASSERT_FALSE(id.empty()) << last_out_;
-  EXPECT_EQ(jsonValue(last_out_, id + ".sha256"), loop_.sha256) << last_out_;
-  EXPECT_EQ(jsonValue(last_out_, id + ".controller_sha256"), loop_.sha256) << last_out_;
+  EXPECT_EQ(jsonString(last_out_, id + ".sha256"), loop_.sha256) << last_out_;
+  EXPECT_EQ(jsonString(last_out_, id + ".controller_sha256"), loop_.sha256) << last_out_;
 
   // The manifest and the custody record agree with the device.
   RunResult show = cli({"evidence", "show", id, "--json"});
   ASSERT_EQ(show.exit_code, 0) << show.out << show.err;
-  EXPECT_EQ(jsonValue(show.out, "state"), "complete");
-  EXPECT_EQ(jsonValue(show.out, "sha256"), loop_.sha256);
-  EXPECT_EQ(jsonValue(show.out, "host_id"), "host-42");
-  EXPECT_EQ(jsonValue(show.out, "operator"), "admin");
-  EXPECT_EQ(jsonValue(show.out, "compression"), "none");
-  const std::string stored = d_->dataDir() + "/evidence/" + jsonValue(show.out, "stored_name");
+  EXPECT_EQ(jsonString(show.out, "state"), "complete");
+  EXPECT_EQ(jsonString(show.out, "sha256"), loop_.sha256);
+  EXPECT_EQ(jsonString(show.out, "host_id"), "host-42");
+  EXPECT_EQ(jsonString(show.out, "operator"), "admin");
+  EXPECT_EQ(jsonString(show.out, "compression"), "none");
+  const std::string stored = d_->dataDir() + "/evidence/" + jsonString(show.out, "stored_name");
   struct stat st {};
   ASSERT_EQ(::stat(stored.c_str(), &st), 0) << stored;
   EXPECT_EQ(st.st_mode & 0777, 0444u);
@@ -204,14 +195,14 @@ TEST_F(ImageTest, ZstdStorageRestoresTheExactImage) {
   ASSERT_FALSE(id.empty()) << last_out_;
   RunResult show = cli({"evidence", "show", id, "--json"});
   ASSERT_EQ(show.exit_code, 0) << show.err;
-  EXPECT_EQ(jsonValue(show.out, "compression"), "zstd");
-  const std::string stored = d_->dataDir() + "/evidence/" + jsonValue(show.out, "stored_name");
+  EXPECT_EQ(jsonString(show.out, "compression"), "zstd");
+  const std::string stored = d_->dataDir() + "/evidence/" + jsonString(show.out, "stored_name");
   EXPECT_TRUE(stored.ends_with(".img.zst")) << stored;
   // The stored file is a plain zstd stream: the standard tool restores the device's bytes.
   auto restored = run({"sh", "-c", "zstd -dc " + stored + " | sha256sum"});
   ASSERT_TRUE(restored.ok());
   EXPECT_EQ(restored->out.substr(0, 64), loop_.sha256);
-  EXPECT_EQ(sha256sum(stored), jsonValue(show.out, "stored_sha256"));
+  EXPECT_EQ(sha256sum(stored), jsonString(show.out, "stored_sha256"));
   RunResult verify = cli({"evidence", "verify", id});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
   const std::string copy = d_->controllerHost().dir() + "/copy.img";
@@ -255,9 +246,9 @@ TEST_F(ImageTest, KilledAgentResumesWhereTheControllerStands) {
   ASSERT_TRUE(ended.ok()) << ended.status();
   const std::string out = cli_process->output();
   ASSERT_EQ(ended->exit_code, 0) << out << d_->agentLog("host-42") << d_->controllerLog();
-  const std::string id = jsonValue(out, "evidence_ids");
-  EXPECT_EQ(jsonValue(out, id + ".controller_sha256"), loop_.sha256) << out;
-  const std::string resumed = jsonValue(out, id + ".resumed_from");
+  const std::string id = jsonString(out, "evidence_ids");
+  EXPECT_EQ(jsonString(out, id + ".controller_sha256"), loop_.sha256) << out;
+  const std::string resumed = jsonString(out, id + ".resumed_from");
   EXPECT_NE(resumed, "0") << "it resumed where the controller stood: " << out;
   EXPECT_FALSE(resumed.empty()) << out;
 
@@ -292,7 +283,7 @@ TEST_F(ImageTest, ControllerRestartMidTransferResumes) {
     RunResult actions = cli({"actions", "--host", "host-42", "--json"});
     for (absl::string_view line : absl::StrSplit(actions.out, '\n')) {
       if (line.find("\"id\": \"") != absl::string_view::npos) {
-        action_id = jsonValue(std::string(line), "id");
+        action_id = jsonString(std::string(line), "id");
       }
       if (line.find("\"kind\": \"image\"") != absl::string_view::npos) break;
     }
@@ -302,14 +293,14 @@ TEST_F(ImageTest, ControllerRestartMidTransferResumes) {
   std::string state, shown;
   for (int i = 0; i < 600 && (state.empty() || state == "queued" || state == "delivered"); ++i) {
     RunResult a = cli({"action", action_id, "--json"});
-    state = jsonValue(a.out, "state");
+    state = jsonString(a.out, "state");
     shown = a.out;
     if (state == "queued" || state == "delivered") absl::SleepFor(absl::Milliseconds(200));
   }
   ASSERT_EQ(state, "succeeded") << shown << d_->agentLog("host-42") << d_->controllerLog();
   const std::string id = action_id + "-1";
-  EXPECT_EQ(jsonValue(shown, id + ".controller_sha256"), loop_.sha256) << shown;
-  EXPECT_NE(jsonValue(shown, id + ".resumed_from"), "0") << shown;
+  EXPECT_EQ(jsonString(shown, id + ".controller_sha256"), loop_.sha256) << shown;
+  EXPECT_NE(jsonString(shown, id + ".resumed_from"), "0") << shown;
   EXPECT_EQ(cli({"evidence", "verify", id}).exit_code, 0);
 }
 

@@ -20,16 +20,6 @@ namespace {
 
 constexpr absl::Duration kDownTimeout = absl::Seconds(20);
 
-// The string value of the first `"key": "..."` at or after `from` in protobuf JSON output.
-std::string jsonString(const std::string& json, const std::string& key, std::size_t from = 0) {
-  const std::string needle = absl::StrFormat("\"%s\": \"", key);
-  const std::size_t pos = json.find(needle, from);
-  if (pos == std::string::npos) return "";
-  const std::size_t start = pos + needle.size();
-  const std::size_t end = json.find('"', start);
-  return end == std::string::npos ? "" : json.substr(start, end - start);
-}
-
 int countOf(const std::string& text, const std::string& needle) {
   int n = 0;
   for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) {

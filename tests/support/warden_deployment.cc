@@ -11,6 +11,15 @@
 
 namespace warden::testing {
 
+std::string jsonString(const std::string& json, const std::string& key, std::size_t from) {
+  const std::string needle = absl::StrFormat("\"%s\": \"", key);
+  const std::size_t pos = json.find(needle, from);
+  if (pos == std::string::npos) return "";
+  const std::size_t start = pos + needle.size();
+  const std::size_t end = json.find('"', start);
+  return end == std::string::npos ? "" : json.substr(start, end - start);
+}
+
 std::string wardenBinary(const std::string& name) {
   if (const char* env = std::getenv("WARDEN_BIN_DIR"); env != nullptr && *env != '\0') {
     return std::string(env) + "/" + name;

@@ -18,6 +18,10 @@ inline constexpr std::uint16_t kControllerPort = 7443;
 
 std::string wardenBinary(const std::string& name);  // WARDEN_BIN_DIR/name, or $WARDEN_BIN_DIR
 
+// The string value of the first `"key": "..."` at or after `from` in the CLI's (protobuf)
+// JSON output; "" when there is none.
+std::string jsonString(const std::string& json, const std::string& key, std::size_t from = 0);
+
 class WardenDeployment {
  public:
   // Makes the fleet (controller host plus `hosts`: name -> index), initialises and starts the

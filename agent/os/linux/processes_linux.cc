@@ -36,6 +36,7 @@
 #include "absl/strings/str_format.h"
 #include "agent/actions/session_selector.h"
 #include "agent/actions/sessions.h"
+#include "agent/os/linux/procfs.h"
 #include "agent/os/processes.h"
 #include "common/crypto.h"
 
@@ -74,17 +75,6 @@ std::int64_t parseId(const std::string& text) {
   const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
   if (end == text.c_str() || v >= static_cast<unsigned long long>(kUnsetId)) return -1;
   return static_cast<std::int64_t>(v);
-}
-
-// devices.txt: 4 = tty (0-63 ttyN, 64-255 ttySN), 136-143 = pts.
-std::string ttyName(unsigned long tty_nr) {
-  if (tty_nr == 0) return "";
-  const unsigned maj = major(tty_nr);
-  const unsigned min = minor(tty_nr);
-  if (maj >= 136 && maj <= 143) return absl::StrFormat("pts/%d", (maj - 136) * 256 + min);
-  if (maj == 4 && min < 64) return absl::StrFormat("tty%d", min);
-  if (maj == 4) return absl::StrFormat("ttyS%d", min - 64);
-  return absl::StrFormat("dev-%d:%d", maj, min);
 }
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
@@ -438,3 +428,18 @@ std::unique_ptr<SessionActions> makeSessionActions(pid_t agent_pid) {
 }
 
 }  // namespace warden::linux_os
+
+namespace warden {
+
+// devices.txt: 4 = tty (0-63 ttyN, 64-255 ttySN), 136-143 = pts.
+std::string ttyName(unsigned long tty_nr) {
+  if (tty_nr == 0) return "";
+  const unsigned maj = major(tty_nr);
+  const unsigned min = minor(tty_nr);
+  if (maj >= 136 && maj <= 143) return absl::StrFormat("pts/%d", (maj - 136) * 256 + min);
+  if (maj == 4 && min < 64) return absl::StrFormat("tty%d", min);
+  if (maj == 4) return absl::StrFormat("ttyS%d", min - 64);
+  return absl::StrFormat("dev-%d:%d", maj, min);
+}
+
+}  // namespace warden

@@ -111,6 +111,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/os/linux/child_process.h"
+#include "agent/os/linux/procfs.h"
 #include "agent/os/processes.h"
 #include "common/crypto.h"
 #include "common/files.h"
@@ -730,17 +731,6 @@ absl::StatusOr<CommandRun> runCommand(const std::vector<std::string>& argv, Spoo
 }
 
 // ---- procfs -------------------------------------------------------------------------------------
-
-// devices.txt: 4 = tty (0-63 ttyN, 64-255 ttySN), 136-143 = pts.
-std::string ttyName(unsigned long tty_nr) {
-  if (tty_nr == 0) return "";
-  const unsigned maj = major(tty_nr);
-  const unsigned min = minor(tty_nr);
-  if (maj >= 136 && maj <= 143) return absl::StrFormat("pts/%d", (maj - 136) * 256 + min);
-  if (maj == 4 && min < 64) return absl::StrFormat("tty%d", min);
-  if (maj == 4) return absl::StrFormat("ttyS%d", min - 64);
-  return absl::StrFormat("dev-%d:%d", maj, min);
-}
 
 std::string idJson(const std::string& text) {
   char* end = nullptr;
