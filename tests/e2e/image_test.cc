@@ -110,6 +110,17 @@ class ImageTest : public ::testing::Test {
     return jsonString(r->out, "evidence_ids");
   }
 
+  // Starts `warden image host-42 DEV --rate 8 --json` (32 MiB: about 4 s) and lets it run for
+  // 1.5 s.
+  void startSlowImage(std::unique_ptr<Process>& out) {
+    auto p =
+        d_->controllerHost().spawn({wardenBinary("warden"), "--profile", d_->profile(), "image",
+                                    "host-42", loop_.device, "--rate", "8", "--json"});
+    ASSERT_TRUE(p.ok()) << p.status();
+    out = std::move(*p);
+    absl::SleepFor(absl::Milliseconds(1500));
+  }
+
   RunResult cli(const std::vector<std::string>& args) {
     auto r = d_->cli(args, absl::Seconds(120));
     EXPECT_TRUE(r.ok());
@@ -230,16 +241,8 @@ TEST_F(ImageTest, ProgressOnATerminal) {
 // chunk in flight crossed the network twice.
 TEST_F(ImageTest, KilledAgentResumesWhereTheControllerStands) {
   ASSERT_NO_FATAL_FAILURE(attach(32 << 20, 7));
-  // 32 MiB at 8 MB/s: about 4 s; the agent dies after about 1.5 s.
   std::unique_ptr<Process> cli_process;
-  {
-    auto p =
-        d_->controllerHost().spawn({wardenBinary("warden"), "--profile", d_->profile(), "image",
-                                    "host-42", loop_.device, "--rate", "8", "--json"});
-    ASSERT_TRUE(p.ok()) << p.status();
-    cli_process = std::move(*p);
-  }
-  absl::SleepFor(absl::Milliseconds(1500));
+  ASSERT_NO_FATAL_FAILURE(startSlowImage(cli_process));
   ASSERT_TRUE(d_->killAgent("host-42", SIGKILL).ok());
   ASSERT_TRUE(d_->startAgent("host-42").ok());
   auto ended = cli_process->wait(absl::Seconds(120));
@@ -267,14 +270,7 @@ TEST_F(ImageTest, KilledAgentResumesWhereTheControllerStands) {
 TEST_F(ImageTest, ControllerRestartMidTransferResumes) {
   ASSERT_NO_FATAL_FAILURE(attach(32 << 20, 11));
   std::unique_ptr<Process> cli_process;
-  {
-    auto p =
-        d_->controllerHost().spawn({wardenBinary("warden"), "--profile", d_->profile(), "image",
-                                    "host-42", loop_.device, "--rate", "8", "--json"});
-    ASSERT_TRUE(p.ok()) << p.status();
-    cli_process = std::move(*p);
-  }
-  absl::SleepFor(absl::Milliseconds(1500));
+  ASSERT_NO_FATAL_FAILURE(startSlowImage(cli_process));
   ASSERT_TRUE(d_->restartController().ok()) << d_->controllerLog();
   (void)cli_process->wait(absl::Seconds(30));
   // The action, from the controller's list.
