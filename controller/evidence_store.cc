@@ -87,6 +87,9 @@ absl::StatusOr<std::uint64_t> forEachFrame(
           absl::StrFormat("%s: the zstd frame at %d is not one of the store's", path, at));
     }
     const std::size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), len);
+    // A last frame that parses but does not decompress (its checksum fails) is as torn as one
+    // cut short: whole frames end before it.
+    if (ZSTD_isError(n) && at + len == size) return at;
     if (ZSTD_isError(n)) {
       return absl::DataLossError(absl::StrFormat("%s: the zstd frame at %d does not decompress: %s",
                                                  path, at, ZSTD_getErrorName(n)));
@@ -234,6 +237,23 @@ bool makeImmutable(const std::string& path, std::string* why) {
   return ok;
 }
 
+bool clearImmutable(const std::string& path, std::string* why) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  if (ok && (flags & FS_IMMUTABLE_FL) != 0) {
+    flags &= ~FS_IMMUTABLE_FL;
+    ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  }
+  if (!ok) *why = std::strerror(errno);
+  ::close(fd);
+  return ok;
+}
+
 bool isImmutable(const std::string& path, std::string* why) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
@@ -300,20 +320,51 @@ absl::Status EvidenceStore::rebuild(Transfer& t, const std::string& partial) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id, Compression compression) {
-  if (!validId(id))
-    return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (transfers_.contains(id)) {
-    return absl::FailedPreconditionError(absl::StrFormat("evidence %s is being received", id));
+// An item whose content was renamed into place but whose record was not committed (a crash in
+// finish()): the record written beside it commits it; without one, the content goes back to
+// being a partial transfer that the sender completes again. Called with mu_ held.
+absl::Status EvidenceStore::recoverLocked(const std::string& id) {
+  const std::string record_path = path(id, ".record");
+  if (::access(record_path.c_str(), F_OK) == 0) return absl::OkStatus();
+  for (const char* suffix : {".img", ".img.zst", ".tar.zst"}) {
+    const std::string content = path(id, suffix);
+    if (::access(content.c_str(), F_OK) != 0) continue;
+    const std::string pending = path(id, ".record.tmp");
+    auto text = readWhole(pending);
+    if (text.ok() && EvidenceRecord::fromJson(*text).ok()) {
+      if (::rename(pending.c_str(), record_path.c_str()) != 0) {
+        return errnoError("committing " + record_path);
+      }
+      std::string why;
+      (void)makeImmutable(content, &why);
+      (void)makeImmutable(path(id, ".manifest"), &why);
+      (void)makeImmutable(record_path, &why);
+      return absl::OkStatus();
+    }
+    std::string why;
+    (void)clearImmutable(content, &why);
+    if (::rename(content.c_str(), path(id, ".partial").c_str()) != 0) {
+      return errnoError("recovering " + content);
+    }
+    (void)::chmod(path(id, ".partial").c_str(), 0600);
+    (void)::unlink(pending.c_str());
+    return absl::OkStatus();
   }
-  if (::access(path(id, ".record").c_str(), F_OK) == 0) {
-    return absl::AlreadyExistsError(absl::StrFormat("evidence %s is complete", id));
+  return absl::OkStatus();
+}
+
+// A transfer ready to append to: the parked one when it still matches the file, else one
+// rebuilt from the file. Runs without mu_: the caller holds the id's reservation.
+absl::StatusOr<std::unique_ptr<EvidenceStore::Transfer>> EvidenceStore::prepare(
+    const std::string& id, Compression compression, std::unique_ptr<Transfer> parked) {
+  if (parked != nullptr && parked->compression == compression) {
+    struct stat st {};
+    if (::fstat(parked->fd, &st) == 0 &&
+        static_cast<std::uint64_t>(st.st_size) == parked->file_size && st.st_nlink > 0) {
+      return parked;
+    }
   }
-  if (::access(path(id, ".incomplete").c_str(), F_OK) == 0) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("evidence %s was marked incomplete: its action ended", id));
-  }
+  parked.reset();
   const std::string partial = path(id, ".partial");
   auto t = std::make_unique<Transfer>();
   t->compression = compression;
@@ -340,15 +391,51 @@ absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id, Compress
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
   }
+  return t;
+}
+
+absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id, Compression compression,
+                                                 bool stream) {
+  if (!validId(id))
+    return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
+  std::unique_ptr<Transfer> parked;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (transfers_.contains(id)) {
+      return absl::FailedPreconditionError(absl::StrFormat("evidence %s is being received", id));
+    }
+    WARDEN_RETURN_IF_ERROR(recoverLocked(id));
+    if (::access(path(id, ".record").c_str(), F_OK) == 0) {
+      return absl::AlreadyExistsError(absl::StrFormat("evidence %s is complete", id));
+    }
+    if (::access(path(id, ".incomplete").c_str(), F_OK) == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("evidence %s was marked incomplete: its action ended", id));
+    }
+    transfers_[id] = nullptr;  // reserved: the id is this caller's from here on
+    if (auto it = parked_.find(id); it != parked_.end()) {
+      parked = std::move(it->second);
+      parked_.erase(it);
+    }
+  }
+  // Re-reading a large partial file takes a while: other items go on meanwhile.
+  auto t = prepare(id, compression, std::move(parked));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!t.ok()) {
+    transfers_.erase(id);
+    return t.status();
+  }
   ResumePoint rp;
-  rp.offset = t->size;
-  rp.prefix_sha256 = t->hash.digestSoFar();
+  rp.offset = (*t)->size;
+  rp.prefix_sha256 = (*t)->hash.digestSoFar();
   TransferProgress& p = progress_[id];
-  p.held = t->size;
-  ++p.streams;
-  if (p.started_unix_ms == 0) p.started_unix_ms = nowMs();
+  p.held = (*t)->size;
+  if (stream) {
+    ++p.streams;
+    if (p.started_unix_ms == 0) p.started_unix_ms = nowMs();
+  }
   p.updated_unix_ms = nowMs();
-  transfers_[id] = std::move(t);
+  transfers_[id] = std::move(*t);
   return rp;
 }
 
@@ -358,7 +445,7 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = transfers_.find(id);
-    if (it == transfers_.end()) {
+    if (it == transfers_.end() || it->second == nullptr) {
       return absl::FailedPreconditionError(
           absl::StrFormat("evidence %s is not being received", id));
     }
@@ -411,18 +498,35 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
 }
 
 absl::StatusOr<std::uint64_t> EvidenceStore::sync(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = transfers_.find(id);
-  if (it == transfers_.end()) {
-    return absl::FailedPreconditionError(absl::StrFormat("evidence %s is not being received", id));
+  Transfer* t = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = transfers_.find(id);
+    if (it == transfers_.end() || it->second == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("evidence %s is not being received", id));
+    }
+    t = it->second.get();
   }
-  if (::fdatasync(it->second->fd) != 0) return errnoError("syncing evidence " + id);
-  return it->second->size;
+  // Only the id's owner calls this, as it does append(): the transfer stays while it runs.
+  if (::fdatasync(t->fd) != 0) return errnoError("syncing evidence " + id);
+  return t->size;
 }
 
 void EvidenceStore::end(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
-  transfers_.erase(id);
+  auto it = transfers_.find(id);
+  if (it == transfers_.end()) return;
+  // Parked with its hash state: a resume needs no re-reading while this process runs.
+  if (it->second != nullptr) {
+    parked_[id] = std::move(it->second);
+    parked_order_.push_back(id);
+    while (parked_.size() > kMaxParked && !parked_order_.empty()) {
+      parked_.erase(parked_order_.front());
+      parked_order_.pop_front();
+    }
+  }
+  transfers_.erase(it);
 }
 
 void EvidenceStore::noteArrival(const std::string& id, std::uint64_t bytes, std::uint64_t total) {
@@ -448,15 +552,19 @@ absl::StatusOr<EvidenceRecord> EvidenceStore::finish(const std::string& id, std:
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = transfers_.find(id);
-    if (it == transfers_.end()) {
+    if (it == transfers_.end() || it->second == nullptr) {
       return absl::FailedPreconditionError(
           absl::StrFormat("evidence %s is not being received", id));
     }
+    // The id stays reserved (a null transfer) until this returns: nobody may begin it, or mark
+    // it incomplete, half way through.
     t = std::move(it->second);
-    transfers_.erase(it);
     progress = progress_[id];
-    progress_.erase(id);  // the record keeps the figures from here on
   }
+  absl::Cleanup release = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    transfers_.erase(id);
+  };
   const std::string got = t->hash.finish();
   if (t->size != size || got != sha256) {
     return absl::DataLossError(absl::StrFormat(
@@ -464,9 +572,7 @@ absl::StatusOr<EvidenceRecord> EvidenceStore::finish(const std::string& id, std:
         "incomplete",
         id, t->size, crypto::hex(got), size, crypto::hex(sha256)));
   }
-  if (::fdatasync(t->fd) != 0 || ::fchmod(t->fd, 0444) != 0) {
-    return errnoError("finishing evidence " + id);
-  }
+  if (::fdatasync(t->fd) != 0) return errnoError("finishing evidence " + id);
   record.id = id;
   record.size = size;
   record.agent_sha256 = sha256;
@@ -483,32 +589,38 @@ absl::StatusOr<EvidenceRecord> EvidenceStore::finish(const std::string& id, std:
   record.finished_unix_ms = nowMs();
   record.wire_bytes = progress.wire_bytes;
   record.streams = progress.streams;
+  // Whether the file system takes the immutable attribute, learned on the partial file before
+  // anything is committed (and lifted again: it could not be renamed otherwise).
+  const std::string partial = path(id, ".partial");
+  std::string why;
+  record.immutable = makeImmutable(partial, &why);
+  if (record.immutable) (void)clearImmutable(partial, &why);
+  t.reset();  // closes the partial file
+
+  // Commit protocol: manifest and record are written under temporary names and made durable;
+  // the content is renamed into place; the record's rename commits. A crash before that leaves
+  // something begin() recovers (recoverLocked); nothing is complete without its record.
   const std::string content_path = dir_ + "/" + record.stored_name;
   const std::string manifest_path = path(id, ".manifest");
   const std::string record_path = path(id, ".record");
-  // The manifest first; then the content under its final name; the record last, with the
-  // immutability the content got: an item is complete when its record exists.
+  const std::string record_tmp = path(id, ".record.tmp");
+  const std::string manifest_tmp = path(id, ".manifest.tmp");
+  (void)::unlink(record_tmp.c_str());
+  (void)::unlink(manifest_tmp.c_str());
   WARDEN_RETURN_IF_ERROR(writeReadOnlyFile(
-      manifest_path, manifest + "\nsignature " + crypto::base64(manifest_signature) + "\n"));
-  if (::rename(path(id, ".partial").c_str(), content_path.c_str()) != 0) {
-    return errnoError("completing evidence " + id);
+      manifest_tmp, manifest + "\nsignature " + crypto::base64(manifest_signature) + "\n"));
+  WARDEN_RETURN_IF_ERROR(writeReadOnlyFile(record_tmp, record.toJson() + "\n"));
+  if (::chmod(partial.c_str(), 0444) != 0) return errnoError("finishing evidence " + id);
+  if (::rename(manifest_tmp.c_str(), manifest_path.c_str()) != 0 ||
+      ::rename(partial.c_str(), content_path.c_str()) != 0) {
+    const absl::Status s = errnoError("completing evidence " + id);
+    (void)::chmod(partial.c_str(), 0600);
+    return s;
   }
-  std::string why;
-  record.immutable = makeImmutable(content_path, &why);
-  if (auto s = writeReadOnlyFile(record_path, record.toJson() + "\n"); !s.ok()) {
-    // Without its record the item is not complete: back to resumable.
-    std::string ignored;
-    if (record.immutable) {
-      const int fd = ::open(content_path.c_str(), O_RDONLY | O_CLOEXEC);
-      int flags = 0;
-      if (fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
-        flags &= ~FS_IMMUTABLE_FL;
-        (void)::ioctl(fd, FS_IOC_SETFLAGS, &flags);
-      }
-      if (fd >= 0) ::close(fd);
-    }
-    (void)::rename(content_path.c_str(), path(id, ".partial").c_str());
-    (void)::chmod(path(id, ".partial").c_str(), 0600);
+  if (::rename(record_tmp.c_str(), record_path.c_str()) != 0) {
+    const absl::Status s = errnoError("committing evidence " + id);
+    (void)::rename(content_path.c_str(), partial.c_str());
+    (void)::chmod(partial.c_str(), 0600);
     return s;
   }
   const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -516,8 +628,13 @@ absl::StatusOr<EvidenceRecord> EvidenceStore::finish(const std::string& id, std:
     (void)::fsync(dfd);
     ::close(dfd);
   }
+  if (record.immutable && !makeImmutable(content_path, &why)) record.immutable = false;
   (void)makeImmutable(manifest_path, &why);
   (void)makeImmutable(record_path, &why);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_.erase(id);  // the record keeps the figures from here on
+  }
   return record;
 }
 
@@ -530,6 +647,7 @@ int EvidenceStore::markIncomplete(const std::string& action_id) {
     if (!name.starts_with(action_id + "-") || !name.ends_with(".partial")) continue;
     const std::string id = name.substr(0, name.size() - 8);
     if (transfers_.contains(id)) continue;
+    parked_.erase(id);
     if (::rename(entry.path().c_str(), path(id, ".incomplete").c_str()) == 0) ++n;
   }
   return n;
@@ -546,8 +664,16 @@ absl::StatusOr<std::vector<StoredEvidence>> EvidenceStore::list() const {
   if (ec) return absl::InternalError(absl::StrFormat("listing %s: %s", dir_, ec.message()));
   for (const std::string& id : complete) {
     auto e = find(id);
-    if (!e.ok()) return e.status();
-    out.push_back(std::move(*e));
+    if (e.ok()) {
+      out.push_back(std::move(*e));
+      continue;
+    }
+    // A record that does not read is shown, not allowed to hide every other item.
+    StoredEvidence bad;
+    bad.id = id;
+    bad.state = "damaged";
+    bad.path = path(id, ".record");
+    out.push_back(std::move(bad));
   }
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     const std::string name = entry.path().filename().string();

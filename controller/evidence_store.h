@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -105,7 +106,10 @@ class EvidenceStore {
   // Starts (or resumes) the transfer of `id`, stored with `compression` (a resumed transfer
   // keeps the compression it began with). AlreadyExists when it is complete;
   // FailedPrecondition when it was marked incomplete or is being received by another stream.
-  absl::StatusOr<ResumePoint> begin(const std::string& id, Compression compression);
+  // `stream`: an upload stream begins (counted in the custody record), not a probe of where
+  // the transfer stands.
+  absl::StatusOr<ResumePoint> begin(const std::string& id, Compression compression,
+                                    bool stream = true);
   // Appends content bytes at `offset`, which must be where the transfer stands.
   absl::Status append(const std::string& id, std::uint64_t offset, std::string_view data);
   // Makes what was appended durable; returns the durable content size.
@@ -167,13 +171,23 @@ class EvidenceStore {
   explicit EvidenceStore(std::string dir) : dir_(std::move(dir)) {}
   std::string path(const std::string& id, const char* suffix) const;
   absl::Status rebuild(Transfer& t, const std::string& partial);
+  absl::Status recoverLocked(const std::string& id);
+  absl::StatusOr<std::unique_ptr<Transfer>> prepare(const std::string& id, Compression compression,
+                                                    std::unique_ptr<Transfer> parked);
   absl::Status walk(
       const StoredEvidence& e, std::uint64_t* stored_size,
       const std::function<absl::Status(std::string_view, std::string_view)>& fn) const;
 
   const std::string dir_;
   mutable std::mutex mu_;
+  // Transfers being received, by id; a null entry reserves an id (begin() preparing, finish()
+  // committing).
   std::map<std::string, std::unique_ptr<Transfer>> transfers_;
+  // Transfers whose stream ended, kept with their hash state so that a resume needs no
+  // re-reading (at most kMaxParked, oldest dropped first).
+  static constexpr std::size_t kMaxParked = 16;
+  std::map<std::string, std::unique_ptr<Transfer>> parked_;
+  std::deque<std::string> parked_order_;
   std::map<std::string, TransferProgress> progress_;
 };
 
@@ -182,5 +196,7 @@ class EvidenceStore {
 bool makeImmutable(const std::string& path, std::string* why);
 // Whether `path` carries FS_IMMUTABLE_FL now (false with `why` when it cannot be read).
 bool isImmutable(const std::string& path, std::string* why);
+// Lifts FS_IMMUTABLE_FL (recovering an item whose commit a crash interrupted).
+bool clearImmutable(const std::string& path, std::string* why);
 
 }  // namespace warden

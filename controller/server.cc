@@ -53,6 +53,8 @@ constexpr std::size_t kMaxUntrustedText = 256;
 constexpr std::size_t kMaxEvidenceChunk = 1 << 20;
 constexpr std::uint64_t kEvidenceSyncEvery = 64 << 20;  // bytes between fdatasyncs
 constexpr int kMaxConcurrentUploads = 8;  // evidence transfers at once, all hosts together
+constexpr int kMaxUploadsPerHost = 2;
+constexpr int kMaxEvidencePerAction = 64;  // ids ACTION-1 .. ACTION-64 (collect: ACTION-1)
 
 // Fault injection for tests of the agent's and the log's defences, from the environment
 // variable WARDEN_FAULT_INJECT (comma separated); announced loudly at start:
@@ -206,7 +208,8 @@ struct ControllerServer::Impl {
   std::unique_ptr<ActionLog> log;
   std::unique_ptr<EvidenceStore> evidence;
   std::mutex upload_mu;
-  int uploads_running = 0;          // guarded by upload_mu
+  int uploads_running = 0;                     // guarded by upload_mu
+  std::map<std::string, int> uploads_by_host;  // guarded by upload_mu
   std::int64_t last_logged_ms = 0;  // only touched inside ActionLog::appendInOrder's lock
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -836,15 +839,19 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
                               v1::UploadState* resp) override {
     auto up = uploadingAction(ctx, req->command_id(), req->evidence_id());
     if (!up.ok()) return toGrpc(up.status());
-    auto rp = impl_->evidence->begin(req->evidence_id(), up->compression);
+    auto rp = impl_->evidence->begin(req->evidence_id(), up->compression, /*stream=*/false);
     if (rp.status().code() == absl::StatusCode::kAlreadyExists) {
       auto done = impl_->evidence->find(req->evidence_id());
       if (!done.ok()) return toGrpc(done.status());
+      auto manifest = impl_->evidence->manifest(req->evidence_id());
+      if (!manifest.ok()) return toGrpc(manifest.status());
       resp->set_complete(true);
       resp->set_size(done->record.size);
       resp->set_sha256(done->record.controller_sha256);
       resp->set_manifest_sha256(done->record.manifest_sha256);
       resp->set_immutable(done->record.immutable);
+      resp->set_manifest(manifest->first);
+      resp->set_manifest_signature(manifest->second);
       return grpc::Status::OK;
     }
     if (!rp.ok()) return toGrpc(rp.status());
@@ -865,18 +872,27 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
     if (!up.ok()) return toGrpc(up.status());
     const std::string id = m.evidence_id();
     // Bounded: each transfer holds a file, a zstd context and a thread of the server.
+    const std::string host_id = up->host.host_id;
     {
       std::lock_guard<std::mutex> lock(impl_->upload_mu);
+      // UNAVAILABLE: the agent retries (RESOURCE_EXHAUSTED means a full evidence disk).
       if (impl_->uploads_running >= kMaxConcurrentUploads) {
-        // UNAVAILABLE: the agent retries (RESOURCE_EXHAUSTED means a full evidence disk).
         return toGrpc(absl::UnavailableError(absl::StrFormat(
             "%d evidence uploads are running; try again later", kMaxConcurrentUploads)));
       }
+      // One host cannot take every slot (a compromised one might try).
+      if (impl_->uploads_by_host[host_id] >= kMaxUploadsPerHost) {
+        return toGrpc(absl::UnavailableError(
+            absl::StrFormat("%s already has %d evidence uploads running; try again later", host_id,
+                            kMaxUploadsPerHost)));
+      }
       ++impl_->uploads_running;
+      ++impl_->uploads_by_host[host_id];
     }
     absl::Cleanup release_slot = [&] {
       std::lock_guard<std::mutex> lock(impl_->upload_mu);
       --impl_->uploads_running;
+      if (--impl_->uploads_by_host[host_id] == 0) impl_->uploads_by_host.erase(host_id);
     };
     auto rp = impl_->evidence->begin(id, up->compression);
     if (!rp.ok()) return toGrpc(rp.status());
@@ -943,7 +959,15 @@ class ControllerServer::Impl::AgentService final : public v1::AgentChannel::Serv
       return absl::PermissionDeniedError(absl::StrFormat(
           "%s has no unfinished evidence action %s", up.host.host_id, command_id.substr(0, 64)));
     }
-    if (evidence_id.rfind(command_id + "-", 0) != 0 || !EvidenceStore::validId(evidence_id)) {
+    // ACTION-n, n from 1: one per source the action names (one bundle for collect), so an
+    // agent cannot make up items the operator did not ask for.
+    const std::string suffix = evidence_id.rfind(command_id + "-", 0) == 0
+                                   ? evidence_id.substr(command_id.size() + 1)
+                                   : "";
+    const int limit = action->kind == "collect" ? 1 : kMaxEvidencePerAction;
+    if (!EvidenceStore::validId(evidence_id) || suffix.empty() || suffix.size() > 2 ||
+        suffix.find_first_not_of("0123456789") != std::string::npos || suffix[0] == '0' ||
+        std::atoi(suffix.c_str()) > limit) {
       return absl::InvalidArgumentError(
           absl::StrFormat("invalid evidence id '%s'", evidence_id.substr(0, 80)));
     }
@@ -1582,8 +1606,9 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
         return it == receipt->details.end() ? std::string() : it->second;
       };
       check("receipt",
-            sig && receipt.ok() && receipt->status == ReceiptStatus::kSucceeded &&
-                detail("sha256") == crypto::hex(r.agent_sha256) &&
+            // Per item: in an action that imaged several devices, one failed device does not
+            // undo the others.
+            sig && receipt.ok() && detail("sha256") == crypto::hex(r.agent_sha256) &&
                 detail("controller_sha256") == crypto::hex(r.controller_sha256) &&
                 detail("manifest_sha256") == crypto::hex(r.manifest_sha256),
             absl::StrFormat("action %s, signed by the agent: %s; names sha256 %s, manifest %s",

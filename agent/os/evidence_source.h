@@ -57,8 +57,8 @@ class EvidenceSource {
 absl::StatusOr<std::unique_ptr<EvidenceSource>> openEvidenceSource(const std::string& path);
 
 // Whole disks for `--all-disks` (/sys/block, or another directory laid out like it), skipping
-// loop, ram and zram devices and empty ones, sorted: "/dev/nvme0n1", "/dev/sda", ... ('!' in a
-// sysfs name is '/' in the device path, e.g. cciss!c0d0).
+// loop, ram and zram devices, stacked ones (dm, md: a non-empty slaves/) and empty ones, sorted:
+// "/dev/nvme0n1", "/dev/sda", ... ('!' in a sysfs name is '/' in the device path, e.g. cciss!c0d0).
 absl::StatusOr<std::vector<std::string>> listWholeDisks(
     const std::string& sys_block = "/sys/block");
 

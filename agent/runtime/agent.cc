@@ -589,6 +589,7 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
   options.cancel = &stopping_;
   options.rate_bytes_per_second = rate_mb * 1e6;
   options.host_id = trust_.host_id;
+  options.requested_by = cmd.requested_by;
   options.agent_version = kVersion;
   std::vector<std::string> ids, failures;
   std::uint64_t total_bytes = 0;
@@ -601,7 +602,7 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
     out.details[k + "device_kind"] = f.kind;
     out.details[k + "size_bytes"] = std::to_string(f.size_bytes);
     out.details[k + "read_method"] = f.read_method;
-    auto up = uploadWithRetry(*sources[i], cmd.id, evidence_id, options);
+    auto up = uploadWithRetry(*sources[i], cmd.id, evidence_id, cmd.expires_unix_ms, options);
     if (!up.ok()) {
       if (up.status().code() == absl::StatusCode::kCancelled) {
         out.details["cancelled"] = "yes";
@@ -696,8 +697,9 @@ ActionOutcome Agent::collectTriage(const Command& cmd) {
   upload.cancel = &stopping_;
   upload.rate_bytes_per_second = rate_mb * 1e6;
   upload.host_id = trust_.host_id;
+  upload.requested_by = cmd.requested_by;
   upload.agent_version = kVersion;
-  auto up = uploadWithRetry(**source, cmd.id, evidence_id, upload);
+  auto up = uploadWithRetry(**source, cmd.id, evidence_id, cmd.expires_unix_ms, upload);
   if (!up.ok()) {
     if (up.status().code() == absl::StatusCode::kCancelled) out.details["cancelled"] = "yes";
     out.message = absl::StrFormat("uploading the triage bundle: %s", up.status().message());
@@ -720,10 +722,12 @@ ActionOutcome Agent::collectTriage(const Command& cmd) {
 absl::StatusOr<UploadOutcome> Agent::uploadWithRetry(EvidenceSource& source,
                                                      const std::string& command_id,
                                                      const std::string& evidence_id,
+                                                     std::int64_t expires_unix_ms,
                                                      const UploadOptions& options) {
-  // Bounded: 40 attempts with a back-off up to 15 s, about 10 minutes of a missing controller.
+  // Bounded by the action's own expiry (a busy controller may take hours to free a slot), with
+  // a back-off up to 15 s between attempts.
   absl::Status last;
-  for (int attempt = 0; attempt < 40; ++attempt) {
+  for (int attempt = 0; nowUnixMs() < expires_unix_ms; ++attempt) {
     if (attempt > 0) {
       const auto pause = std::chrono::milliseconds(std::min(15000, 500 << std::min(attempt, 5)));
       std::unique_lock<std::mutex> lock(mu_);
@@ -739,7 +743,9 @@ absl::StatusOr<UploadOutcome> Agent::uploadWithRetry(EvidenceSource& source,
                last.message());
   }
   if (stopping_) return absl::CancelledError("the agent is stopping; the transfer resumes later");
-  return last;
+  if (last.ok()) return absl::DeadlineExceededError("the action expired before the upload began");
+  return absl::DeadlineExceededError(
+      absl::StrFormat("the action expired before the upload completed: %s", last.message()));
 }
 
 ActionOutcome Agent::runHostAction(const Command& cmd) {

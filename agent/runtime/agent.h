@@ -85,6 +85,7 @@ class Agent {
   absl::StatusOr<UploadOutcome> uploadWithRetry(EvidenceSource& source,
                                                 const std::string& command_id,
                                                 const std::string& evidence_id,
+                                                std::int64_t expires_unix_ms,
                                                 const UploadOptions& options);
   bool waitForReceiptAck(const std::string& command_id, absl::Duration timeout);
   ActionOutcome runHostAction(const Command& cmd);

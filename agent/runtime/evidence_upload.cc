@@ -1,6 +1,7 @@
 #include "agent/runtime/evidence_upload.h"
 
 #include <grpcpp/grpcpp.h>
+#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -114,7 +115,7 @@ std::string manifestJson(const EvidenceSourceFacts& f, const UploadOptions& o,
   }
   return absl::StrFormat(
       "{\"schema\": \"warden-evidence-manifest/1\", \"evidence_id\": %s, \"action_id\": %s, "
-      "\"host_id\": %s, \"agent_version\": %s, \"source\": {\"path\": %s, "
+      "\"host_id\": %s, \"requested_by\": %s, \"agent_version\": %s, \"source\": {\"path\": %s, "
       "\"resolved_path\": %s, \"kind\": %s, \"major\": %d, \"minor\": %d, "
       "\"size_bytes\": %d, \"logical_sector_size\": %d, \"physical_sector_size\": %d, "
       "\"model\": %s, \"vendor\": %s, \"serial\": %s}, \"acquisition\": "
@@ -122,11 +123,11 @@ std::string manifestJson(const EvidenceSourceFacts& f, const UploadOptions& o,
       "\"chunk_size\": %d, \"bytes_read\": %d, \"resumed_from\": %d, \"read_errors\": [%s]}, "
       "\"sha256\": \"%s\"}",
       jsonString(evidence_id), jsonString(command_id), jsonString(o.host_id),
-      jsonString(o.agent_version), jsonString(f.requested_path), jsonString(f.resolved_path),
-      jsonString(f.kind), f.major, f.minor, f.size_bytes, f.logical_sector_size,
-      f.physical_sector_size, jsonString(f.model), jsonString(f.vendor), jsonString(f.serial),
-      started_ms, finished_ms, jsonString(f.read_method), o.chunk_size, out.size, out.resumed_from,
-      errors, crypto::hex(out.sha256));
+      jsonString(o.requested_by), jsonString(o.agent_version), jsonString(f.requested_path),
+      jsonString(f.resolved_path), jsonString(f.kind), f.major, f.minor, f.size_bytes,
+      f.logical_sector_size, f.physical_sector_size, jsonString(f.model), jsonString(f.vendor),
+      jsonString(f.serial), started_ms, finished_ms, jsonString(f.read_method), o.chunk_size,
+      out.size, out.resumed_from, errors, crypto::hex(out.sha256));
 }
 
 }  // namespace
@@ -157,30 +158,33 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (state.complete()) {
-    // Stored before (this agent stopped before its receipt): confirm against the source.
-    crypto::Sha256 hash;
-    ReadAhead reads(source, 0, options.read_size);
-    std::uint64_t done = 0;
-    for (;;) {
-      WARDEN_ASSIGN_OR_RETURN(auto b, reads.next());
-      if (b->length == 0) break;
-      hash.update(std::string_view(b->data, b->length));
-      out.read_errors.insert(out.read_errors.end(), b->errors.begin(), b->errors.end());
-      done += b->length;
+    // Stored before (this agent stopped before its receipt). The controller hands back the
+    // manifest this agent signed: its signature and content stand for what was read, with no
+    // second pass over the source (which a live disk would not repeat byte for byte).
+    WARDEN_RETURN_IF_ERROR(
+        crypto::ed25519Verify(key.publicKey(), state.manifest(), state.manifest_signature()));
+    std::string named, id;
+    try {
+      const YAML::Node n = YAML::Load(state.manifest());
+      named = n["sha256"].as<std::string>("");
+      id = n["evidence_id"].as<std::string>("");
+    } catch (const YAML::Exception& e) {
+      return absl::DataLossError(
+          absl::StrFormat("the stored manifest does not parse: %s", e.what()));
     }
-    out.sha256 = hash.finish();
-    if (done != state.size() || out.sha256 != state.sha256()) {
+    if (id != evidence_id || named != crypto::hex(state.sha256()) ||
+        crypto::sha256(state.manifest()) != state.manifest_sha256()) {
       return absl::DataLossError(absl::StrFormat(
-          "the controller holds %s complete with %d bytes, sha256 %s, but the source now reads "
-          "%d bytes, sha256 %s",
-          evidence_id, state.size(), crypto::hex(state.sha256()), done, crypto::hex(out.sha256)));
+          "the controller holds %s complete, but its manifest does not match it", evidence_id));
     }
     out.complete = true;
-    out.size = done;
+    out.size = state.size();
+    out.sha256 = state.sha256();
     out.controller_sha256 = state.sha256();
+    out.manifest = state.manifest();
     out.manifest_sha256 = state.manifest_sha256();
     out.immutable = state.immutable();
-    out.resumed_from = done;
+    out.resumed_from = state.size();
     return out;
   }
   if (state.offset() > total || state.offset() % source.alignment() != 0) {

@@ -22,6 +22,7 @@ struct UploadOptions {
   std::size_t read_size = 4 << 20;   // one device read
   std::size_t chunk_size = 1 << 20;  // one message
   std::string host_id;
+  std::string requested_by;  // the operator who asked (from the signed command)
   std::string agent_version;
   // Set (by the agent stopping): the upload ends at the next chunk with Cancelled, resumable.
   const std::atomic<bool>* cancel = nullptr;

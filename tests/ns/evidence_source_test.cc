@@ -129,7 +129,11 @@ TEST(EvidenceSourceTest, AllDisksSkipsLoopRamZramAndEmptyDevices) {
                                                         {"cciss!c0d0", "30"}}) {
     std::filesystem::create_directories(dir.path() + "/" + name);
     std::ofstream(dir.path() + "/" + name + "/size") << size << "\n";
+    std::filesystem::create_directories(dir.path() + "/" + name + "/slaves");
   }
+  // dm-0 stacks on sda: its data is sda's.
+  std::filesystem::create_directories(dir.path() + "/dm-0/slaves/sda");
+  std::ofstream(dir.path() + "/dm-0/size") << "900\n";
   auto disks = listWholeDisks(dir.path());
   ASSERT_TRUE(disks.ok()) << disks.status();
   EXPECT_EQ(*disks, (std::vector<std::string>{"/dev/cciss/c0d0", "/dev/nvme0n1", "/dev/sda"}));

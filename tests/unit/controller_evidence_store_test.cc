@@ -202,5 +202,87 @@ TEST(EvidenceStoreBadInput, ChangedByteShowsInMeasure) {
   EXPECT_NE(m->stored_sha256, done->stored_sha256);
 }
 
+// Completes `id` with `data` in one go.
+void complete(EvidenceStore& store, const std::string& id, const std::string& data) {
+  ASSERT_TRUE(store.begin(id, Compression::kNone).ok());
+  ASSERT_TRUE(store.append(id, 0, data).ok());
+  auto done = store.finish(id, data.size(), crypto::sha256(data), "{}", "sig", EvidenceRecord{});
+  ASSERT_TRUE(done.ok()) << done.status();
+}
+
+// A crash inside finish(): after the content was renamed into place but before the record
+// committed. With the record's temporary file there, it commits; without, the content goes
+// back to being a partial transfer, complete but for the last message, and finishes again.
+TEST(EvidenceStoreCrash, InterruptedCommitIsRecovered) {
+  TempDir dir;
+  LiftImmutable lift{dir.path()};
+  auto store = EvidenceStore::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const std::string data(100000, 'q');
+  ASSERT_TRUE((*store)->begin("e-4", Compression::kNone).ok());
+  ASSERT_TRUE((*store)->append("e-4", 0, data).ok());
+  (*store)->end("e-4");
+  ASSERT_EQ(::rename((dir.path() + "/e-4.partial").c_str(), (dir.path() + "/e-4.img").c_str()), 0);
+  auto again = EvidenceStore::open(dir.path());
+  ASSERT_TRUE(again.ok());
+  auto rp = (*again)->begin("e-4", Compression::kNone);
+  ASSERT_TRUE(rp.ok()) << rp.status();
+  EXPECT_EQ(rp->offset, data.size());
+  ASSERT_TRUE((*again)
+                  ->finish("e-4", data.size(), crypto::sha256(data), "{}", "sig", EvidenceRecord{})
+                  .ok());
+  EXPECT_EQ(stateOf(**again, "e-4"), "complete");
+
+  ASSERT_NO_FATAL_FAILURE(complete(**again, "e-5", data));
+  { LiftImmutable l{dir.path()}; }
+  ASSERT_EQ(
+      ::rename((dir.path() + "/e-5.record").c_str(), (dir.path() + "/e-5.record.tmp").c_str()), 0);
+  EXPECT_EQ((*again)->begin("e-5", Compression::kNone).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(stateOf(**again, "e-5"), "complete");
+}
+
+// A record that no longer reads is listed as damaged; it does not hide the other items.
+TEST(EvidenceStoreCrash, DamagedRecordDoesNotHideTheOthers) {
+  TempDir dir;
+  LiftImmutable lift{dir.path()};
+  auto store = EvidenceStore::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  ASSERT_NO_FATAL_FAILURE(complete(**store, "e-6", "six"));
+  ASSERT_NO_FATAL_FAILURE(complete(**store, "e-7", "seven"));
+  { LiftImmutable l{dir.path()}; }
+  const std::string record = dir.path() + "/e-6.record";
+  ASSERT_EQ(::chmod(record.c_str(), 0644), 0);
+  std::ofstream(record, std::ios::trunc) << "{not json";
+  EXPECT_EQ(stateOf(**store, "e-6"), "damaged");
+  EXPECT_EQ(stateOf(**store, "e-7"), "complete");
+  EXPECT_EQ((*store)->find("e-6").status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A stream that ends and resumes in the same process picks up where it stood.
+TEST(EvidenceStoreCrash, ResumeInTheSameProcessKeepsItsPlace) {
+  TempDir dir;
+  LiftImmutable lift{dir.path()};
+  auto store = EvidenceStore::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const std::string data = std::string(70000, 'x') + std::string(70000, 'y');
+  for (Compression c : {Compression::kNone, Compression::kZstd}) {
+    const std::string id = c == Compression::kNone ? "e-8" : "e-9";
+    ASSERT_TRUE((*store)->begin(id, c).ok());
+    ASSERT_TRUE((*store)->append(id, 0, std::string_view(data).substr(0, 70000)).ok());
+    (*store)->end(id);
+    auto rp = (*store)->begin(id, c);
+    ASSERT_TRUE(rp.ok()) << rp.status();
+    EXPECT_EQ(rp->offset, 70000u);
+    EXPECT_EQ(rp->prefix_sha256, crypto::sha256(data.substr(0, 70000)));
+    ASSERT_TRUE((*store)->append(id, 70000, std::string_view(data).substr(70000)).ok());
+    auto done = (*store)->finish(id, data.size(), crypto::sha256(data), "{}", "", EvidenceRecord{});
+    ASSERT_TRUE(done.ok()) << done.status();
+    auto m = (*store)->measure(id);
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->sha256, crypto::sha256(data));
+  }
+}
+
 }  // namespace
 }  // namespace warden

@@ -211,6 +211,9 @@ absl::StatusOr<std::vector<std::string>> listWholeDisks(const std::string& sys_b
   for (const auto& entry : std::filesystem::directory_iterator(sys_block, ec)) {
     std::string name = entry.path().filename().string();
     if (name.starts_with("loop") || name.starts_with("ram") || name.starts_with("zram")) continue;
+    // Stacked devices (device-mapper, md RAID) hold data of disks listed themselves.
+    std::error_code slaves_ec;
+    if (!std::filesystem::is_empty(entry.path() / "slaves", slaves_ec) && !slaves_ec) continue;
     if (readSysfs(entry.path().string() + "/size") == "0") continue;
     std::replace(name.begin(), name.end(), '!', '/');
     out.push_back("/dev/" + name);
