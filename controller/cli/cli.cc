@@ -507,7 +507,7 @@ void printAccountReport(const v1::AccountReport& r) {
 
 // Submits one host action and waits for its receipt. `render` prints the human result.
 absl::StatusOr<v1::Action> waitShowingProgress(Client& c, const std::string& id,
-                                               absl::Duration timeout);
+                                               absl::Duration timeout, bool draw);
 
 int hostAction(const Globals& g, const std::string& kind, const std::string& host,
                const std::vector<std::string>& args, const std::string& timeout_text,
@@ -522,10 +522,11 @@ int hostAction(const Globals& g, const std::string& kind, const std::string& hos
   req.set_kind(kind);
   req.add_hosts(host);
   for (const auto& a : args) req.add_args(a);
-  // Evidence transfers take long: on a terminal the CLI polls and draws their progress.
-  const bool progress =
-      (kind == "image" || kind == "collect") && !g.json && isatty(STDERR_FILENO) != 0;
-  req.set_wait_ms(progress ? 0 : static_cast<std::uint32_t>(absl::ToInt64Milliseconds(*timeout)));
+  // Evidence transfers take longer than the controller holds a call open (10 minutes): the CLI
+  // polls until --timeout instead, drawing the progress on a terminal.
+  const bool poll = kind == "image" || kind == "collect";
+  const bool draw = poll && !g.json && isatty(STDERR_FILENO) != 0;
+  req.set_wait_ms(poll ? 0 : static_cast<std::uint32_t>(absl::ToInt64Milliseconds(*timeout)));
   return withClient(g, [&](Client& c) {
     v1::SubmitResponse resp;
     auto ctx = c.context(*timeout + absl::Seconds(10));
@@ -539,8 +540,8 @@ int hostAction(const Globals& g, const std::string& kind, const std::string& hos
       printError("the controller returned no action");
       return kExitFailed;
     }
-    if (progress) {
-      auto done = waitShowingProgress(c, resp.actions(0).id(), *timeout);
+    if (poll) {
+      auto done = waitShowingProgress(c, resp.actions(0).id(), *timeout, draw);
       if (!done.ok()) {
         printError(
             absl::StrFormat("lost the controller while waiting for %s: %s ('warden "
@@ -1208,10 +1209,12 @@ class ProgressLine {
   bool shown_ = false;
 };
 
-// Polls action `id` until it has its receipt (or `timeout`), drawing its evidence transfers.
+// Polls action `id` until it has its receipt (or `timeout`), drawing its evidence transfers
+// when `draw`.
 absl::StatusOr<v1::Action> waitShowingProgress(Client& c, const std::string& id,
-                                               absl::Duration timeout) {
+                                               absl::Duration timeout, bool draw) {
   const absl::Time end = absl::Now() + timeout;
+  absl::Time last_ok = absl::Now();
   ProgressLine line;
   for (;;) {
     v1::GetActionRequest get;
@@ -1219,9 +1222,22 @@ absl::StatusOr<v1::Action> waitShowingProgress(Client& c, const std::string& id,
     v1::Action a;
     auto ctx = c.context(absl::Seconds(15));
     auto s = c.stub->GetAction(ctx.get(), get, &a);
-    if (!s.ok()) return absl::UnavailableError(s.error_message());
+    if (!s.ok()) {
+      // A controller restarting mid-transfer comes back; the transfer resumes meanwhile.
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE ||
+          absl::Now() - last_ok > absl::Minutes(2) || absl::Now() >= end) {
+        return absl::UnavailableError(s.error_message());
+      }
+      absl::SleepFor(absl::Seconds(1));
+      continue;
+    }
+    last_ok = absl::Now();
     const bool done = a.state() != "queued" && a.state() != "delivered";
     if (done || absl::Now() >= end) return a;
+    if (!draw) {
+      absl::SleepFor(absl::Milliseconds(250));
+      continue;
+    }
     v1::ListEvidenceRequest list;
     list.set_action_id(id);
     v1::ListEvidenceResponse items;
