@@ -571,6 +571,11 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
     out.details["error"] = "invalid-argument";
     return out;
   }
+  if (devices.size() > 64) {
+    out.message = absl::StrFormat("%d devices: one action images at most 64", devices.size());
+    out.details["error"] = "invalid-argument";
+    return out;
+  }
   // Every source is opened first: a typo fails the action before anything is sent.
   std::vector<std::unique_ptr<EvidenceSource>> sources;
   for (const auto& device : devices) {
