@@ -212,20 +212,21 @@ EvidenceStore::Transfer::~Transfer() {
   if (cctx != nullptr) ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx));
 }
 
-bool makeImmutable(const std::string& path, std::string* why) {
+namespace {
+
+// Opens `path` (never through a symlink), reads its inode flags, lets `change` edit them and
+// writes them back when it asks to (ioctl_iflags(2): the argument is an int, read first so
+// that file system flags such as ext4's EXTENTS_FL are kept). False, with `why`, on an error.
+bool editFlags(const std::string& path, std::string* why,
+               const std::function<bool(int& flags)>& change) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     *why = std::strerror(errno);
     return false;
   }
-  // ioctl_iflags(2): the argument is an int, and the flags are read first so that file system
-  // flags such as ext4's EXTENTS_FL are kept.
   int flags = 0;
   bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-  if (ok) {
-    flags |= FS_IMMUTABLE_FL;
-    ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
-  }
+  if (ok && change(flags)) ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
   if (!ok) {
     const int err = errno;
     *why = err == EPERM ? "not permitted (the controller needs CAP_LINUX_IMMUTABLE)"
@@ -237,34 +238,30 @@ bool makeImmutable(const std::string& path, std::string* why) {
   return ok;
 }
 
+}  // namespace
+
+bool makeImmutable(const std::string& path, std::string* why) {
+  return editFlags(path, why, [](int& flags) {
+    flags |= FS_IMMUTABLE_FL;
+    return true;
+  });
+}
+
 bool clearImmutable(const std::string& path, std::string* why) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    *why = std::strerror(errno);
-    return false;
-  }
-  int flags = 0;
-  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-  if (ok && (flags & FS_IMMUTABLE_FL) != 0) {
+  return editFlags(path, why, [](int& flags) {
+    if ((flags & FS_IMMUTABLE_FL) == 0) return false;
     flags &= ~FS_IMMUTABLE_FL;
-    ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
-  }
-  if (!ok) *why = std::strerror(errno);
-  ::close(fd);
-  return ok;
+    return true;
+  });
 }
 
 bool isImmutable(const std::string& path, std::string* why) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    *why = std::strerror(errno);
+  bool set = false;
+  const bool ok = editFlags(path, why, [&](int& flags) {
+    set = (flags & FS_IMMUTABLE_FL) != 0;
     return false;
-  }
-  int flags = 0;
-  const bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-  if (!ok) *why = std::strerror(errno);
-  ::close(fd);
-  return ok && (flags & FS_IMMUTABLE_FL) != 0;
+  });
+  return ok && set;
 }
 
 bool EvidenceStore::validId(std::string_view id) {
@@ -689,19 +686,43 @@ absl::StatusOr<std::vector<StoredEvidence>> EvidenceStore::list() const {
     }
     if (complete.contains(e.id)) continue;  // a crash between rename and cleanup
     e.path = entry.path().string();
-    std::error_code size_ec;
-    e.size = entry.file_size(size_ec);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto p = progress_.find(e.id);
-      if (p != progress_.end()) e.size = p->second.held;
-    }
+    e.size = heldBytes(e.id, e.path);
     out.push_back(std::move(e));
   }
   if (ec) return absl::InternalError(absl::StrFormat("listing %s: %s", dir_, ec.message()));
   std::sort(out.begin(), out.end(),
             [](const StoredEvidence& a, const StoredEvidence& b) { return a.id < b.id; });
   return out;
+}
+
+// Content bytes held of an unfinished item: the transfer's count where this process has one
+// (a compressed file is smaller than what it holds), else the file's size.
+std::uint64_t EvidenceStore::heldBytes(const std::string& id, const std::string& file) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto p = progress_.find(id);
+    if (p != progress_.end()) return p->second.held;
+  }
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  return ec ? 0 : size;
+}
+
+absl::StatusOr<StoredEvidence> EvidenceStore::lookup(const std::string& id) const {
+  auto done = find(id);
+  if (done.ok() || done.status().code() != absl::StatusCode::kFailedPrecondition) return done;
+  for (const auto& [suffix, state] : {std::pair<const char*, const char*>{".partial", "receiving"},
+                                      {".incomplete", "incomplete"}}) {
+    const std::string p = path(id, suffix);
+    if (::access(p.c_str(), F_OK) != 0) continue;
+    StoredEvidence e;
+    e.id = id;
+    e.state = state;
+    e.path = p;
+    e.size = heldBytes(id, p);
+    return e;
+  }
+  return absl::NotFoundError(absl::StrFormat("no evidence %s", id));
 }
 
 absl::StatusOr<StoredEvidence> EvidenceStore::find(const std::string& id) const {

@@ -135,7 +135,10 @@ class EvidenceStore {
   std::map<std::string, TransferProgress> progress() const;
 
   absl::StatusOr<std::vector<StoredEvidence>> list() const;
+  // A complete item (FailedPrecondition while it is not, NotFound when there is none).
   absl::StatusOr<StoredEvidence> find(const std::string& id) const;
+  // One item in whatever state it is (NotFound when there is none).
+  absl::StatusOr<StoredEvidence> lookup(const std::string& id) const;
   // The agent's manifest of a complete item: its exact bytes and raw signature.
   absl::StatusOr<std::pair<std::string, std::string>> manifest(const std::string& id) const;
 
@@ -172,6 +175,7 @@ class EvidenceStore {
   std::string path(const std::string& id, const char* suffix) const;
   absl::Status rebuild(Transfer& t, const std::string& partial);
   absl::Status recoverLocked(const std::string& id);
+  std::uint64_t heldBytes(const std::string& id, const std::string& file) const;
   absl::StatusOr<std::unique_ptr<Transfer>> prepare(const std::string& id, Compression compression,
                                                     std::unique_ptr<Transfer> parked);
   absl::Status walk(

@@ -1704,11 +1704,8 @@ class ControllerServer::Impl::OperatorService final : public v1::Operator::Servi
       return absl::InvalidArgumentError(
           absl::StrFormat("invalid evidence id '%s'", id.substr(0, 80)));
     }
-    WARDEN_ASSIGN_OR_RETURN(auto items, impl_->evidence->list());
-    for (const StoredEvidence& e : items) {
-      if (e.id == id) return evidenceItem(e, impl_->evidence->progress());
-    }
-    return absl::NotFoundError(absl::StrFormat("no evidence %s", id));
+    WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, impl_->evidence->lookup(id));
+    return evidenceItem(e, impl_->evidence->progress());
   }
 
   absl::StatusOr<OperatorRecord> authorize(grpc::ServerContext* ctx, const char* rpc,

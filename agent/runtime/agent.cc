@@ -536,6 +536,25 @@ bool retryableUpload(const absl::Status& s) {
 
 }  // namespace
 
+UploadOptions Agent::uploadOptions(const Command& cmd, double rate_mb) {
+  UploadOptions o;
+  o.cancel = &stopping_;
+  o.rate_bytes_per_second = rate_mb * 1e6;
+  o.host_id = trust_.host_id;
+  o.requested_by = cmd.requested_by;
+  o.agent_version = kVersion;
+  return o;
+}
+
+// What the receipt says of one stored item: "<evidence id>.<key>" details (`k` is the prefix).
+void Agent::noteUpload(const UploadOutcome& up, const std::string& k, ActionOutcome& out) {
+  out.details[k + "sha256"] = crypto::hex(up.sha256);
+  out.details[k + "controller_sha256"] = crypto::hex(up.controller_sha256);
+  out.details[k + "manifest_sha256"] = crypto::hex(up.manifest_sha256);
+  out.details[k + "immutable"] = up.immutable ? "yes" : "no";
+  out.details[k + "resumed_from"] = std::to_string(up.resumed_from);
+}
+
 // Image (or collect) actions upload one evidence item per source: "<command id>-<n>", n from 1
 // in a fixed order (named devices, then the whole disks sorted), so a restarted agent resumes
 // each item under the same id. The receipt names every item with "<evidence id>.<key>" details.
@@ -590,12 +609,7 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
     }
     sources.push_back(std::move(*source));
   }
-  UploadOptions options;
-  options.cancel = &stopping_;
-  options.rate_bytes_per_second = rate_mb * 1e6;
-  options.host_id = trust_.host_id;
-  options.requested_by = cmd.requested_by;
-  options.agent_version = kVersion;
+  const UploadOptions options = uploadOptions(cmd, rate_mb);
   std::vector<std::string> ids, failures;
   std::uint64_t total_bytes = 0;
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -617,11 +631,7 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
       failures.push_back(absl::StrFormat("%s: %s", devices[i], up.status().message()));
       continue;
     }
-    out.details[k + "sha256"] = crypto::hex(up->sha256);
-    out.details[k + "controller_sha256"] = crypto::hex(up->controller_sha256);
-    out.details[k + "manifest_sha256"] = crypto::hex(up->manifest_sha256);
-    out.details[k + "immutable"] = up->immutable ? "yes" : "no";
-    out.details[k + "resumed_from"] = std::to_string(up->resumed_from);
+    noteUpload(*up, k, out);
     out.details[k + "read_errors"] = std::to_string(up->read_errors.size());
     total_bytes += up->size;
   }
@@ -698,24 +708,15 @@ ActionOutcome Agent::collectTriage(const Command& cmd) {
   out.details[k + "device"] = path;
   out.details[k + "device_kind"] = "triage bundle (tar+zstd)";
   out.details[k + "size_bytes"] = std::to_string((*source)->facts().size_bytes);
-  UploadOptions upload;
-  upload.cancel = &stopping_;
-  upload.rate_bytes_per_second = rate_mb * 1e6;
-  upload.host_id = trust_.host_id;
-  upload.requested_by = cmd.requested_by;
-  upload.agent_version = kVersion;
-  auto up = uploadWithRetry(**source, cmd.id, evidence_id, cmd.expires_unix_ms, upload);
+  auto up = uploadWithRetry(**source, cmd.id, evidence_id, cmd.expires_unix_ms,
+                            uploadOptions(cmd, rate_mb));
   if (!up.ok()) {
     if (up.status().code() == absl::StatusCode::kCancelled) out.details["cancelled"] = "yes";
     out.message = absl::StrFormat("uploading the triage bundle: %s", up.status().message());
     return out;
   }
   out.ok = true;
-  out.details[k + "sha256"] = crypto::hex(up->sha256);
-  out.details[k + "controller_sha256"] = crypto::hex(up->controller_sha256);
-  out.details[k + "manifest_sha256"] = crypto::hex(up->manifest_sha256);
-  out.details[k + "immutable"] = up->immutable ? "yes" : "no";
-  out.details[k + "resumed_from"] = std::to_string(up->resumed_from);
+  noteUpload(*up, k, out);
   auto members = out.details.find(k + "members");
   out.message =
       absl::StrFormat("collected a triage bundle%s: %d bytes, sha256 %s",

@@ -81,6 +81,8 @@ class Agent {
   // `warden image`: streams the device to the controller's evidence store.
   ActionOutcome imageDevice(const Command& cmd);
   ActionOutcome collectTriage(const Command& cmd);
+  UploadOptions uploadOptions(const Command& cmd, double rate_mb);
+  static void noteUpload(const UploadOutcome& up, const std::string& k, ActionOutcome& out);
   std::string collectPath(const std::string& command_id) const;
   absl::StatusOr<UploadOutcome> uploadWithRetry(EvidenceSource& source,
                                                 const std::string& command_id,

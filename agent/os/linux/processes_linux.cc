@@ -88,26 +88,15 @@ bool readStat(int proc_fd, pid_t pid, ProcessRecord& p) {
   char path[64];
   std::snprintf(path, sizeof(path), "%d/stat", pid);
   if (!readSmall(proc_fd, path, buf)) return false;
-  // The command name may contain spaces and ')': fields resume after the last ')'.
-  const std::size_t close = buf.rfind(')');
-  if (close == std::string::npos || close + 2 >= buf.size()) return false;
-  char state = '?';
-  int ppid = 0, pgrp = 0, session = 0, tty_nr = 0, tpgid = 0;
-  unsigned flags = 0;
-  unsigned long long start = 0;
-  // Fields 3..22; see proc_pid_stat(5).
-  if (std::sscanf(buf.c_str() + close + 2,
-                  "%c %d %d %d %d %d %u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                  &state, &ppid, &pgrp, &session, &tty_nr, &tpgid, &flags, &start) != 8) {
-    return false;
-  }
+  ProcStat st;
+  if (!parseProcStat(buf, &st)) return false;
   p.pid = pid;
-  p.ppid = ppid;
-  p.state = state;
-  p.posix_session = session;
-  p.tty = ttyName(static_cast<unsigned>(tty_nr));
-  p.start_time = start;
-  p.kernel_thread = (flags & kPfKthread) != 0 || ppid == 2 || pid == 2;
+  p.ppid = st.ppid;
+  p.state = st.state;
+  p.posix_session = st.session;
+  p.tty = ttyName(static_cast<unsigned>(st.tty_nr));
+  p.start_time = st.start_ticks;
+  p.kernel_thread = (st.flags & kPfKthread) != 0 || st.ppid == 2 || pid == 2;
   return true;
 }
 
@@ -430,6 +419,22 @@ std::unique_ptr<SessionActions> makeSessionActions(pid_t agent_pid) {
 }  // namespace warden::linux_os
 
 namespace warden {
+
+bool parseProcStat(const std::string& stat, ProcStat* out) {
+  // The command name may contain spaces and ')': fields resume after the last ')'.
+  const std::size_t open = stat.find('(');
+  const std::size_t close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open ||
+      close + 2 >= stat.size()) {
+    return false;
+  }
+  out->comm = stat.substr(open + 1, close - open - 1);
+  // Fields 3..22.
+  return std::sscanf(stat.c_str() + close + 2,
+                     "%c %d %d %d %d %d %u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                     &out->state, &out->ppid, &out->pgrp, &out->session, &out->tty_nr, &out->tpgid,
+                     &out->flags, &out->start_ticks) == 8;
+}
 
 // devices.txt: 4 = tty (0-63 ttyN, 64-255 ttySN), 136-143 = pts.
 std::string ttyName(unsigned long tty_nr) {

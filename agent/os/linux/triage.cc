@@ -1759,34 +1759,18 @@ class Collector {
   std::string processRecord(int proc_fd, pid_t pid, ExeHasher& hasher, std::int64_t ticks) {
     std::string stat;
     if (!readSmall(proc_fd, absl::StrCat(pid, "/stat"), stat)) return "";
-    // The command name may hold spaces and ')': fields resume after the last ')'.
-    const std::size_t open = stat.find('(');
-    const std::size_t close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close < open ||
-        close + 2 >= stat.size()) {
-      return "";
-    }
-    const std::string comm = stat.substr(open + 1, close - open - 1);
-    char state = '?';
-    int ppid = 0, pgrp = 0, session = 0, tty_nr = 0, tpgid = 0;
-    unsigned flags = 0;
-    unsigned long long start = 0;
-    // Fields 3..22, see proc_pid_stat(5).
-    if (std::sscanf(stat.c_str() + close + 2,
-                    "%c %d %d %d %d %d %u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                    &state, &ppid, &pgrp, &session, &tty_nr, &tpgid, &flags, &start) != 8) {
-      return "";
-    }
+    ProcStat st;
+    if (!parseProcStat(stat, &st)) return "";
     // PF_KTHREAD alone: "pid 2 or a child of it" would mark a container's ordinary processes.
-    const bool kthread = (flags & kPfKthread) != 0;
+    const bool kthread = (st.flags & kPfKthread) != 0;
     const absl::Time started =
-        boot_time_ + absl::Milliseconds(static_cast<std::int64_t>(start) * 1000 / ticks);
+        boot_time_ + absl::Milliseconds(static_cast<std::int64_t>(st.start_ticks) * 1000 / ticks);
     std::string r = absl::StrFormat(
         "{\"pid\":%d,\"ppid\":%d,%s,\"state\":\"%c\",\"kernel_thread\":%s,\"pgrp\":%d,"
         "\"sid\":%d,%s,\"tty_nr\":%d,\"start_ticks\":%d,\"start_time\":%s",
-        pid, ppid, jsonField("comm", comm), state, kthread ? "true" : "false", pgrp, session,
-        jsonField("tty", ttyName(static_cast<unsigned>(tty_nr))), tty_nr, start,
-        jsonString(rfc3339(started)));
+        pid, st.ppid, jsonField("comm", st.comm), st.state, kthread ? "true" : "false", st.pgrp,
+        st.session, jsonField("tty", ttyName(static_cast<unsigned>(st.tty_nr))), st.tty_nr,
+        st.start_ticks, jsonString(rfc3339(started)));
     std::string status;
     if (readSmall(proc_fd, absl::StrCat(pid, "/status"), status, 16384)) {
       unsigned ids[4] = {0, 0, 0, 0};
