@@ -436,18 +436,20 @@ absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id, Compress
   return rp;
 }
 
+// The transfer of `id`, for its owner (the caller of begin()): it stays until end() or
+// finish(), which only the owner calls, so it may be used without the lock.
+absl::StatusOr<EvidenceStore::Transfer*> EvidenceStore::receiving(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = transfers_.find(id);
+  if (it == transfers_.end() || it->second == nullptr) {
+    return absl::FailedPreconditionError(absl::StrFormat("evidence %s is not being received", id));
+  }
+  return it->second.get();
+}
+
 absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
                                    std::string_view data) {
-  Transfer* t = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = transfers_.find(id);
-    if (it == transfers_.end() || it->second == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("evidence %s is not being received", id));
-    }
-    t = it->second.get();
-  }
+  WARDEN_ASSIGN_OR_RETURN(Transfer * t, receiving(id));
   if (offset != t->size) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "evidence %s: chunk at offset %d, but %d bytes are held", id, offset, t->size));
@@ -495,17 +497,7 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
 }
 
 absl::StatusOr<std::uint64_t> EvidenceStore::sync(const std::string& id) {
-  Transfer* t = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = transfers_.find(id);
-    if (it == transfers_.end() || it->second == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("evidence %s is not being received", id));
-    }
-    t = it->second.get();
-  }
-  // Only the id's owner calls this, as it does append(): the transfer stays while it runs.
+  WARDEN_ASSIGN_OR_RETURN(Transfer * t, receiving(id));
   if (::fdatasync(t->fd) != 0) return errnoError("syncing evidence " + id);
   return t->size;
 }

@@ -175,6 +175,7 @@ class EvidenceStore {
   std::string path(const std::string& id, const char* suffix) const;
   absl::Status rebuild(Transfer& t, const std::string& partial);
   absl::Status recoverLocked(const std::string& id);
+  absl::StatusOr<Transfer*> receiving(const std::string& id) const;
   std::uint64_t heldBytes(const std::string& id, const std::string& file) const;
   absl::StatusOr<std::unique_ptr<Transfer>> prepare(const std::string& id, Compression compression,
                                                     std::unique_ptr<Transfer> parked);
