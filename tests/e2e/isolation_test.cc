@@ -268,8 +268,14 @@ TEST(RollbackTest, UnreachableControllerAfterIsolatingRollsBack) {
   auto cli = ctl.spawn({wardenBinary("warden"), "--profile", (*d)->profile(), "isolate", "host-42",
                         "--timeout", "20s"});
   ASSERT_TRUE(cli.ok());
-  // Long enough for the agent to apply, probe and give up (window: 1 s).
-  absl::SleepFor(absl::Seconds(3));
+  // The drop rule stays until the agent has applied, probed, given up (window: 1 s) and rolled
+  // back, however slow the machine (at most 60 s).
+  for (int i = 0; i < 600 && (*d)->agentLog("host-42").find("rolled back") == std::string::npos;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_NE((*d)->agentLog("host-42").find("rolled back"), std::string::npos)
+      << (*d)->agentLog("host-42");
   ASSERT_TRUE(ctl.exec({"nft", "delete table inet cut"}).ok());
   auto status = (*cli)->wait(absl::Seconds(30));
   ASSERT_TRUE(status.ok()) << status.status();

@@ -254,13 +254,14 @@ TEST(ActionLogTest, CheckpointThreadSignsSoonAfterGrowth) {
   const absl::Time start = absl::Now();
   appendN(*log, 20);  // a burst
   ASSERT_TRUE(waitForCheckpoint(*log, 20, absl::Seconds(5)));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  const absl::Duration took = absl::Now() - start;
   auto all = log->checkpoints();
   ASSERT_TRUE(all.ok());
   const note::Checkpoint newest = verifiedCheckpoint(all->back());
   EXPECT_EQ(newest.root_hash, log->root());
-  // The burst did not get one checkpoint per entry.
-  EXPECT_LE(all->size(), 6u);
+  // The burst did not get one checkpoint per entry: at most the empty tree's, one per 200 ms
+  // of growth (however slow the disk made the 20 appends) and the final one.
+  EXPECT_LE(all->size(), 2 + static_cast<std::size_t>(took / absl::Milliseconds(200)) + 1);
 }
 
 TEST(ActionLogTest, CheckpointThreadResignsWhenIdle) {
