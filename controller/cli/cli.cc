@@ -200,7 +200,10 @@ int withClient(const Globals& g, const std::function<int(Client&)>& fn) {
                ? kExitBadInput
                : kExitFailed;
   }
-  return fn(*c);
+  // The process ends right after the command; tearing the channel down first (joining gRPC's
+  // threads, freeing the TLS context) would only add to every command's latency.
+  Client* kept = new Client(std::move(*c));
+  return fn(*kept);
 }
 
 // ---- token create ---------------------------------------------------------------------------
