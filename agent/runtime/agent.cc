@@ -610,7 +610,7 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
     sources.push_back(std::move(*source));
   }
   const UploadOptions options = uploadOptions(cmd, rate_mb);
-  std::vector<std::string> ids, failures;
+  std::vector<std::string> ids, failures, unreadable;
   std::uint64_t total_bytes = 0;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     const std::string evidence_id = absl::StrFormat("%s-%d", cmd.id, i + 1);
@@ -633,6 +633,14 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
     }
     noteUpload(*up, k, out);
     out.details[k + "read_errors"] = std::to_string(up->read_errors.size());
+    std::uint64_t zeroed = 0;
+    for (const auto& e : up->read_errors) zeroed += e.length;
+    out.details[k + "zero_filled_bytes"] = std::to_string(zeroed);
+    if (!up->read_errors.empty()) {
+      unreadable.push_back(absl::StrFormat(
+          "%s: %d unreadable range(s), %d bytes replaced by zeros (listed in the manifest)",
+          devices[i], up->read_errors.size(), zeroed));
+    }
     total_bytes += up->size;
   }
   out.details["evidence_ids"] = absl::StrJoin(ids, ",");
@@ -645,6 +653,7 @@ ActionOutcome Agent::imageDevice(const Command& cmd) {
                     ? absl::StrFormat("imaged %s: %d bytes, sha256 %s", devices[0], total_bytes,
                                       out.details[ids[0] + ".sha256"])
                     : absl::StrFormat("imaged %d devices: %d bytes", sources.size(), total_bytes);
+  if (!unreadable.empty()) absl::StrAppend(&out.message, "; ", absl::StrJoin(unreadable, "; "));
   return out;
 }
 

@@ -345,6 +345,60 @@ TEST_F(ImageTest, BadSourcesFailClearlyAndNothingIsListedComplete) {
   EXPECT_EQ(list.out.find("\"state\": \"complete\""), std::string::npos) << list.out;
 }
 
+// A source with bad sectors (a FUSE file on host-42 whose reads of two ranges fail with EIO,
+// see tests/support/eio_fuse.h): the image completes, the bad sectors are zeros in it and
+// everything else is the source's, the receipt says how much was replaced, the agent-signed
+// manifest lists each range, and `evidence verify` passes on what was stored.
+TEST_F(ImageTest, UnreadableSectorsAreZeroFilledAndNamedInTheManifest) {
+  TestHost& host = d_->host("host-42");
+  const std::size_t size = 3 << 20;
+  std::mt19937_64 rng(5);
+  std::string data(size, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  const std::string content = host.dir() + "/bad-disk.content";
+  std::ofstream(content, std::ios::binary) << data;
+  const std::string mnt = host.dir() + "/bad-disk";
+  std::filesystem::create_directories(mnt);
+  const std::uint64_t bad1 = (1 << 20) + (64 << 10), bad2 = (2 << 20) + 512;
+  std::string zeroed = data;
+  std::memset(zeroed.data() + bad1, 0, 8192);
+  std::memset(zeroed.data() + bad2, 0, 512);
+  const std::string expected = crypto::hex(crypto::sha256(zeroed));
+
+  auto fs = host.spawn({wardenBinary("warden-test-eiofs"), mnt, content,
+                        absl::StrFormat("%d:8192", bad1), absl::StrFormat("%d:512", bad2)});
+  ASSERT_TRUE(fs.ok()) << fs.status();
+  for (int i = 0; i < 100 && (*fs)->output().find("ready") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_NE((*fs)->output().find("ready"), std::string::npos) << (*fs)->output();
+
+  const std::string id = image({mnt + "/disk.img"});
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(jsonString(last_out_, id + ".sha256"), expected) << last_out_;
+  EXPECT_EQ(jsonString(last_out_, id + ".controller_sha256"), expected) << last_out_;
+  EXPECT_EQ(jsonString(last_out_, id + ".read_errors"), "2") << last_out_;
+  EXPECT_EQ(jsonString(last_out_, id + ".zero_filled_bytes"), "8704") << last_out_;
+  EXPECT_NE(last_out_.find("2 unreadable range(s), 8704 bytes replaced by zeros"),
+            std::string::npos)
+      << last_out_;
+  auto manifest = d_->controllerHost().readFile(d_->dataDir() + "/evidence/" + id + ".manifest");
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_NE(manifest->find(absl::StrFormat("\"read_errors\": [{\"offset\": %d, \"length\": 8192, "
+                                           "\"errno\": %d}, {\"offset\": %d, \"length\": 512, "
+                                           "\"errno\": %d}]",
+                                           bad1, EIO, bad2, EIO)),
+            std::string::npos)
+      << *manifest;
+  EXPECT_EQ(cli({"evidence", "verify", id}).exit_code, 0);
+  ASSERT_TRUE((*fs)->signal(SIGTERM).ok());
+  auto stopped = (*fs)->wait(absl::Seconds(30));
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_NE((*fs)->output().find("stopping after"), std::string::npos) << (*fs)->output();
+  EXPECT_EQ((*fs)->output().find("stopping after 0 failed reads"), std::string::npos)
+      << (*fs)->output();
+}
+
 // The controller's evidence disk fills up part way: the action fails saying so, and the partial
 // copy is listed as incomplete, never as complete.
 TEST_F(ImageTest, FullEvidenceDiskFailsClearlyAndLeavesNoCompleteItem) {

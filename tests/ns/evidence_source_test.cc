@@ -5,6 +5,11 @@
 // read-only over a file in a scratch directory and detached on every exit path.
 #include "agent/os/evidence_source.h"
 
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -13,9 +18,12 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/crypto.h"
 #include "gtest/gtest.h"
+#include "tests/support/eio_fuse.h"
 #include "tests/support/fleet.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -114,6 +122,79 @@ TEST(EvidenceSourceTest, LoopDeviceReadsLikeSha256sum) {
   auto disks = listWholeDisks();
   ASSERT_TRUE(disks.ok()) << disks.status();
   for (const auto& d : *disks) EXPECT_EQ(d.find("/dev/loop"), std::string::npos) << d;
+}
+
+// Bad sectors, as the kernel reports them (EIO from read(2)), on a FUSE file whose reads fail
+// over two ranges: the 1 MiB read that meets one is retried sector by sector, exactly the bad
+// sectors come back as zeros, every other byte is the source's, and the errors name each range
+// once (adjacent bad sectors merged), as dc3dd's "bad sectors replaced by zeros" log does.
+TEST(EvidenceSourceTest, UnreadableSectorsAreZeroFilledAndListed) {
+  WARDEN_REQUIRE_PRIVILEGES();
+  TempDir dir;
+  const std::string mountpoint = dir.path() + "/mnt";
+  std::filesystem::create_directories(mountpoint);
+  const std::size_t size = (3 << 20) + 1234;
+  std::mt19937_64 rng(42);
+  std::string data(size, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  const std::vector<testing::EioFuse::Range> bad = {{(1 << 20) + (64 << 10), 8192},
+                                                    {(2 << 20) + 512, 512}};
+  std::string expected = data;
+  for (const auto& b : bad) std::memset(expected.data() + b.offset, 0, b.length);
+  const std::string expected_sha = crypto::hex(crypto::sha256(expected));
+
+  // The mount lives in a child's private mount namespace: the machine never sees it, and it
+  // goes away with the child whatever happens.
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(report[0]);
+    std::string verdict;
+    [&] {
+      if (::unshare(CLONE_NEWNS) != 0 ||
+          ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        verdict = absl::StrCat("set-up failed: ", std::strerror(errno));
+        return;
+      }
+      testing::EioFuse fs(data, bad);
+      if (absl::Status m = fs.mount(mountpoint); !m.ok()) {
+        verdict = absl::StrCat("set-up failed: ", m.message());
+        return;
+      }
+      auto source = openEvidenceSource(fs.file());
+      if (!source.ok()) {
+        verdict = absl::StrCat("open failed: ", source.status().ToString());
+        return;
+      }
+      std::vector<EvidenceReadError> errors;
+      const std::string sha = hashSource(**source, &errors);
+      verdict = absl::StrFormat(
+          "ok size=%d method=%s sha=%s failed_reads=%d errors=", (*source)->facts().size_bytes,
+          (*source)->facts().read_method, sha, fs.failedReads());
+      for (const auto& e : errors) {
+        absl::StrAppendFormat(&verdict, "%d+%d:%s;", e.offset, e.length, std::strerror(e.error));
+      }
+    }();
+    (void)!::write(report[1], verdict.data(), verdict.size());
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  std::string verdict;
+  char buf[512];
+  for (ssize_t n; (n = ::read(report[0], buf, sizeof(buf))) > 0;) verdict.append(buf, n);
+  ::close(report[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  std::printf("%s\n", verdict.c_str());
+  ASSERT_TRUE(absl::StartsWith(verdict, "ok ")) << verdict;
+  EXPECT_TRUE(absl::StrContains(verdict, absl::StrCat(" size=", size, " "))) << verdict;
+  EXPECT_TRUE(absl::StrContains(verdict, " sha=" + expected_sha + " ")) << verdict;
+  EXPECT_FALSE(absl::StrContains(verdict, " failed_reads=0 ")) << verdict;
+  const std::string listed = absl::StrFormat("errors=%d+8192:%s;%d+512:%s;", bad[0].offset,
+                                             std::strerror(EIO), bad[1].offset, std::strerror(EIO));
+  EXPECT_TRUE(absl::EndsWith(verdict, listed)) << verdict << "\nwanted " << listed;
 }
 
 // The enumeration rules on a directory laid out like /sys/block.
