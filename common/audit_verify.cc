@@ -990,6 +990,7 @@ bool ExportVerifier::entryLine(std::string_view b64, std::uint64_t line, Batch& 
     return false;
   }
   ++report_.entries_by_type[e.type];
+  if (options_.on_entry) options_.on_entry(index, e);
   checkSavedCheckpointsAtSize();
   return problem_.position == kNoProblem;
 }

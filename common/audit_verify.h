@@ -40,12 +40,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/audit.h"
 
 namespace warden {
 
@@ -59,6 +61,10 @@ struct AuditVerifyOptions {
   unsigned threads = 0;
   // Entries per verification batch; 0 = 4096. Smaller only to exercise batching in tests.
   std::size_t batch_entries = 0;
+  // Called with each entry, in log order, once it has passed the log's rules (its signature is
+  // checked later, in its batch): for collecting what further checks need (common/
+  // evidence_verify.h). What it saw counts only if the report comes back ok.
+  std::function<void(std::uint64_t index, const LogEntry& entry)> on_entry;
 };
 
 struct AuditReport {

@@ -24,6 +24,7 @@
 #include "common/audit_verify.h"
 #include "common/command.h"
 #include "common/crypto.h"
+#include "common/evidence_verify.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/merkle.h"
@@ -1077,8 +1078,25 @@ int auditExport(const Globals& g, const std::string& out_path) {
 }
 
 int auditVerify(const Globals& g, const std::string& file, const std::string& vkey_path,
-                const std::vector<std::string>& checkpoint_paths) {
+                const std::vector<std::string>& checkpoint_paths,
+                const std::vector<std::string>& evidence_paths) {
   AuditVerifyOptions options;
+  // Evidence items: found before the (long) log check, so a wrong name fails at once.
+  std::vector<EvidenceFiles> evidence;
+  std::set<std::string> actions;
+  for (const auto& p : evidence_paths) {
+    auto f = locateEvidenceFiles(p);
+    if (!f.ok()) {
+      printError(std::string(f.status().message()));
+      return kExitBadInput;
+    }
+    actions.insert(evidenceActionId(evidenceIdOfFile(f->content_path)));
+    evidence.push_back(*f);
+  }
+  EvidenceLogIndex index(std::move(actions));
+  if (!evidence.empty()) {
+    options.on_entry = [&index](std::uint64_t i, const LogEntry& e) { index.observe(i, e); };
+  }
   if (!vkey_path.empty()) {
     auto vkey = readFile(vkey_path);
     if (!vkey.ok()) {
@@ -1101,7 +1119,37 @@ int auditVerify(const Globals& g, const std::string& file, const std::string& vk
     return kExitBadInput;
   }
   const AuditReport& r = *report;
+  // The evidence, checked against what the log (if it verified) says.
+  std::vector<EvidenceVerdict> verdicts;
+  bool evidence_ok = true;
+  if (r.ok) {
+    for (const auto& f : evidence) {
+      auto v = verifyEvidenceFiles(f, index);
+      if (!v.ok()) {
+        printError(std::string(v.status().message()));
+        return kExitBadInput;
+      }
+      evidence_ok = evidence_ok && v->ok;
+      verdicts.push_back(std::move(*v));
+    }
+  }
   if (g.json) {
+    std::string items;
+    for (const auto& v : verdicts) {
+      std::string checks;
+      for (const auto& c : v.checks) {
+        absl::StrAppendFormat(&checks, "%s{\"name\": %s, \"ok\": %s, \"detail\": %s}",
+                              checks.empty() ? "" : ", ", jsonString(c.name),
+                              c.ok ? "true" : "false", jsonString(c.detail));
+      }
+      absl::StrAppendFormat(
+          &items,
+          "%s{\"id\": %s, \"ok\": %s, \"content\": %s, \"manifest\": %s, \"size\": %d, "
+          "\"sha256\": %s, \"receipt_index\": %d, \"checks\": [%s]}",
+          items.empty() ? "" : ", ", jsonString(v.evidence_id), v.ok ? "true" : "false",
+          jsonString(v.files.content_path), jsonString(v.files.manifest_path), v.size,
+          jsonString(v.sha256), v.receipt_index, checks);
+    }
     std::string types;
     for (const auto& [t, n] : r.entries_by_type) {
       types += absl::StrFormat("%s%s: %d", types.empty() ? "" : ", ", jsonString(t), n);
@@ -1110,14 +1158,16 @@ int auditVerify(const Globals& g, const std::string& file, const std::string& vk
         "{\"ok\": %s, \"bad_index\": %lld, \"error\": %s, \"origin\": %s, "
         "\"vkey\": %s, \"vkey_pinned\": %s, \"tree_size\": %llu, \"root_hash\": %s, "
         "\"entries_by_type\": {%s}, \"checkpoints\": %llu, "
-        "\"signatures_verified\": %llu, \"previous_checkpoints_checked\": %llu}\n",
-        r.ok ? "true" : "false", static_cast<long long>(r.bad_index), jsonString(r.error).c_str(),
-        jsonString(r.origin).c_str(), jsonString(r.vkey).c_str(), r.vkey_pinned ? "true" : "false",
-        static_cast<unsigned long long>(r.tree_size), jsonString(r.root_hex).c_str(), types.c_str(),
+        "\"signatures_verified\": %llu, \"previous_checkpoints_checked\": %llu, "
+        "\"evidence\": [%s]}\n",
+        r.ok && evidence_ok ? "true" : "false", static_cast<long long>(r.bad_index),
+        jsonString(r.error).c_str(), jsonString(r.origin).c_str(), jsonString(r.vkey).c_str(),
+        r.vkey_pinned ? "true" : "false", static_cast<unsigned long long>(r.tree_size),
+        jsonString(r.root_hex).c_str(), types.c_str(),
         static_cast<unsigned long long>(r.checkpoints),
         static_cast<unsigned long long>(r.signatures_verified),
-        static_cast<unsigned long long>(r.previous_checkpoints_checked));
-    return r.ok ? kExitOk : kExitFailed;
+        static_cast<unsigned long long>(r.previous_checkpoints_checked), items.c_str());
+    return r.ok && evidence_ok ? kExitOk : kExitFailed;
   }
   if (!r.ok) {
     std::fprintf(stderr, "warden: audit verify FAILED: %s\n", r.error.c_str());
@@ -1139,6 +1189,16 @@ int auditVerify(const Globals& g, const std::string& file, const std::string& vk
     std::printf(
         "warning: checked against the log key written in the file itself; pass --vkey "
         "with the controller's log.vkey to pin it\n");
+  }
+  for (const auto& v : verdicts) {
+    std::printf("evidence %s: %s\n", v.evidence_id.c_str(), v.ok ? "verified" : "FAILED");
+    for (const auto& c : v.checks) {
+      std::printf("  %-9s %s  %s\n", c.name.c_str(), c.ok ? "ok  " : "FAIL", c.detail.c_str());
+    }
+  }
+  if (!evidence_ok) {
+    std::fprintf(stderr, "warden: audit verify FAILED: evidence does not match the log\n");
+    return kExitFailed;
   }
   return kExitOk;
 }
@@ -1733,7 +1793,7 @@ int runCli(int argc, char** argv) {
   audit->require_subcommand(1);
   std::string audit_host, audit_out, audit_file, audit_vkey;
   std::uint64_t audit_last = 50, audit_index = 0;
-  std::vector<std::string> audit_checkpoints;
+  std::vector<std::string> audit_checkpoints, audit_evidence;
   auto* audit_show = audit->add_subcommand("show", "Timeline: who did what, where, and the result");
   audit_show->add_option("--host", audit_host, "Only entries about this host");
   audit_show->add_option("--last", audit_last, "Show the last N entries (0: all)")
@@ -1757,6 +1817,13 @@ int runCli(int argc, char** argv) {
                    "A checkpoint saved earlier ('warden audit checkpoint > FILE'): the log must "
                    "extend it (repeatable)")
       ->take_all();
+  audit_verify
+      ->add_option("--evidence", audit_evidence,
+                   "An evidence item copied from the store (ID.img, ID.img.zst, ID.tar.zst or "
+                   "ID.manifest, the item's other file beside it): its content must hash to its "
+                   "manifest, the manifest carry the agent's signature, and the log the agent's "
+                   "receipt naming both (repeatable)")
+      ->take_all();
   audit_verify->add_flag("--json", g.json, "JSON output");
   auto* audit_prove = audit->add_subcommand(
       "prove", "Inclusion proof of one entry against the latest signed checkpoint");
@@ -1775,7 +1842,9 @@ int runCli(int argc, char** argv) {
   if (*token_create) return tokenCreate(g, ttl, token_host);
   if (*audit_show) return auditShow(g, audit_host, audit_last);
   if (*audit_export) return auditExport(g, audit_out);
-  if (*audit_verify) return auditVerify(g, audit_file, audit_vkey, audit_checkpoints);
+  if (*audit_verify) {
+    return auditVerify(g, audit_file, audit_vkey, audit_checkpoints, audit_evidence);
+  }
   if (*audit_prove) return auditProve(g, audit_index);
   if (*audit_checkpoint) return auditCheckpoint(g);
   if (*hosts_cmd) return hosts(g);

@@ -138,6 +138,18 @@ TEST(CollectTest, PlantedKeyCronJobAndHistoryAreInTheBundleWithMatchingHashes) {
   auto verify = d.cli({"evidence", "verify", id});
   ASSERT_TRUE(verify.ok());
   EXPECT_EQ(verify->exit_code, 0) << verify->out << verify->err;
+
+  // Offline, from an export of the log and the store's files as they are.
+  const std::string exported = d.controllerHost().dir() + "/audit.export";
+  auto exp = d.cli({"audit", "export", "--out", exported});
+  ASSERT_TRUE(exp.ok() && exp->exit_code == 0);
+  auto offline = d.cli({"audit", "verify", exported, "--vkey", d.dataDir() + "/log.vkey",
+                        "--evidence", d.dataDir() + "/evidence/" + id + ".tar.zst", "--json"});
+  ASSERT_TRUE(offline.ok());
+  EXPECT_EQ(offline->exit_code, 0) << offline->out << offline->err;
+  EXPECT_NE(offline->out.find("\"evidence\": [{\"id\": \"" + id + "\", \"ok\": true"),
+            std::string::npos)
+      << offline->out;
 }
 
 }  // namespace

@@ -235,6 +235,88 @@ TEST_F(ImageTest, ZstdStorageRestoresTheExactImage) {
   EXPECT_EQ(sha256sum(copy), loop_.sha256);
 }
 
+// An auditor with copies of the store's files and an export of the log checks the evidence
+// offline (`warden audit verify EXPORT --vkey log.vkey --evidence FILE`): raw and zstd items
+// verify; a changed byte of the content, a manifest whose signed bytes were edited, or an item
+// whose receipt is not in the log each fail, naming the check.
+TEST_F(ImageTest, AnAuditorVerifiesCopiedEvidenceOfflineAgainstTheLog) {
+  ASSERT_NO_FATAL_FAILURE(attach(6 << 20, 13));
+  const std::string raw = image({loop_.device});
+  ASSERT_FALSE(raw.empty()) << last_out_;
+  const std::string packed = image({loop_.device, "--compress", "zstd"});
+  ASSERT_FALSE(packed.empty()) << last_out_;
+  const std::string early = d_->controllerHost().dir() + "/early.export";
+  ASSERT_EQ(cli({"audit", "export", "--out", early}).exit_code, 0);
+
+  // The auditor's copies (writable, so the test can tamper with them below).
+  const std::string store = d_->dataDir() + "/evidence/";
+  const std::string copies = d_->controllerHost().dir() + "/auditor";
+  std::filesystem::create_directories(copies);
+  for (const std::string& name :
+       {raw + ".img", raw + ".manifest", packed + ".img.zst", packed + ".manifest"}) {
+    std::filesystem::copy_file(store + name, copies + "/" + name);
+    std::filesystem::permissions(copies + "/" + name, std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::add);
+  }
+  const std::string exported = d_->controllerHost().dir() + "/audit.export";
+  ASSERT_EQ(cli({"audit", "export", "--out", exported}).exit_code, 0);
+  const std::string vkey = d_->dataDir() + "/log.vkey";
+  auto verify = [&](const std::string& log, const std::vector<std::string>& items) {
+    std::vector<std::string> argv = {"audit", "verify", log, "--vkey", vkey};
+    for (const auto& i : items) {
+      argv.push_back("--evidence");
+      argv.push_back(copies + "/" + i);
+    }
+    return cli(argv);
+  };
+
+  RunResult good = verify(exported, {raw + ".img", packed + ".manifest"});
+  std::printf("%s", good.out.c_str());
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  EXPECT_NE(good.out.find("evidence " + raw + ": verified"), std::string::npos) << good.out;
+  EXPECT_NE(good.out.find("evidence " + packed + ": verified"), std::string::npos) << good.out;
+  EXPECT_NE(good.out.find(loop_.sha256), std::string::npos) << good.out;
+  EXPECT_NE(good.out.find("decompressed"), std::string::npos) << good.out;
+
+  // An item imaged after the export: that log has no receipt for it, so cannot vouch for it.
+  const std::string late = image({loop_.device});
+  ASSERT_FALSE(late.empty());
+  for (const std::string& name : {late + ".img", late + ".manifest"}) {
+    std::filesystem::copy_file(store + name, copies + "/" + name);
+  }
+  RunResult unlogged = verify(early, {late + ".img"});
+  EXPECT_EQ(unlogged.exit_code, 1) << unlogged.out << unlogged.err;
+  EXPECT_NE(unlogged.out.find("the log has no receipt of action"), std::string::npos)
+      << unlogged.out;
+
+  // One changed byte of the content.
+  {
+    std::fstream f(copies + "/" + raw + ".img", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(12345);
+    f.put('\x5a');
+  }
+  RunResult changed = verify(exported, {raw + ".img"});
+  EXPECT_EQ(changed.exit_code, 1) << changed.out << changed.err;
+  EXPECT_NE(changed.out.find("content   FAIL"), std::string::npos) << changed.out;
+
+  // The manifest's signed bytes edited (its size claim), signature line kept.
+  const std::string manifest_path = copies + "/" + packed + ".manifest";
+  auto manifest = readFile(manifest_path);
+  ASSERT_TRUE(manifest.ok());
+  std::string edited = *manifest;
+  const std::size_t at = edited.find("\"size_bytes\": ");
+  ASSERT_NE(at, std::string::npos);
+  edited.insert(at + 14, "1");
+  ASSERT_TRUE(writeFileAtomic(manifest_path, edited, 0644).ok());
+  RunResult forged = verify(exported, {packed + ".img.zst"});
+  EXPECT_EQ(forged.exit_code, 1) << forged.out << forged.err;
+  EXPECT_NE(forged.out.find("signature FAIL"), std::string::npos) << forged.out;
+  EXPECT_NE(forged.out.find("receipt   FAIL"), std::string::npos) << forged.out;
+
+  // A name the store never uses is bad input, before anything is read.
+  EXPECT_EQ(verify(exported, {"../audit.export"}).exit_code, 2);
+}
+
 // On a terminal, `warden image` draws the transfer: percentage, bytes, rate and time left.
 TEST_F(ImageTest, ProgressOnATerminal) {
   ASSERT_NO_FATAL_FAILURE(attach(16 << 20, 3));
