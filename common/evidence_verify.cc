@@ -153,8 +153,8 @@ absl::StatusOr<EvidenceFiles> locateEvidenceFiles(const std::string& path) {
   }
   if (!exists(f.manifest_path)) {
     return absl::NotFoundError(
-        absl::StrFormat("%s: no such file (the manifest of %s belongs beside it)",
-                        f.manifest_path, f.content_path));
+        absl::StrFormat("%s: no such file (the manifest of %s belongs beside it)", f.manifest_path,
+                        f.content_path));
   }
   f.compressed_image = absl::EndsWith(f.content_path, ".img.zst");
   return f;
@@ -181,7 +181,8 @@ absl::StatusOr<EvidenceVerdict> verifyEvidenceFiles(const EvidenceFiles& files,
     why = "no signature line at its end";
   } else {
     signed_bytes = text.substr(0, at);
-    auto sig = crypto::unbase64(text.substr(at + marker.size(), text.size() - at - marker.size() - 1));
+    auto sig =
+        crypto::unbase64(text.substr(at + marker.size(), text.size() - at - marker.size() - 1));
     try {
       const YAML::Node m = YAML::Load(signed_bytes);
       const std::string id = m["evidence_id"].as<std::string>("");
@@ -206,8 +207,8 @@ absl::StatusOr<EvidenceVerdict> verifyEvidenceFiles(const EvidenceFiles& files,
   }
   const std::string manifest_sha = crypto::hex(crypto::sha256(signed_bytes));
   check("manifest", manifest_ok,
-        manifest_ok ? absl::StrFormat("%s of action %s on %s, sha256 %s", v.evidence_id,
-                                      action_id, host_id, manifest_sha)
+        manifest_ok ? absl::StrFormat("%s of action %s on %s, sha256 %s", v.evidence_id, action_id,
+                                      host_id, manifest_sha)
                     : absl::StrFormat("%s: %s", files.manifest_path, why));
 
   // The receipt in the verified log.
@@ -256,9 +257,9 @@ absl::StatusOr<EvidenceVerdict> verifyEvidenceFiles(const EvidenceFiles& files,
     v.sha256 = crypto::hex(h->sha256);
     const bool ok = manifest_ok && v.sha256 == named_sha && v.size == named_size;
     check("content", ok,
-          absl::StrFormat("%s%s: %d bytes, sha256 %s (manifest: %d bytes, %s)",
-                          files.content_path, files.compressed_image ? " decompressed" : "", v.size,
-                          v.sha256, named_size, named_sha));
+          absl::StrFormat("%s%s: %d bytes, sha256 %s (manifest: %d bytes, %s)", files.content_path,
+                          files.compressed_image ? " decompressed" : "", v.size, v.sha256,
+                          named_size, named_sha));
   }
   v.ok = true;
   for (const auto& c : v.checks) v.ok = v.ok && c.ok;

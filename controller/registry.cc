@@ -364,20 +364,39 @@ absl::Status Registry::markDelivered(const std::string& id) {
 absl::StatusOr<bool> Registry::finishAction(const std::string& id, const std::string& state,
                                             const std::string& message, const std::string& receipt,
                                             const std::string& receipt_signature,
-                                            std::int64_t finished_ms) {
+                                            std::int64_t finished_ms,
+                                            const std::string& containment) {
   std::lock_guard<std::mutex> lock(mu_);
-  WARDEN_ASSIGN_OR_RETURN(
-      auto st, db_->prepare("UPDATE actions SET state = ?, message = ?, receipt = ?, "
-                            "receipt_signature = ?, finished_ms = ? WHERE id = ? AND (state IN "
-                            "('queued', 'delivered') OR (state = 'expired' AND receipt IS NULL))"));
-  WARDEN_RETURN_IF_ERROR(st.bind(1, state)
-                             .bind(2, message)
-                             .bindBlob(3, receipt)
-                             .bindBlob(4, receipt_signature)
-                             .bind(5, finished_ms)
-                             .bind(6, id)
-                             .run());
-  return db_->changes() == 1;
+  WARDEN_RETURN_IF_ERROR(db_->exec("BEGIN IMMEDIATE"));
+  auto store = [&]() -> absl::StatusOr<bool> {
+    WARDEN_ASSIGN_OR_RETURN(
+        auto st,
+        db_->prepare("UPDATE actions SET state = ?, message = ?, receipt = ?, "
+                     "receipt_signature = ?, finished_ms = ? WHERE id = ? AND (state IN "
+                     "('queued', 'delivered') OR (state = 'expired' AND receipt IS NULL))"));
+    WARDEN_RETURN_IF_ERROR(st.bind(1, state)
+                               .bind(2, message)
+                               .bindBlob(3, receipt)
+                               .bindBlob(4, receipt_signature)
+                               .bind(5, finished_ms)
+                               .bind(6, id)
+                               .run());
+    if (db_->changes() != 1) return false;
+    if (!containment.empty()) {
+      WARDEN_ASSIGN_OR_RETURN(auto host,
+                              db_->prepare("UPDATE hosts SET containment = ? WHERE host_id = "
+                                           "(SELECT host_id FROM actions WHERE id = ?)"));
+      WARDEN_RETURN_IF_ERROR(host.bind(1, containment).bind(2, id).run());
+    }
+    return true;
+  };
+  absl::StatusOr<bool> stored = store();
+  if (!stored.ok()) {
+    (void)db_->exec("ROLLBACK");
+    return stored.status();
+  }
+  WARDEN_RETURN_IF_ERROR(db_->exec("COMMIT"));
+  return *stored;
 }
 
 absl::Status Registry::addFleetBlock(const std::string& address, const std::string& created_by,

@@ -107,10 +107,13 @@ class Registry {
   absl::StatusOr<std::vector<ActionRecord>> actionsAwaitingReceipt();
   // Stores the agent's verified receipt; false if the action already had one or failed
   // otherwise. An action the controller marked expired still takes the receipt: the agent
-  // acted before the command expired there.
+  // acted before the command expired there. A non-empty `containment` (a succeeded isolate or
+  // release) becomes the host's containment state in the same transaction: one commit, and no
+  // crash between the two can leave the registry saying otherwise than the receipt.
   absl::StatusOr<bool> finishAction(const std::string& id, const std::string& state,
                                     const std::string& message, const std::string& receipt,
-                                    const std::string& receipt_signature, std::int64_t finished_ms);
+                                    const std::string& receipt_signature, std::int64_t finished_ms,
+                                    const std::string& containment = "");
 
   // Fleet-wide blocks: every host gets them, including hosts that enroll later.
   absl::Status addFleetBlock(const std::string& address, const std::string& created_by,

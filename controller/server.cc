@@ -34,6 +34,14 @@ namespace {
 
 using AgentStream = grpc::ServerReaderWriter<v1::ControllerMessage, v1::AgentMessage>;
 
+// The containment state a receipt leaves its host in; "" when it changes nothing.
+std::string containmentAfter(const Receipt& r) {
+  if (r.status != ReceiptStatus::kSucceeded) return "";
+  if (r.kind == "isolate") return "isolated";
+  if (r.kind == "release") return "none";
+  return "";
+}
+
 constexpr int kMaxMessageBytes = 4 << 20;
 constexpr std::size_t kMaxHostsPerRequest = 1000;
 constexpr std::size_t kMaxAllowEntries = 64;
@@ -325,9 +333,9 @@ struct ControllerServer::Impl {
       if (!e.ok() || e->type != entry_type::kReceipt || !by_id.contains(e->ref)) continue;
       auto r = decodeReceipt(e->body);
       if (!r.ok()) continue;
-      auto stored =
-          keys.registry->finishAction(e->ref, std::string(receiptStatusName(r->status)), r->message,
-                                      e->body, e->signature, e->logged_unix_ms);
+      auto stored = keys.registry->finishAction(e->ref, std::string(receiptStatusName(r->status)),
+                                                r->message, e->body, e->signature,
+                                                e->logged_unix_ms, containmentAfter(*r));
       if (stored.ok() && *stored) {
         logInfo("action %s: receipt recovered from action log entry %d", e->ref, i);
       }
@@ -537,7 +545,7 @@ struct ControllerServer::Impl {
     }
     const std::string state(receiptStatusName(r->status));
     auto fresh = keys.registry->finishAction(r->command_id, state, r->message, sr.receipt(),
-                                             sr.signature(), nowUnixMs());
+                                             sr.signature(), nowUnixMs(), containmentAfter(*r));
     if (fresh.ok() && *fresh && (action->kind == "image" || action->kind == "collect") &&
         r->status != ReceiptStatus::kSucceeded) {
       // The action is over: what it left half-sent can no longer complete.
@@ -559,10 +567,6 @@ struct ControllerServer::Impl {
     }
     if (*fresh) {
       logInfo("action %s: %s on %s: %s", r->command_id, state, host_id, r->message);
-      if (r->status == ReceiptStatus::kSucceeded) {
-        if (r->kind == "isolate") (void)keys.registry->setContainment(host_id, "isolated");
-        if (r->kind == "release") (void)keys.registry->setContainment(host_id, "none");
-      }
       if (r->status == ReceiptStatus::kRefused) {
         // The signed receipt in the log is the refusal's record.
         recordEvent(host_id, "refusal",

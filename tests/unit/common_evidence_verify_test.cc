@@ -1,8 +1,6 @@
 // Offline evidence checks (common/evidence_verify.h) on hand-made items: the log index fed
 // synthetic enrollment and receipt entries, a manifest signed with a fresh agent key, content
 // raw or as zstd frames. Each way an item can be wrong fails its own check and only that one.
-#include "common/evidence_verify.h"
-
 #include <gtest/gtest.h>
 #include <zstd.h>
 
@@ -13,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "common/command.h"
 #include "common/crypto.h"
+#include "common/evidence_verify.h"
 #include "tests/support/temp_dir.h"
 
 namespace warden {
@@ -78,8 +77,7 @@ class EvidenceVerifyTest : public ::testing::Test {
     r.host_id = "host-42";
     r.details[std::string(kId) + ".sha256"] = content_sha;
     r.details[std::string(kId) + ".controller_sha256"] = content_sha;
-    r.details[std::string(kId) + ".manifest_sha256"] =
-        crypto::hex(crypto::sha256(item_.manifest));
+    r.details[std::string(kId) + ".manifest_sha256"] = crypto::hex(crypto::sha256(item_.manifest));
     LogEntry receipt;
     receipt.type = entry_type::kReceipt;
     receipt.host_id = "host-42";
@@ -152,7 +150,8 @@ TEST_F(EvidenceVerifyTest, EachFaultFailsItsCheck) {
   v = verifyEvidenceFiles(*locateEvidenceFiles(content), index(*key_, sha));
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(failed(*v), "content ");
-  EXPECT_NE(v->checks.back().detail.find("cut short"), std::string::npos) << v->checks.back().detail;
+  EXPECT_NE(v->checks.back().detail.find("cut short"), std::string::npos)
+      << v->checks.back().detail;
   // Signed by some other key than the one the log holds for host-42.
   write(true, item_.content);
   auto other = crypto::Ed25519Key::generate();

@@ -331,6 +331,24 @@ TEST_F(RegistryTest, FinishActionOnceAndNeverOverwritten) {
   EXPECT_FALSE(*unknown);
 }
 
+// An isolate's receipt and the host's new containment state are one commit; a second receipt
+// for the same action changes neither.
+TEST_F(RegistryTest, FinishActionRecordsContainmentWithTheReceipt) {
+  HostRecord h;
+  h.host_id = "host-a";
+  h.cert_fingerprint = "fp";
+  h.receipt_public_key = "k";
+  ASSERT_TRUE(reg_->addHost(h, false).ok());
+  ASSERT_TRUE(reg_->addAction(action("iso", "host-a", nowUnixMs() + kHour)).ok());
+  ASSERT_TRUE(reg_->addAction(action("rel", "host-a", nowUnixMs() + kHour)).ok());
+  ASSERT_TRUE(*reg_->finishAction("iso", "succeeded", "isolated", "r", "s", 1, "isolated"));
+  EXPECT_EQ(reg_->findHost("host-a")->containment, "isolated");
+  ASSERT_TRUE(*reg_->finishAction("rel", "succeeded", "released", "r", "s", 2, "none"));
+  EXPECT_EQ(reg_->findHost("host-a")->containment, "none");
+  EXPECT_FALSE(*reg_->finishAction("iso", "succeeded", "again", "r", "s", 3, "isolated"));
+  EXPECT_EQ(reg_->findHost("host-a")->containment, "none");
+}
+
 TEST_F(RegistryTest, FinishedStates) {
   ActionRecord a;
   for (const char* s : {"succeeded", "failed", "refused", "expired"}) {
