@@ -10,8 +10,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <openssl/evp.h>
-#include <poll.h>
 #include <pwd.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -24,11 +24,14 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -83,6 +86,10 @@ int pidfdSendSignal(int pidfd, int sig) {
 }
 
 // Parses /proc/PID/stat into `p`; false if the process is gone.
+// A process table at least this large is read by several threads, at most this many.
+constexpr std::size_t kParallelScanMin = 256;
+constexpr std::size_t kMaxScanThreads = 4;
+
 bool readStat(int proc_fd, pid_t pid, ProcessRecord& p) {
   std::string buf;
   char path[64];
@@ -153,26 +160,53 @@ class LinuxProcesses : public HostProcesses {
       ::close(proc_fd);
       return errnoError(err, "read /proc");
     }
-    std::vector<ProcessRecord> out;
+    std::vector<pid_t> pids;
     while (dirent* e = ::readdir(dir)) {
       if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-      if (out.size() >= kMaxProcessesScanned) break;
-      const pid_t pid = static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10));
-      ProcessRecord p;
-      if (!readStat(proc_fd, pid, p)) continue;
-      auto k = by_pid.find(pid);
-      if (k != by_pid.end() && k->second->start_time == p.start_time) {
-        p.uid = k->second->uid;
-        p.euid = k->second->euid;
-        p.loginuid = k->second->loginuid;
-        p.audit_session = k->second->audit_session;
-      } else if (!readIds(proc_fd, pid, p)) {
-        continue;
-      }
-      out.push_back(std::move(p));
+      if (pids.size() >= kMaxProcessesScanned) break;
+      pids.push_back(static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10)));
     }
     ::closedir(dir);
+    // Reads pids[from, to) into `out`.
+    auto readRange = [&](std::size_t from, std::size_t to, std::vector<ProcessRecord>& out) {
+      for (std::size_t i = from; i < to; ++i) {
+        const pid_t pid = pids[i];
+        ProcessRecord p;
+        if (!readStat(proc_fd, pid, p)) continue;
+        auto k = by_pid.find(pid);
+        if (k != by_pid.end() && k->second->start_time == p.start_time) {
+          p.uid = k->second->uid;
+          p.euid = k->second->euid;
+          p.loginuid = k->second->loginuid;
+          p.audit_session = k->second->audit_session;
+        } else if (!readIds(proc_fd, pid, p)) {
+          continue;
+        }
+        out.push_back(std::move(p));
+      }
+    };
+    // procfs reads are CPU work in the kernel (~40 us a process for a full read): a large table
+    // is split over the CPUs, each part read by its own thread, the parts joined in order.
+    const std::size_t parts =
+        pids.size() < kParallelScanMin
+            ? 1
+            : std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, kMaxScanThreads);
+    std::vector<std::vector<ProcessRecord>> found(parts);
+    {
+      std::vector<std::thread> helpers;
+      const std::size_t step = (pids.size() + parts - 1) / parts;
+      for (std::size_t t = 1; t < parts; ++t) {
+        helpers.emplace_back(readRange, std::min(t * step, pids.size()),
+                             std::min((t + 1) * step, pids.size()), std::ref(found[t]));
+      }
+      readRange(0, std::min(step, pids.size()), found[0]);
+      for (std::thread& h : helpers) h.join();
+    }
     ::close(proc_fd);
+    std::vector<ProcessRecord> out = std::move(found[0]);
+    for (std::size_t t = 1; t < parts; ++t) {
+      std::move(found[t].begin(), found[t].end(), std::back_inserter(out));
+    }
     return out;
   }
 
@@ -274,23 +308,34 @@ class LinuxProcesses : public HostProcesses {
     return st;
   }
 
+  // One epoll set for all the pidfds, each reported once when its process ends: poll(2) over
+  // the remaining ones after every wake-up would re-arm all of them each time, quadratic in a
+  // session of thousands.
   void awaitExit(std::int64_t timeout_us) override {
     const std::int64_t end = nowUs() + timeout_us;
-    std::vector<pollfd> fds;
+    const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return;
+    std::size_t waiting = 0;
     for (const auto& key : killed_) {
       auto it = pidfds_.find(key);
-      if (it != pidfds_.end()) fds.push_back(pollfd{it->second, POLLIN, 0});
+      if (it == pidfds_.end()) continue;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = it->second;
+      if (::epoll_ctl(ep, EPOLL_CTL_ADD, it->second, &ev) == 0) ++waiting;
     }
-    // Each pass drops the pidfds that turned readable (their process ended).
-    while (!fds.empty()) {
-      const std::int64_t left_ms = (end - nowUs()) / 1000;
+    std::vector<epoll_event> ready(256);
+    while (waiting > 0) {
+      const std::int64_t left_ms = (end - nowUs() + 999) / 1000;
       if (left_ms <= 0) break;
-      const int n = ::poll(fds.data(), fds.size(), static_cast<int>(left_ms));
+      const int n =
+          ::epoll_wait(ep, ready.data(), static_cast<int>(ready.size()), static_cast<int>(left_ms));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      std::erase_if(fds, [](const pollfd& f) { return f.revents != 0; });
-      for (pollfd& f : fds) f.revents = 0;
+      for (int i = 0; i < n; ++i) (void)::epoll_ctl(ep, EPOLL_CTL_DEL, ready[i].data.fd, nullptr);
+      waiting -= static_cast<std::size_t>(n);
     }
+    ::close(ep);
   }
 
   std::int64_t startUnixMs(const ProcessRecord& p) override {
