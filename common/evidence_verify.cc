@@ -250,6 +250,9 @@ absl::StatusOr<EvidenceVerdict> verifyEvidenceFiles(const EvidenceFiles& files,
 
   // The content, re-read.
   auto h = hashContent(files.content_path, files.compressed_image);
+  if (!h.ok() && h.status().code() != absl::StatusCode::kDataLoss) {
+    return h.status();  // could not be read at all: no verdict
+  }
   if (!h.ok()) {
     check("content", false, std::string(h.status().message()));
   } else {

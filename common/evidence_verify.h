@@ -83,8 +83,8 @@ struct EvidenceVerdict {
 };
 
 // Checks one item against the receipts and keys collected from a verified log. A Status error
-// only when the files cannot be found or read at all; everything they get wrong is a verdict
-// with ok == false.
+// only when the files cannot be found or read at all; everything they get wrong (a zstd stream
+// that does not decode included) is a verdict with ok == false.
 absl::StatusOr<EvidenceVerdict> verifyEvidenceFiles(const EvidenceFiles& files,
                                                     const EvidenceLogIndex& log);
 

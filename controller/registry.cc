@@ -383,10 +383,16 @@ absl::StatusOr<bool> Registry::finishAction(const std::string& id, const std::st
                                .run());
     if (db_->changes() != 1) return false;
     if (!containment.empty()) {
-      WARDEN_ASSIGN_OR_RETURN(auto host,
-                              db_->prepare("UPDATE hosts SET containment = ? WHERE host_id = "
-                                           "(SELECT host_id FROM actions WHERE id = ?)"));
-      WARDEN_RETURN_IF_ERROR(host.bind(1, containment).bind(2, id).run());
+      // Unless a later isolate or release of the host has succeeded already: a receipt stored
+      // late (re-sent, or recovered from the log after a restart) must not undo it.
+      WARDEN_ASSIGN_OR_RETURN(
+          auto host,
+          db_->prepare("UPDATE hosts SET containment = ? WHERE host_id = (SELECT host_id FROM "
+                       "actions WHERE id = ?) AND NOT EXISTS (SELECT 1 FROM actions b, actions a "
+                       "WHERE a.id = ? AND b.host_id = a.host_id AND b.id != a.id AND b.kind IN "
+                       "('isolate', 'release') AND b.state = 'succeeded' AND b.created_ms > "
+                       "a.created_ms)"));
+      WARDEN_RETURN_IF_ERROR(host.bind(1, containment).bind(2, id).bind(3, id).run());
     }
     return true;
   };
@@ -395,7 +401,11 @@ absl::StatusOr<bool> Registry::finishAction(const std::string& id, const std::st
     (void)db_->exec("ROLLBACK");
     return stored.status();
   }
-  WARDEN_RETURN_IF_ERROR(db_->exec("COMMIT"));
+  if (absl::Status committed = db_->exec("COMMIT"); !committed.ok()) {
+    // SQLite leaves the transaction open after a failed COMMIT (SQLITE_FULL, IOERR, BUSY).
+    (void)db_->exec("ROLLBACK");
+    return committed;
+  }
   return *stored;
 }
 

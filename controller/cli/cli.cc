@@ -1081,6 +1081,12 @@ int auditVerify(const Globals& g, const std::string& file, const std::string& vk
                 const std::vector<std::string>& checkpoint_paths,
                 const std::vector<std::string>& evidence_paths) {
   AuditVerifyOptions options;
+  // Evidence is vouched for by the log only if the log's key is the auditor's own copy: a log
+  // checked against the key written in it could have been made to match forged evidence.
+  if (!evidence_paths.empty() && vkey_path.empty()) {
+    printError("--evidence needs --vkey: the controller's log.vkey, as you hold it");
+    return kExitBadInput;
+  }
   // Evidence items: found before the (long) log check, so a wrong name fails at once.
   std::vector<EvidenceFiles> evidence;
   std::set<std::string> actions;
@@ -1190,10 +1196,13 @@ int auditVerify(const Globals& g, const std::string& file, const std::string& vk
         "warning: checked against the log key written in the file itself; pass --vkey "
         "with the controller's log.vkey to pin it\n");
   }
+  // Manifest text is read before its signature is checked: printed through printable().
   for (const auto& v : verdicts) {
-    std::printf("evidence %s: %s\n", v.evidence_id.c_str(), v.ok ? "verified" : "FAILED");
+    std::printf("evidence %s: %s\n", printable(v.evidence_id).c_str(),
+                v.ok ? "verified" : "FAILED");
     for (const auto& c : v.checks) {
-      std::printf("  %-9s %s  %s\n", c.name.c_str(), c.ok ? "ok  " : "FAIL", c.detail.c_str());
+      std::printf("  %-9s %s  %s\n", c.name.c_str(), c.ok ? "ok  " : "FAIL",
+                  printable(c.detail).c_str());
     }
   }
   if (!evidence_ok) {
@@ -1822,7 +1831,7 @@ int runCli(int argc, char** argv) {
                    "An evidence item copied from the store (ID.img, ID.img.zst, ID.tar.zst or "
                    "ID.manifest, the item's other file beside it): its content must hash to its "
                    "manifest, the manifest carry the agent's signature, and the log the agent's "
-                   "receipt naming both (repeatable)")
+                   "receipt naming both (repeatable; needs --vkey)")
       ->take_all();
   audit_verify->add_flag("--json", g.json, "JSON output");
   auto* audit_prove = audit->add_subcommand(

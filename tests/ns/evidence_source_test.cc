@@ -5,7 +5,9 @@
 // read-only over a file in a scratch directory and detached on every exit path.
 #include "agent/os/evidence_source.h"
 
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/crypto.h"
 #include "gtest/gtest.h"
 #include "tests/support/eio_fuse.h"
@@ -181,9 +184,22 @@ TEST(EvidenceSourceTest, UnreadableSectorsAreZeroFilledAndListed) {
     ::_exit(0);
   }
   ::close(report[1]);
+  // At most 60 s: a FUSE request left unanswered would block the child in the kernel.
   std::string verdict;
   char buf[512];
-  for (ssize_t n; (n = ::read(report[0], buf, sizeof(buf))) > 0;) verdict.append(buf, n);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  for (;;) {
+    pollfd p{report[0], POLLIN, 0};
+    const int left = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (left <= 0 || ::poll(&p, 1, left) <= 0) {
+      verdict = "timed out: " + verdict;
+      ::kill(child, SIGKILL);
+      break;
+    }
+    const ssize_t n = ::read(report[0], buf, sizeof(buf));
+    if (n <= 0) break;
+    verdict.append(buf, static_cast<std::size_t>(n));
+  }
   ::close(report[0]);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);

@@ -349,6 +349,26 @@ TEST_F(RegistryTest, FinishActionRecordsContainmentWithTheReceipt) {
   EXPECT_EQ(reg_->findHost("host-a")->containment, "none");
 }
 
+// A receipt stored late (re-sent, or recovered from the log) does not undo the containment a
+// later isolate or release already set.
+TEST_F(RegistryTest, ALateReceiptDoesNotUndoALaterContainmentChange) {
+  HostRecord h;
+  h.host_id = "host-a";
+  h.cert_fingerprint = "fp";
+  h.receipt_public_key = "k";
+  ASSERT_TRUE(reg_->addHost(h, false).ok());
+  ActionRecord iso = action("iso", "host-a", nowUnixMs() + kHour);
+  iso.created_ms = 100;
+  ActionRecord rel = action("rel", "host-a", nowUnixMs() + kHour);
+  rel.kind = "release";
+  rel.created_ms = 200;
+  ASSERT_TRUE(reg_->addAction(iso).ok());
+  ASSERT_TRUE(reg_->addAction(rel).ok());
+  ASSERT_TRUE(*reg_->finishAction("rel", "succeeded", "released", "r", "s", 2, "none"));
+  ASSERT_TRUE(*reg_->finishAction("iso", "succeeded", "isolated", "r", "s", 3, "isolated"));
+  EXPECT_EQ(reg_->findHost("host-a")->containment, "none");
+}
+
 TEST_F(RegistryTest, FinishedStates) {
   ActionRecord a;
   for (const char* s : {"succeeded", "failed", "refused", "expired"}) {

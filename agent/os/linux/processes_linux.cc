@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -31,6 +32,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -195,11 +197,23 @@ class LinuxProcesses : public HostProcesses {
     {
       std::vector<std::thread> helpers;
       const std::size_t step = (pids.size() + parts - 1) / parts;
+      std::size_t own_end = std::min(step, pids.size());
       for (std::size_t t = 1; t < parts; ++t) {
-        helpers.emplace_back(readRange, std::min(t * step, pids.size()),
-                             std::min((t + 1) * step, pids.size()), std::ref(found[t]));
+        try {
+          helpers.emplace_back(readRange, std::min(t * step, pids.size()),
+                               std::min((t + 1) * step, pids.size()), std::ref(found[t]));
+        } catch (const std::system_error&) {
+          // No thread to be had (a fork bomb may have taken them all): this thread reads the
+          // parts that have none.
+          own_end = pids.size();
+          break;
+        }
       }
       readRange(0, std::min(step, pids.size()), found[0]);
+      const std::size_t started = helpers.size();
+      if (own_end > step) {
+        readRange(std::min((started + 1) * step, pids.size()), own_end, found[started + 1]);
+      }
       for (std::thread& h : helpers) h.join();
     }
     ::close(proc_fd);
@@ -314,7 +328,7 @@ class LinuxProcesses : public HostProcesses {
   void awaitExit(std::int64_t timeout_us) override {
     const std::int64_t end = nowUs() + timeout_us;
     const int ep = ::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return;
+    if (ep < 0) return awaitExitByPoll(end);  // out of descriptors: poll needs none
     std::size_t waiting = 0;
     for (const auto& key : killed_) {
       auto it = pidfds_.find(key);
@@ -336,6 +350,24 @@ class LinuxProcesses : public HostProcesses {
       waiting -= static_cast<std::size_t>(n);
     }
     ::close(ep);
+  }
+
+  // awaitExit's fallback: poll(2) over the remaining pidfds until `end` (monotonic us).
+  void awaitExitByPoll(std::int64_t end) {
+    std::vector<pollfd> fds;
+    for (const auto& key : killed_) {
+      auto it = pidfds_.find(key);
+      if (it != pidfds_.end()) fds.push_back(pollfd{it->second, POLLIN, 0});
+    }
+    while (!fds.empty()) {
+      const std::int64_t left_ms = (end - nowUs() + 999) / 1000;
+      if (left_ms <= 0) break;
+      const int n = ::poll(fds.data(), fds.size(), static_cast<int>(left_ms));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      std::erase_if(fds, [](const pollfd& f) { return f.revents != 0; });
+      for (pollfd& f : fds) f.revents = 0;
+    }
   }
 
   std::int64_t startUnixMs(const ProcessRecord& p) override {
