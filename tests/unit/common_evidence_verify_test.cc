@@ -61,7 +61,8 @@ class EvidenceVerifyTest : public ::testing::Test {
   }
 
   // An index that saw host-42 enroll with `key` and the agent's receipt of the action.
-  EvidenceLogIndex index(const crypto::Ed25519Key& key, const std::string& content_sha) {
+  EvidenceLogIndex index(const crypto::Ed25519Key& key, const std::string& content_sha,
+                         const std::string& receipt_host = "host-42") {
     EvidenceLogIndex log({kAction});
     KeyRecord k;
     k.purpose = "agent";
@@ -80,7 +81,7 @@ class EvidenceVerifyTest : public ::testing::Test {
     r.details[std::string(kId) + ".manifest_sha256"] = crypto::hex(crypto::sha256(item_.manifest));
     LogEntry receipt;
     receipt.type = entry_type::kReceipt;
-    receipt.host_id = "host-42";
+    receipt.host_id = receipt_host;
     receipt.ref = kAction;
     receipt.body = encodeReceipt(r);
     log.observe(9, receipt);
@@ -163,6 +164,10 @@ TEST_F(EvidenceVerifyTest, EachFaultFailsItsCheck) {
   v = verifyEvidenceFiles(*locateEvidenceFiles(content), index(*key_, std::string(64, '0')));
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(failed(*v), "receipt ");
+  // The receipt of that action, but from another host than the manifest's.
+  v = verifyEvidenceFiles(*locateEvidenceFiles(content), index(*key_, sha, "host-43"));
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(failed(*v).substr(0, 8), "receipt ") << failed(*v);
   // No receipt at all.
   v = verifyEvidenceFiles(*locateEvidenceFiles(content), EvidenceLogIndex({}));
   ASSERT_TRUE(v.ok());
