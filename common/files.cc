@@ -30,6 +30,18 @@ absl::Status errnoStatus(const std::string& what, const std::string& path, int e
 
 }  // namespace
 
+bool pwriteFully(int fd, std::string_view data, std::uint64_t offset) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 absl::StatusOr<std::string> readFile(const std::string& path, std::size_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errnoStatus("open", path, errno);

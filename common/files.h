@@ -1,6 +1,7 @@
 // Small file helpers that keep errno in their messages and write atomically.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,9 @@ absl::StatusOr<std::string> readFile(const std::string& path, std::size_t max_by
 absl::Status errnoStatus(std::string_view what, std::string_view path, int err);
 
 absl::Status writeFileAtomic(const std::string& path, std::string_view data, unsigned mode);
+// pwrite(2) until all of `data` is at `offset`, through EINTR and short writes. False, with
+// errno set, when a write fails; callers word their own error.
+bool pwriteFully(int fd, std::string_view data, std::uint64_t offset);
 bool pathExists(const std::string& path);
 // mkdir -p with `mode` for the last component.
 absl::Status makeDirectory(const std::string& path, unsigned mode);

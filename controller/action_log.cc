@@ -52,17 +52,7 @@ std::string makeRecord(std::string_view payload, std::string_view hash) {
 
 absl::Status pwriteAll(int fd, std::string_view data, std::uint64_t offset,
                        const std::string& path) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n =
-        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errnoStatus("write", path, errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return absl::OkStatus();
+  return pwriteFully(fd, data, offset) ? absl::OkStatus() : errnoStatus("write", path, errno);
 }
 
 absl::Status preadAll(int fd, char* out, std::size_t size, std::uint64_t offset,

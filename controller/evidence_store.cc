@@ -44,15 +44,7 @@ std::int64_t nowMs() {
 
 absl::Status writeAll(int fd, std::string_view data, std::uint64_t offset,
                       const std::string& what) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n =
-        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errnoError(what);
-    done += static_cast<std::size_t>(n);
-  }
-  return absl::OkStatus();
+  return pwriteFully(fd, data, offset) ? absl::OkStatus() : errnoError(what);
 }
 
 absl::StatusOr<std::size_t> readAt(int fd, char* buf, std::size_t len, std::uint64_t offset,

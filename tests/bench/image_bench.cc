@@ -415,6 +415,19 @@ struct Run {
     return !quiet || machine_busy_s - own_cpu_s > kDisturbedShare * seconds;
   }
   static constexpr double kDisturbedShare = 0.25;
+
+  // A run of `size` bytes that took t0..t1, the machine's CPU counters sampled around it.
+  static Run timed(bool quiet, std::uint64_t size, std::chrono::steady_clock::time_point t0,
+                   std::chrono::steady_clock::time_point t1, const MachineCpu& m0,
+                   const MachineCpu& m1) {
+    Run out;
+    out.quiet = quiet;
+    out.seconds = ::warden::testing::seconds(t1 - t0);
+    out.mbps = static_cast<double>(size) / out.seconds / 1e6;
+    out.machine_busy_s = m1.busy - m0.busy;
+    out.machine_iowait_s = m1.iowait - m0.iowait;
+    return out;
+  }
 };
 
 struct Options {
@@ -441,13 +454,7 @@ absl::StatusOr<Run> ddRun(const std::string& device, std::uint64_t size,
     return absl::DataLossError(
         absl::StrFormat("dd | sha256sum gave %s, expected %s", got, expected));
   }
-  const MachineCpu m1 = MachineCpu::now();
-  Run out;
-  out.quiet = quiet;
-  out.seconds = seconds(t1 - t0);
-  out.mbps = static_cast<double>(size) / out.seconds / 1e6;
-  out.machine_busy_s = m1.busy - m0.busy;
-  out.machine_iowait_s = m1.iowait - m0.iowait;
+  Run out = Run::timed(quiet, size, t0, t1, m0, MachineCpu::now());
   out.own_cpu_s = childrenCpu() - c0;
   return out;
 }
@@ -492,12 +499,7 @@ absl::StatusOr<Run> wardenRun(WardenDeployment& d, CpuSampler& sampler, const st
     return absl::InternalError(
         absl::StrFormat("%d stored images in %s, expected 1", images, store));
   }
-  Run out;
-  out.quiet = quiet;
-  out.seconds = seconds(t1 - t0);
-  out.mbps = static_cast<double>(size) / out.seconds / 1e6;
-  out.machine_busy_s = m1.busy - m0.busy;
-  out.machine_iowait_s = m1.iowait - m0.iowait;
+  Run out = Run::timed(quiet, size, t0, t1, m0, m1);
   for (const char* p : {"agent", "controller", "cli"}) out.own_cpu_s += cpu.of(p);
   out.cpu = std::move(cpu);
   return out;

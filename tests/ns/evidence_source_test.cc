@@ -5,11 +5,6 @@
 // read-only over a file in a scratch directory and detached on every exit path.
 #include "agent/os/evidence_source.h"
 
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -23,11 +18,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/time/clock.h"
 #include "common/crypto.h"
 #include "gtest/gtest.h"
 #include "tests/support/eio_fuse.h"
 #include "tests/support/fleet.h"
+#include "tests/support/mount_namespace.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -148,61 +143,23 @@ TEST(EvidenceSourceTest, UnreadableSectorsAreZeroFilledAndListed) {
 
   // The mount lives in a child's private mount namespace: the machine never sees it, and it
   // goes away with the child whatever happens.
-  int report[2];
-  ASSERT_EQ(::pipe(report), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(report[0]);
-    std::string verdict;
-    [&] {
-      if (::unshare(CLONE_NEWNS) != 0 ||
-          ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-        verdict = absl::StrCat("set-up failed: ", std::strerror(errno));
-        return;
-      }
-      testing::EioFuse fs(data, bad);
-      if (absl::Status m = fs.mount(mountpoint); !m.ok()) {
-        verdict = absl::StrCat("set-up failed: ", m.message());
-        return;
-      }
-      auto source = openEvidenceSource(fs.file());
-      if (!source.ok()) {
-        verdict = absl::StrCat("open failed: ", source.status().ToString());
-        return;
-      }
-      std::vector<EvidenceReadError> errors;
-      const std::string sha = hashSource(**source, &errors);
-      verdict = absl::StrFormat(
-          "ok size=%d method=%s sha=%s failed_reads=%d errors=", (*source)->facts().size_bytes,
-          (*source)->facts().read_method, sha, fs.failedReads());
-      for (const auto& e : errors) {
-        absl::StrAppendFormat(&verdict, "%d+%d:%s;", e.offset, e.length, std::strerror(e.error));
-      }
-    }();
-    (void)!::write(report[1], verdict.data(), verdict.size());
-    ::_exit(0);
-  }
-  ::close(report[1]);
-  // At most 60 s: a FUSE request left unanswered would block the child in the kernel.
-  std::string verdict;
-  char buf[512];
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  for (;;) {
-    pollfd p{report[0], POLLIN, 0};
-    const int left = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
-    if (left <= 0 || ::poll(&p, 1, left) <= 0) {
-      verdict = "timed out: " + verdict;
-      ::kill(child, SIGKILL);
-      break;
+  const std::string verdict = testing::runInPrivateMountNamespace([&]() -> std::string {
+    testing::EioFuse fs(data, bad);
+    if (absl::Status m = fs.mount(mountpoint); !m.ok()) {
+      return absl::StrCat("set-up failed: ", m.message());
     }
-    const ssize_t n = ::read(report[0], buf, sizeof(buf));
-    if (n <= 0) break;
-    verdict.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(report[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
+    auto source = openEvidenceSource(fs.file());
+    if (!source.ok()) return absl::StrCat("open failed: ", source.status().ToString());
+    std::vector<EvidenceReadError> errors;
+    const std::string sha = hashSource(**source, &errors);
+    std::string out = absl::StrFormat(
+        "ok size=%d method=%s sha=%s failed_reads=%d errors=", (*source)->facts().size_bytes,
+        (*source)->facts().read_method, sha, fs.failedReads());
+    for (const auto& e : errors) {
+      absl::StrAppendFormat(&out, "%d+%d:%s;", e.offset, e.length, std::strerror(e.error));
+    }
+    return out;
+  });
   std::printf("%s\n", verdict.c_str());
   ASSERT_TRUE(absl::StartsWith(verdict, "ok ")) << verdict;
   EXPECT_TRUE(absl::StrContains(verdict, absl::StrCat(" size=", size, " "))) << verdict;

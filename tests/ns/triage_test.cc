@@ -16,7 +16,6 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <utmp.h>
 
@@ -37,6 +36,7 @@
 #include "common/crypto.h"
 #include "gtest/gtest.h"
 #include "tests/support/fleet.h"
+#include "tests/support/mount_namespace.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "yaml-cpp/yaml.h"
@@ -529,42 +529,21 @@ TEST(TriageTest, FullDiskIsResourceExhaustedAndLeavesNothing) {
   fs::create_directories(small);
   const std::string bundle = small + "/bundle.tar.zst";
 
-  int report[2];
-  ASSERT_EQ(::pipe(report), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(report[0]);
-    std::string verdict;
-    if (::unshare(CLONE_NEWNS) != 0 ||
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        ::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=1m") != 0) {
-      verdict = absl::StrCat("set-up failed: ", std::strerror(errno));
-    } else {
-      auto result = writeTriageBundle(bundle, scratchOptions(root.path()));
-      const bool empty = fs::is_empty(small);
-      ::umount(small.c_str());
-      if (result.ok()) {
-        verdict = "bundle written on a full disk";
-      } else if (result.status().code() != absl::StatusCode::kResourceExhausted ||
-                 !absl::StrContains(result.status().message(), bundle)) {
-        verdict = absl::StrCat("wrong error: ", result.status().ToString());
-      } else if (!empty) {
-        verdict = "files left behind";
-      } else {
-        verdict = absl::StrCat("ok ", result.status().message());
-      }
+  const std::string verdict = testing::runInPrivateMountNamespace([&]() -> std::string {
+    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=1m") != 0) {
+      return absl::StrCat("set-up failed: ", std::strerror(errno));
     }
-    (void)!::write(report[1], verdict.data(), verdict.size());
-    ::_exit(0);
-  }
-  ::close(report[1]);
-  std::string verdict;
-  char buf[512];
-  for (ssize_t n; (n = ::read(report[0], buf, sizeof(buf))) > 0;) verdict.append(buf, n);
-  ::close(report[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
+    auto result = writeTriageBundle(bundle, scratchOptions(root.path()));
+    const bool empty = fs::is_empty(small);
+    ::umount(small.c_str());
+    if (result.ok()) return "bundle written on a full disk";
+    if (result.status().code() != absl::StatusCode::kResourceExhausted ||
+        !absl::StrContains(result.status().message(), bundle)) {
+      return absl::StrCat("wrong error: ", result.status().ToString());
+    }
+    if (!empty) return "files left behind";
+    return absl::StrCat("ok ", result.status().message());
+  });
   std::printf("%s\n", verdict.c_str());
   EXPECT_TRUE(absl::StartsWith(verdict, "ok ")) << verdict;
   EXPECT_TRUE(fs::is_empty(small));

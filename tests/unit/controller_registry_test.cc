@@ -39,6 +39,14 @@ class RegistryTest : public ::testing::Test {
     reg_ = std::move(*r);
   }
 
+  HostRecord host(const std::string& id) const {
+    HostRecord h;
+    h.host_id = id;
+    h.cert_fingerprint = "fp";
+    h.receipt_public_key = "k";
+    return h;
+  }
+
   ActionRecord action(const std::string& id, const std::string& host,
                       std::int64_t expires_ms) const {
     ActionRecord a;
@@ -194,11 +202,7 @@ TEST_F(RegistryTest, Hosts) {
 }
 
 TEST_F(RegistryTest, HostSeenAndContainment) {
-  HostRecord h;
-  h.host_id = "host-a";
-  h.cert_fingerprint = "fp";
-  h.receipt_public_key = "k";
-  ASSERT_TRUE(reg_->addHost(h, false).ok());
+  ASSERT_TRUE(reg_->addHost(host("host-a"), false).ok());
   v1::Facts facts;
   facts.set_hostname("host-a");
   facts.add_addresses("198.18.0.7/15");
@@ -334,11 +338,7 @@ TEST_F(RegistryTest, FinishActionOnceAndNeverOverwritten) {
 // An isolate's receipt and the host's new containment state are one commit; a second receipt
 // for the same action changes neither.
 TEST_F(RegistryTest, FinishActionRecordsContainmentWithTheReceipt) {
-  HostRecord h;
-  h.host_id = "host-a";
-  h.cert_fingerprint = "fp";
-  h.receipt_public_key = "k";
-  ASSERT_TRUE(reg_->addHost(h, false).ok());
+  ASSERT_TRUE(reg_->addHost(host("host-a"), false).ok());
   ASSERT_TRUE(reg_->addAction(action("iso", "host-a", nowUnixMs() + kHour)).ok());
   ASSERT_TRUE(reg_->addAction(action("rel", "host-a", nowUnixMs() + kHour)).ok());
   ASSERT_TRUE(*reg_->finishAction("iso", "succeeded", "isolated", "r", "s", 1, "isolated"));
@@ -352,11 +352,7 @@ TEST_F(RegistryTest, FinishActionRecordsContainmentWithTheReceipt) {
 // A receipt stored late (re-sent, or recovered from the log) does not undo the containment a
 // later isolate or release already set.
 TEST_F(RegistryTest, ALateReceiptDoesNotUndoALaterContainmentChange) {
-  HostRecord h;
-  h.host_id = "host-a";
-  h.cert_fingerprint = "fp";
-  h.receipt_public_key = "k";
-  ASSERT_TRUE(reg_->addHost(h, false).ok());
+  ASSERT_TRUE(reg_->addHost(host("host-a"), false).ok());
   ActionRecord iso = action("iso", "host-a", nowUnixMs() + kHour);
   iso.created_ms = 100;
   ActionRecord rel = action("rel", "host-a", nowUnixMs() + kHour);
