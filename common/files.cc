@@ -8,27 +8,9 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/status.h"
 
 namespace warden {
-
-absl::Status errnoStatus(std::string_view what, std::string_view path, int err) {
-  return absl::Status(err == ENOENT   ? absl::StatusCode::kNotFound
-                      : err == EACCES ? absl::StatusCode::kPermissionDenied
-                      : err == ENOSPC ? absl::StatusCode::kResourceExhausted
-                                      : absl::StatusCode::kInternal,
-                      absl::StrFormat("Failed to %s %s: %s", what, path, std::strerror(err)));
-}
-namespace {
-
-absl::Status errnoStatus(const std::string& what, const std::string& path, int err) {
-  return absl::Status(err == ENOENT   ? absl::StatusCode::kNotFound
-                      : err == EACCES ? absl::StatusCode::kPermissionDenied
-                      : err == ENOSPC ? absl::StatusCode::kResourceExhausted
-                                      : absl::StatusCode::kInternal,
-                      absl::StrFormat("Failed to %s %s: %s", what, path, std::strerror(err)));
-}
-
-}  // namespace
 
 bool pwriteFully(int fd, std::string_view data, std::uint64_t offset) {
   std::size_t done = 0;

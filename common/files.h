@@ -6,16 +6,13 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/status.h"
 
 namespace warden {
 
 absl::StatusOr<std::string> readFile(const std::string& path, std::size_t max_bytes = 16 << 20);
 // Writes to PATH.tmp with `mode`, fsyncs, renames over PATH and fsyncs the directory: a crash
 // leaves the old or the new file, never a torn one.
-// "Failed to WHAT PATH: strerror(err)", coded NotFound / PermissionDenied / ResourceExhausted
-// (ENOSPC) / Internal.
-absl::Status errnoStatus(std::string_view what, std::string_view path, int err);
-
 absl::Status writeFileAtomic(const std::string& path, std::string_view data, unsigned mode);
 // pwrite(2) until all of `data` is at `offset`, through EINTR and short writes. False, with
 // errno set, when a write fails; callers word their own error.

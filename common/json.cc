@@ -1,6 +1,6 @@
 #include "common/json.h"
 
-#include "absl/strings/str_format.h"
+#include <string>
 
 namespace warden {
 
@@ -21,32 +21,27 @@ std::size_t utf8Length(std::string_view v) {
   return n;
 }
 
-std::string jsonString(std::string_view v) {
-  std::string out = "\"";
+bool validUtf8(std::string_view v) {
   while (!v.empty()) {
     const std::size_t n = utf8Length(v);
-    const unsigned char ch = static_cast<unsigned char>(v[0]);
-    if (n > 1) {
-      out.append(v.substr(0, n));
-      v.remove_prefix(n);
-      continue;
-    }
-    v.remove_prefix(1);
-    if (n == 0) {
-      out += "\\ufffd";  // not UTF-8: the replacement character keeps the JSON valid
-    } else if (ch == '"') {
-      out += "\\\"";
-    } else if (ch == '\\') {
-      out += "\\\\";
-    } else if (ch == '\n') {
-      out += "\\n";
-    } else if (ch < 0x20 || ch == 0x7f) {
-      out += absl::StrFormat("\\u%04x", ch);
-    } else {
-      out += static_cast<char>(ch);
-    }
+    if (n == 0) return false;
+    v.remove_prefix(n);
   }
-  return out + "\"";
+  return true;
 }
+
+std::string dumpJson(const Json& j, int indent) {
+  return j.dump(indent, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+}
+
+absl::StatusOr<Json> parseJson(std::string_view text, std::string_view what) {
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(std::string(what) + " is not valid JSON: " + e.what());
+  }
+}
+
+std::string jsonString(std::string_view v) { return dumpJson(Json(std::string(v))); }
 
 }  // namespace warden

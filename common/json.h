@@ -1,19 +1,35 @@
-// JSON output helpers shared by the CLI, the agent's manifests and the controller's custody
-// records. (Parsing, where needed, goes through yaml-cpp: JSON is a subset of YAML 1.2.)
+// JSON, read and written with nlohmann-json everywhere (DESIGN.md, Dependencies): the CLI's
+// --json output, the agent's evidence manifests and triage tables, the controller's custody
+// records. `Json` keeps keys in insertion order, so what Warden writes reads in a fixed order.
+// Text from a host may not be UTF-8: dumpJson() replaces what is not by U+FFFD, so the
+// document always parses.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+
 namespace warden {
+
+using Json = nlohmann::ordered_json;
 
 // Length of the UTF-8 sequence at the start of `v` (1-4), or 0 when it is not valid UTF-8
 // (overlong forms and surrogates included). `v` must not be empty.
 std::size_t utf8Length(std::string_view v);
+bool validUtf8(std::string_view v);
 
-// `v` as a quoted JSON string: quotes, backslashes and control characters escaped, invalid
-// UTF-8 replaced by U+FFFD so the document stays valid.
+// `j` as text: compact when `indent` is negative, else pretty-printed with that many spaces.
+// Invalid UTF-8 in strings becomes U+FFFD.
+std::string dumpJson(const Json& j, int indent = -1);
+
+// Parses `text` as one JSON document; the error says where it stopped, prefixed by `what`.
+absl::StatusOr<Json> parseJson(std::string_view text, std::string_view what);
+
+// `v` as a quoted JSON string (dumpJson of a string).
 std::string jsonString(std::string_view v);
 
 }  // namespace warden

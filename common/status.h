@@ -1,8 +1,26 @@
-// Early-return helpers for absl::Status / absl::StatusOr, as in gRPC and Envoy.
+// Early-return helpers for absl::Status / absl::StatusOr, as in gRPC and Envoy, and the one
+// way a failed system call becomes a Status.
 #pragma once
+
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
+namespace warden {
+
+// errno as a Status: "TEXT: strerror(err)", coded by what the failure means to a caller:
+//   NotFound           ENOENT ENODEV ENXIO ESRCH
+//   PermissionDenied   EACCES EPERM EROFS
+//   ResourceExhausted  ENOSPC EDQUOT EMFILE ENFILE ENOMEM EFBIG
+//   AlreadyExists      EEXIST
+//   Unavailable        ECONNREFUSED ECONNRESET ENETUNREACH EHOSTUNREACH ETIMEDOUT EPIPE EAGAIN
+//   Internal           everything else
+absl::Status errnoStatus(int err, std::string_view text);
+// "Failed to WHAT PATH: strerror(err)", coded as above.
+absl::Status errnoStatus(std::string_view what, std::string_view path, int err);
+
+}  // namespace warden
 
 #define WARDEN_CONCAT_INNER(a, b) a##b
 #define WARDEN_CONCAT(a, b) WARDEN_CONCAT_INNER(a, b)
