@@ -25,7 +25,8 @@
 #include "common/status.h"
 #include "common/token.h"
 #include "controller/action_log.h"
-#include "controller/evidence_store.h"
+#include "controller/evidence/immutable_attribute.h"
+#include "controller/evidence/store.h"
 #include "warden/v1/agent.grpc.pb.h"
 #include "warden/v1/operator.grpc.pb.h"
 

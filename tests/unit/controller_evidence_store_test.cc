@@ -13,7 +13,7 @@
 #include <string>
 
 #include "common/crypto.h"
-#include "controller/evidence_store.h"
+#include "controller/evidence/store.h"
 #include "tests/support/temp_dir.h"
 
 namespace warden {

@@ -25,6 +25,8 @@
 //
 // Thread-safety: every method may be called concurrently; one transfer per id at a time
 // (FailedPrecondition for a second).
+//
+// store.cc reads what the store holds; transfer.cc receives (begin ... finish).
 #pragma once
 
 #include <cstdint>
@@ -39,42 +41,14 @@
 
 #include "absl/status/statusor.h"
 #include "common/crypto.h"
+#include "common/unique_fd.h"
+#include "controller/evidence/custody_record.h"
 
 namespace warden {
-
-enum class Compression { kNone, kZstd };
-
-std::string_view compressionName(Compression c);
 
 struct ResumePoint {
   std::uint64_t offset = 0;   // content bytes held durably
   std::string prefix_sha256;  // raw SHA-256 of those bytes
-};
-
-// The controller's custody record of a complete item (ID.record).
-struct EvidenceRecord {
-  std::string id;
-  std::string action_id;
-  std::string host_id;
-  std::string operator_name;      // who requested the action
-  std::string kind;               // "image", "collect"
-  std::string source;             // the device or file on the host
-  std::uint64_t size = 0;         // content bytes
-  std::string agent_sha256;       // raw: what the agent read
-  std::string controller_sha256;  // raw: what the controller received and hashed itself
-  std::string manifest_sha256;    // raw: of the agent's manifest bytes
-  std::string stored_name;        // file name in the store
-  std::uint64_t stored_size = 0;  // bytes of that file (compressed size for zstd)
-  std::string stored_sha256;      // raw: of that file's bytes
-  Compression compression = Compression::kNone;
-  bool immutable = false;
-  std::int64_t started_unix_ms = 0;  // first byte received (by this controller process)
-  std::int64_t finished_unix_ms = 0;
-  std::uint64_t wire_bytes = 0;  // content bytes that arrived over the network, re-sends included
-  std::uint32_t streams = 0;     // upload streams it took (1 + resumptions)
-
-  std::string toJson() const;
-  static absl::StatusOr<EvidenceRecord> fromJson(std::string_view json);
 };
 
 // One item as list() sees it.
@@ -158,16 +132,16 @@ class EvidenceStore {
 
  private:
   struct Transfer {
-    int fd = -1;
+    UniqueFd fd;
     Compression compression = Compression::kNone;
     std::uint64_t size = 0;       // content bytes
     std::uint64_t file_size = 0;  // bytes in the file
     crypto::Sha256 hash;          // of the content
     crypto::Sha256 stored_hash;   // of the file's bytes (kZstd; for kNone they are the content)
     void* cctx = nullptr;         // ZSTD_CCtx for kZstd
-    // kNone: the same file opened with O_DIRECT (-1 where the file system refuses it), for
+    // kNone: the same file opened with O_DIRECT (not open where the file system refuses it), for
     // aligned chunks, copied through `aligned`: images do not fill the page cache.
-    int direct_fd = -1;
+    UniqueFd direct_fd;
     char* aligned = nullptr;
     ~Transfer();
   };
@@ -195,13 +169,5 @@ class EvidenceStore {
   std::deque<std::string> parked_order_;
   std::map<std::string, TransferProgress> progress_;
 };
-
-// Sets FS_IMMUTABLE_FL on `path` (read-modify-write of the inode flags). Returns false (and
-// says why in `why`) when the file system does not support it or the process may not.
-bool makeImmutable(const std::string& path, std::string* why);
-// Whether `path` carries FS_IMMUTABLE_FL now (false with `why` when it cannot be read).
-bool isImmutable(const std::string& path, std::string* why);
-// Lifts FS_IMMUTABLE_FL (recovering an item whose commit a crash interrupted).
-bool clearImmutable(const std::string& path, std::string* why);
 
 }  // namespace warden

@@ -1,0 +1,243 @@
+// The evidence store: opening it, and reading what it holds (listing, custody records,
+// manifests, content). Receiving is in transfer.cc.
+#include "controller/evidence/store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/str_format.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
+#include "controller/evidence/content_file.h"
+#include "controller/evidence/immutable_attribute.h"
+
+namespace warden {
+
+bool EvidenceStore::validId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<EvidenceStore>> EvidenceStore::open(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrFormat("creating %s: %s", dir, ec.message()));
+  if (::chmod(dir.c_str(), 0700) != 0) return errnoStatus(errno, "chmod " + dir);
+  return std::unique_ptr<EvidenceStore>(new EvidenceStore(dir));
+}
+
+std::string EvidenceStore::path(const std::string& id, const char* suffix) const {
+  return dir_ + "/" + id + suffix;
+}
+
+// An item whose content was renamed into place but whose record was not committed (a crash in
+// finish()): the record written beside it commits it; without one, the content goes back to
+// being a partial transfer that the sender completes again. Called with mu_ held.
+absl::Status EvidenceStore::recoverLocked(const std::string& id) {
+  const std::string record_path = path(id, ".record");
+  if (::access(record_path.c_str(), F_OK) == 0) return absl::OkStatus();
+  for (const char* suffix : {".img", ".img.zst", ".tar.zst"}) {
+    const std::string content = path(id, suffix);
+    if (::access(content.c_str(), F_OK) != 0) continue;
+    const std::string pending = path(id, ".record.tmp");
+    auto text = readWhole(pending);
+    if (text.ok() && EvidenceRecord::fromJson(*text).ok()) {
+      if (::rename(pending.c_str(), record_path.c_str()) != 0) {
+        return errnoStatus(errno, "committing " + record_path);
+      }
+      std::string why;
+      (void)makeImmutable(content, &why);
+      (void)makeImmutable(path(id, ".manifest"), &why);
+      (void)makeImmutable(record_path, &why);
+      return absl::OkStatus();
+    }
+    std::string why;
+    (void)clearImmutable(content, &why);
+    if (::rename(content.c_str(), path(id, ".partial").c_str()) != 0) {
+      return errnoStatus(errno, "recovering " + content);
+    }
+    (void)::chmod(path(id, ".partial").c_str(), 0600);
+    (void)::unlink(pending.c_str());
+    return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<StoredEvidence>> EvidenceStore::list() const {
+  std::vector<StoredEvidence> out;
+  std::error_code ec;
+  std::set<std::string> complete;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".record")) complete.insert(name.substr(0, name.size() - 7));
+  }
+  if (ec) return absl::InternalError(absl::StrFormat("listing %s: %s", dir_, ec.message()));
+  for (const std::string& id : complete) {
+    auto e = find(id);
+    if (e.ok()) {
+      out.push_back(std::move(*e));
+      continue;
+    }
+    // A record that does not read is shown, not allowed to hide every other item.
+    StoredEvidence bad;
+    bad.id = id;
+    bad.state = "damaged";
+    bad.path = path(id, ".record");
+    out.push_back(std::move(bad));
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    StoredEvidence e;
+    if (name.ends_with(".partial")) {
+      e.id = name.substr(0, name.size() - 8);
+      e.state = "receiving";
+    } else if (name.ends_with(".incomplete")) {
+      e.id = name.substr(0, name.size() - 11);
+      e.state = "incomplete";
+    } else {
+      continue;
+    }
+    if (complete.contains(e.id)) continue;  // a crash between rename and cleanup
+    e.path = entry.path().string();
+    e.size = heldBytes(e.id, e.path);
+    out.push_back(std::move(e));
+  }
+  if (ec) return absl::InternalError(absl::StrFormat("listing %s: %s", dir_, ec.message()));
+  std::sort(out.begin(), out.end(),
+            [](const StoredEvidence& a, const StoredEvidence& b) { return a.id < b.id; });
+  return out;
+}
+
+// Content bytes held of an unfinished item: the transfer's count where this process has one
+// (a compressed file is smaller than what it holds), else the file's size.
+std::uint64_t EvidenceStore::heldBytes(const std::string& id, const std::string& file) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto p = progress_.find(id);
+    if (p != progress_.end()) return p->second.held;
+  }
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(file, ec);
+  return ec ? 0 : size;
+}
+
+absl::StatusOr<StoredEvidence> EvidenceStore::lookup(const std::string& id) const {
+  auto done = find(id);
+  if (done.ok() || done.status().code() != absl::StatusCode::kFailedPrecondition) return done;
+  for (const auto& [suffix, state] : {std::pair<const char*, const char*>{".partial", "receiving"},
+                                      {".incomplete", "incomplete"}}) {
+    const std::string p = path(id, suffix);
+    if (::access(p.c_str(), F_OK) != 0) continue;
+    StoredEvidence e;
+    e.id = id;
+    e.state = state;
+    e.path = p;
+    e.size = heldBytes(id, p);
+    return e;
+  }
+  return absl::NotFoundError(absl::StrFormat("no evidence %s", id));
+}
+
+absl::StatusOr<StoredEvidence> EvidenceStore::find(const std::string& id) const {
+  if (!validId(id))
+    return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
+  const std::string record_path = path(id, ".record");
+  if (::access(record_path.c_str(), F_OK) != 0) {
+    for (const char* suffix : {".partial", ".incomplete"}) {
+      if (::access(path(id, suffix).c_str(), F_OK) == 0) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "evidence %s is not complete (%s)", id,
+            std::string_view(suffix) == ".partial" ? "still being received" : "incomplete"));
+      }
+    }
+    return absl::NotFoundError(absl::StrFormat("no evidence %s", id));
+  }
+  WARDEN_ASSIGN_OR_RETURN(std::string json, readWhole(record_path));
+  auto r = EvidenceRecord::fromJson(json);
+  if (!r.ok())
+    return absl::DataLossError(absl::StrFormat("%s: %s", record_path, r.status().message()));
+  if (r->id != id || r->stored_name.find('/') != std::string::npos) {
+    return absl::DataLossError(absl::StrFormat("%s names another item", record_path));
+  }
+  StoredEvidence e;
+  e.id = id;
+  e.state = "complete";
+  e.size = r->size;
+  e.path = dir_ + "/" + r->stored_name;
+  e.record = std::move(*r);
+  return e;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> EvidenceStore::manifest(
+    const std::string& id) const {
+  WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, find(id));
+  const std::string p = path(id, ".manifest");
+  WARDEN_ASSIGN_OR_RETURN(std::string text, readWhole(p));
+  const std::string marker = "\nsignature ";
+  const std::size_t at = text.rfind(marker);
+  if (at == std::string::npos || !text.ends_with("\n")) {
+    return absl::DataLossError(absl::StrFormat("%s has no signature line", p));
+  }
+  const std::string sig64 = text.substr(at + marker.size(), text.size() - at - marker.size() - 1);
+  WARDEN_ASSIGN_OR_RETURN(std::string sig, crypto::unbase64(sig64));
+  return std::make_pair(text.substr(0, at), sig);
+}
+
+// Calls `fn(stored, content)` over a complete item's file in order: the stored bytes and what
+// they hold (for an uncompressed item, the same bytes). Sets `stored_size`.
+absl::Status EvidenceStore::walk(
+    const StoredEvidence& e, std::uint64_t* stored_size,
+    const std::function<absl::Status(std::string_view, std::string_view)>& fn) const {
+  const UniqueFd fd(::open(e.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.ok()) return errnoStatus(errno, "opening " + e.path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errnoStatus(errno, "stat " + e.path);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  *stored_size = size;
+  if (e.record.compression == Compression::kNone) {
+    return forEachPiece(fd.get(), size, e.path,
+                        [&](std::string_view piece) { return fn(piece, piece); });
+  }
+  WARDEN_ASSIGN_OR_RETURN(std::uint64_t whole, forEachFrame(fd.get(), size, e.path, fn));
+  if (whole != size) {
+    return absl::DataLossError(
+        absl::StrFormat("%s: bytes after offset %d are not a whole zstd frame", e.path, whole));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EvidenceStore::Measured> EvidenceStore::measure(const std::string& id) const {
+  WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, find(id));
+  Measured m;
+  crypto::Sha256 stored, content;
+  WARDEN_RETURN_IF_ERROR(
+      walk(e, &m.stored_size, [&](std::string_view stored_bytes, std::string_view c) {
+        stored.update(stored_bytes);
+        content.update(c);
+        m.size += c.size();
+        return absl::OkStatus();
+      }));
+  m.stored_sha256 = stored.finish();
+  m.sha256 = content.finish();
+  return m;
+}
+
+absl::Status EvidenceStore::readContent(const std::string& id,
+                                        const std::function<bool(std::string_view)>& sink) const {
+  WARDEN_ASSIGN_OR_RETURN(StoredEvidence e, find(id));
+  std::uint64_t stored_size = 0;
+  return walk(e, &stored_size, [&](std::string_view, std::string_view content) {
+    return sink(content) ? absl::OkStatus() : absl::CancelledError("the reader went away");
+  });
+}
+
+}  // namespace warden
