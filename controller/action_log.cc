@@ -16,6 +16,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/unique_fd.h"
 
 namespace warden {
 namespace {
@@ -71,12 +72,9 @@ absl::Status preadAll(int fd, char* out, std::size_t size, std::uint64_t offset,
 }
 
 absl::Status fsyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errnoStatus("open", dir, errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return errnoStatus("fsync", dir, err);
+  const UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.ok()) return errnoStatus("open", dir, errno);
+  if (::fsync(fd.get()) != 0) return errnoStatus("fsync", dir, errno);
   return absl::OkStatus();
 }
 
@@ -179,9 +177,9 @@ absl::Status truncateTail(int fd, const std::string& path, std::uint64_t valid_e
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> openFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return errnoStatus("open", path, errno);
+absl::StatusOr<UniqueFd> openFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.ok()) return errnoStatus("open", path, errno);
   return fd;
 }
 
@@ -229,15 +227,13 @@ ActionLog::~ActionLog() {
       logError("action log: final checkpoint: %s", st.ToString());
     }
   }
-  if (entries_fd_ >= 0) ::close(entries_fd_);
-  if (checkpoints_fd_ >= 0) ::close(checkpoints_fd_);
 }
 
 absl::Status ActionLog::recover() {
   const std::string path = options_.dir + "/" + kEntriesFile;
   const bool existed = pathExists(path);
   WARDEN_ASSIGN_OR_RETURN(entries_fd_, openFile(path));
-  if (::flock(entries_fd_, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(entries_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return absl::FailedPreconditionError(
           absl::StrFormat("action log %s is already open", options_.dir));
@@ -245,7 +241,7 @@ absl::Status ActionLog::recover() {
     return errnoStatus("lock", path, errno);
   }
   {
-    WARDEN_ASSIGN_OR_RETURN(Mapping m, Mapping::of(entries_fd_, path));
+    WARDEN_ASSIGN_OR_RETURN(Mapping m, Mapping::of(entries_fd_.get(), path));
     std::uint64_t valid_end = 0;
     std::string torn;
     WARDEN_ASSIGN_OR_RETURN(
@@ -260,7 +256,7 @@ absl::Status ActionLog::recover() {
       lengths_.push_back(r.length);
     }
     if (valid_end < m.size()) {
-      WARDEN_RETURN_IF_ERROR(truncateTail(entries_fd_, path, valid_end, m.size(), torn));
+      WARDEN_RETURN_IF_ERROR(truncateTail(entries_fd_.get(), path, valid_end, m.size(), torn));
     }
     file_end_ = valid_end;
     size_.store(tree_.size());
@@ -274,13 +270,13 @@ absl::Status ActionLog::recoverCheckpoints() {
   const bool existed = pathExists(path);
   WARDEN_ASSIGN_OR_RETURN(checkpoints_fd_, openFile(path));
   if (!existed) WARDEN_RETURN_IF_ERROR(fsyncDir(options_.dir));
-  WARDEN_ASSIGN_OR_RETURN(Mapping m, Mapping::of(checkpoints_fd_, path));
+  WARDEN_ASSIGN_OR_RETURN(Mapping m, Mapping::of(checkpoints_fd_.get(), path));
   std::uint64_t valid_end = 0;
   std::string torn;
   WARDEN_ASSIGN_OR_RETURN(std::vector<Record> records,
                           parseRecords(m, path, kMaxCheckpointBytes, valid_end, torn));
   if (valid_end < m.size()) {
-    WARDEN_RETURN_IF_ERROR(truncateTail(checkpoints_fd_, path, valid_end, m.size(), torn));
+    WARDEN_RETURN_IF_ERROR(truncateTail(checkpoints_fd_.get(), path, valid_end, m.size(), torn));
   }
   checkpoints_end_ = valid_end;
   if (records.empty()) return absl::OkStatus();
@@ -391,14 +387,14 @@ void ActionLog::commitBatch(const std::vector<Waiter*>& batch) {
       buffer.reserve(total);
       for (const Waiter* w : batch) buffer += w->record;
     }
-    st = pwriteAll(entries_fd_, buffer, file_end_, path);
+    st = pwriteAll(entries_fd_.get(), buffer, file_end_, path);
     if (!st.ok()) {
       // Undo a partial write; if that fails too, the file's tail is unknown.
-      if (::ftruncate(entries_fd_, static_cast<off_t>(file_end_)) != 0) {
+      if (::ftruncate(entries_fd_.get(), static_cast<off_t>(file_end_)) != 0) {
         std::lock_guard<std::mutex> lock(queue_mu_);
         broken_ = st;
       }
-    } else if (::fdatasync(entries_fd_) != 0) {
+    } else if (::fdatasync(entries_fd_.get()) != 0) {
       st = errnoStatus("fdatasync", path, errno);
       // After a failed fdatasync the kernel may have dropped the dirty pages: the log cannot
       // know what is on disk. Refuse further appends; reopening recovers from the file.
@@ -450,7 +446,7 @@ absl::StatusOr<std::string> ActionLog::entry(std::uint64_t index) const {
     length = lengths_[index];
   }
   std::string out(length, '\0');
-  WARDEN_RETURN_IF_ERROR(preadAll(entries_fd_, out.data(), length, offset + kHeaderSize,
+  WARDEN_RETURN_IF_ERROR(preadAll(entries_fd_.get(), out.data(), length, offset + kHeaderSize,
                                   options_.dir + "/" + kEntriesFile));
   return out;
 }
@@ -494,11 +490,11 @@ absl::Status ActionLog::signCheckpointLocked(bool force) {
   WARDEN_ASSIGN_OR_RETURN(std::string signed_note, note::signNote(text, {signer_}));
   const std::string path = options_.dir + "/" + kCheckpointsFile;
   const std::string record = makeRecord(signed_note, merkle::leafHash(signed_note));
-  if (auto st = pwriteAll(checkpoints_fd_, record, checkpoints_end_, path); !st.ok()) {
-    (void)::ftruncate(checkpoints_fd_, static_cast<off_t>(checkpoints_end_));
+  if (auto st = pwriteAll(checkpoints_fd_.get(), record, checkpoints_end_, path); !st.ok()) {
+    (void)::ftruncate(checkpoints_fd_.get(), static_cast<off_t>(checkpoints_end_));
     return st;
   }
-  if (::fdatasync(checkpoints_fd_) != 0) return errnoStatus("fdatasync", path, errno);
+  if (::fdatasync(checkpoints_fd_.get()) != 0) return errnoStatus("fdatasync", path, errno);
   checkpoints_end_ += record.size();
   latest_checkpoint_ = std::move(signed_note);
   signed_size_.store(static_cast<std::int64_t>(size));
@@ -516,7 +512,7 @@ absl::StatusOr<std::vector<std::string>> ActionLog::checkpoints() const {
   {
     std::lock_guard<std::mutex> lock(cp_mu_);
     data.resize(checkpoints_end_);
-    WARDEN_RETURN_IF_ERROR(preadAll(checkpoints_fd_, data.data(), data.size(), 0,
+    WARDEN_RETURN_IF_ERROR(preadAll(checkpoints_fd_.get(), data.data(), data.size(), 0,
                                     options_.dir + "/" + kCheckpointsFile));
   }
   std::vector<std::string> out;

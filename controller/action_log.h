@@ -51,6 +51,7 @@
 #include "common/crypto.h"
 #include "common/merkle.h"
 #include "common/note.h"
+#include "common/unique_fd.h"
 
 namespace warden {
 
@@ -125,8 +126,8 @@ class ActionLog {
 
   const ActionLogOptions options_;
   const note::Signer signer_;
-  int entries_fd_ = -1;
-  int checkpoints_fd_ = -1;
+  UniqueFd entries_fd_;
+  UniqueFd checkpoints_fd_;
 
   // Tree and record offsets: written by the committing leader (unique), read by readers.
   mutable std::shared_mutex tree_mu_;
