@@ -48,6 +48,13 @@ bool ActionRecord::finished() const {
   return state == "succeeded" || state == "failed" || state == "refused" || state == "expired";
 }
 
+std::string containmentAfter(const Receipt& r) {
+  if (r.status != ReceiptStatus::kSucceeded) return "";
+  if (r.kind == "isolate") return "isolated";
+  if (r.kind == "release") return "none";
+  return "";
+}
+
 absl::StatusOr<std::unique_ptr<Registry>> Registry::open(const std::string& path) {
   WARDEN_ASSIGN_OR_RETURN(auto db, Database::open(path));
   WARDEN_RETURN_IF_ERROR(db->exec(kSchema));

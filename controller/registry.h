@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/command.h"
 #include "common/sqlite.h"
 #include "warden/v1/operator.pb.h"
 
@@ -52,6 +53,10 @@ struct ActionRecord {
   std::int64_t log_index = -1;  // the DISPATCH entry in the action log; -1: not logged
   bool finished() const;
 };
+
+// The containment state a receipt leaves its host in ("isolated", "none"); "" when it changes
+// nothing. Registry::finishAction records it with the receipt.
+std::string containmentAfter(const Receipt& r);
 
 struct HostEventRecord {
   std::string host_id;

@@ -1,0 +1,68 @@
+// The stream each agent keeps open (DESIGN.md "Trust model": agents dial out): a hello that
+// names its host, then heartbeats with the host's facts, probes of the channel, receipts and
+// events, while commands flow the other way (dispatch/dispatcher.h).
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "controller/agent_channel/agent_service.h"
+#include "controller/authz.h"
+#include "controller/rpc_status.h"
+
+namespace warden {
+
+grpc::Status AgentChannelService::Connect(grpc::ServerContext* ctx, AgentStream* stream) {
+  auto id = peerIdentity(ctx);
+  if (!id.ok()) return toGrpc(id.status());
+  const std::optional<std::string> agent = agentHostId(*id);
+  if (!agent) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "only agent certificates may open the agent channel");
+  }
+  const std::string host_id = *agent;
+  Registry& registry = ctx_.registry();
+  auto host = registry.findHost(host_id);
+  if (!host.ok()) return toGrpc(absl::PermissionDeniedError("host is not enrolled"));
+  if (host->cert_fingerprint != id->fingerprint) {
+    return toGrpc(absl::PermissionDeniedError("certificate was replaced or revoked"));
+  }
+  v1::AgentMessage first;
+  if (!stream->Read(&first) || !first.has_hello() || first.hello().host_id() != host_id) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expected hello for this host");
+  }
+  auto session = std::make_shared<AgentSession>(host_id, ctx->peer(), ctx, stream);
+  ctx_.sessions.add(session);
+  (void)registry.updateHostSeen(host_id, session->peer, &first.hello().facts());
+  logInfo("host %s connected from %s", host_id, session->peer);
+  dispatcher_.deliverPending(host_id);
+
+  v1::AgentMessage msg;
+  while (stream->Read(&msg)) {
+    switch (msg.msg_case()) {
+      case v1::AgentMessage::kHeartbeat:
+        (void)registry.updateHostSeen(host_id, session->peer, &msg.heartbeat().facts());
+        break;
+      case v1::AgentMessage::kProbe: {
+        v1::ControllerMessage ack;
+        ack.mutable_probe_ack()->set_nonce(msg.probe().nonce());
+        session->send(ack);
+        break;
+      }
+      case v1::AgentMessage::kReceipt:
+        receipts_.acceptReceipt(*session, host_id, msg.receipt());
+        break;
+      case v1::AgentMessage::kEvent:
+        ctx_.log->recordLoggedEvent("agent:" + host_id, host_id, msg.event().kind().substr(0, 64),
+                                    msg.event().detail().substr(0, 4096),
+                                    msg.event().command_id().substr(0, 64));
+        break;
+      default:
+        break;
+    }
+  }
+  session->writer.close();
+  ctx_.sessions.remove(session);
+  (void)registry.updateHostSeen(host_id, session->peer, nullptr);
+  logInfo("host %s disconnected", host_id);
+  return grpc::Status::OK;
+}
+
+}  // namespace warden

@@ -1,0 +1,133 @@
+#include "controller/agent_channel/receipt_intake.h"
+
+#include <shared_mutex>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_format.h"
+#include "common/command.h"
+#include "common/crypto.h"
+#include "common/log.h"
+
+namespace warden {
+
+void ReceiptIntake::acceptReceipt(AgentSession& s, const std::string& host_id,
+                                  const v1::SignedReceipt& sr) {
+  std::shared_lock<std::shared_mutex> identity(ctx_.identity_mu);
+  LogWriter& log = *ctx_.log;
+  Registry& registry = ctx_.registry();
+  // The key on record now: a re-enrollment replaces it, and the old identity's stream ends.
+  auto host = registry.findHost(host_id);
+  if (!host.ok()) {
+    logWarning("host %s: receipt from a host that is no longer enrolled", host_id);
+    return;
+  }
+  const std::string actor = "agent:" + host_id;
+  if (auto v = crypto::ed25519Verify(host->receipt_public_key, sr.receipt(), sr.signature());
+      !v.ok()) {
+    log.recordLoggedEvent("controller", host_id, "bad-receipt",
+                          absl::StrFormat("receipt signature does not verify: %s", v.message()));
+    return;
+  }
+  auto r = decodeReceipt(sr.receipt());
+  if (!r.ok()) {
+    log.recordLoggedEvent("controller", host_id, "bad-receipt",
+                          std::string(r.status().message()).substr(0, kMaxUntrustedText));
+    return;
+  }
+  const std::string command_id = r->command_id.substr(0, 64);
+  auto action = registry.findAction(r->command_id);
+  if (!action.ok() || action->host_id != host_id || r->host_id != host_id) {
+    log.recordLoggedEvent("controller", host_id, "bad-receipt",
+                          absl::StrFormat("receipt for unknown action %s", command_id), command_id);
+    return;
+  }
+  v1::ControllerMessage ack;
+  ack.mutable_receipt_ack()->set_command_id(r->command_id);
+  // One receipt per command in the log: a receipt sent again (the ack was lost, the command
+  // was re-delivered) is acknowledged, not logged again.
+  if (!action->receipt.empty()) {
+    if (action->receipt != sr.receipt()) {
+      logWarning("action %s: %s sent a different second receipt; the first one stands",
+                 r->command_id, host_id);
+    }
+    s.send(ack);
+    return;
+  }
+  // Two streams of one host may deliver the same receipt at once: one of them logs it.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!in_flight_.insert(r->command_id).second) return;
+  }
+  absl::Cleanup release = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_.erase(r->command_id);
+  };
+  // Another stream may have finished it between the first look and the claim.
+  if (auto again = registry.findAction(r->command_id); again.ok() && !again->receipt.empty()) {
+    s.send(ack);
+    return;
+  }
+  bool already_logged = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    already_logged = logged_unstored_.contains(r->command_id);
+  }
+  if (already_logged) {
+    // Logged before, then the registry write failed: only the registry is retried.
+  } else if (action->log_index < 0) {
+    // Dispatched before the action log existed: there is no dispatch to chain it to.
+    log.recordLoggedEvent(
+        actor, host_id, "legacy-receipt",
+        absl::StrFormat("receipt for %s, dispatched before the action log existed", r->command_id),
+        r->command_id);
+  } else {
+    LogEntry e;
+    e.type = entry_type::kReceipt;
+    e.actor = actor;
+    e.host_id = host_id;
+    e.ref = r->command_id;
+    e.body = sr.receipt();
+    e.signature = sr.signature();
+    if (auto logged = log.appendEntry(e); !logged.ok()) {
+      // Not acknowledged: the command is re-delivered on the next connection and the agent
+      // answers with the same receipt.
+      logError("action %s: cannot log receipt: %s", r->command_id, logged.status().ToString());
+      return;
+    }
+    ctx_.faults.afterReceiptLogged();
+  }
+  const std::string state(receiptStatusName(r->status));
+  auto fresh = registry.finishAction(r->command_id, state, r->message, sr.receipt(), sr.signature(),
+                                     nowUnixMs(), containmentAfter(*r));
+  if (fresh.ok() && *fresh && (action->kind == "image" || action->kind == "collect") &&
+      r->status != ReceiptStatus::kSucceeded) {
+    // The action is over: what it left half-sent can no longer complete.
+    if (int n = ctx_.evidence->markIncomplete(r->command_id); n > 0) {
+      logWarning("action %s %s: %d evidence item(s) marked incomplete", r->command_id, state, n);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fresh.ok()) {
+      logged_unstored_.erase(r->command_id);
+    } else {
+      logged_unstored_.insert(r->command_id);
+    }
+  }
+  if (!fresh.ok()) {
+    logError("action %s: cannot store receipt: %s", r->command_id, fresh.status().ToString());
+    return;
+  }
+  if (*fresh) {
+    logInfo("action %s: %s on %s: %s", r->command_id, state, host_id, r->message);
+    if (r->status == ReceiptStatus::kRefused) {
+      // The signed receipt in the log is the refusal's record.
+      log.recordEvent(host_id, "refusal",
+                      absl::StrFormat("action %s refused: %s", r->command_id, r->message));
+    }
+    dispatcher_.actionFinished();
+  }
+  s.send(ack);
+}
+
+}  // namespace warden

@@ -1,0 +1,42 @@
+// What the controller's services share: its keys and registry, the action log's writer, the
+// evidence store, the connected agents, the identity lock and the test-only fault hooks. Made
+// once by ControllerServer::start (server.cc) and handed to every service by reference; it
+// outlives them all.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <shared_mutex>
+
+#include "controller/agent_channel/agent_session.h"
+#include "controller/data_dir.h"
+#include "controller/evidence/store.h"
+#include "controller/log_writer.h"
+#include "controller/testing/fault_injection.h"
+
+namespace warden {
+
+// The largest gRPC message either side sends or receives.
+inline constexpr int kMaxMessageBytes = 4 << 20;
+// A log entry holds at most one whole agent message (a receipt) plus its envelope.
+inline constexpr std::size_t kMaxLogEntryBytes = kMaxMessageBytes + (64 << 10);
+
+struct ControllerContext {
+  explicit ControllerContext(ControllerKeys k)
+      : keys(std::move(k)), faults(FaultInjection::fromEnvironment()) {}
+
+  Registry& registry() { return *keys.registry; }
+
+  ControllerKeys keys;
+  const FaultInjection faults;
+  std::unique_ptr<LogWriter> log;
+  std::unique_ptr<EvidenceStore> evidence;
+  AgentSessions sessions;
+  // Who may act, and with which key, as the log and the registry both say. Exclusive for
+  // enrollments and operator changes (and fleet-wide requests, see Submit); shared while a
+  // request or receipt is checked against a key and logged, so neither can be logged under a
+  // key an enrollment or revocation replaced in the meantime.
+  std::shared_mutex identity_mu;
+};
+
+}  // namespace warden

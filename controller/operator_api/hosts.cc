@@ -1,0 +1,36 @@
+// The fleet as operators see it: every enrolled host, connected or not, with its facts,
+// containment and latest events.
+#include "controller/operator_api/operator_service.h"
+#include "controller/rpc_status.h"
+
+namespace warden {
+
+grpc::Status OperatorService::ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest*,
+                                        v1::ListHostsResponse* resp) {
+  auto op = authz_.authorize(ctx, "ListHosts");
+  if (!op.ok()) return toGrpc(op.status());
+  auto hosts = ctx_.registry().listHosts();
+  if (!hosts.ok()) return toGrpc(hosts.status());
+  for (const auto& h : *hosts) {
+    auto* out = resp->add_hosts();
+    out->set_host_id(h.host_id);
+    out->set_connected(ctx_.sessions.find(h.host_id) != nullptr);
+    out->set_last_seen_unix_ms(h.last_seen_ms);
+    out->set_enrolled_unix_ms(h.enrolled_ms);
+    *out->mutable_facts() = h.facts;
+    // What the agent reports is the truth about its rules; the registry is the fallback.
+    out->set_containment(h.facts.isolated() ? "isolated" : h.containment);
+    out->set_peer(h.peer);
+    if (auto events = ctx_.registry().recentEvents(h.host_id, 10); events.ok()) {
+      for (const auto& e : *events) {
+        auto* ev = out->add_events();
+        ev->set_kind(e.kind);
+        ev->set_detail(e.detail);
+        ev->set_at_unix_ms(e.at_ms);
+      }
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace warden

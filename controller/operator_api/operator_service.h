@@ -1,0 +1,81 @@
+// The operator API (proto/warden/v1/operator.proto), one file per verb group, each a thin
+// adapter: check the caller (authz.h), hand over to the policy code, answer.
+//   tokens.cc       CreateToken
+//   hosts.cc        ListHosts
+//   containment.cc  Submit (every action on hosts goes through it)
+//   actions.cc      ListActions, GetAction, ListBlocks
+//   operators.cc    AddOperator, RevokeOperator
+//   audit_log.cc    ReadLog, GetCheckpoint, ProveEntry
+//   evidence.cc     ListEvidence, ShowEvidence, GetEvidence, VerifyEvidence
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "controller/authz.h"
+#include "controller/context.h"
+#include "controller/dispatch/dispatcher.h"
+#include "controller/dispatch/request_policy.h"
+#include "warden/v1/operator.grpc.pb.h"
+
+namespace warden {
+
+class OperatorService final : public v1::Operator::Service {
+ public:
+  OperatorService(ControllerContext& ctx, Authorizer& authz, RequestPolicy& policy,
+                  Dispatcher& dispatcher)
+      : ctx_(ctx), authz_(authz), policy_(policy), dispatcher_(dispatcher) {}
+
+  grpc::Status CreateToken(grpc::ServerContext* ctx, const v1::CreateTokenRequest* req,
+                           v1::CreateTokenResponse* resp) override;
+  grpc::Status ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest* req,
+                         v1::ListHostsResponse* resp) override;
+  grpc::Status Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
+                      v1::SubmitResponse* resp) override;
+  grpc::Status ListActions(grpc::ServerContext* ctx, const v1::ListActionsRequest* req,
+                           v1::ListActionsResponse* resp) override;
+  grpc::Status GetAction(grpc::ServerContext* ctx, const v1::GetActionRequest* req,
+                         v1::Action* resp) override;
+  grpc::Status ListBlocks(grpc::ServerContext* ctx, const v1::ListBlocksRequest* req,
+                          v1::ListBlocksResponse* resp) override;
+  grpc::Status AddOperator(grpc::ServerContext* ctx, const v1::AddOperatorRequest* req,
+                           v1::AddOperatorResponse* resp) override;
+  grpc::Status RevokeOperator(grpc::ServerContext* ctx, const v1::RevokeOperatorRequest* req,
+                              v1::RevokeOperatorResponse* resp) override;
+  grpc::Status ReadLog(grpc::ServerContext* ctx, const v1::ReadLogRequest* req,
+                       v1::ReadLogResponse* resp) override;
+  grpc::Status GetCheckpoint(grpc::ServerContext* ctx, const v1::GetCheckpointRequest* req,
+                             v1::GetCheckpointResponse* resp) override;
+  grpc::Status ProveEntry(grpc::ServerContext* ctx, const v1::ProveEntryRequest* req,
+                          v1::ProveEntryResponse* resp) override;
+  grpc::Status ListEvidence(grpc::ServerContext* ctx, const v1::ListEvidenceRequest* req,
+                            v1::ListEvidenceResponse* resp) override;
+  grpc::Status ShowEvidence(grpc::ServerContext* ctx, const v1::ShowEvidenceRequest* req,
+                            v1::ShowEvidenceResponse* resp) override;
+  grpc::Status GetEvidence(grpc::ServerContext* ctx, const v1::ShowEvidenceRequest* req,
+                           grpc::ServerWriter<v1::EvidenceData>* writer) override;
+  grpc::Status VerifyEvidence(grpc::ServerContext* ctx, const v1::ShowEvidenceRequest* req,
+                              v1::VerifyEvidenceResponse* resp) override;
+
+ private:
+  // An action as operators see it (actions.cc).
+  static v1::Action actionView(const ActionRecord& a);
+  // operators.cc
+  // `s`, logged as a refusal of `change` ("adding", "revoking") of operator `name` if it is one.
+  absl::Status refusalLogged(const OperatorRecord& by, const char* change, const std::string& name,
+                             absl::Status s);
+  absl::Status addOperator(const OperatorRecord& op, const v1::AddOperatorRequest& req,
+                           v1::AddOperatorResponse* resp);
+  absl::Status revokeOperator(const OperatorRecord& by, const v1::RevokeOperatorRequest& req);
+  // evidence.cc
+  v1::EvidenceItem evidenceItem(const StoredEvidence& e,
+                                const std::map<std::string, TransferProgress>& progress);
+  absl::StatusOr<v1::EvidenceItem> findEvidence(const std::string& id);
+
+  ControllerContext& ctx_;
+  Authorizer& authz_;
+  RequestPolicy& policy_;
+  Dispatcher& dispatcher_;
+};
+
+}  // namespace warden
