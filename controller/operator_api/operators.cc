@@ -11,6 +11,22 @@
 #include "controller/rpc_status.h"
 
 namespace warden {
+namespace {
+
+// An operator entry keeps the admin's signed request as its body: an auditor checks the
+// admin's signature on every operator change.
+LogEntry operatorChangeEntry(const std::string& admin, const std::string& request_id,
+                             const std::string& request, const std::string& signature) {
+  LogEntry e;
+  e.type = entry_type::kOperator;
+  e.actor = "operator:" + admin;
+  e.ref = request_id;
+  e.body = request;
+  e.signature = signature;
+  return e;
+}
+
+}  // namespace
 
 absl::Status OperatorService::refusalLogged(const OperatorRecord& by, const char* change,
                                             const std::string& name, absl::Status s) {
@@ -62,12 +78,8 @@ absl::Status OperatorService::revokeOperator(const OperatorRecord& by,
                                       [](const OperatorRecord& o) { return o.role == "admin"; });
     if (admins <= 1) return absl::FailedPreconditionError("refusing to revoke the last admin");
   }
-  LogEntry e;
-  e.type = entry_type::kOperator;
-  e.actor = "operator:" + by.name;
-  e.ref = signed_request.id;
-  e.body = req.request();
-  e.signature = req.request_signature();
+  LogEntry e =
+      operatorChangeEntry(by.name, signed_request.id, req.request(), req.request_signature());
   e.detail = absl::StrFormat("operator %s (%s) revoked by %s%s", target.name, target.role, by.name,
                              req.reason().empty() ? "" : ": " + req.reason());
   WARDEN_RETURN_IF_ERROR(ctx_.log->appendEntry(e).status());
@@ -110,12 +122,8 @@ absl::Status OperatorService::addOperator(const OperatorRecord& op,
   profile.client = true;
   WARDEN_ASSIGN_OR_RETURN(std::string cert, crypto::signCsr(ctx_.keys.ca, req.csr_pem(), profile));
   WARDEN_ASSIGN_OR_RETURN(std::string fp, crypto::certFingerprint(cert));
-  LogEntry e;
-  e.type = entry_type::kOperator;
-  e.actor = "operator:" + op.name;
-  e.ref = signed_request.id;
-  e.body = req.request();
-  e.signature = req.request_signature();
+  LogEntry e =
+      operatorChangeEntry(op.name, signed_request.id, req.request(), req.request_signature());
   e.detail = absl::StrFormat("operator %s (%s) added by %s; certificate %s", req.name(), req.role(),
                              op.name, fp.substr(0, 16));
   WARDEN_RETURN_IF_ERROR(ctx_.log->appendEntry(e).status());
