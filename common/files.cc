@@ -6,23 +6,37 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 
 namespace warden {
 
-bool pwriteFully(int fd, std::string_view data, std::uint64_t offset) {
+namespace {
+
+// pwrite(2) at `offset`, or write(2) when there is none, until all of `data` is out.
+bool writeAll(int fd, std::string_view data, std::optional<std::uint64_t> offset) {
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n =
-        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    const char* from = data.data() + done;
+    const std::size_t left = data.size() - done;
+    const ssize_t n = offset ? ::pwrite(fd, from, left, static_cast<off_t>(*offset + done))
+                             : ::write(fd, from, left);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return false;
     done += static_cast<std::size_t>(n);
   }
   return true;
 }
+
+}  // namespace
+
+bool pwriteFully(int fd, std::string_view data, std::uint64_t offset) {
+  return writeAll(fd, data, offset);
+}
+
+bool writeFully(int fd, std::string_view data) { return writeAll(fd, data, std::nullopt); }
 
 absl::StatusOr<std::string> readFile(const std::string& path, std::size_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -54,17 +68,11 @@ absl::Status writeFileAtomic(const std::string& path, std::string_view data, uns
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return errnoStatus("create", tmp, errno);
   ::fchmod(fd, mode);
-  std::size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return errnoStatus("write", tmp, err);
-    }
-    off += static_cast<std::size_t>(n);
+  if (!writeFully(fd, data)) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return errnoStatus("write", tmp, err);
   }
   if (::fsync(fd) != 0) {
     const int err = errno;
