@@ -63,8 +63,10 @@ absl::StatusOr<std::string> decodeBase64(std::string_view text, const char* alph
   for (int i = 0; i < 64; ++i)
     lookup[static_cast<std::uint8_t>(alphabet[i])] = static_cast<int8_t>(i);
 
-  std::string out;
-  out.reserve(data_len / 4 * 3 + 2);
+  // Written by index into the largest size the input can decode to, then cut: the verifier
+  // decodes every line of an export here, and per-byte appends cost it ~10% of this loop.
+  std::string out(data_len / 4 * 3 + 2, '\0');
+  std::size_t n = 0;
   std::uint32_t acc = 0;
   int bits = 0;
   for (std::size_t i = 0; i < data_len; ++i) {
@@ -77,11 +79,12 @@ absl::StatusOr<std::string> decodeBase64(std::string_view text, const char* alph
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
+      out[n++] = static_cast<char>((acc >> bits) & 0xff);
       acc &= (1u << bits) - 1;
     }
   }
   if (acc != 0) return invalid("non-zero trailing bits");
+  out.resize(n);
   return out;
 }
 
