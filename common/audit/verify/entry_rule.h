@@ -34,6 +34,8 @@ struct RuleOutcome {
   std::optional<PublicKey> signer;
 };
 
+// One entry type's rule. Stateless: what it learns from an entry goes into the LogState, so one
+// instance serves every export.
 class EntryRule {
  public:
   virtual ~EntryRule() = default;

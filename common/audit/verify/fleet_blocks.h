@@ -23,6 +23,7 @@
 
 namespace warden::audit_verify {
 
+// The fleet-wide changes so far, as described above.
 class FleetBlocks {
  public:
   // The fleet-wide request `request_id` (entry `index`) blocks or unblocks `addresses`

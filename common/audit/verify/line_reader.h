@@ -12,6 +12,8 @@
 
 namespace warden::audit_verify {
 
+// The export's lines, read 4 MiB at a time into one buffer that only grows for a line longer
+// than what it holds (up to kAuditExportMaxLine).
 class LineReader {
  public:
   enum class Result { kLine, kEof, kTooLong, kUnterminated };

@@ -62,6 +62,7 @@ struct CommandState {
   bool receipted = false;
 };
 
+// Everything the rules share, owned by the driver for one export.
 struct LogState {
   // The log's verifier key, as the export's header names it (the key entry must record it).
   std::string vkey;
