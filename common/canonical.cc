@@ -90,6 +90,34 @@ absl::StatusOr<std::vector<std::string>> CanonicalReader::list() {
   return out;
 }
 
+absl::Status CanonicalReader::version(std::uint64_t& v, std::uint64_t expected,
+                                      std::string_view what) {
+  auto got = u64();
+  if (!got.ok()) return got.status();
+  v = *got;
+  if (v != expected) {
+    return absl::InvalidArgumentError(absl::StrFormat("unsupported %s version %d", what, v));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Each get() is the matching reader above, into a field.
+template <typename T>
+absl::Status assign(absl::StatusOr<T> value, T& field) {
+  if (!value.ok()) return value.status();
+  field = std::move(*value);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CanonicalReader::get(std::uint64_t& v) { return assign(u64(), v); }
+absl::Status CanonicalReader::get(std::int64_t& v) { return assign(i64(), v); }
+absl::Status CanonicalReader::get(std::string& v) { return assign(str(), v); }
+absl::Status CanonicalReader::get(std::vector<std::string>& v) { return assign(list(), v); }
+
 absl::Status CanonicalReader::done() const {
   if (!rest_.empty()) {
     return absl::InvalidArgumentError(

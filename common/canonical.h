@@ -27,12 +27,32 @@ class CanonicalWriter {
   CanonicalWriter& i64(std::int64_t v);
   CanonicalWriter& str(std::string_view v);
   CanonicalWriter& list(const std::vector<std::string>& v);
+  // Each field by its type: std::uint64_t as u64, std::int64_t as i64, strings as str, string
+  // vectors as list. A record's field order is then written down once, in one call.
+  template <typename... Fields>
+  CanonicalWriter& fields(const Fields&... f) {
+    (put(f), ...);
+    return *this;
+  }
   std::string finish() && { return std::move(out_); }
   const std::string& bytes() const { return out_; }
 
  private:
+  void put(std::uint64_t v) { u64(v); }
+  void put(std::int64_t v) { i64(v); }
+  void put(std::string_view v) { str(v); }
+  void put(const std::vector<std::string>& v) { list(v); }
+
   std::string out_;
 };
+
+// The canonical bytes of a record of `type` holding `fields`, in order (see fields()).
+template <typename... Fields>
+std::string canonicalRecord(std::string_view type, const Fields&... fields) {
+  CanonicalWriter w(type);
+  w.fields(fields...);
+  return std::move(w).finish();
+}
 
 class CanonicalReader {
  public:
@@ -42,14 +62,43 @@ class CanonicalReader {
   absl::StatusOr<std::int64_t> i64();
   absl::StatusOr<std::string> str();
   absl::StatusOr<std::vector<std::string>> list();
+  // A record's version, first of its fields: InvalidArgument "unsupported WHAT version N"
+  // unless it is `expected`.
+  absl::Status version(std::uint64_t& v, std::uint64_t expected, std::string_view what);
+  // Reads each field by its type, as CanonicalWriter::fields() writes them; the first error
+  // stops it.
+  template <typename... Fields>
+  absl::Status fields(Fields&... f) {
+    absl::Status status;
+    ((status = get(f), status.ok()) && ...);
+    return status;
+  }
   // OK only when every byte was consumed.
   absl::Status done() const;
 
  private:
+  absl::Status get(std::uint64_t& v);
+  absl::Status get(std::int64_t& v);
+  absl::Status get(std::string& v);
+  absl::Status get(std::vector<std::string>& v);
+
   CanonicalReader(std::string_view rest, std::string type) : rest_(rest), type_(std::move(type)) {}
   absl::Status truncated(const char* what) const;
   std::string_view rest_;
   std::string type_;
 };
+
+// Reads a whole versioned record: the tag of `type`, the version (which must be `expected`, see
+// CanonicalReader::version()), then `fields` in order, with nothing left over.
+template <typename... Fields>
+absl::Status readCanonicalRecord(std::string_view bytes, std::string_view type,
+                                 std::string_view what, std::uint64_t expected,
+                                 std::uint64_t& version, Fields&... fields) {
+  auto r = CanonicalReader::open(bytes, type);
+  if (!r.ok()) return r.status();
+  if (auto s = r->version(version, expected, what); !s.ok()) return s;
+  if (auto s = r->fields(fields...); !s.ok()) return s;
+  return r->done();
+}
 
 }  // namespace warden

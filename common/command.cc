@@ -18,40 +18,15 @@ bool knownCommandKind(const std::string& kind) {
 std::int64_t nowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
 std::string encodeCommand(const Command& c) {
-  CanonicalWriter w("command");
-  w.u64(c.version)
-      .str(c.id)
-      .str(c.host_id)
-      .str(c.kind)
-      .i64(c.issued_unix_ms)
-      .i64(c.expires_unix_ms)
-      .str(c.requested_by)
-      .str(c.reason)
-      .list(c.allow)
-      .list(c.addresses)
-      .list(c.args);
-  return std::move(w).finish();
+  return canonicalRecord("command", c.version, c.id, c.host_id, c.kind, c.issued_unix_ms,
+                         c.expires_unix_ms, c.requested_by, c.reason, c.allow, c.addresses, c.args);
 }
 
 absl::StatusOr<Command> decodeCommand(std::string_view bytes) {
-  auto r = CanonicalReader::open(bytes, "command");
-  if (!r.ok()) return r.status();
   Command c;
-  WARDEN_ASSIGN_OR_RETURN(c.version, r->u64());
-  if (c.version != kCommandVersion) {
-    return absl::InvalidArgumentError(absl::StrFormat("unsupported command version %d", c.version));
-  }
-  WARDEN_ASSIGN_OR_RETURN(c.id, r->str());
-  WARDEN_ASSIGN_OR_RETURN(c.host_id, r->str());
-  WARDEN_ASSIGN_OR_RETURN(c.kind, r->str());
-  WARDEN_ASSIGN_OR_RETURN(c.issued_unix_ms, r->i64());
-  WARDEN_ASSIGN_OR_RETURN(c.expires_unix_ms, r->i64());
-  WARDEN_ASSIGN_OR_RETURN(c.requested_by, r->str());
-  WARDEN_ASSIGN_OR_RETURN(c.reason, r->str());
-  WARDEN_ASSIGN_OR_RETURN(c.allow, r->list());
-  WARDEN_ASSIGN_OR_RETURN(c.addresses, r->list());
-  WARDEN_ASSIGN_OR_RETURN(c.args, r->list());
-  if (auto s = r->done(); !s.ok()) return s;
+  WARDEN_RETURN_IF_ERROR(readCanonicalRecord(
+      bytes, "command", "command", kCommandVersion, c.version, c.id, c.host_id, c.kind,
+      c.issued_unix_ms, c.expires_unix_ms, c.requested_by, c.reason, c.allow, c.addresses, c.args));
   return c;
 }
 
@@ -68,46 +43,29 @@ std::string_view receiptStatusName(ReceiptStatus s) {
 }
 
 std::string encodeReceipt(const Receipt& r) {
-  CanonicalWriter w("receipt");
-  w.u64(r.version)
-      .str(r.command_id)
-      .str(r.host_id)
-      .str(r.kind)
-      .u64(static_cast<std::uint64_t>(r.status))
-      .str(r.message)
-      .i64(r.started_unix_ms)
-      .i64(r.finished_unix_ms);
   std::vector<std::string> kv;
   for (const auto& [k, v] : r.details) {
     kv.push_back(k);
     kv.push_back(v);
   }
-  w.list(kv);
-  return std::move(w).finish();
+  return canonicalRecord("receipt", r.version, r.command_id, r.host_id, r.kind,
+                         static_cast<std::uint64_t>(r.status), r.message, r.started_unix_ms,
+                         r.finished_unix_ms, kv);
 }
 
 absl::StatusOr<Receipt> decodeReceipt(std::string_view bytes) {
-  auto rd = CanonicalReader::open(bytes, "receipt");
-  if (!rd.ok()) return rd.status();
+  WARDEN_ASSIGN_OR_RETURN(CanonicalReader rd, CanonicalReader::open(bytes, "receipt"));
   Receipt r;
-  WARDEN_ASSIGN_OR_RETURN(r.version, rd->u64());
-  if (r.version != kReceiptVersion) {
-    return absl::InvalidArgumentError(absl::StrFormat("unsupported receipt version %d", r.version));
-  }
-  WARDEN_ASSIGN_OR_RETURN(r.command_id, rd->str());
-  WARDEN_ASSIGN_OR_RETURN(r.host_id, rd->str());
-  WARDEN_ASSIGN_OR_RETURN(r.kind, rd->str());
+  WARDEN_RETURN_IF_ERROR(rd.version(r.version, kReceiptVersion, "receipt"));
+  WARDEN_RETURN_IF_ERROR(rd.fields(r.command_id, r.host_id, r.kind));
   std::uint64_t status = 0;
-  WARDEN_ASSIGN_OR_RETURN(status, rd->u64());
+  WARDEN_ASSIGN_OR_RETURN(status, rd.u64());
   if (status > static_cast<std::uint64_t>(ReceiptStatus::kRefused)) {
     return absl::InvalidArgumentError(absl::StrFormat("unknown receipt status %d", status));
   }
   r.status = static_cast<ReceiptStatus>(status);
-  WARDEN_ASSIGN_OR_RETURN(r.message, rd->str());
-  WARDEN_ASSIGN_OR_RETURN(r.started_unix_ms, rd->i64());
-  WARDEN_ASSIGN_OR_RETURN(r.finished_unix_ms, rd->i64());
   std::vector<std::string> kv;
-  WARDEN_ASSIGN_OR_RETURN(kv, rd->list());
+  WARDEN_RETURN_IF_ERROR(rd.fields(r.message, r.started_unix_ms, r.finished_unix_ms, kv));
   if (kv.size() % 2 != 0)
     return absl::InvalidArgumentError("receipt details are not key/value pairs");
   for (std::size_t i = 0; i < kv.size(); i += 2) {
@@ -120,7 +78,7 @@ absl::StatusOr<Receipt> decodeReceipt(std::string_view bytes) {
     }
     r.details.emplace(kv[i], kv[i + 1]);
   }
-  if (auto s = rd->done(); !s.ok()) return s;
+  WARDEN_RETURN_IF_ERROR(rd.done());
   return r;
 }
 

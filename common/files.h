@@ -17,6 +17,8 @@ absl::Status writeFileAtomic(const std::string& path, std::string_view data, uns
 // pwrite(2) until all of `data` is at `offset`, through EINTR and short writes. False, with
 // errno set, when a write fails; callers word their own error.
 bool pwriteFully(int fd, std::string_view data, std::uint64_t offset);
+// The same with write(2), at the file's position.
+bool writeFully(int fd, std::string_view data);
 bool pathExists(const std::string& path);
 // mkdir -p with `mode` for the last component.
 absl::Status makeDirectory(const std::string& path, unsigned mode);

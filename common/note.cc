@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/status.h"
 
 namespace warden::note {

@@ -24,7 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 
 namespace warden::note {
 

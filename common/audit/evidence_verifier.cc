@@ -1,5 +1,5 @@
-// See evidence_verify.h.
-#include "common/evidence_verify.h"
+// See evidence_verifier.h.
+#include "common/audit/evidence_verifier.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,14 +12,17 @@
 #include <memory>
 #include <string_view>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "common/audit/key_record.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "common/status.h"
-#include "yaml-cpp/yaml.h"
+#include "common/unique_fd.h"
 
 namespace warden {
 namespace {
@@ -40,10 +43,9 @@ struct Hashed {
 
 // SHA-256 and size of the file's bytes, or of what its zstd frames hold.
 absl::StatusOr<Hashed> hashContent(const std::string& path, bool decompress) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errnoStatus("open", path, errno);
-  absl::Cleanup closer = [fd] { ::close(fd); };
-  (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.ok()) return errnoStatus("open", path, errno);
+  (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(
       decompress ? ZSTD_createDCtx() : nullptr, &ZSTD_freeDCtx);
   std::string in(1 << 20, '\0');
@@ -52,7 +54,7 @@ absl::StatusOr<Hashed> hashContent(const std::string& path, bool decompress) {
   Hashed h;
   std::size_t last_hint = 0;
   for (;;) {
-    const ssize_t n = ::read(fd, in.data(), in.size());
+    const ssize_t n = ::read(fd.get(), in.data(), in.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errnoStatus("read", path, errno);
     if (n == 0) break;
@@ -78,6 +80,12 @@ absl::StatusOr<Hashed> hashContent(const std::string& path, bool decompress) {
   }
   h.sha256 = hash.finish();
   return h;
+}
+
+// A string member of the manifest, or "" when it is missing or not a string.
+std::string textField(const Json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 }  // namespace
@@ -183,13 +191,21 @@ absl::StatusOr<EvidenceVerdict> verifyEvidenceFiles(const EvidenceFiles& files,
     signed_bytes = text.substr(0, at);
     auto sig =
         crypto::unbase64(text.substr(at + marker.size(), text.size() - at - marker.size() - 1));
-    try {
-      const YAML::Node m = YAML::Load(signed_bytes);
-      const std::string id = m["evidence_id"].as<std::string>("");
-      action_id = m["action_id"].as<std::string>("");
-      host_id = m["host_id"].as<std::string>("");
-      named_sha = m["sha256"].as<std::string>("");
-      named_size = m["source"]["size_bytes"].as<std::uint64_t>(0);
+    auto parsed = parseJson(signed_bytes, "it");
+    if (!parsed.ok()) {
+      why = std::string(parsed.status().message());
+    } else {
+      const Json& m = *parsed;
+      const std::string id = textField(m, "evidence_id");
+      action_id = textField(m, "action_id");
+      host_id = textField(m, "host_id");
+      named_sha = textField(m, "sha256");
+      if (const auto source = m.find("source"); source != m.end()) {
+        const auto size = source->find("size_bytes");
+        if (size != source->end() && size->is_number_unsigned()) {
+          named_size = size->get<std::uint64_t>();
+        }
+      }
       if (!sig.ok()) {
         why = absl::StrFormat("its signature is not base64: %s", sig.status().message());
       } else if (id.empty() || action_id.empty() || host_id.empty() || named_sha.size() != 64) {
@@ -201,8 +217,6 @@ absl::StatusOr<EvidenceVerdict> verifyEvidenceFiles(const EvidenceFiles& files,
         v.evidence_id = id;
         manifest_ok = true;
       }
-    } catch (const YAML::Exception& e) {
-      why = absl::StrFormat("not JSON: %s", e.what());
     }
   }
   const std::string manifest_sha = crypto::hex(crypto::sha256(signed_bytes));

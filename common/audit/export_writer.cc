@@ -1,4 +1,4 @@
-#include "common/audit_export.h"
+#include "common/audit/export_writer.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -6,13 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
 #include "common/files.h"
-#include "common/merkle.h"
 #include "common/note.h"
 #include "common/status.h"
 
@@ -30,46 +28,11 @@ std::string directoryOf(const std::string& path) {
 
 }  // namespace
 
-// ---- MerkleFrontier ----------------------------------------------------------------------------
-
-void MerkleFrontier::append(std::string_view entry) { appendLeafHash(merkle::leafHash(entry)); }
-
-void MerkleFrontier::appendLeafHash(std::string_view leaf_hash) {
-  // Binary-counter carry: two subtrees of the same size merge into their parent.
-  std::string hash(leaf_hash);
-  int level = 0;
-  while (!nodes_.empty() && nodes_.back().level == level) {
-    hash = merkle::nodeHash(nodes_.back().hash, hash);
-    nodes_.pop_back();
-    ++level;
-  }
-  nodes_.push_back(Node{std::move(hash), level});
-  ++size_;
-}
-
-std::string MerkleFrontier::root() const {
-  if (nodes_.empty()) return merkle::emptyRoot();
-  // RFC 6962 §2.1 splits at the largest power of two below n: the leftmost complete subtree
-  // is the left child of the root, the rest (recursively) the right child.
-  std::string hash = nodes_.back().hash;
-  for (auto it = nodes_.rbegin() + 1; it != nodes_.rend(); ++it) {
-    hash = merkle::nodeHash(it->hash, hash);
-  }
-  return hash;
-}
-
-// ---- AuditExportWriter -------------------------------------------------------------------------
-
-absl::StatusOr<std::uint64_t> checkpointSize(std::string_view signed_note) {
-  WARDEN_ASSIGN_OR_RETURN(note::Checkpoint cp, note::parseSignedCheckpoint(signed_note));
-  return cp.size;
-}
-
-AuditExportWriter::AuditExportWriter(std::string path, std::string tmp_path, int fd,
+AuditExportWriter::AuditExportWriter(std::string path, std::string tmp_path, UniqueFd fd,
                                      std::string origin, std::string vkey)
     : path_(std::move(path)),
       tmp_path_(std::move(tmp_path)),
-      fd_(fd),
+      fd_(std::move(fd)),
       origin_(std::move(origin)),
       vkey_(std::move(vkey)) {
   buffer_.reserve(kWriteBuffer + 4096);
@@ -94,10 +57,10 @@ absl::StatusOr<std::unique_ptr<AuditExportWriter>> AuditExportWriter::open(const
   // mkstemp in the destination's directory: the final rename stays on one file system, and
   // the name is never predictable.
   std::string tmpl = path + ".tmp-XXXXXX";
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) return errnoStatus("create a temporary file for", path, errno);
+  UniqueFd fd(::mkstemp(tmpl.data()));
+  if (!fd.ok()) return errnoStatus("create a temporary file for", path, errno);
   auto writer = std::unique_ptr<AuditExportWriter>(
-      new AuditExportWriter(path, tmpl, fd, std::string(origin), std::string(vkey)));
+      new AuditExportWriter(path, tmpl, std::move(fd), std::string(origin), std::string(vkey)));
   WARDEN_RETURN_IF_ERROR(writer->writeLine(kAuditExportMagic, ""));
   WARDEN_RETURN_IF_ERROR(writer->writeLine("origin", origin));
   WARDEN_RETURN_IF_ERROR(writer->writeLine("vkey", vkey));
@@ -109,15 +72,12 @@ AuditExportWriter::~AuditExportWriter() {
 }
 
 void AuditExportWriter::abandon() {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  fd_.reset();
   ::unlink(tmp_path_.c_str());
 }
 
 absl::Status AuditExportWriter::writeLine(std::string_view keyword, std::string_view value) {
-  if (finished_ || fd_ < 0) return absl::FailedPreconditionError("the export is closed");
+  if (finished_ || !fd_.ok()) return absl::FailedPreconditionError("the export is closed");
   buffer_.append(keyword);
   if (!value.empty()) {
     buffer_ += ' ';
@@ -129,16 +89,10 @@ absl::Status AuditExportWriter::writeLine(std::string_view keyword, std::string_
 }
 
 absl::Status AuditExportWriter::flush() {
-  std::size_t off = 0;
-  while (off < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + off, buffer_.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      abandon();
-      return errnoStatus("write", tmp_path_, err);
-    }
-    off += static_cast<std::size_t>(n);
+  if (!writeFully(fd_.get(), buffer_)) {
+    const int err = errno;
+    abandon();
+    return errnoStatus("write", tmp_path_, err);
   }
   buffer_.clear();
   return absl::OkStatus();
@@ -187,7 +141,7 @@ absl::Status AuditExportWriter::addCheckpoint(std::string_view signed_note) {
 }
 
 absl::StatusOr<std::uint64_t> AuditExportWriter::finish() {
-  if (finished_ || fd_ < 0) return absl::FailedPreconditionError("the export is closed");
+  if (finished_ || !fd_.ok()) return absl::FailedPreconditionError("the export is closed");
   const std::uint64_t n = entries();
   if (last_checkpoint_size_ != static_cast<std::int64_t>(n)) {
     abandon();
@@ -197,18 +151,16 @@ absl::StatusOr<std::uint64_t> AuditExportWriter::finish() {
   }
   WARDEN_RETURN_IF_ERROR(writeLine("end", absl::StrFormat("%d", n)));
   WARDEN_RETURN_IF_ERROR(flush());
-  if (::fsync(fd_) != 0) {
+  if (::fsync(fd_.get()) != 0) {
     const int err = errno;
     abandon();
     return errnoStatus("fsync", tmp_path_, err);
   }
-  if (::close(fd_) != 0) {
+  if (::close(fd_.release()) != 0) {
     const int err = errno;
-    fd_ = -1;
     abandon();
     return errnoStatus("close", tmp_path_, err);
   }
-  fd_ = -1;
   if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
     const int err = errno;
     abandon();
@@ -217,12 +169,9 @@ absl::StatusOr<std::uint64_t> AuditExportWriter::finish() {
   finished_ = true;
   // The rename is durable only once the directory is.
   const std::string dir = directoryOf(path_);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return errnoStatus("open directory", dir, errno);
-  const int rc = ::fsync(dfd);
-  const int err = errno;
-  ::close(dfd);
-  if (rc != 0) return errnoStatus("fsync directory", dir, err);
+  const UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd.ok()) return errnoStatus("open directory", dir, errno);
+  if (::fsync(dfd.get()) != 0) return errnoStatus("fsync directory", dir, errno);
   return n;
 }
 
