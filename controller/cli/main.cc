@@ -3,11 +3,11 @@
 
 #include <cstdio>
 
-#include "controller/cli/cli.h"
+#include "controller/cli/app.h"
 
 int main(int argc, char** argv) {
   const int rc = warden::cli::runCli(argc, argv);
-  // Straight out: no static destructors, no gRPC shutdown (see withClient in cli.cc).
+  // Straight out: no static destructors, no gRPC shutdown (see withClient in client.cc).
   std::fflush(nullptr);
   ::_exit(rc);
 }

@@ -1,0 +1,38 @@
+#include "controller/cli/actions.h"
+
+#include "controller/cli/exit_codes.h"
+#include "controller/cli/render.h"
+
+namespace warden::cli {
+
+int listActions(const Globals& g, const std::string& host) {
+  v1::ListActionsRequest req;
+  req.set_host_id(host);
+  return showAnswer(g, &v1::Operator::Stub::ListActions, req, absl::Seconds(15), printActions);
+}
+
+int showAction(const Globals& g, const std::string& id) {
+  v1::GetActionRequest req;
+  req.set_id(id);
+  auto show = [&](Client&, const v1::Action& a) {
+    if (g.json) {
+      printMessageJson(a);
+      return kExitOk;
+    }
+    printAction(a);
+    return a.state() == "failed" || a.state() == "refused" ? kExitFailed : kExitOk;
+  };
+  return withAnswer(g, &v1::Operator::Stub::GetAction, req, absl::Seconds(15), show);
+}
+
+int actionExitCode(const v1::SubmitResponse& resp) {
+  int rc = kExitOk;
+  for (const auto& a : resp.actions()) {
+    if (a.state() == "failed" || a.state() == "refused" || a.state() == "expired")
+      return kExitFailed;
+    if (a.state() == "queued" || a.state() == "delivered") rc = kExitPending;
+  }
+  return rc;
+}
+
+}  // namespace warden::cli

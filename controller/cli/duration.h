@@ -1,0 +1,14 @@
+// Durations as operators type them (--ttl, --timeout, isolate --for).
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace warden::cli {
+
+// "90s", "15m", "24h", "7d", "1h30m".
+absl::StatusOr<absl::Duration> parseDuration(const std::string& text);
+
+}  // namespace warden::cli
