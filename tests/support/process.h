@@ -122,8 +122,9 @@ absl::StatusOr<ExitStatus> runInteractive(const NamespaceTarget& target,
 // Looks argv0 up in PATH the way execvp(3) would; returns it unchanged if it has a '/'.
 absl::StatusOr<std::string> findExecutable(const std::string& argv0);
 
-// "Failed to <what>: <strerror(err)>".
-absl::Status errnoStatus(int err, const std::string& what);
+// Waits at most `timeout` for the process behind `pidfd` to end (the pidfd becomes readable);
+// false if it still runs then.
+bool pidfdEnded(int pidfd, absl::Duration timeout);
 
 // pidfd_open(2) and pidfd_send_signal(2) (glibc 2.36's <sys/pidfd.h> is not C++-safe).
 int pidfdOpen(pid_t pid, unsigned flags = 0);
