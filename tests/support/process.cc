@@ -137,6 +137,27 @@ ExitStatus ExitStatus::fromSiginfo(int code, int status) {
   return s;
 }
 
+std::string readReply(int fd, absl::Time deadline, bool first_line) {
+  std::string reply;
+  char buf[4096];
+  for (int i = 0; i < kPollRounds; ++i) {
+    if (first_line && reply.find('\n') != std::string::npos) break;
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    struct pollfd p {
+      fd, POLLIN, 0
+    };
+    const int r = ::poll(&p, 1, pollMs(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    reply.append(buf, static_cast<std::size_t>(n));
+  }
+  return reply;
+}
+
 bool pidfdEnded(int pidfd, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   for (int i = 0; i < kPollRounds; ++i) {

@@ -119,6 +119,10 @@ absl::StatusOr<pid_t> startDetached(const NamespaceTarget& target,
 absl::StatusOr<ExitStatus> runInteractive(const NamespaceTarget& target,
                                           const std::vector<std::string>& argv);
 
+// What the pipe `fd` yields until EOF, until `deadline`, or (with `first_line`) once a newline
+// has arrived: a child's "ok\n" or the error it reports instead.
+std::string readReply(int fd, absl::Time deadline, bool first_line);
+
 // Looks argv0 up in PATH the way execvp(3) would; returns it unchanged if it has a '/'.
 absl::StatusOr<std::string> findExecutable(const std::string& argv0);
 

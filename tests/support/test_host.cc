@@ -1,7 +1,6 @@
 // TestHost (fleet.h): a test host's network, its init (clone3(2) into new PID, mount and UTS
 // namespaces, then warden-test-init), and commands and files inside it.
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -195,23 +194,8 @@ absl::Status TestHost::startInit() {
   }
 
   // Wait for "ok" (or an error line, or EOF if it died).
-  std::string reply;
-  const absl::Time deadline = absl::Now() + kInitReadyTimeout;
-  for (int i = 0; i < 100000 && reply.find('\n') == std::string::npos; ++i) {
-    struct pollfd p {
-      ready[0], POLLIN, 0
-    };
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) break;
-    const int r = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left) + 1));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    char buf[512];
-    const ssize_t n = ::read(ready[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    reply.append(buf, static_cast<std::size_t>(n));
-  }
+  const std::string reply =
+      readReply(ready[0], absl::Now() + kInitReadyTimeout, /*first_line=*/true);
   closeAll();
   if (reply != "ok\n") {
     pidfdSendSignal(pidfd, SIGKILL);
