@@ -21,10 +21,7 @@
 // While `warden image` runs, a sampler reads the CPU time of every thread of the deployment's
 // warden-agent, warden-controller and warden processes (10 Hz, from /proc, only processes in
 // the fleet's PID namespaces, so other test fleets on the machine are not counted), to say
-// where the time goes.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,23 +32,24 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "common/crypto.h"
+#include "common/json.h"
+#include "tests/bench/machine_load.h"
+#include "tests/bench/random_loop_device.h"
 #include "tests/support/fleet.h"
+#include "tests/support/json_lookup.h"
 #include "tests/support/warden_deployment.h"
 
 namespace warden::testing {
@@ -59,7 +57,6 @@ namespace {
 
 constexpr char kHost[] = "host-42";
 constexpr int kAttempts = 3;  // per measured run, when other work disturbs it
-constexpr std::size_t kWriteBlock = 4 << 20;
 
 std::atomic<bool> g_stop{false};  // SIGINT/SIGTERM: finish the command in flight, clean up
 
@@ -74,329 +71,19 @@ double median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-std::string readAll(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-// xoshiro256** (Blackman and Vigna): fast, and its output does not compress.
-class Xoshiro256 {
- public:
-  explicit Xoshiro256(std::uint64_t seed) {
-    for (auto& s : s_) {  // splitmix64 expands the seed
-      seed += 0x9E3779B97F4A7C15ull;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      s = z ^ (z >> 31);
-    }
-  }
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-
- private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t s_[4];
-};
-
-// Writes `size` random bytes to `path`, syncs them and drops them from the page cache.
-// Returns their SHA-256 (hex).
-absl::StatusOr<std::string> writeRandomFile(const std::string& path, std::uint64_t size,
-                                            std::uint64_t seed) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return errnoStatus(errno, "create " + path);
-  Xoshiro256 rng(seed);
-  crypto::Sha256 hash;
-  std::vector<std::uint64_t> block(kWriteBlock / 8);
-  absl::Status status;
-  for (std::uint64_t done = 0; done < size && status.ok();) {
-    for (auto& w : block) w = rng.next();
-    const std::size_t n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(kWriteBlock, size - done));
-    const char* p = reinterpret_cast<const char*>(block.data());
-    hash.update(std::string_view(p, n));
-    for (std::size_t at = 0; at < n;) {
-      const ssize_t w = ::write(fd, p + at, n - at);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        status = errnoStatus(errno, "write " + path);
-        break;
-      }
-      at += static_cast<std::size_t>(w);
-    }
-    done += n;
-  }
-  if (status.ok() && ::fdatasync(fd) != 0) status = errnoStatus(errno, "sync " + path);
-  if (status.ok()) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  ::close(fd);
-  if (!status.ok()) return status;
-  return crypto::hex(hash.finish());
-}
-
-// A read-only loop device over a file. Right after attaching, the bench opens it and asks
-// `losetup -d` to detach it: the device is busy, so the kernel only sets LO_FLAGS_AUTOCLEAR and
-// detaches it when the last opener closes it (loop(4)). That opener is this object, so the
-// device goes away with it on every exit path, a crash or SIGKILL of the bench included.
-class LoopDevice {
- public:
-  static absl::StatusOr<std::unique_ptr<LoopDevice>> attach(const std::string& backing) {
-    auto a = run({"losetup", "--find", "--show", "--read-only", "--direct-io=on", backing});
-    if (!a.ok()) return a.status();
-    if (a->exit_code != 0) {
-      return absl::InternalError("losetup " + backing + ": " + a->err);
-    }
-    std::unique_ptr<LoopDevice> d(new LoopDevice());
-    d->name_ = std::string(absl::StripAsciiWhitespace(a->out));
-    d->fd_ = ::open(d->name_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (d->fd_ < 0) {
-      const int err = errno;
-      (void)run({"losetup", "-d", d->name_});
-      return errnoStatus(err, "open " + d->name_);
-    }
-    auto detach = run({"losetup", "-d", d->name_});
-    if (!detach.ok() || detach->exit_code != 0) {
-      return absl::InternalError("losetup -d " + d->name_ + " (autoclear) failed");
-    }
-    auto dio = run({"losetup", "--noheadings", "--output", "DIO", d->name_});
-    d->direct_io_ = dio.ok() && absl::StripAsciiWhitespace(dio->out) == "1";
-    return d;
-  }
-  ~LoopDevice() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  const std::string& name() const { return name_; }
-  bool directIo() const { return direct_io_; }
-
- private:
-  LoopDevice() = default;
-  std::string name_;
-  int fd_ = -1;
-  bool direct_io_ = false;
-};
-
-// Lifts FS_IMMUTABLE_FL from the evidence store on destruction, so the deployment's scratch
-// directory can be removed after it.
-struct EvidenceUnlock {
-  std::string dir;
-  ~EvidenceUnlock() {
-    if (std::filesystem::exists(dir)) (void)run({"chattr", "-R", "-i", dir});
-  }
-};
-
-// Busy and I/O-wait CPU seconds of the whole machine so far (/proc/stat, proc(5)).
-struct MachineCpu {
-  double busy = 0;
-  double iowait = 0;
-  static MachineCpu now() {
-    std::ifstream f("/proc/stat");
-    std::string cpu;
-    std::uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
-                  steal = 0;
-    f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-    const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    return {static_cast<double>(user + nice + system + irq + softirq + steal) / hz,
-            static_cast<double>(iowait) / hz};
-  }
-};
-
-// Waits (at most kQuietWait) until the machine is idle for a second: on 2 cores a compiler or
-// a test suite running next to the bench would halve either side. Returns false if it never
-// was.
-constexpr double kQuietBusy = 0.1;  // CPU seconds per second, all cores together
-constexpr auto kQuietWait = std::chrono::minutes(10);
-bool waitQuiet() {
-  const auto until = std::chrono::steady_clock::now() + kQuietWait;
-  bool said = false;
-  while (!g_stop) {
-    const MachineCpu a = MachineCpu::now();
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    const double busy = MachineCpu::now().busy - a.busy;
-    if (busy < kQuietBusy) return true;
-    if (std::chrono::steady_clock::now() >= until) {
-      absl::FPrintF(stderr,
-                    "bench_image: the machine stayed busy (%.0f%% of a core); measuring "
-                    "anyway\n",
-                    busy * 100);
-      return false;
-    }
-    if (!said) {
-      absl::FPrintF(stderr,
-                    "bench_image: waiting for the machine to be quiet (%.0f%% of a core "
-                    "busy)\n",
-                    busy * 100);
-      said = true;
-    }
-  }
-  return false;
-}
-
-// Nothing of an earlier run in the page cache, nothing of it still being written back, and
-// nothing else running.
-bool coldStart(const std::string& device) {
-  ::sync();
-  (void)run({"blockdev", "--flushbufs", device});
-  std::ofstream("/proc/sys/vm/drop_caches") << "1\n";
-  return waitQuiet();
-}
-
-double childrenCpu() {
-  struct rusage ru {};
-  ::getrusage(RUSAGE_CHILDREN, &ru);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
-// utime + stime (clock ticks) from a /proc/.../stat line; -1 if unreadable.
-std::int64_t statTicks(const std::string& path) {
-  const std::string s = readAll(path);
-  const std::size_t close = s.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::vector<std::string> f = absl::StrSplit(s.substr(close + 2), ' ');
-  // After the comm: state is field 3, utime 14 and stime 15 (proc(5)).
-  std::int64_t utime = 0, stime = 0;
-  if (f.size() < 13 || !absl::SimpleAtoi(f[11], &utime) || !absl::SimpleAtoi(f[12], &stime)) {
-    return -1;
-  }
-  return utime + stime;
-}
-
-// CPU seconds used during one command.
-struct CpuUse {
-  // "agent", "controller", "cli" (whole processes, threads that ended included) and
-  // "LABEL/THREAD NAME" (summed over the threads of that name, e.g. gRPC's pool).
-  std::map<std::string, double> seconds;
-  std::map<std::string, int> threads;  // how many threads (that used CPU) behind each name
-  std::string busiest;                 // the one thread that used the most, "LABEL/NAME"
-  double busiest_s = 0;
-  double of(const std::string& key) const {
-    auto it = seconds.find(key);
-    return it == seconds.end() ? 0 : it->second;
-  }
-};
-
-// Per-thread CPU time of the deployment's warden processes while a command runs.
-class CpuSampler {
- public:
-  // `binaries`: executable path -> label; `pid_namespaces`: inodes of the fleet's PID
-  // namespaces.
-  CpuSampler(std::map<std::string, std::string> binaries, std::set<ino_t> pid_namespaces)
-      : binaries_(std::move(binaries)), namespaces_(std::move(pid_namespaces)) {}
-
-  void start() {
-    threads_.clear();
-    processes_.clear();
-    sample(/*baseline=*/true);
-    stop_ = false;
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        sample(false);
-      }
-    });
-  }
-  // CPU time since start(). Threads that ended between two samples count under
-  // "LABEL/(ended)".
-  CpuUse stop() {
-    stop_ = true;
-    thread_.join();
-    sample(false);
-    const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    CpuUse out;
-    std::map<pid_t, double> seen_by_process;
-    for (const auto& [key, t] : threads_) {
-      const double s = static_cast<double>(t.last - t.first) / hz;
-      if (s <= 0) continue;
-      const std::string name = t.label + "/" + t.comm;
-      out.seconds[name] += s;
-      ++out.threads[name];
-      seen_by_process[key.first] += s;
-      if (s > out.busiest_s) {
-        out.busiest = name;
-        out.busiest_s = s;
-      }
-    }
-    for (const auto& [pid, p] : processes_) {
-      const double total = static_cast<double>(p.last - p.first) / hz;
-      out.seconds[p.label] += total;
-      const double ended = total - seen_by_process[pid];
-      if (ended > 0.005) out.seconds[p.label + "/(ended)"] += ended;
-    }
-    return out;
-  }
-
- private:
-  struct Counter {
-    std::string label;
-    std::string comm;
-    std::int64_t first = 0;
-    std::int64_t last = 0;
-  };
-
-  void sample(bool baseline) {
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
-      const std::string name = e.path().filename().string();
-      pid_t pid = 0;
-      if (!absl::SimpleAtoi(name, &pid)) continue;
-      const std::string base = "/proc/" + name;
-      std::error_code lec;
-      std::string exe = std::filesystem::read_symlink(base + "/exe", lec).string();
-      if (lec) continue;
-      // A binary rebuilt while the deployment runs shows as "PATH (deleted)" (proc(5)).
-      constexpr std::string_view kDeleted = " (deleted)";
-      if (exe.ends_with(kDeleted)) exe.resize(exe.size() - kDeleted.size());
-      auto b = binaries_.find(exe);
-      if (b == binaries_.end()) continue;
-      struct stat ns {};
-      if (::stat((base + "/ns/pid").c_str(), &ns) != 0 || namespaces_.count(ns.st_ino) == 0) {
-        continue;
-      }
-      const std::int64_t total = statTicks(base + "/stat");
-      if (total < 0) continue;
-      auto [p, fresh] = processes_.try_emplace(pid, Counter{b->second, "", total, total});
-      if (!fresh || !baseline) p->second.last = total;
-      if (fresh && !baseline) p->second.first = 0;  // started after start(): all of it counts
-      std::error_code tec;
-      for (const auto& t : std::filesystem::directory_iterator(base + "/task", tec)) {
-        pid_t tid = 0;
-        if (!absl::SimpleAtoi(t.path().filename().string(), &tid)) continue;
-        const std::int64_t ticks = statTicks(t.path().string() + "/stat");
-        if (ticks < 0) continue;
-        std::string comm(absl::StripTrailingAsciiWhitespace(readAll(t.path().string() + "/comm")));
-        auto [c, new_thread] =
-            threads_.try_emplace({pid, tid}, Counter{b->second, comm, ticks, ticks});
-        if (new_thread && !baseline) c->second.first = 0;
-        c->second.last = std::max(c->second.last, ticks);
-      }
-    }
-  }
-
-  const std::map<std::string, std::string> binaries_;
-  const std::set<ino_t> namespaces_;
-  std::map<std::pair<pid_t, pid_t>, Counter> threads_;
-  std::map<pid_t, Counter> processes_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 // The value of the first JSON string member named KEY or ending in ".KEY" (the receipt's
 // details are "EVIDENCE_ID.controller_sha256": "..."), or "".
 std::string jsonValue(const std::string& json, const std::string& key) {
-  for (const std::string& pattern : {"\"" + key + "\": \"", "." + key + "\": \""}) {
-    const std::size_t at = json.find(pattern);
-    if (at == std::string::npos) continue;
-    const std::size_t begin = at + pattern.size();
-    const std::size_t end = json.find('"', begin);
-    if (end != std::string::npos) return json.substr(begin, end - begin);
+  const Json doc = parseOrNull(json);
+  for (const auto& matches : {std::function<bool(const std::string&)>(
+                                  [&](const std::string& name) { return name == key; }),
+                              std::function<bool(const std::string&)>([&](const std::string& name) {
+                                return absl::EndsWith(name, "." + key);
+                              })}) {
+    const Json* v = firstMember(doc, [&](const std::string& name, const Json& value) {
+      return value.is_string() && matches(name);
+    });
+    if (v != nullptr) return v->get<std::string>();
   }
   return "";
 }
@@ -437,7 +124,7 @@ struct Options {
 
 absl::StatusOr<Run> ddRun(const std::string& device, std::uint64_t size,
                           const std::string& expected) {
-  const bool quiet = coldStart(device);
+  const bool quiet = coldStart(device, g_stop);
   const MachineCpu m0 = MachineCpu::now();
   const double c0 = childrenCpu();
   const auto t0 = std::chrono::steady_clock::now();
@@ -461,7 +148,7 @@ absl::StatusOr<Run> ddRun(const std::string& device, std::uint64_t size,
 
 absl::StatusOr<Run> wardenRun(WardenDeployment& d, CpuSampler& sampler, const std::string& device,
                               std::uint64_t size, const std::string& expected, bool show_json) {
-  const bool quiet = coldStart(device);
+  const bool quiet = coldStart(device, g_stop);
   const MachineCpu m0 = MachineCpu::now();
   sampler.start();
   const auto t0 = std::chrono::steady_clock::now();
@@ -513,7 +200,7 @@ int runBench(const Options& o) {
     return 1;
   }
   WardenDeployment& d = **created;
-  EvidenceUnlock unlock{d.dataDir() + "/evidence"};
+  LiftImmutable unlock{d.dataDir() + "/evidence"};
   if (auto s = d.enroll(kHost); !s.ok()) {
     absl::FPrintF(stderr, "bench_image: enroll: %s\n", s.ToString().c_str());
     return 1;

@@ -88,9 +88,7 @@ class AccountsTest : public ::testing::Test {
   }
 
   RunResult warden(const std::vector<std::string>& args) {
-    auto r = d_->cli(args, absl::Seconds(90));
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : RunResult{};
+    return d_->cliResult(args, absl::Seconds(90));
   }
   std::string shadow() {
     auto s = d_->host(kHost).readFile("/etc/shadow");

@@ -32,23 +32,8 @@ std::string readAll(const std::string& path) {
 
 // The "sha256" of the manifest entry whose "name" is `name` ("" when absent).
 std::string manifestSha256(const std::string& manifest, const std::string& name) {
-  const std::regex entry("\\{[^{}]*\"name\"\\s*:\\s*\"" +
-                         std::regex_replace(name, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
-                         "\"[^{}]*\\}");
-  std::smatch m;
-  if (!std::regex_search(manifest, m, entry)) return "";
-  std::smatch h;
-  const std::string object = m.str();
-  if (!std::regex_search(object, h, std::regex("\"sha256\"\\s*:\\s*\"([0-9a-f]*)\""))) return "";
-  return h[1];
+  return jsonString(jsonObjectWith(manifest, "name", name), "sha256");
 }
-
-struct LiftImmutable {
-  std::string dir;
-  ~LiftImmutable() {
-    if (!dir.empty()) (void)run({"chattr", "-R", "-i", dir});
-  }
-};
 
 TEST(CollectTest, PlantedKeyCronJobAndHistoryAreInTheBundleWithMatchingHashes) {
   WARDEN_REQUIRE_PRIVILEGES();

@@ -30,11 +30,7 @@ class IsolationTest : public ::testing::TestWithParam<std::string> {
   }
   void TearDown() override { d_.reset(); }
 
-  RunResult warden(const std::vector<std::string>& args) {
-    auto r = d_->cli(args);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : RunResult{};
-  }
+  RunResult warden(const std::vector<std::string>& args) { return d_->cliResult(args); }
   TestHost& peer() { return d_->host("host-41"); }
   TestHost& target() { return d_->host("host-42"); }
 

@@ -25,11 +25,7 @@ class RefusalTest : public ::testing::Test {
     ASSERT_TRUE(d_->startAgent("host-42").ok());
   }
 
-  RunResult warden(const std::vector<std::string>& args) {
-    auto r = d_->cli(args);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : RunResult{};
-  }
+  RunResult warden(const std::vector<std::string>& args) { return d_->cliResult(args); }
   int actionCount() {
     RunResult r = warden({"actions", "--json"});
     int n = 0;

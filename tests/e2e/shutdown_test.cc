@@ -41,11 +41,7 @@ class ShutdownTest : public ::testing::Test {
   }
   void TearDown() override { d_.reset(); }
 
-  RunResult warden(const std::vector<std::string>& args) {
-    auto r = d_->cli(args);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : RunResult{};
-  }
+  RunResult warden(const std::vector<std::string>& args) { return d_->cliResult(args); }
   TestHost& peer() { return d_->host("host-41"); }
   TestHost& target() { return d_->host("host-42"); }
 
@@ -81,9 +77,9 @@ class ShutdownTest : public ::testing::Test {
     EXPECT_NE(one.out.find("\"receipt_verified\": true"), std::string::npos) << one.out;
     RunResult all = warden({"actions", "--host", "host-42", "--json"});
     ASSERT_EQ(all.exit_code, 0) << all.err;
-    const std::size_t at = all.out.find(absl::StrFormat("\"id\": \"%s\"", id));
-    ASSERT_NE(at, std::string::npos) << all.out;
-    EXPECT_EQ(jsonString(all.out, "state", at), "succeeded") << all.out;
+    const Json action = jsonObjectWith(all.out, "id", id);
+    ASSERT_TRUE(action.is_object()) << all.out;
+    EXPECT_EQ(jsonString(action, "state"), "succeeded") << all.out;
   }
 
   std::unique_ptr<WardenDeployment> d_;

@@ -29,6 +29,7 @@
 // and the probes may run concurrently from several threads.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -203,6 +204,10 @@ class TestFleet {
 };
 
 // ---- probes -------------------------------------------------------------------------------
+
+// addr (an IPv4 or IPv6 literal) and port as a socket address.
+absl::Status parseAddress(const std::string& addr, std::uint16_t port, sockaddr_storage* ss,
+                          socklen_t* len);
 
 // A socket created inside `host`'s network namespace (by a short-lived thread that joins
 // it); the caller owns the descriptor, which works from any thread.

@@ -119,11 +119,16 @@ absl::StatusOr<pid_t> startDetached(const NamespaceTarget& target,
 absl::StatusOr<ExitStatus> runInteractive(const NamespaceTarget& target,
                                           const std::vector<std::string>& argv);
 
+// What the pipe `fd` yields until EOF, until `deadline`, or (with `first_line`) once a newline
+// has arrived: a child's "ok\n" or the error it reports instead.
+std::string readReply(int fd, absl::Time deadline, bool first_line);
+
 // Looks argv0 up in PATH the way execvp(3) would; returns it unchanged if it has a '/'.
 absl::StatusOr<std::string> findExecutable(const std::string& argv0);
 
-// "Failed to <what>: <strerror(err)>".
-absl::Status errnoStatus(int err, const std::string& what);
+// Waits at most `timeout` for the process behind `pidfd` to end (the pidfd becomes readable);
+// false if it still runs then.
+bool pidfdEnded(int pidfd, absl::Duration timeout);
 
 // pidfd_open(2) and pidfd_send_signal(2) (glibc 2.36's <sys/pidfd.h> is not C++-safe).
 int pidfdOpen(pid_t pid, unsigned flags = 0);

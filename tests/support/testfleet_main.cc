@@ -39,6 +39,7 @@ using warden::testing::ExitStatus;
 using warden::testing::FleetOptions;
 using warden::testing::pidfdOpen;
 using warden::testing::pidfdSendSignal;
+using warden::testing::readReply;
 using warden::testing::TestFleet;
 using warden::testing::TestHost;
 
@@ -145,22 +146,7 @@ int up(const std::string& label, const FleetOptions& options, const std::vector<
     keep(label, options, hosts, ttl_seconds, report[1]);
   }
   ::close(report[1]);
-  std::string reply;
-  const absl::Time deadline = absl::Now() + kUpTimeout;
-  for (int i = 0; i < 100000 && absl::Now() < deadline; ++i) {
-    struct pollfd p {
-      report[0], POLLIN, 0
-    };
-    const int r =
-        ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()) + 1));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    char buf[4096];
-    const ssize_t n = ::read(report[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    reply.append(buf, static_cast<std::size_t>(n));
-  }
+  const std::string reply = readReply(report[0], absl::Now() + kUpTimeout, /*first_line=*/false);
   ::close(report[0]);
   const std::size_t ok = reply.rfind("ok\n");
   if (ok == std::string::npos || ok + 3 != reply.size()) {

@@ -3,21 +3,18 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/json.h"
 #include "common/status.h"
 
 namespace warden::testing {
 
-std::string jsonString(const std::string& json, const std::string& key, std::size_t from) {
-  const std::string needle = absl::StrFormat("\"%s\": \"", key);
-  const std::size_t pos = json.find(needle, from);
-  if (pos == std::string::npos) return "";
-  const std::size_t start = pos + needle.size();
-  const std::size_t end = json.find('"', start);
-  return end == std::string::npos ? "" : json.substr(start, end - start);
+LiftImmutable::~LiftImmutable() {
+  if (!dir.empty() && std::filesystem::exists(dir)) (void)run({"chattr", "-R", "-i", dir});
 }
 
 std::string wardenBinary(const std::string& name) {
@@ -112,6 +109,13 @@ absl::StatusOr<RunResult> WardenDeployment::cli(const std::vector<std::string>& 
   return controller_host_->exec(argv, timeout);
 }
 
+RunResult WardenDeployment::cliResult(const std::vector<std::string>& args,
+                                      absl::Duration timeout) {
+  auto r = cli(args, timeout);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : RunResult{};
+}
+
 absl::StatusOr<RunResult> WardenDeployment::cliWithProfile(const std::string& profile,
                                                            const std::vector<std::string>& args) {
   std::vector<std::string> argv = {wardenBinary("warden"), "--profile", profile};
@@ -168,12 +172,9 @@ std::string WardenDeployment::controllerLog() { return controller_ ? controller_
 absl::StatusOr<std::string> WardenDeployment::hostJson(const std::string& name) {
   WARDEN_ASSIGN_OR_RETURN(RunResult r, cli({"hosts", "--json"}));
   if (r.exit_code != 0) return absl::InternalError("warden hosts failed: " + r.err);
-  // Each host object starts with its "host_id"; cut out the one for `name`.
-  const std::string key = absl::StrFormat("\"host_id\": \"%s\"", name);
-  const auto start = r.out.find(key);
-  if (start == std::string::npos) return absl::NotFoundError(name + " is not listed");
-  const auto next = r.out.find("\"host_id\":", start + key.size());
-  return r.out.substr(start, next == std::string::npos ? std::string::npos : next - start);
+  const Json host = jsonObjectWith(r.out, "host_id", name);
+  if (!host.is_object()) return absl::NotFoundError(name + " is not listed");
+  return dumpJson(host, 2);
 }
 
 absl::Status WardenDeployment::waitConnected(const std::string& name, bool connected,

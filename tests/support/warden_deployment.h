@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "tests/support/fleet.h"
+#include "tests/support/json_lookup.h"
 
 namespace warden::testing {
 
@@ -18,9 +19,13 @@ inline constexpr std::uint16_t kControllerPort = 7443;
 
 std::string wardenBinary(const std::string& name);  // WARDEN_BIN_DIR/name, or $WARDEN_BIN_DIR
 
-// The string value of the first `"key": "..."` at or after `from` in the CLI's (protobuf)
-// JSON output; "" when there is none.
-std::string jsonString(const std::string& json, const std::string& key, std::size_t from = 0);
+// Lifts the immutable attribute (chattr -i) from everything under `dir` when it goes, so a
+// deployment's scratch directory can be removed after the evidence store made its files
+// immutable. Declare it after the deployment: it then runs first.
+struct LiftImmutable {
+  std::string dir;
+  ~LiftImmutable();
+};
 
 class WardenDeployment {
  public:
@@ -40,6 +45,10 @@ class WardenDeployment {
   // `warden --profile P ARGS...`, run inside the controller's host.
   absl::StatusOr<RunResult> cli(const std::vector<std::string>& args,
                                 absl::Duration timeout = absl::Seconds(60));
+  // Same, for a test that asserts on what the CLI did: a CLI that could not be run at all fails
+  // the test and gives an empty RunResult.
+  RunResult cliResult(const std::vector<std::string>& args,
+                      absl::Duration timeout = absl::Seconds(60));
   // Same with an explicit profile file.
   absl::StatusOr<RunResult> cliWithProfile(const std::string& profile,
                                            const std::vector<std::string>& args);
@@ -58,7 +67,7 @@ class WardenDeployment {
   // Waits until `warden hosts --json` says the host is connected (or not).
   absl::Status waitConnected(const std::string& host, bool connected,
                              absl::Duration timeout = absl::Seconds(20));
-  // The host's entry of `warden hosts --json`, as raw JSON text.
+  // The host's entry of `warden hosts --json`, as JSON text (indented: "key": value).
   absl::StatusOr<std::string> hostJson(const std::string& host);
 
   // Stops and restarts the controller process (same data directory).
