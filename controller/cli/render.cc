@@ -16,7 +16,10 @@ namespace warden::cli {
 
 // ---- text -----------------------------------------------------------------------------------
 
-void printError(const std::string& what) { std::fprintf(stderr, "warden: %s\n", what.c_str()); }
+// Error text quotes what the controller or a host said: escaped like any other host text.
+void printError(const std::string& what) {
+  std::fprintf(stderr, "warden: %s\n", printable(what).c_str());
+}
 
 std::string printable(std::string_view v) {
   std::string out;

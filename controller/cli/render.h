@@ -24,7 +24,7 @@ namespace warden::cli {
 
 // ---- text -----------------------------------------------------------------------------------
 
-// "warden: WHAT" on stderr.
+// "warden: WHAT" on stderr, WHAT through printable(): errors quote controllers and hosts.
 void printError(const std::string& what);
 
 // `v` made safe for a terminal: control characters (C0 and C1), bidi overrides and invalid
