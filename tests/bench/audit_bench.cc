@@ -271,7 +271,9 @@ int generate(const std::string& out, std::uint64_t entries, unsigned threads) {
                 .role = op.role,
                 .public_key = op.key.publicKey(),
                 .cert_fingerprint = std::string(64, 'c')};
-    ex.add(keyEntry(entry_type::kOperator, i == 0 ? "controller" : "operator:alice", k, ++ms));
+    // The genesis lists the operators the controller already had, as the controller's entries
+    // (an admin's later additions are signed requests, not key records).
+    ex.add(keyEntry(entry_type::kOperator, "controller", k, ++ms));
   }
   for (std::size_t i = 0; i < kHosts; ++i) {
     KeyRecord k{.purpose = "agent",
