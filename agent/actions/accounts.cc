@@ -30,19 +30,8 @@ struct Request {
   std::string recipient;  // raw X25519 public key
 };
 
-ActionOutcome invalid(std::string message) {
-  ActionOutcome out;
-  out.ok = false;
-  out.message = std::move(message);
-  out.details[kErrorDetail] = kInvalidArgument;
-  return out;
-}
-
 ActionOutcome failed(std::string_view what, const absl::Status& status) {
-  ActionOutcome out;
-  out.ok = false;
-  out.message = absl::StrFormat("%s: %s", what, status.message());
-  return out;
+  return failure(absl::StrFormat("%s: %s", what, status.message()));
 }
 
 absl::StatusOr<Request> parseRequest(const std::vector<std::string>& args, bool lock) {
@@ -113,7 +102,7 @@ class AccountLocker : public AccountActions {
 
   ActionOutcome lock(const std::vector<std::string>& args) override {
     auto request = parseRequest(args, /*lock=*/true);
-    if (!request.ok()) return invalid(std::string(request.status().message()));
+    if (!request.ok()) return invalidArgument(std::string(request.status().message()));
     auto held = files_->lock();
     if (!held.ok()) return failed("Failed to lock the password files", held.status());
     auto db = load();
@@ -122,7 +111,8 @@ class AccountLocker : public AccountActions {
     std::vector<std::string> targets;
     if (request->all) {
       for (const std::string& name : request->except) {
-        if (!db->passwd.find(name)) return invalid(absl::StrFormat("unknown user '%s'", name));
+        if (!db->passwd.find(name))
+          return invalidArgument(absl::StrFormat("unknown user '%s'", name));
       }
       for (const std::string& name : loginAccounts(db->passwd, db->uids)) {
         bool excepted = std::find(request->except.begin(), request->except.end(), name) !=
@@ -132,7 +122,7 @@ class AccountLocker : public AccountActions {
     } else {
       for (const std::string& name : request->users) {
         if (absl::Status st = checkUser(*db, name); !st.ok())
-          return invalid(std::string(st.message()));
+          return invalidArgument(std::string(st.message()));
       }
       targets = request->users;
     }
@@ -143,7 +133,7 @@ class AccountLocker : public AccountActions {
 
     if (request->rotate_root) {
       if (absl::Status st = checkUser(*db, kRoot); !st.ok()) {
-        return invalid(std::string(st.message()));
+        return invalidArgument(std::string(st.message()));
       }
       // Hash and seal before anything changes: a failure leaves the host as it was.
       auto password = randomPassword(kRootPasswordLength);
@@ -213,7 +203,7 @@ class AccountLocker : public AccountActions {
 
   ActionOutcome unlock(const std::vector<std::string>& args) override {
     auto request = parseRequest(args, /*lock=*/false);
-    if (!request.ok()) return invalid(std::string(request.status().message()));
+    if (!request.ok()) return invalidArgument(std::string(request.status().message()));
     auto held = files_->lock();
     if (!held.ok()) return failed("Failed to lock the password files", held.status());
     auto db = load();
@@ -227,7 +217,7 @@ class AccountLocker : public AccountActions {
     } else {
       for (const std::string& name : request->users) {
         if (absl::Status st = checkUser(*db, name); !st.ok())
-          return invalid(std::string(st.message()));
+          return invalidArgument(std::string(st.message()));
       }
       targets = request->users;
     }

@@ -23,9 +23,6 @@
 
 namespace warden {
 
-inline constexpr char kErrorDetail[] = "error";
-inline constexpr char kInvalidArgument[] = "invalid-argument";
-
 class HostActions {
  public:
   virtual ~HostActions() = default;

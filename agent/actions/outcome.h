@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 
 namespace warden {
 
@@ -19,5 +20,25 @@ struct ActionOutcome {
 // Structured results travel in details["result"] as base64 of a serialized message from
 // proto/warden/v1/results.proto, so the CLI can print them as tables or JSON.
 inline constexpr char kResultDetail[] = "result";
+
+// Bad input the controller cannot know about (an unknown user, a session id that does not
+// exist) fails with details["error"] = "invalid-argument" and changes nothing; the CLI exits 2.
+inline constexpr char kErrorDetail[] = "error";
+inline constexpr char kInvalidArgument[] = "invalid-argument";
+
+// A refusal of bad input: not ok, `message`, details["error"] = "invalid-argument".
+inline ActionOutcome invalidArgument(std::string message) {
+  ActionOutcome out;
+  out.message = std::move(message);
+  out.details[kErrorDetail] = kInvalidArgument;
+  return out;
+}
+
+// A failure: not ok, `message`.
+inline ActionOutcome failure(std::string message) {
+  ActionOutcome out;
+  out.message = std::move(message);
+  return out;
+}
 
 }  // namespace warden

@@ -104,10 +104,7 @@ class PowerActionsImpl : public PowerActions {
     ActionOutcome outcome;
     ShutdownRequest request;
     if (std::optional<std::string> error = parseArgs(args, request)) {
-      outcome.ok = false;
-      outcome.message = absl::StrFormat("shutdown: %s", *error);
-      outcome.details[kErrorDetail] = kInvalidArgument;
-      return outcome;
+      return invalidArgument(absl::StrFormat("shutdown: %s", *error));
     }
     // --now, or an init that is not systemd: sync + reboot(2). Otherwise systemd's orderly
     // path, which stops services and unmounts file systems before it calls reboot(2) itself.

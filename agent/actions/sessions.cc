@@ -286,20 +286,7 @@ std::vector<ProcessRecord> select(const ProcessView& view, const SessionSelector
   return out;
 }
 
-ActionOutcome invalid(std::string message) {
-  ActionOutcome o;
-  o.ok = false;
-  o.message = std::move(message);
-  o.details[kErrorDetail] = kInvalidArgument;
-  return o;
-}
-
-ActionOutcome failed(const absl::Status& status) {
-  ActionOutcome o;
-  o.ok = false;
-  o.message = std::string(status.message());
-  return o;
-}
+ActionOutcome failed(const absl::Status& status) { return failure(std::string(status.message())); }
 
 class SessionActionsImpl : public SessionActions {
  public:
@@ -346,19 +333,20 @@ class SessionActionsImpl : public SessionActions {
     const std::int64_t t0 = host_->nowUs();
     const std::int64_t deadline = t0 + limits_.budget_us;
     absl::StatusOr<SessionSelector> sel = parseSelector(args, *host_);
-    if (!sel.ok()) return invalid(std::string(sel.status().message()));
+    if (!sel.ok()) return invalidArgument(std::string(sel.status().message()));
     absl::StatusOr<ProcessView> view = scan();
     if (!view.ok()) return failed(view.status());
     for (const std::string& id : sel->sessions) {
       if (!view->sessions().contains(id)) {
-        return invalid(absl::StrFormat("no session \"%s\" on this host", id));
+        return invalidArgument(absl::StrFormat("no session \"%s\" on this host", id));
       }
     }
     for (pid_t pid : sel->pids) {
       const ProcessRecord* p = view->find(pid);
-      if (!p || isGone(*p)) return invalid(absl::StrFormat("no process %d on this host", pid));
+      if (!p || isGone(*p))
+        return invalidArgument(absl::StrFormat("no process %d on this host", pid));
       if (view->isProtected(pid)) {
-        return invalid(absl::StrFormat(
+        return invalidArgument(absl::StrFormat(
             "process %d is PID 1, a kernel thread or the agent: never killed", pid));
       }
     }

@@ -7,8 +7,8 @@
 // The last member, MANIFEST.json ("warden-triage-manifest/1"), lists every member with its
 // source, size and SHA-256, and every source that was found but not collected, with the
 // reason. Limits are never silent: whatever is cut short or left out is named in the manifest
-// and in TriageResult::limits_hit. The Linux implementation is agent/os/linux/triage.cc; what
-// it reads, and how, is described there.
+// and in TriageResult::limits_hit. The Linux implementation is agent/os/linux/triage/ (its
+// collection.cc lists the members in order; each file there describes what it reads, and how).
 #pragma once
 
 #include <cstddef>

@@ -27,6 +27,8 @@
 
 namespace warden {
 
+inline constexpr char kAgentVersion[] = "0.1.0";
+
 struct AgentOptions {
   std::string state_dir;
   absl::Duration rollback_window = absl::Seconds(10);
@@ -90,6 +92,8 @@ class Agent {
                                                 std::int64_t expires_unix_ms,
                                                 const UploadOptions& options);
   bool waitForReceiptAck(const std::string& command_id, absl::Duration timeout);
+  // isolate, release, block, unblock.
+  ActionOutcome runContainment(const Command& cmd);
   ActionOutcome runHostAction(const Command& cmd);
 
   AgentOptions options_;

@@ -1,7 +1,6 @@
 #include "agent/runtime/evidence_upload.h"
 
 #include <grpcpp/grpcpp.h>
-#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -104,30 +103,58 @@ class ReadAhead {
   std::thread thread_;  // last: starts after everything it uses
 };
 
+// JSON with ", " and ": " between items, as the evidence manifest has always been written: its
+// bytes are what the agent signs, and people read it as text beside the image.
+std::string spacedJson(const Json& j) {
+  if (!j.is_object() && !j.is_array()) return dumpJson(j);
+  std::string out = j.is_object() ? "{" : "[";
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it != j.begin()) out += ", ";
+    if (j.is_object()) out += jsonString(it.key()) + ": ";
+    out += spacedJson(it.value());
+  }
+  return out + (j.is_object() ? "}" : "]");
+}
+
 std::string manifestJson(const EvidenceSourceFacts& f, const UploadOptions& o,
                          const std::string& command_id, const std::string& evidence_id,
                          std::int64_t started_ms, std::int64_t finished_ms,
                          const UploadOutcome& out) {
-  std::string errors;
+  Json errors = Json::array();
   for (const auto& e : out.read_errors) {
-    errors += absl::StrFormat("%s{\"offset\": %d, \"length\": %d, \"errno\": %d}",
-                              errors.empty() ? "" : ", ", e.offset, e.length, e.error);
+    errors.push_back({{"offset", e.offset}, {"length", e.length}, {"errno", e.error}});
   }
-  return absl::StrFormat(
-      "{\"schema\": \"warden-evidence-manifest/1\", \"evidence_id\": %s, \"action_id\": %s, "
-      "\"host_id\": %s, \"requested_by\": %s, \"agent_version\": %s, \"source\": {\"path\": %s, "
-      "\"resolved_path\": %s, \"kind\": %s, \"major\": %d, \"minor\": %d, "
-      "\"size_bytes\": %d, \"logical_sector_size\": %d, \"physical_sector_size\": %d, "
-      "\"model\": %s, \"vendor\": %s, \"serial\": %s}, \"acquisition\": "
-      "{\"started_unix_ms\": %d, \"finished_unix_ms\": %d, \"read_method\": %s, "
-      "\"chunk_size\": %d, \"bytes_read\": %d, \"resumed_from\": %d, \"read_errors\": [%s]}, "
-      "\"sha256\": \"%s\"}",
-      jsonString(evidence_id), jsonString(command_id), jsonString(o.host_id),
-      jsonString(o.requested_by), jsonString(o.agent_version), jsonString(f.requested_path),
-      jsonString(f.resolved_path), jsonString(f.kind), f.major, f.minor, f.size_bytes,
-      f.logical_sector_size, f.physical_sector_size, jsonString(f.model), jsonString(f.vendor),
-      jsonString(f.serial), started_ms, finished_ms, jsonString(f.read_method), o.chunk_size,
-      out.size, out.resumed_from, errors, crypto::hex(out.sha256));
+  Json j;
+  j["schema"] = "warden-evidence-manifest/1";
+  j["evidence_id"] = evidence_id;
+  j["action_id"] = command_id;
+  j["host_id"] = o.host_id;
+  j["requested_by"] = o.requested_by;
+  j["agent_version"] = o.agent_version;
+  j["source"] = {{"path", f.requested_path},
+                 {"resolved_path", f.resolved_path},
+                 {"kind", f.kind},
+                 {"major", f.major},
+                 {"minor", f.minor},
+                 {"size_bytes", f.size_bytes},
+                 {"logical_sector_size", f.logical_sector_size},
+                 {"physical_sector_size", f.physical_sector_size},
+                 {"model", f.model},
+                 {"vendor", f.vendor},
+                 {"serial", f.serial}};
+  j["acquisition"] = {{"started_unix_ms", started_ms},   {"finished_unix_ms", finished_ms},
+                      {"read_method", f.read_method},    {"chunk_size", o.chunk_size},
+                      {"bytes_read", out.size},          {"resumed_from", out.resumed_from},
+                      {"read_errors", std::move(errors)}};
+  j["sha256"] = crypto::hex(out.sha256);
+  return spacedJson(j);
+}
+
+// A string field of a parsed manifest; "" when it is missing or not a string.
+std::string textField(const Json& manifest, const char* key) {
+  if (!manifest.is_object()) return "";
+  const auto it = manifest.find(key);
+  return it != manifest.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 }  // namespace
@@ -163,15 +190,13 @@ absl::StatusOr<UploadOutcome> uploadEvidence(v1::AgentChannel::StubInterface& st
     // second pass over the source (which a live disk would not repeat byte for byte).
     WARDEN_RETURN_IF_ERROR(
         crypto::ed25519Verify(key.publicKey(), state.manifest(), state.manifest_signature()));
-    std::string named, id;
-    try {
-      const YAML::Node n = YAML::Load(state.manifest());
-      named = n["sha256"].as<std::string>("");
-      id = n["evidence_id"].as<std::string>("");
-    } catch (const YAML::Exception& e) {
+    const absl::StatusOr<Json> n = parseJson(state.manifest(), "it");
+    if (!n.ok()) {
       return absl::DataLossError(
-          absl::StrFormat("the stored manifest does not parse: %s", e.what()));
+          absl::StrFormat("the stored manifest does not parse: %s", n.status().message()));
     }
+    const std::string named = textField(*n, "sha256");
+    const std::string id = textField(*n, "evidence_id");
     if (id != evidence_id || named != crypto::hex(state.sha256()) ||
         crypto::sha256(state.manifest()) != state.manifest_sha256()) {
       return absl::DataLossError(absl::StrFormat(

@@ -20,6 +20,8 @@
 #include "agent/actions/account_locks.h"
 #include "agent/actions/accounts.h"
 #include "agent/os/accounts.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
 
 namespace warden::linux_os {
 namespace {
@@ -31,11 +33,6 @@ constexpr char kTempInfix[] = ".warden-";
 constexpr absl::Duration kLockTimeout = absl::Seconds(15);  // as lckpwdf(3)
 constexpr std::size_t kMaxFileSize = 64 << 20;
 
-absl::Status errnoStatus(std::string_view what, const std::string& path, int err) {
-  return absl::Status(err == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kInternal,
-                      absl::StrFormat("%s %s: %s", what, path, std::strerror(err)));
-}
-
 // lckpwdf(3) takes a process-level fcntl lock, which other threads of this process would
 // share; this mutex keeps two commands of the agent apart.
 std::mutex& processMutex() {
@@ -45,17 +42,17 @@ std::mutex& processMutex() {
 
 class LinuxAccountLock : public AccountFiles::Lock {
  public:
-  LinuxAccountLock(std::unique_lock<std::mutex> guard, bool lckpwdf_held, int flock_fd)
-      : guard_(std::move(guard)), lckpwdf_held_(lckpwdf_held), flock_fd_(flock_fd) {}
+  LinuxAccountLock(std::unique_lock<std::mutex> guard, bool lckpwdf_held, UniqueFd flock_fd)
+      : guard_(std::move(guard)), lckpwdf_held_(lckpwdf_held), flock_fd_(std::move(flock_fd)) {}
   ~LinuxAccountLock() override {
     if (lckpwdf_held_) ulckpwdf();
-    if (flock_fd_ >= 0) close(flock_fd_);  // releases the flock
+    flock_fd_.reset();  // releases the flock
   }
 
  private:
   std::unique_lock<std::mutex> guard_;
   bool lckpwdf_held_;
-  int flock_fd_;
+  UniqueFd flock_fd_;
 };
 
 bool writeAll(int fd, std::string_view data) {
@@ -85,22 +82,21 @@ class LinuxAccountFiles : public AccountFiles {
     if (etc_dir_ == kSystemEtc) {
       // lckpwdf(3) is hard-wired to /etc/.pwd.lock and waits up to 15 s itself.
       if (lckpwdf() != 0) {
-        return errnoStatus("Failed to lock", "/etc/.pwd.lock (lckpwdf)", errno);
+        return errnoStatus("lock", "/etc/.pwd.lock (lckpwdf)", errno);
       }
-      held = std::make_unique<LinuxAccountLock>(std::move(guard), true, -1);
+      held = std::make_unique<LinuxAccountLock>(std::move(guard), true, UniqueFd());
     } else {
       std::string path = etc_dir_ + "/" + kLockFileName;
-      int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-      if (fd < 0) return errnoStatus("Failed to open", path, errno);
-      while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+      if (!fd.ok()) return errnoStatus("open", path, errno);
+      while (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
         if ((err != EWOULDBLOCK && err != EINTR) || absl::Now() > deadline) {
-          close(fd);
-          return errnoStatus("Failed to lock", path, err);
+          return errnoStatus("lock", path, err);
         }
         absl::SleepFor(absl::Milliseconds(10));
       }
-      held = std::make_unique<LinuxAccountLock>(std::move(guard), false, fd);
+      held = std::make_unique<LinuxAccountLock>(std::move(guard), false, std::move(fd));
     }
     removeStaleTemporaries();
     return held;
@@ -120,68 +116,59 @@ class LinuxAccountFiles : public AccountFiles {
 
   absl::StatusOr<std::string> read(AccountFile file) override {
     std::string p = path(file);
-    int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return errnoStatus("Failed to open", p, errno);
+    const UniqueFd fd(open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.ok()) return errnoStatus("open", p, errno);
     std::string out;
     char buf[16384];
     for (;;) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int err = errno;
-        close(fd);
-        return errnoStatus("Failed to read", p, err);
-      }
+      if (n < 0) return errnoStatus("read", p, errno);
       if (n == 0) break;
       out.append(buf, static_cast<std::size_t>(n));
       if (out.size() > kMaxFileSize) {
-        close(fd);
         return absl::ResourceExhaustedError(absl::StrFormat("%s is larger than 64 MiB", p));
       }
     }
-    close(fd);
     return out;
   }
 
   absl::Status replace(AccountFile file, std::string_view content) override {
     std::string target = path(file);
     struct stat st;
-    if (lstat(target.c_str(), &st) != 0) return errnoStatus("Failed to stat", target, errno);
+    if (lstat(target.c_str(), &st) != 0) return errnoStatus("stat", target, errno);
     if (!S_ISREG(st.st_mode)) {
       return absl::FailedPreconditionError(
           absl::StrFormat("Refusing to replace %s: not a regular file", target));
     }
     std::string base = target.substr(target.rfind('/') + 1);
     std::string temp = absl::StrFormat("%s/.%s%sXXXXXX", etc_dir_, base, kTempInfix);
-    int fd = mkostemp(temp.data(), O_CLOEXEC);
-    if (fd < 0) return errnoStatus("Failed to create a temporary file next to", target, errno);
+    UniqueFd fd(mkostemp(temp.data(), O_CLOEXEC));
+    if (!fd.ok()) return errnoStatus("create a temporary file next to", target, errno);
     auto fail = [&](std::string_view what, int err) {
-      close(fd);
+      fd.reset();
       unlink(temp.c_str());
       return errnoStatus(what, temp, err);
     };
     // Owner and mode before any content lands (shadow is 0640 root:shadow or 0000 root:root).
-    if (fchown(fd, st.st_uid, st.st_gid) != 0) return fail("Failed to chown", errno);
-    if (fchmod(fd, st.st_mode & 07777) != 0) return fail("Failed to chmod", errno);
-    if (!writeAll(fd, content)) return fail("Failed to write", errno);
-    if (fsync(fd) != 0) return fail("Failed to fsync", errno);
-    if (close(fd) != 0) {
+    if (fchown(fd.get(), st.st_uid, st.st_gid) != 0) return fail("chown", errno);
+    if (fchmod(fd.get(), st.st_mode & 07777) != 0) return fail("chmod", errno);
+    if (!writeAll(fd.get(), content)) return fail("write", errno);
+    if (fsync(fd.get()) != 0) return fail("fsync", errno);
+    if (close(fd.release()) != 0) {
       int err = errno;
       unlink(temp.c_str());
-      return errnoStatus("Failed to close", temp, err);
+      return errnoStatus("close", temp, err);
     }
     if (rename(temp.c_str(), target.c_str()) != 0) {
       int err = errno;
       unlink(temp.c_str());
-      return errnoStatus("Failed to rename over", target, err);
+      return errnoStatus("rename over", target, err);
     }
     // The rename itself is durable only once the directory is.
-    int dir = open(etc_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return errnoStatus("Failed to open", etc_dir_, errno);
-    int rc = fsync(dir);
-    int err = errno;
-    close(dir);
-    if (rc != 0) return errnoStatus("Failed to fsync", etc_dir_, err);
+    const UniqueFd dir(open(etc_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.ok()) return errnoStatus("open", etc_dir_, errno);
+    if (fsync(dir.get()) != 0) return errnoStatus("fsync", etc_dir_, errno);
     return absl::OkStatus();
   }
 

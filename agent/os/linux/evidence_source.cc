@@ -20,6 +20,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
 
 namespace warden {
 namespace {
@@ -33,26 +35,10 @@ std::string readSysfs(const std::string& path) {
   return std::string(absl::StripAsciiWhitespace(value));
 }
 
-absl::Status errnoStatus(int err, const std::string& what) {
-  const std::string text = absl::StrFormat("%s: %s", what, std::strerror(err));
-  switch (err) {
-    case ENOENT:
-    case ENODEV:
-    case ENXIO:
-      return absl::NotFoundError(text);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(text);
-    default:
-      return absl::InternalError(text);
-  }
-}
-
 class LinuxEvidenceSource final : public EvidenceSource {
  public:
-  LinuxEvidenceSource(int fd, EvidenceSourceFacts facts, bool direct)
-      : fd_(fd), facts_(std::move(facts)), direct_(direct) {}
-  ~LinuxEvidenceSource() override { ::close(fd_); }
+  LinuxEvidenceSource(UniqueFd fd, EvidenceSourceFacts facts, bool direct)
+      : fd_(std::move(fd)), facts_(std::move(facts)), direct_(direct) {}
 
   const EvidenceSourceFacts& facts() const override { return facts_; }
   std::size_t alignment() const override {
@@ -71,7 +57,8 @@ class LinuxEvidenceSource final : public EvidenceSource {
     const std::size_t want = (length + alignment() - 1) / alignment() * alignment();
     std::size_t done = 0;
     while (done < length) {
-      const ssize_t n = ::pread(fd_, buffer + done, want - done, static_cast<off_t>(offset + done));
+      const ssize_t n =
+          ::pread(fd_.get(), buffer + done, want - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EIO) {
         done += readSectorBySector(offset + done, buffer + done, length - done, errors);
@@ -83,7 +70,7 @@ class LinuxEvidenceSource final : public EvidenceSource {
     }
     if (!direct_) {
       // The pages were hashed and sent: do not let an image evict the host's working set.
-      (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(done),
+      (void)::posix_fadvise(fd_.get(), static_cast<off_t>(offset), static_cast<off_t>(done),
                             POSIX_FADV_DONTNEED);
     }
     return std::min(done, length);
@@ -99,7 +86,7 @@ class LinuxEvidenceSource final : public EvidenceSource {
       const std::size_t n = std::min(sector, length - done);
       ssize_t got = -1;
       do {
-        got = ::pread(fd_, buffer + done, sector, static_cast<off_t>(offset + done));
+        got = ::pread(fd_.get(), buffer + done, sector, static_cast<off_t>(offset + done));
       } while (got < 0 && errno == EINTR);
       if (got <= 0) {
         std::memset(buffer + done, 0, n);
@@ -118,7 +105,7 @@ class LinuxEvidenceSource final : public EvidenceSource {
     return done;
   }
 
-  int fd_;
+  UniqueFd fd_;
   EvidenceSourceFacts facts_;
   bool direct_;
 };
@@ -154,28 +141,22 @@ absl::StatusOr<std::unique_ptr<EvidenceSource>> openEvidenceSource(const std::st
   if (ec) f.resolved_path = path;
 
   bool direct = true;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-  if (fd < 0 && errno == EINVAL) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT));
+  if (!fd.ok() && errno == EINVAL) {
     direct = false;
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   }
-  if (fd < 0) return errnoStatus(errno, "opening " + path);
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return errnoStatus(err, path);
-  }
+  if (!fd.ok()) return errnoStatus(errno, "opening " + path);
+  if (::fstat(fd.get(), &st) != 0) return errnoStatus(errno, path);
   if (S_ISBLK(st.st_mode)) {
     std::uint64_t size = 0;
     int logical = 512;
     unsigned int physical = 512;
-    if (::ioctl(fd, BLKGETSIZE64, &size) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return errnoStatus(err, "BLKGETSIZE64 on " + path);
+    if (::ioctl(fd.get(), BLKGETSIZE64, &size) != 0) {
+      return errnoStatus(errno, "BLKGETSIZE64 on " + path);
     }
-    if (::ioctl(fd, BLKSSZGET, &logical) != 0 || logical <= 0) logical = 512;
-    if (::ioctl(fd, BLKPBSZGET, &physical) != 0 || physical == 0) physical = 512;
+    if (::ioctl(fd.get(), BLKSSZGET, &logical) != 0 || logical <= 0) logical = 512;
+    if (::ioctl(fd.get(), BLKPBSZGET, &physical) != 0 || physical == 0) physical = 512;
     f.size_bytes = size;
     f.logical_sector_size = static_cast<std::uint32_t>(logical);
     f.physical_sector_size = physical;
@@ -194,15 +175,15 @@ absl::StatusOr<std::unique_ptr<EvidenceSource>> openEvidenceSource(const std::st
     f.size_bytes = static_cast<std::uint64_t>(st.st_size);
   }
   const std::size_t alignment = std::max<std::size_t>(kMemoryAlignment, f.logical_sector_size);
-  if (direct && f.size_bytes > 0 && !directReadWorks(fd, alignment)) {
-    ::close(fd);
+  if (direct && f.size_bytes > 0 && !directReadWorks(fd.get(), alignment)) {
     direct = false;
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errnoStatus(errno, "opening " + path);
+    fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.ok()) return errnoStatus(errno, "opening " + path);
   }
-  if (!direct) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (!direct) (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   f.read_method = direct ? "direct" : "buffered+dontneed";
-  return std::unique_ptr<EvidenceSource>(new LinuxEvidenceSource(fd, std::move(f), direct));
+  return std::unique_ptr<EvidenceSource>(
+      new LinuxEvidenceSource(std::move(fd), std::move(f), direct));
 }
 
 absl::StatusOr<std::vector<std::string>> listWholeDisks(const std::string& sys_block) {

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "agent/os/firewall.h"
 #include "agent/os/linux/firewall_linux.h"
+#include "common/unique_fd.h"
 
 namespace warden::linux_os {
 namespace {
@@ -28,8 +29,7 @@ constexpr int kMaxDrain = 100000;
 
 class NftablesNetlinkWatch : public NetfilterWatch {
  public:
-  explicit NftablesNetlinkWatch(int fd) : fd_(fd) {}
-  ~NftablesNetlinkWatch() override { close(fd_); }
+  explicit NftablesNetlinkWatch(UniqueFd fd) : fd_(std::move(fd)) {}
 
   absl::StatusOr<bool> waitForChange(absl::Duration timeout) override {
     const absl::Time deadline = absl::Now() + timeout;
@@ -39,7 +39,7 @@ class NftablesNetlinkWatch : public NetfilterWatch {
       // Ceiling to whole milliseconds, capped: poll(2) takes an int.
       const int ms = static_cast<int>(std::min<std::int64_t>(
           absl::ToInt64Milliseconds(left + absl::Microseconds(999)), 24 * 3600 * 1000));
-      pollfd pfd{fd_, POLLIN, 0};
+      pollfd pfd{fd_.get(), POLLIN, 0};
       const int n = poll(&pfd, 1, ms);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -56,7 +56,7 @@ class NftablesNetlinkWatch : public NetfilterWatch {
     char buf[16384];
     bool seen = false;
     for (int i = 0; i < kMaxDrain; ++i) {
-      const ssize_t r = recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
+      const ssize_t r = recv(fd_.get(), buf, sizeof(buf), MSG_DONTWAIT);
       if (r > 0) {
         seen = true;
         continue;
@@ -76,36 +76,34 @@ class NftablesNetlinkWatch : public NetfilterWatch {
     return seen;
   }
 
-  int fd_;
+  UniqueFd fd_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NetfilterWatch>> makeNetfilterWatch() {
-  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
-  if (fd < 0) {
+  UniqueFd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER));
+  if (!fd.ok()) {
     return absl::UnavailableError(
         absl::StrCat("Failed to open netlink socket: ", std::strerror(errno)));
   }
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int err = errno;
-    close(fd);
     return absl::UnavailableError(
         absl::StrCat("Failed to bind netfilter netlink socket: ", std::strerror(err)));
   }
   const int group = NFNLGRP_NFTABLES;
-  if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) != 0) {
+  if (setsockopt(fd.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) != 0) {
     const int err = errno;
-    close(fd);
     return absl::UnavailableError(
         absl::StrCat("Failed to join the nftables notification group: ", std::strerror(err)));
   }
   // Larger receive buffer so a burst of notifications is not lost; ENOBUFS is handled anyway.
   const int rcvbuf = 1 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  return std::unique_ptr<NetfilterWatch>(std::make_unique<NftablesNetlinkWatch>(fd));
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  return std::unique_ptr<NetfilterWatch>(std::make_unique<NftablesNetlinkWatch>(std::move(fd)));
 }
 
 }  // namespace warden::linux_os

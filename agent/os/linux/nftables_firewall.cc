@@ -26,6 +26,7 @@
 #include "agent/os/firewall.h"
 #include "agent/os/linux/firewall_linux.h"
 #include "common/crypto.h"
+#include "common/unique_fd.h"
 
 namespace warden::linux_os {
 namespace {
@@ -51,10 +52,7 @@ using NftContext = std::unique_ptr<nft_ctx, void (*)(nft_ctx*)>;
 // its inode number from being reused by a newer namespace while the context is cached.
 struct CachedContext {
   NftContext ctx{nullptr, nft_ctx_free};
-  int netns_fd = -1;
-  ~CachedContext() {
-    if (netns_fd >= 0) ::close(netns_fd);
-  }
+  UniqueFd netns_fd;
 };
 
 // One context per network namespace (netns is per thread), kept open. Closing the netlink
@@ -62,21 +60,17 @@ struct CachedContext {
 // test fleet), which would otherwise be paid on every isolate and release.
 absl::StatusOr<nft_ctx*> contextForCallingThread() {
   static auto* contexts = new std::map<ino_t, std::unique_ptr<CachedContext>>();
-  const int fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  UniqueFd fd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0) {
+  if (!fd.ok() || ::fstat(fd.get(), &st) != 0) {
     const int err = errno;
-    if (fd >= 0) ::close(fd);
     return absl::UnavailableError(
         absl::StrCat("Failed to open this thread's network namespace: ", std::strerror(err)));
   }
   auto it = contexts->find(st.st_ino);
-  if (it != contexts->end()) {
-    ::close(fd);
-    return it->second->ctx.get();
-  }
+  if (it != contexts->end()) return it->second->ctx.get();
   auto entry = std::make_unique<CachedContext>();
-  entry->netns_fd = fd;
+  entry->netns_fd = std::move(fd);
   entry->ctx.reset(nft_ctx_new(NFT_CTX_DEFAULT));
   if (!entry->ctx) {
     return absl::UnavailableError(

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sys/epoll.h>
@@ -41,93 +40,51 @@
 #include "absl/strings/str_format.h"
 #include "agent/actions/session_selector.h"
 #include "agent/actions/sessions.h"
+#include "agent/os/linux/exe_hasher.h"
 #include "agent/os/linux/procfs.h"
 #include "agent/os/processes.h"
-#include "common/crypto.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
 
 namespace warden::linux_os {
 namespace {
 
-constexpr unsigned kPfKthread = 0x00200000;  // include/linux/sched.h
-constexpr std::int64_t kUnsetId = 4294967295;
 constexpr std::size_t kMaxExeBytes = std::size_t{1} << 30;
 constexpr std::size_t kMaxHashCache = 4096;
 constexpr char kUtmpPath[] = "/run/utmp";
-
-absl::Status errnoError(int err, const std::string& what) {
-  return absl::InternalError(absl::StrFormat("Failed to %s: %s", what, std::strerror(err)));
-}
-
-// Reads at most `max` bytes of a small procfs file relative to `dirfd`.
-bool readSmall(int dirfd, const char* path, std::string& out, std::size_t max = 4096) {
-  const int fd = ::openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  out.resize(max);
-  std::size_t got = 0;
-  while (got < max) {
-    const ssize_t n = ::read(fd, out.data() + got, max - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  out.resize(got);
-  return true;
-}
-
-std::int64_t parseId(const std::string& text) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (end == text.c_str() || v >= static_cast<unsigned long long>(kUnsetId)) return -1;
-  return static_cast<std::int64_t>(v);
-}
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 int pidfdSendSignal(int pidfd, int sig) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-// Parses /proc/PID/stat into `p`; false if the process is gone.
 // A process table at least this large is read by several threads, at most this many.
 constexpr std::size_t kParallelScanMin = 256;
 constexpr std::size_t kMaxScanThreads = 4;
 
+// Parses /proc/PID/stat into `p`; false if the process is gone.
 bool readStat(int proc_fd, pid_t pid, ProcessRecord& p) {
-  std::string buf;
-  char path[64];
-  std::snprintf(path, sizeof(path), "%d/stat", pid);
-  if (!readSmall(proc_fd, path, buf)) return false;
-  ProcStat st;
-  if (!parseProcStat(buf, &st)) return false;
+  const std::optional<ProcStat> st = readProcStat(proc_fd, pid);
+  if (!st) return false;
   p.pid = pid;
-  p.ppid = st.ppid;
-  p.state = st.state;
-  p.posix_session = st.session;
-  p.tty = ttyName(static_cast<unsigned>(st.tty_nr));
-  p.start_time = st.start_ticks;
-  p.kernel_thread = (st.flags & kPfKthread) != 0 || st.ppid == 2 || pid == 2;
+  p.ppid = st->ppid;
+  p.state = st->state;
+  p.posix_session = st->session;
+  p.tty = ttyName(static_cast<unsigned>(st->tty_nr));
+  p.start_time = st->start_ticks;
+  p.kernel_thread = (st->flags & kPfKthread) != 0 || st->ppid == 2 || pid == 2;
   return true;
 }
 
 // Reads the ids of /proc/PID/status, loginuid and sessionid into `p`.
 bool readIds(int proc_fd, pid_t pid, ProcessRecord& p) {
   if (p.kernel_thread) return true;
-  std::string buf;
-  char path[64];
-  std::snprintf(path, sizeof(path), "%d/status", pid);
-  if (!readSmall(proc_fd, path, buf, 8192)) return false;
-  const std::size_t uid_at = buf.find("\nUid:");
-  unsigned ruid = 0, euid = 0;
-  if (uid_at == std::string::npos ||
-      std::sscanf(buf.c_str() + uid_at, "\nUid: %u %u", &ruid, &euid) != 2) {
-    return false;
-  }
-  p.uid = ruid;
-  p.euid = euid;
-  std::snprintf(path, sizeof(path), "%d/loginuid", pid);
-  p.loginuid = readSmall(proc_fd, path, buf, 32) ? parseId(buf) : -1;
-  std::snprintf(path, sizeof(path), "%d/sessionid", pid);
-  p.audit_session = readSmall(proc_fd, path, buf, 32) ? parseId(buf) : -1;
+  ProcIds ids;
+  if (!readProcIds(proc_fd, pid, 8192, &ids) || !ids.uid) return false;
+  p.uid = ids.uid->real;
+  p.euid = ids.uid->effective;
+  p.loginuid = readAuditId(proc_fd, pid, "loginuid");
+  p.audit_session = readAuditId(proc_fd, pid, "sessionid");
   return true;
 }
 
@@ -154,21 +111,10 @@ class LinuxProcesses : public HostProcesses {
       const std::vector<ProcessRecord>& known) override {
     std::map<pid_t, const ProcessRecord*> by_pid;
     for (const ProcessRecord& k : known) by_pid.emplace(k.pid, &k);
-    const int proc_fd = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (proc_fd < 0) return errnoError(errno, "open /proc");
-    DIR* dir = ::fdopendir(::dup(proc_fd));
-    if (!dir) {
-      const int err = errno;
-      ::close(proc_fd);
-      return errnoError(err, "read /proc");
-    }
-    std::vector<pid_t> pids;
-    while (dirent* e = ::readdir(dir)) {
-      if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-      if (pids.size() >= kMaxProcessesScanned) break;
-      pids.push_back(static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10)));
-    }
-    ::closedir(dir);
+    const UniqueFd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!proc.ok()) return errnoStatus(errno, "Failed to open /proc");
+    const int proc_fd = proc.get();
+    WARDEN_ASSIGN_OR_RETURN(const std::vector<pid_t> pids, listPids(proc_fd, kMaxProcessesScanned));
     // Reads pids[from, to) into `out`.
     auto readRange = [&](std::size_t from, std::size_t to, std::vector<ProcessRecord>& out) {
       for (std::size_t i = from; i < to; ++i) {
@@ -216,7 +162,6 @@ class LinuxProcesses : public HostProcesses {
       }
       for (std::thread& h : helpers) h.join();
     }
-    ::close(proc_fd);
     std::vector<ProcessRecord> out = std::move(found[0]);
     for (std::size_t t = 1; t < parts; ++t) {
       std::move(found[t].begin(), found[t].end(), std::back_inserter(out));
@@ -225,15 +170,15 @@ class LinuxProcesses : public HostProcesses {
   }
 
   absl::StatusOr<std::vector<UtmpEntry>> utmp() override {
-    const int fd = ::open(kUtmpPath, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    const UniqueFd fd(::open(kUtmpPath, O_RDONLY | O_CLOEXEC));
+    if (!fd.ok()) {
       if (errno == ENOENT) return std::vector<UtmpEntry>{};
-      return errnoError(errno, absl::StrFormat("open %s", kUtmpPath));
+      return errnoStatus(errno, absl::StrFormat("Failed to open %s", kUtmpPath));
     }
     std::vector<UtmpEntry> out;
     struct utmp u;
     while (out.size() < kMaxUtmpEntries) {
-      const ssize_t n = ::read(fd, &u, sizeof(u));
+      const ssize_t n = ::read(fd.get(), &u, sizeof(u));
       if (n < 0 && errno == EINTR) continue;
       if (n != static_cast<ssize_t>(sizeof(u))) break;
       if (u.ut_type != USER_PROCESS) continue;
@@ -246,7 +191,6 @@ class LinuxProcesses : public HostProcesses {
       e.login_unix_ms = static_cast<std::int64_t>(u.ut_tv.tv_sec) * 1000 + u.ut_tv.tv_usec / 1000;
       out.push_back(std::move(e));
     }
-    ::close(fd);
     return out;
   }
 
@@ -276,10 +220,10 @@ class LinuxProcesses : public HostProcesses {
     char target[4096];
     const ssize_t n = ::readlink(path, target, sizeof(target));
     if (n > 0) e.exe.assign(target, static_cast<std::size_t>(n));
-    e.exe_sha256 = hashExe(path);
+    e.exe_sha256 = hasher_.hash(AT_FDCWD, path).sha256;
     std::snprintf(path, sizeof(path), "/proc/%d/cmdline", p.pid);
     std::string cmd;
-    if (readSmall(AT_FDCWD, path, cmd, kMaxCmdlineBytes)) {
+    if (readProcFile(AT_FDCWD, path, cmd, kMaxCmdlineBytes)) {
       while (!cmd.empty() && cmd.back() == '\0') cmd.pop_back();
       for (char& c : cmd) {
         if (c == '\0') c = ' ';
@@ -327,8 +271,9 @@ class LinuxProcesses : public HostProcesses {
   // session of thousands.
   void awaitExit(std::int64_t timeout_us) override {
     const std::int64_t end = nowUs() + timeout_us;
-    const int ep = ::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return awaitExitByPoll(end);  // out of descriptors: poll needs none
+    const UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll.ok()) return awaitExitByPoll(end);  // out of descriptors: poll needs none
+    const int ep = epoll.get();
     std::size_t waiting = 0;
     for (const auto& key : killed_) {
       auto it = pidfds_.find(key);
@@ -349,7 +294,6 @@ class LinuxProcesses : public HostProcesses {
       for (int i = 0; i < n; ++i) (void)::epoll_ctl(ep, EPOLL_CTL_DEL, ready[i].data.fd, nullptr);
       waiting -= static_cast<std::size_t>(n);
     }
-    ::close(ep);
   }
 
   // awaitExit's fallback: poll(2) over the remaining pidfds until `end` (monotonic us).
@@ -405,7 +349,7 @@ class LinuxProcesses : public HostProcesses {
     }
     if (pidfd < 0) {
       if (errno == ESRCH) return absl::NotFoundError(absl::StrFormat("process %d is gone", p.pid));
-      return errnoError(errno, absl::StrFormat("pidfd_open %d", p.pid));
+      return errnoStatus(errno, absl::StrFormat("Failed to pidfd_open %d", p.pid));
     }
     if (startTime(p.pid) != p.start_time) {
       ::close(pidfd);
@@ -420,7 +364,7 @@ class LinuxProcesses : public HostProcesses {
     const int err = errno;
     if (rc < 0) {
       if (err == ESRCH) return absl::NotFoundError(absl::StrFormat("process %d is gone", p.pid));
-      return errnoError(err, absl::StrFormat("signal process %d", p.pid));
+      return errnoStatus(err, absl::StrFormat("Failed to signal process %d", p.pid));
     }
     return absl::OkStatus();
   }
@@ -430,61 +374,20 @@ class LinuxProcesses : public HostProcesses {
     char path[64];
     std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
     std::string buf;
-    if (!readSmall(AT_FDCWD, path, buf)) return 0;
-    const std::size_t close = buf.rfind(')');
-    unsigned long long start = 0;
-    if (close == std::string::npos || close + 2 >= buf.size() ||
-        std::sscanf(buf.c_str() + close + 2,
-                    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
-                    "%llu",
-                    &start) != 1) {
-      return 0;
-    }
-    return start;
-  }
-
-  // SHA-256 of the executable, cached by file identity: a session of 1,000 copies of the same
-  // binary is hashed once.
-  std::string hashExe(const char* proc_exe) {
-    const int fd = ::open(proc_exe, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return "";
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        static_cast<std::size_t>(st.st_size) > kMaxExeBytes) {
-      ::close(fd);
-      return "";
-    }
-    const auto key = std::make_tuple(st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec,
-                                     st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
-    if (auto it = hash_cache_.find(key); it != hash_cache_.end()) {
-      ::close(fd);
-      return it->second;
-    }
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
-    std::vector<char> buf(1 << 16);
-    while (ok) {
-      const ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) ok = false;
-      if (n <= 0) break;
-      ok = EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n)) == 1;
-    }
-    ::close(fd);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    if (!ok || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) return "";
-    std::string digest = crypto::hex(std::string_view(reinterpret_cast<char*>(md), len));
-    if (hash_cache_.size() >= kMaxHashCache) hash_cache_.clear();
-    hash_cache_.emplace(key, digest);
-    return digest;
+    ProcStat st;
+    if (!readProcFile(AT_FDCWD, path, buf) || !parseProcStat(buf, &st)) return 0;
+    return st.start_ticks;
   }
 
   std::map<std::pair<pid_t, std::uint64_t>, int> pidfds_;
   std::set<std::pair<pid_t, std::uint64_t>> killed_;
   std::int64_t ticks_per_second_ = 100;
   std::int64_t boot_unix_ms_ = 0;
-  std::map<std::tuple<dev_t, ino_t, off_t, time_t, long, time_t, long>, std::string> hash_cache_;
+  // Whole executables only, up to 1 GiB: a kill's evidence names the file, not a prefix.
+  ExeHasher hasher_{{.per_exe = kMaxExeBytes,
+                     .total = UINT64_MAX,
+                     .whole_only = true,
+                     .max_cached = kMaxHashCache}};
 };
 
 }  // namespace
@@ -494,34 +397,3 @@ std::unique_ptr<SessionActions> makeSessionActions(pid_t agent_pid) {
 }
 
 }  // namespace warden::linux_os
-
-namespace warden {
-
-bool parseProcStat(const std::string& stat, ProcStat* out) {
-  // The command name may contain spaces and ')': fields resume after the last ')'.
-  const std::size_t open = stat.find('(');
-  const std::size_t close = stat.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close < open ||
-      close + 2 >= stat.size()) {
-    return false;
-  }
-  out->comm = stat.substr(open + 1, close - open - 1);
-  // Fields 3..22.
-  return std::sscanf(stat.c_str() + close + 2,
-                     "%c %d %d %d %d %d %u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                     &out->state, &out->ppid, &out->pgrp, &out->session, &out->tty_nr, &out->tpgid,
-                     &out->flags, &out->start_ticks) == 8;
-}
-
-// devices.txt: 4 = tty (0-63 ttyN, 64-255 ttySN), 136-143 = pts.
-std::string ttyName(unsigned long tty_nr) {
-  if (tty_nr == 0) return "";
-  const unsigned maj = major(tty_nr);
-  const unsigned min = minor(tty_nr);
-  if (maj >= 136 && maj <= 143) return absl::StrFormat("pts/%d", (maj - 136) * 256 + min);
-  if (maj == 4 && min < 64) return absl::StrFormat("tty%d", min);
-  if (maj == 4) return absl::StrFormat("ttyS%d", min - 64);
-  return absl::StrFormat("dev-%d:%d", maj, min);
-}
-
-}  // namespace warden

@@ -1,0 +1,204 @@
+// Commands, one at a time: verified (signature, host, expiry, inclusion in the action log)
+// before anything is done, answered once with a signed receipt that is stored so that a
+// re-delivered command gets the same answer. Images and triage bundles run on threads of their
+// own (evidence_actions.cc).
+#include <cstdio>
+
+#include "absl/strings/str_format.h"
+#include "agent/runtime/agent.h"
+#include "common/audit.h"
+#include "common/log.h"
+#include "common/net.h"
+
+namespace warden {
+
+void Agent::commandWorker() {
+  for (;;) {
+    v1::SignedCommand sc;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return !commands_.empty() || !connected_ || stopping_; });
+      if (!connected_ || stopping_) return;
+      sc = std::move(commands_.front());
+      commands_.pop_front();
+    }
+    handleCommand(sc);
+  }
+}
+
+void Agent::reply(const Receipt& r, bool keep) {
+  const std::string bytes = encodeReceipt(r);
+  auto sig = receipt_key_.sign(bytes);
+  if (!sig.ok()) {
+    logError("host %s: cannot sign receipt for %s: %s", trust_.host_id, r.command_id,
+             sig.status().message());
+    return;
+  }
+  if (keep) {
+    if (auto s = store_->saveReceipt(r.command_id, StoredReceipt{bytes, *sig}); !s.ok()) {
+      logError("host %s: cannot store receipt for %s: %s", trust_.host_id, r.command_id,
+               s.message());
+    }
+  }
+  v1::AgentMessage m;
+  m.mutable_receipt()->set_receipt(bytes);
+  m.mutable_receipt()->set_signature(*sig);
+  send(m);
+}
+
+void Agent::handleCommand(const v1::SignedCommand& sc) {
+  Receipt r;
+  r.host_id = trust_.host_id;
+  r.started_unix_ms = nowUnixMs();
+  // An authentic command (signed by the pinned command key, for this host) that was answered
+  // before gets that answer again, whatever else changed since (expiry, proof): one command,
+  // one receipt.
+  const bool authentic =
+      crypto::ed25519Verify(trust_.command_public_key, sc.command(), sc.signature()).ok();
+  auto raw = decodeCommand(sc.command());
+  if (authentic && raw.ok() && raw->host_id == trust_.host_id) {
+    if (auto stored = store_->findReceipt(raw->id); stored.ok() && stored->has_value()) {
+      v1::AgentMessage m;
+      m.mutable_receipt()->set_receipt((*stored)->receipt);
+      m.mutable_receipt()->set_signature((*stored)->signature);
+      send(m);
+      return;
+    }
+  }
+  auto cmd = verifyCommand(sc.command(), sc.signature(), trust_, r.started_unix_ms);
+  // Log before act: a command the controller has not logged is not executed.
+  if (cmd.ok()) {
+    DispatchProof proof;
+    proof.checkpoint = sc.checkpoint();
+    proof.index = sc.log_index();
+    proof.entry = sc.log_entry();
+    proof.proof.assign(sc.inclusion_proof().begin(), sc.inclusion_proof().end());
+    if (auto logged = verifyDispatchProof(trust_.log_vkey, sc.command(), sc.signature(), proof);
+        !logged.ok()) {
+      cmd = absl::PermissionDeniedError(
+          absl::StrFormat("not proven to be in the action log: %s", logged.message()));
+    }
+  }
+  if (!cmd.ok()) {
+    // Name the command if its bytes at least decode, so the controller can match the refusal.
+    if (raw.ok()) {
+      r.command_id = raw->id;
+      r.kind = raw->kind;
+    }
+    r.status = ReceiptStatus::kRefused;
+    r.message = std::string(cmd.status().message());
+    r.finished_unix_ms = nowUnixMs();
+    logWarning("host %s: refused command %s: %s", trust_.host_id, r.command_id, r.message);
+    sendEvent("refusal", r.message, r.command_id);
+    // The refusal of an authentic command is its one answer; a forged command must not be
+    // able to claim an id, so its refusal is not kept.
+    reply(r, /*keep=*/authentic && raw.ok() && raw->host_id == trust_.host_id);
+    return;
+  }
+  r.command_id = cmd->id;
+  r.kind = cmd->kind;
+  if (cmd->kind == "image" || cmd->kind == "collect") {
+    std::lock_guard<std::mutex> lock(imaging_mu_);
+    // Delivered again while it runs (a reconnect): its receipt comes when it is done.
+    if (!imaging_.insert(cmd->id).second) return;
+    imaging_threads_.emplace_back([this, c = *cmd, r]() mutable {
+      ActionOutcome out = c.kind == "image" ? imageDevice(c) : collectTriage(c);
+      {
+        std::lock_guard<std::mutex> lock(imaging_mu_);
+        imaging_.erase(c.id);
+      }
+      // Stopped part way: no receipt, so the controller delivers it again and it resumes.
+      if (out.details.contains("cancelled")) return;
+      r.status = out.ok ? ReceiptStatus::kSucceeded : ReceiptStatus::kFailed;
+      r.message = out.message;
+      r.details = out.details;
+      r.finished_unix_ms = nowUnixMs();
+      logInfo("host %s: %s %s: %s", trust_.host_id, c.kind, c.id, r.message);
+      reply(r);
+      // The receipt is stored: the bundle it names has done its job.
+      if (c.kind == "collect") (void)std::remove(collectPath(c.id).c_str());
+    });
+    return;
+  }
+  ActionOutcome out = cmd->kind == "isolate" || cmd->kind == "release" || cmd->kind == "block" ||
+                              cmd->kind == "unblock"
+                          ? runContainment(*cmd)
+                          : runHostAction(*cmd);
+  r.status = out.ok ? ReceiptStatus::kSucceeded : ReceiptStatus::kFailed;
+  r.message = out.message;
+  r.details = out.details;
+  r.finished_unix_ms = nowUnixMs();
+  logInfo("host %s: %s %s: %s", trust_.host_id, cmd->kind, cmd->id, r.message);
+  reply(r);
+  if (out.ok && out.after_ack) {
+    // Shutdown: the receipt must be in the controller's hands before the host goes down.
+    if (!waitForReceiptAck(cmd->id, absl::Seconds(10))) {
+      logWarning("host %s: no acknowledgement of %s within 10 s; proceeding", trust_.host_id,
+                 cmd->id);
+    }
+    out.after_ack();
+  }
+}
+
+ActionOutcome Agent::runContainment(const Command& cmd) {
+  ActionOutcome out;
+  if (cmd.kind == "isolate") {
+    IsolationPolicy policy;
+    policy.controller_addresses = controller_addresses_;
+    policy.controller_port = controller_port_;
+    bool bad = false;
+    for (const auto& a : cmd.allow) {
+      auto e = AllowEntry::parse(a);
+      if (!e.ok()) {
+        out.message = absl::StrFormat("bad allow entry: %s", e.status().message());
+        bad = true;
+        break;
+      }
+      policy.allow.push_back(*e);
+    }
+    if (!bad) {
+      if (policy.controller_addresses.empty()) {
+        out.message = "no pinned controller address: refusing to isolate (would strand the host)";
+      } else {
+        out = containment_->isolate(policy, [this] { return probeController(); });
+      }
+    }
+  } else if (cmd.kind == "release") {
+    out = containment_->release();
+  } else {
+    std::vector<IpPrefix> prefixes;
+    for (const auto& a : cmd.addresses) {
+      auto p = IpPrefix::parse(a);
+      if (!p.ok()) {
+        out.message = absl::StrFormat("bad address: %s", p.status().message());
+        prefixes.clear();
+        break;
+      }
+      prefixes.push_back(*p);
+    }
+    if (prefixes.empty() && out.message.empty()) out.message = "no address to block";
+    if (!prefixes.empty()) {
+      out = cmd.kind == "block" ? containment_->block(prefixes, controller_addresses_)
+                                : containment_->unblock(prefixes);
+    }
+  }
+  return out;
+}
+
+ActionOutcome Agent::runHostAction(const Command& cmd) {
+  if (!parts_.host) {
+    ActionOutcome out;
+    out.message = "host actions are not available on this agent";
+    return out;
+  }
+  if (cmd.kind == "sessions") return parts_.host->listSessions();
+  if (cmd.kind == "kill-sessions") return parts_.host->killSessions(cmd.args);
+  if (cmd.kind == "lock-accounts") return parts_.host->lockAccounts(cmd.args);
+  if (cmd.kind == "unlock-accounts") return parts_.host->unlockAccounts(cmd.args);
+  if (cmd.kind == "shutdown") return parts_.host->shutdown(cmd.args);
+  ActionOutcome out;
+  out.message = absl::StrFormat("unknown action '%s'", cmd.kind);
+  return out;
+}
+
+}  // namespace warden

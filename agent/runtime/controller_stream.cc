@@ -1,0 +1,236 @@
+// The controller stream: mutual-TLS channels, the long-lived Connect stream (hello, events
+// queued while disconnected, incoming commands and acknowledgements), heartbeats with the
+// host's facts, and the probe that proves the controller is still reachable.
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <netdb.h>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "agent/os/host_facts.h"
+#include "agent/runtime/agent.h"
+#include "common/audit.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/status.h"
+
+namespace warden {
+namespace {
+
+constexpr std::size_t kMaxPendingEvents = 256;
+constexpr std::size_t kMaxQueuedCommands = 1024;
+
+std::vector<IpPrefix> resolve(const std::string& host) {
+  std::vector<IpPrefix> out;
+  if (auto literal = IpPrefix::parse(host); literal.ok()) return {*literal};
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return out;
+  for (addrinfo* a = res; a != nullptr && out.size() < 16; a = a->ai_next) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (a->ai_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, buf, sizeof(buf));
+    } else if (a->ai_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, buf,
+                sizeof(buf));
+    } else {
+      continue;
+    }
+    if (auto p = IpPrefix::parse(buf); p.ok()) {
+      if (std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
+    }
+  }
+  freeaddrinfo(res);
+  return out;
+}
+
+}  // namespace
+
+std::vector<IpPrefix> Agent::pinController() {
+  HostPort hp = *HostPort::parse(controller_);
+  std::vector<std::string> stored;
+  for (const auto& a : resolve(hp.host)) {
+    if (std::find(controller_addresses_.begin(), controller_addresses_.end(), a) ==
+        controller_addresses_.end()) {
+      controller_addresses_.push_back(a);
+    }
+  }
+  for (const auto& a : controller_addresses_) stored.push_back(a.toString());
+  (void)store_->set("controller_addresses", absl::StrJoin(stored, ","));
+  return controller_addresses_;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Agent::makeChannel(bool bulk) {
+  WARDEN_ASSIGN_OR_RETURN(std::string ca, readFile(store_->path("ca.pem")));
+  WARDEN_ASSIGN_OR_RETURN(std::string key, readFile(store_->path("tls.key")));
+  WARDEN_ASSIGN_OR_RETURN(std::string cert, readFile(store_->path("tls.crt")));
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca;
+  ssl.pem_private_key = key;
+  ssl.pem_cert_chain = cert;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("warden-controller");
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  args.SetMaxReceiveMessageSize(4 << 20);
+  // Bulk transfers get a connection of their own: they never queue behind or ahead of the
+  // command stream's receipts and heartbeats.
+  if (bulk) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(controller_, grpc::SslCredentials(ssl), args);
+}
+
+absl::Status Agent::session() {
+  pinController();
+  WARDEN_ASSIGN_OR_RETURN(auto channel, makeChannel(false));
+  auto stub = v1::AgentChannel::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto stream = stub->Connect(&ctx);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return absl::CancelledError("stopping");
+    stream_ = stream.get();
+    ctx_ = &ctx;
+    connected_ = true;
+  }
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_host_id(trust_.host_id);
+  *hello.mutable_hello()->mutable_facts() = facts();
+  bool ok = send(hello);
+  std::thread worker, heartbeat;
+  if (ok) {
+    logInfo("host %s: connected to controller %s", trust_.host_id, controller_);
+    worker = std::thread([this] { commandWorker(); });
+    heartbeat = std::thread([this] { heartbeatLoop(); });
+    std::deque<v1::AgentEvent> events;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      events.swap(pending_events_);
+    }
+    for (const auto& e : events) {
+      v1::AgentMessage m;
+      *m.mutable_event() = e;
+      send(m);
+    }
+    v1::ControllerMessage msg;
+    while (stream->Read(&msg)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (msg.has_command()) {
+        if (commands_.size() < kMaxQueuedCommands) commands_.push_back(msg.command());
+      } else if (msg.has_probe_ack() && msg.probe_ack().nonce() == probe_nonce_) {
+        probe_acked_ = true;
+      } else if (msg.has_receipt_ack()) {
+        if (acked_receipts_.size() >= 64) acked_receipts_.erase(acked_receipts_.begin());
+        acked_receipts_.push_back(msg.receipt_ack().command_id());
+      }
+      cv_.notify_all();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connected_ = false;
+    cv_.notify_all();
+  }
+  if (worker.joinable()) worker.join();
+  if (heartbeat.joinable()) heartbeat.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stream_ = nullptr;
+    ctx_ = nullptr;
+    commands_.clear();
+  }
+  ctx.TryCancel();
+  grpc::Status st = stream->Finish();
+  if (!st.ok()) {
+    return absl::UnavailableError(absl::StrFormat("%s", st.error_message()));
+  }
+  return absl::OkStatus();
+}
+
+bool Agent::send(const v1::AgentMessage& m) {
+  std::lock_guard<std::mutex> wl(write_mu_);
+  Stream* s = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!connected_) return false;
+    s = stream_;
+  }
+  return s != nullptr && s->Write(m);
+}
+
+void Agent::sendEvent(const std::string& kind, const std::string& detail,
+                      const std::string& command_id) {
+  v1::AgentMessage m;
+  auto* e = m.mutable_event();
+  e->set_kind(kind);
+  e->set_detail(detail);
+  e->set_at_unix_ms(nowUnixMs());
+  e->set_command_id(command_id);
+  if (send(m)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pending_events_.size() >= kMaxPendingEvents) pending_events_.pop_front();
+  pending_events_.push_back(*e);
+}
+
+v1::Facts Agent::facts() {
+  const HostFacts hf = collectHostFacts();
+  v1::Facts f;
+  f.set_hostname(hf.hostname);
+  for (const auto& a : hf.addresses) f.add_addresses(a);
+  f.set_kernel(hf.kernel);
+  f.set_firewall_backend(parts_.firewall->backend());
+  f.set_agent_version(kAgentVersion);
+  const ContainmentState c = containment_->current();
+  f.set_isolated(c.isolation.has_value());
+  f.set_blocked_count(static_cast<std::uint32_t>(c.blocked.size()));
+  return f;
+}
+
+void Agent::heartbeatLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(
+          lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.heartbeat_interval)),
+          [this] { return !connected_ || stopping_; });
+      if (!connected_ || stopping_) return;
+    }
+    v1::AgentMessage m;
+    m.mutable_heartbeat()->set_sent_unix_ms(nowUnixMs());
+    *m.mutable_heartbeat()->mutable_facts() = facts();
+    send(m);
+  }
+}
+
+bool Agent::probeController() {
+  auto rnd = crypto::randomBytes(8);
+  const std::string nonce = rnd.ok() ? crypto::hex(*rnd) : std::to_string(nowUnixMs());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    probe_nonce_ = nonce;
+    probe_acked_ = false;
+  }
+  v1::AgentMessage m;
+  m.mutable_probe()->set_nonce(nonce);
+  if (!send(m)) return false;
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(
+             lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.rollback_window)),
+             [this] { return probe_acked_ || !connected_ || stopping_; }) &&
+         probe_acked_;
+}
+
+bool Agent::waitForReceiptAck(const std::string& command_id, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)), [&] {
+    return std::find(acked_receipts_.begin(), acked_receipts_.end(), command_id) !=
+               acked_receipts_.end() ||
+           stopping_;
+  });
+}
+
+}  // namespace warden
