@@ -42,6 +42,47 @@ absl::StatusOr<Json> parseJson(std::string_view text, std::string_view what) {
   }
 }
 
-std::string jsonString(std::string_view v) { return dumpJson(Json(std::string(v))); }
+namespace {
+
+void appendLaidOut(std::string& out, const Json& j, const JsonLayout& layout, bool top) {
+  if (!j.is_object() && !j.is_array()) {
+    out += dumpJson(j);
+    return;
+  }
+  const bool object = j.is_object();
+  const bool per_line = top && object && layout.field_per_line;
+  const char* between = per_line ? ",\n" : layout.spaced ? ", " : ",";
+  out += object ? '{' : '[';
+  if (per_line) out += '\n';
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it != j.begin()) out += between;
+    if (object) {
+      out += dumpJson(Json(it.key()));
+      out += layout.spaced ? ": " : ":";
+    }
+    if (top && object && !layout.rows_key.empty() && it.key() == layout.rows_key &&
+        it.value().is_array()) {
+      out += '[';
+      for (std::size_t i = 0; i < it.value().size(); ++i) {
+        out += i == 0 ? "\n" : ",\n";
+        out += layout.row_indent;
+        appendLaidOut(out, it.value()[i], layout, false);
+      }
+      out += "\n]";
+    } else {
+      appendLaidOut(out, it.value(), layout, false);
+    }
+  }
+  if (per_line) out += '\n';
+  out += object ? '}' : ']';
+}
+
+}  // namespace
+
+std::string dumpJson(const Json& j, const JsonLayout& layout) {
+  std::string out;
+  appendLaidOut(out, j, layout, true);
+  return out;
+}
 
 }  // namespace warden

@@ -6,10 +6,9 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 
@@ -26,10 +25,24 @@ bool validUtf8(std::string_view v);
 // Invalid UTF-8 in strings becomes U+FFFD.
 std::string dumpJson(const Json& j, int indent = -1);
 
+// How a document is laid out as text, for the few that people also read and grep line by line
+// (the triage manifest, the evidence manifest, the CLI's one-line --json answers). Whatever the
+// layout, strings are escaped by nlohmann-json as in dumpJson().
+struct JsonLayout {
+  bool spaced = false;          // ", " and ": " between items; otherwise compact
+  bool field_per_line = false;  // each field of the top-level object on a line of its own
+  std::string rows_key;         // the array under this top-level key: one element per line...
+  std::string row_indent;       // ...each after this indent
+
+  static JsonLayout spacedLine() {
+    JsonLayout l;
+    l.spaced = true;
+    return l;
+  }
+};
+std::string dumpJson(const Json& j, const JsonLayout& layout);
+
 // Parses `text` as one JSON document; the error says where it stopped, prefixed by `what`.
 absl::StatusOr<Json> parseJson(std::string_view text, std::string_view what);
-
-// `v` as a quoted JSON string (dumpJson of a string).
-std::string jsonString(std::string_view v);
 
 }  // namespace warden

@@ -48,7 +48,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "common/merkle.h"
 #include "common/note.h"
 #include "common/unique_fd.h"

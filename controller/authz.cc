@@ -3,7 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/x509.h"
 #include "common/log.h"
 #include "controller/log_writer.h"
 

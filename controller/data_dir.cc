@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_format.h"
 #include "common/command.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/files.h"
 #include "common/net.h"
 #include "common/profile.h"

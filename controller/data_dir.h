@@ -12,7 +12,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/x509.h"
 #include "controller/registry.h"
 
 namespace warden {

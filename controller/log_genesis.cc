@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_format.h"
+#include "common/audit/key_record.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "controller/log_writer.h"

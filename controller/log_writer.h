@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/audit.h"
+#include "common/audit/log_entry.h"
 #include "controller/action_log.h"
 #include "controller/data_dir.h"
 

@@ -15,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "agent/actions/host_actions.h"
 #include "agent/actions/session_selector.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
 #include "common/net.h"
 #include "warden/v1/results.pb.h"
 

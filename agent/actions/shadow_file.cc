@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/crypto.h"
+#include "common/crypto/hash.h"
 
 namespace warden {
 namespace {

@@ -22,7 +22,7 @@
 #include "agent/runtime/command_verifier.h"
 #include "agent/runtime/evidence_upload.h"
 #include "agent/runtime/state_store.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "warden/v1/agent.grpc.pb.h"
 
 namespace warden {

@@ -6,7 +6,8 @@
 
 #include "absl/strings/str_format.h"
 #include "agent/runtime/agent.h"
-#include "common/audit.h"
+#include "common/audit/dispatch_proof.h"
+#include "common/crypto/ed25519.h"
 #include "common/log.h"
 #include "common/net.h"
 

@@ -1,7 +1,7 @@
 #include "agent/runtime/command_verifier.h"
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "common/status.h"
 
 namespace warden {

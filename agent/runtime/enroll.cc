@@ -5,7 +5,9 @@
 
 #include "absl/strings/str_format.h"
 #include "agent/runtime/state_store.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/tls_bootstrap.h"
+#include "common/crypto/x509.h"
 #include "common/files.h"
 #include "common/net.h"
 #include "common/status.h"

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "agent/runtime/agent.h"
+#include "common/crypto/encoding.h"
 #include "common/log.h"
 #include "common/net.h"
 

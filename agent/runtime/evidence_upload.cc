@@ -12,7 +12,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/json.h"
 #include "common/status.h"
 
@@ -103,19 +105,6 @@ class ReadAhead {
   std::thread thread_;  // last: starts after everything it uses
 };
 
-// JSON with ", " and ": " between items, as the evidence manifest has always been written: its
-// bytes are what the agent signs, and people read it as text beside the image.
-std::string spacedJson(const Json& j) {
-  if (!j.is_object() && !j.is_array()) return dumpJson(j);
-  std::string out = j.is_object() ? "{" : "[";
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it != j.begin()) out += ", ";
-    if (j.is_object()) out += jsonString(it.key()) + ": ";
-    out += spacedJson(it.value());
-  }
-  return out + (j.is_object() ? "}" : "]");
-}
-
 std::string manifestJson(const EvidenceSourceFacts& f, const UploadOptions& o,
                          const std::string& command_id, const std::string& evidence_id,
                          std::int64_t started_ms, std::int64_t finished_ms,
@@ -147,7 +136,9 @@ std::string manifestJson(const EvidenceSourceFacts& f, const UploadOptions& o,
                       {"bytes_read", out.size},          {"resumed_from", out.resumed_from},
                       {"read_errors", std::move(errors)}};
   j["sha256"] = crypto::hex(out.sha256);
-  return spacedJson(j);
+  // ", " and ": " between items, as the evidence manifest has always been written: its bytes
+  // are what the agent signs, and people read it as text beside the image.
+  return dumpJson(j, JsonLayout::spacedLine());
 }
 
 // A string field of a parsed manifest; "" when it is missing or not a string.

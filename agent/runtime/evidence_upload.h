@@ -12,7 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "agent/os/evidence_source.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/hash.h"
 #include "warden/v1/agent.grpc.pb.h"
 
 namespace warden {

@@ -2,7 +2,7 @@
 // auditor holding copies of the evidence store's files and an action log export checks, without
 // the controller, that each item is what the agent read and signed for and what the log says.
 //
-// An item is the set of files the evidence store keeps (controller/evidence_store.h): the
+// An item is the set of files the evidence store keeps (controller/evidence/store.h): the
 // content (ID.img, ID.img.zst — a sequence of zstd frames holding the image — or ID.tar.zst, a
 // triage bundle stored as it came) and ID.manifest (the agent's manifest, exactly as signed,
 // then "signature BASE64"). Either file may be named; the other is found beside it. The checks:

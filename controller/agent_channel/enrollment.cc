@@ -4,8 +4,10 @@
 #include <shared_mutex>
 
 #include "absl/strings/str_format.h"
+#include "common/audit/key_record.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/hash.h"
+#include "common/crypto/x509.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/token.h"

@@ -5,7 +5,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "common/log.h"
 
 namespace warden {

@@ -4,8 +4,10 @@
 #include <set>
 
 #include "absl/strings/strip.h"
-#include "common/audit_verify.h"
-#include "common/evidence_verify.h"
+#include "common/audit/evidence_verifier.h"
+#include "common/audit/export_verifier.h"
+#include "common/audit/log_entry.h"
+#include "common/crypto/hash.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "controller/cli/exit_codes.h"

@@ -6,7 +6,9 @@
 
 #include "absl/strings/str_format.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/net.h"
 #include "controller/cli/exit_codes.h"
 

@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/audit.h"
+#include "common/audit/request.h"
 #include "common/profile.h"
 #include "controller/cli/exit_codes.h"
 #include "controller/cli/render.h"
@@ -58,7 +58,7 @@ int exitFor(const grpc::Status& s);
 int reportRpcError(const grpc::Status& s);
 
 // Fills in the request's id, operator and time and signs it with the operator's signing key
-// (common/audit.h Request): {bytes, signature}. The controller acts on, and logs, exactly what
+// (common/audit/request.h): {bytes, signature}. The controller acts on, and logs, exactly what
 // the operator signed.
 absl::StatusOr<std::pair<std::string, std::string>> signedRequest(const Client& c, Request r);
 

@@ -10,7 +10,8 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/status.h"

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
+#include "common/crypto/seal.h"
 #include "common/net.h"
 #include "controller/cli/actions.h"
 #include "controller/cli/duration.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
 #include "common/json.h"
 #include "controller/cli/client.h"
 

@@ -3,7 +3,8 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/x509.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/profile.h"

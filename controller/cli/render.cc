@@ -109,53 +109,11 @@ Json messageJson(const google::protobuf::Message& m) {
   return j.ok() ? std::move(*j) : Json();
 }
 
-namespace {
-
-// jsonLine(j) into `out`; when `rows_key` is given, the elements of the array under that key
-// (in `j` itself, not deeper) come one per line.
-void appendJsonLine(std::string& out, const Json& j, const std::string_view* rows_key = nullptr) {
-  if (j.is_object()) {
-    out += '{';
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (it != j.begin()) out += ", ";
-      out += jsonString(it.key());
-      out += ": ";
-      if (rows_key != nullptr && it.key() == *rows_key && it.value().is_array()) {
-        out += '[';
-        for (std::size_t i = 0; i < it.value().size(); ++i) {
-          out += i == 0 ? "\n  " : ",\n  ";
-          appendJsonLine(out, it.value()[i]);
-        }
-        out += "\n]";
-      } else {
-        appendJsonLine(out, it.value());
-      }
-    }
-    out += '}';
-  } else if (j.is_array()) {
-    out += '[';
-    for (std::size_t i = 0; i < j.size(); ++i) {
-      if (i > 0) out += ", ";
-      appendJsonLine(out, j[i]);
-    }
-    out += ']';
-  } else {
-    out += dumpJson(j);
-  }
-}
-
-}  // namespace
-
-std::string jsonLine(const Json& j) {
-  std::string out;
-  appendJsonLine(out, j);
-  return out;
-}
+std::string jsonLine(const Json& j) { return dumpJson(j, JsonLayout::spacedLine()); }
 
 std::string jsonRows(const Json& j, std::string_view rows_key) {
-  std::string out;
-  appendJsonLine(out, j, &rows_key);
-  return out;
+  return dumpJson(
+      j, JsonLayout{.spaced = true, .rows_key = std::string(rows_key), .row_indent = "  "});
 }
 
 // ---- hosts and containment ------------------------------------------------------------------

@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/audit.h"
-#include "common/audit_verify.h"
-#include "common/evidence_verify.h"
+#include "common/audit/evidence_verifier.h"
+#include "common/audit/export_verifier.h"
+#include "common/audit/log_entry.h"
 #include "common/json.h"
 #include "warden/v1/operator.pb.h"
 #include "warden/v1/results.pb.h"

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "common/net.h"
 #include "common/request_lists.h"
 #include "common/status.h"

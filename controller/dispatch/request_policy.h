@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/audit.h"
+#include "common/audit/request.h"
 #include "controller/data_dir.h"
 
 namespace warden {

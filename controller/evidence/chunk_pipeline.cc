@@ -1,7 +1,7 @@
 #include "controller/evidence/chunk_pipeline.h"
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/hash.h"
 #include "common/log.h"
 
 namespace warden {

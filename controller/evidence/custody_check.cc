@@ -3,9 +3,11 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
-#include "common/audit.h"
+#include "common/audit/log_entry.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "controller/evidence/immutable_attribute.h"
 #include "controller/evidence/manifest.h"
 

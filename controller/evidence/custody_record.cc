@@ -1,7 +1,8 @@
 #include "controller/evidence/custody_record.h"
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/json.h"
 #include "common/status.h"
 

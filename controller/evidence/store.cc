@@ -12,6 +12,7 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "common/crypto/encoding.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 #include "controller/evidence/content_file.h"

@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/crypto.h"
+#include "common/crypto/hash.h"
 #include "common/unique_fd.h"
 #include "controller/evidence/custody_record.h"
 

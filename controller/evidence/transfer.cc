@@ -13,6 +13,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
 #include "common/command.h"
+#include "common/crypto/encoding.h"
 #include "common/status.h"
 #include "controller/evidence/content_file.h"
 #include "controller/evidence/immutable_attribute.h"

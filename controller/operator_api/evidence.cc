@@ -2,7 +2,8 @@
 // custody) and re-verifying what the store holds (evidence/custody_check.h).
 #include "absl/strings/str_format.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "controller/evidence/custody_check.h"

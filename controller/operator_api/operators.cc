@@ -4,7 +4,7 @@
 #include <shared_mutex>
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/x509.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "controller/operator_api/operator_service.h"

@@ -1,4 +1,4 @@
-// scripts/bench-log: verifying a whole action log export (common/audit_verify.h).
+// scripts/bench-log: verifying a whole action log export (common/audit/export_verifier.h).
 //
 //   bench_audit [--entries N] [--threads T] [--generate-only] OUT
 //   bench_audit --verify-only [--threads T] OUT
@@ -23,11 +23,14 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "common/audit.h"
-#include "common/audit_export.h"
-#include "common/audit_verify.h"
+#include "common/audit/export_verifier.h"
+#include "common/audit/export_writer.h"
+#include "common/audit/key_record.h"
+#include "common/audit/log_entry.h"
+#include "common/audit/merkle_frontier.h"
+#include "common/audit/request.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "common/files.h"
 #include "common/note.h"
 
@@ -205,7 +208,7 @@ class Exporter {
   std::uint64_t checkpoints_ = 0;
 };
 
-// Single-thread cost of one Ed25519 verification through common/crypto.h, for context: the
+// Single-thread cost of one Ed25519 verification through common/crypto/ed25519.h, for context: the
 // fastest of 8 rounds, so that other work on a shared machine inflates it as little as possible.
 double ed25519VerifyMicros() {
   auto key = must(crypto::Ed25519Key::generate(), "key");

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "controller/action_log.h"
 
 namespace warden {

@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/status.h"
 #include "tests/support/process.h"
 

@@ -3,8 +3,6 @@
 // the export is caught and named; a command whose log proof is missing or wrong is refused by
 // the agent (and the refusal is logged); a controller killed between logging and answering
 // loses nothing it acknowledged and leaves a log that verifies.
-#include "common/audit.h"
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,8 +15,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/audit/log_entry.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
 #include "common/files.h"
 #include "gtest/gtest.h"
 #include "tests/support/fleet.h"

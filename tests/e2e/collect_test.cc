@@ -11,7 +11,8 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "gtest/gtest.h"
 #include "tests/support/fleet.h"
 #include "tests/support/warden_deployment.h"

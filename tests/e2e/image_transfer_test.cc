@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/hash.h"
 #include "common/files.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/image_deployment.h"

@@ -21,7 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/crypto.h"
+#include "common/crypto/hash.h"
 #include "common/json.h"
 #include "gtest/gtest.h"
 #include "tests/ns/triage_scratch_host.h"

@@ -10,7 +10,9 @@
 #include "agent/actions/account_locks.h"
 #include "agent/actions/host_actions.h"
 #include "agent/actions/shadow_file.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
+#include "common/crypto/seal.h"
 #include "warden/v1/results.pb.h"
 
 namespace warden {

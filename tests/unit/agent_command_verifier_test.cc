@@ -11,7 +11,7 @@
 #include "agent/runtime/command_verifier.h"
 #include "common/canonical.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 
 namespace warden {
 namespace {

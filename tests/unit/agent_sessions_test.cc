@@ -8,7 +8,7 @@
 
 #include "agent/actions/host_actions.h"
 #include "agent/actions/session_selector.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "warden/v1/results.pb.h"

@@ -1,10 +1,10 @@
-// controller/cli/cli.h parseDuration: "90s", "15m", "24h", "7d", "1h30m".
+// controller/cli/duration.h parseDuration: "90s", "15m", "24h", "7d", "1h30m".
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "controller/cli/cli.h"
+#include "controller/cli/duration.h"
 
 namespace warden::cli {
 namespace {

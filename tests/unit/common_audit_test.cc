@@ -1,14 +1,18 @@
-// common/audit.h: the canonical log entry, request and key record encodings, and the agent's
-// "log before act" check of a dispatched command's checkpoint and inclusion proof.
+// common/audit/ (log_entry.h, request.h, key_record.h, dispatch_proof.h): the canonical log entry,
+// request and key record encodings, and the agent's "log before act" check of a dispatched
+// command's checkpoint and inclusion proof.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "common/audit.h"
+#include "common/audit/dispatch_proof.h"
+#include "common/audit/key_record.h"
+#include "common/audit/log_entry.h"
+#include "common/audit/request.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "common/merkle.h"
 #include "common/note.h"
 

@@ -1,6 +1,6 @@
-// common/audit_export.h and common/audit_verify.h: the standard log (standard_audit_log.h) is
-// exported and verifies, the streaming writer and the whole-export writer write the same file,
-// and the writer refuses exports that could not verify.
+// common/audit/export_writer.h and common/audit/export_verifier.h: the standard log
+// (standard_audit_log.h) is exported and verifies, the streaming writer and the whole-export writer
+// write the same file, and the writer refuses exports that could not verify.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// common/crypto.h: the controller's certificate authority. EC keys, CA certificates, and
+// common/crypto/x509.h: the controller's certificate authority. EC keys, CA certificates, and
 // certificates issued from CSRs, read back with OpenSSL's own parsers: shape, profile identity,
 // SANs and usages, fingerprints, and the CSRs and profiles that must be refused.
 #include <gmock/gmock.h>
@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
+#include "common/crypto/x509.h"
 #include "tests/unit/crypto_inspection.h"
 
 namespace warden::crypto {

@@ -1,11 +1,13 @@
-// common/crypto.h: Ed25519 keys against RFC 8032's test vectors, tampered messages and
+// common/crypto/ed25519.h: Ed25519 keys against RFC 8032's test vectors, tampered messages and
 // signatures, wrong lengths, and the PEM form.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/x509.h"
 #include "tests/unit/crypto_inspection.h"
 
 namespace warden::crypto {

@@ -1,6 +1,6 @@
-// common/crypto.h: fetchPeerChain against a one-connection TLS 1.3 server on loopback shaped
-// like the controller (leaf + CA, a client certificate asked for but not required), over IPv4
-// and IPv6, and against a closed port and a server that never speaks TLS.
+// common/crypto/tls_bootstrap.h: fetchPeerChain against a one-connection TLS 1.3 server on loopback
+// shaped like the controller (leaf + CA, a client certificate asked for but not required), over
+// IPv4 and IPv6, and against a closed port and a server that never speaks TLS.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,7 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/crypto.h"
+#include "common/crypto/tls_bootstrap.h"
+#include "common/crypto/x509.h"
 #include "tests/unit/crypto_inspection.h"
 
 namespace warden::crypto {

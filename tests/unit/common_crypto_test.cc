@@ -1,10 +1,11 @@
-// common/crypto.h: SHA-256 (one-shot and incremental), hex, base64 and base64url, random
-// bytes and constant-time comparison, against published vectors.
+// common/crypto/hash.h and encoding.h: SHA-256 (one-shot and incremental), hex, base64 and
+// base64url, random bytes and constant-time comparison, against published vectors.
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "tests/unit/crypto_inspection.h"
 
 namespace warden::crypto {

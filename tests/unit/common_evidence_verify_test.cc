@@ -1,4 +1,4 @@
-// Offline evidence checks (common/evidence_verify.h) on hand-made items: the log index fed
+// Offline evidence checks (common/audit/evidence_verifier.h) on hand-made items: the log index fed
 // synthetic enrollment and receipt entries, a manifest signed with a fresh agent key, content
 // raw or as zstd frames. Each way an item can be wrong fails its own check and only that one.
 #include <gtest/gtest.h>
@@ -9,9 +9,13 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "common/audit/evidence_verifier.h"
+#include "common/audit/key_record.h"
+#include "common/audit/log_entry.h"
 #include "common/command.h"
-#include "common/crypto.h"
-#include "common/evidence_verify.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "tests/support/temp_dir.h"
 
 namespace warden {

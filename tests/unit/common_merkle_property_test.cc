@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
+#include "common/crypto/hash.h"
 #include "common/merkle.h"
 
 namespace warden::merkle {

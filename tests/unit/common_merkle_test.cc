@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/merkle.h"
 
 namespace warden::merkle {

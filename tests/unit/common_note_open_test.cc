@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/note.h"
 #include "tests/unit/note_vectors.h"
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "common/crypto.h"
+#include "common/crypto/seal.h"
 
 namespace warden::crypto {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
 #include "common/token.h"
 
 namespace warden {

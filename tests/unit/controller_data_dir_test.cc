@@ -15,7 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/x509.h"
 #include "common/files.h"
 #include "common/profile.h"
 #include "controller/data_dir.h"

@@ -1,4 +1,4 @@
-// controller/evidence_store.h: transfers that resume where the store stands (with the hash of
+// controller/evidence/store.h: transfers that resume where the store stands (with the hash of
 // what it holds), complete only with the agent's size and hash, read-only when complete, and
 // verify that catches a changed byte.
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <fstream>
 #include <string>
 
-#include "common/crypto.h"
+#include "common/crypto/hash.h"
 #include "controller/evidence/store.h"
 #include "tests/support/temp_dir.h"
 

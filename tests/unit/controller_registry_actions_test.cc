@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "common/command.h"
-#include "common/crypto.h"
 #include "controller/registry.h"
 #include "tests/unit/scratch_registry.h"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/hash.h"
 #include "controller/registry.h"
 #include "tests/unit/scratch_registry.h"
 

@@ -15,7 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/x509.h"
 
 namespace warden::testing {
 

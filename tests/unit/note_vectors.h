@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "common/note.h"
 
 namespace warden::testing {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
 #include "common/files.h"
 #include "common/merkle.h"
 #include "common/note.h"

@@ -1,7 +1,7 @@
-// The standard action log that the audit verifier's tests (common/audit_export.h,
-// common/audit_verify.h) export, verify and tamper with: real keys (the controller's genesis
-// keys, an admin, a responder and an auditor, two hosts enrolled before the log, one of them
-// re-enrolled), request -> dispatch -> receipt chains with the allow lists and addresses
+// The standard action log that the audit verifier's tests (common/audit/export_writer.h,
+// common/audit/export_verifier.h) export, verify and tamper with: real keys (the controller's
+// genesis keys, an admin, a responder and an auditor, two hosts enrolled before the log, one of
+// them re-enrolled), request -> dispatch -> receipt chains with the allow lists and addresses
 // normalized as the controller does, a fleet-wide block and the controller sending it to the
 // re-enrolled host, a refusal, events, several signed checkpoints. LogBuilder fills a log the
 // way the controller does, so a test can also build one as a dishonest controller would.
@@ -17,11 +17,14 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "common/audit.h"
-#include "common/audit_export.h"
-#include "common/audit_verify.h"
+#include "common/audit/export_verifier.h"
+#include "common/audit/export_writer.h"
+#include "common/audit/key_record.h"
+#include "common/audit/log_entry.h"
+#include "common/audit/request.h"
 #include "common/command.h"
-#include "common/crypto.h"
+#include "common/crypto/ed25519.h"
+#include "common/crypto/encoding.h"
 #include "common/merkle.h"
 #include "common/note.h"
 #include "tests/support/temp_dir.h"

@@ -36,7 +36,8 @@
 #include "agent/os/firewall.h"
 #include "agent/os/linux/child_process.h"
 #include "agent/os/linux/firewall_linux.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 
 namespace warden::linux_os {
 namespace {

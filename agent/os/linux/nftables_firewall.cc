@@ -25,7 +25,8 @@
 #include "agent/firewall_rules.h"
 #include "agent/os/firewall.h"
 #include "agent/os/linux/firewall_linux.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/unique_fd.h"
 
 namespace warden::linux_os {

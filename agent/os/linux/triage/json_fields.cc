@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
 
 namespace warden::triage {
 

@@ -33,27 +33,6 @@ Json memberJson(const TriageMember& m) {
   return j;
 }
 
-// One top-level field a line and one member a line, each compact: the manifest is read with
-// grep and diff as much as with a JSON parser.
-std::string layout(const Json& manifest) {
-  std::string out = "{";
-  for (auto it = manifest.begin(); it != manifest.end(); ++it) {
-    out += it == manifest.begin() ? "\n" : ",\n";
-    out += jsonString(it.key()) + ":";
-    if (it.key() != "members") {
-      out += dumpJson(it.value());
-      continue;
-    }
-    out += "[";
-    for (std::size_t i = 0; i < it.value().size(); ++i) {
-      out += i == 0 ? "\n" : ",\n";
-      out += dumpJson(it.value()[i]);
-    }
-    out += "\n]";
-  }
-  return out + "\n}\n";
-}
-
 }  // namespace
 
 std::string Bundle::manifest(absl::Time finished) const {
@@ -77,7 +56,12 @@ std::string Bundle::manifest(absl::Time finished) const {
   Json members = Json::array();
   for (const TriageMember& m : members_) members.push_back(memberJson(m));
   j["members"] = std::move(members);
-  return layout(j);
+  // One top-level field a line and one member a line, each compact: the manifest is read with
+  // grep and diff as much as with a JSON parser.
+  JsonLayout layout;
+  layout.field_per_line = true;
+  layout.rows_key = "members";
+  return dumpJson(j, layout) + "\n";
 }
 
 }  // namespace warden::triage

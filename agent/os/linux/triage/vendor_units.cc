@@ -13,7 +13,8 @@
 
 #include "agent/os/linux/triage/collectors.h"
 #include "agent/os/linux/triage/json_fields.h"
-#include "common/crypto.h"
+#include "common/crypto/encoding.h"
+#include "common/crypto/hash.h"
 #include "common/status.h"
 
 namespace warden::triage {
