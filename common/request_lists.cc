@@ -29,11 +29,10 @@ absl::StatusOr<NormalizedLists> normalizeRequestLists(const std::vector<std::str
     auto p = IpPrefix::parse(text);
     if (!p.ok()) return reject(false, text, p.status());
     std::string canonical = p->toString();
-    const bool duplicate =
-        addresses.size() <= kLinear
-            ? std::find(out.addresses.begin(), out.addresses.end(), canonical) !=
-                  out.addresses.end()
-            : !seen.insert(canonical).second;
+    const bool duplicate = addresses.size() <= kLinear
+                               ? std::find(out.addresses.begin(), out.addresses.end(), canonical) !=
+                                     out.addresses.end()
+                               : !seen.insert(canonical).second;
     if (!duplicate) out.addresses.push_back(std::move(canonical));
   }
   return out;

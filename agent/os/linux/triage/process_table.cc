@@ -114,7 +114,8 @@ absl::Status addProcesses(Bundle& bundle) {
   }
   bool more = false;
   // A /proc that cannot be listed is an empty table, as one with no processes would be.
-  std::vector<pid_t> pids = listPids(proc.get(), kMaxProcessesScanned, &more).value_or(std::vector<pid_t>{});
+  std::vector<pid_t> pids =
+      listPids(proc.get(), kMaxProcessesScanned, &more).value_or(std::vector<pid_t>{});
   if (more) {
     bundle.noteLimit(absl::StrFormat("more than %d processes: only the first %d were read",
                                      kMaxProcessesScanned, kMaxProcessesScanned));
