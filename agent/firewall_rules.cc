@@ -34,10 +34,14 @@
 #include <algorithm>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 
 namespace warden {
 namespace {
@@ -79,6 +83,121 @@ std::string nftRule(std::string body, std::string_view comment) {
 
 const char* nftIp(const IpPrefix& p) { return p.isV4() ? "ip" : "ip6"; }
 
+// The 32 hex digits (IPv6) or 8 (IPv4) of an address, for raw payload matches.
+std::string addrHex(const IpPrefix& p) {
+  std::string out = "0x";
+  for (int i = 0; i < (p.isV4() ? 4 : 16); ++i) absl::StrAppendFormat(&out, "%02x", p.addr[i]);
+  return out;
+}
+
+// "{ a, b }" for nftables (an anonymous set; a single element needs no braces).
+std::string nftSet(const std::vector<std::string>& elements) {
+  if (elements.size() == 1) return elements.front();
+  std::string out = "{ ";
+  for (std::size_t i = 0; i < elements.size(); ++i) absl::StrAppend(&out, i ? ", " : "", elements[i]);
+  return out + " }";
+}
+
+// The isolation rules for traffic leaving the host (the output hook, and the netdev egress
+// hook that also sees what raw sockets send) and arriving (input), without loopback.
+struct IsolationRules {
+  std::vector<std::string> out;
+  std::vector<std::string> in;
+};
+
+IsolationRules nftIsolationRules(const IsolationPolicy& iso) {
+  IsolationRules r;
+  for (const IpPrefix& ctl : iso.controller_addresses) {
+    const std::string ep = endpoint(ctl, iso.controller_port);
+    r.out.push_back(nftRule(absl::StrFormat("%s daddr %s tcp dport %d accept", nftIp(ctl),
+                                            ctl.toString(), iso.controller_port),
+                            absl::StrCat("controller-out ", ep)));
+    r.in.push_back(nftRule(absl::StrFormat("%s saddr %s tcp sport %d accept", nftIp(ctl),
+                                           ctl.toString(), iso.controller_port),
+                           absl::StrCat("controller-in ", ep)));
+  }
+  // Path MTU for the controller flow: "fragmentation needed" (RFC 1191) and "packet too big"
+  // (RFC 8201) from any router, but only when the packet they quote is one the host sent to
+  // the controller — TCP to its address and port — so the exception carries no other flow.
+  // Offsets are from the ICMP header: 8 bytes, then the quoted IP header (IPv4 without
+  // options: version/IHL 0x45, protocol at +9, destination at +16, TCP dport at +22; IPv6:
+  // next header at +6, destination at +24, TCP dport at +42).
+  for (const IpPrefix& ctl : iso.controller_addresses) {
+    if (!ctl.isHost()) continue;
+    const std::string ep = endpoint(ctl, iso.controller_port);
+    const std::string match =
+        ctl.isV4() ? absl::StrFormat(
+                         "icmp type destination-unreachable icmp code frag-needed @th,64,8 0x45 "
+                         "@th,136,8 6 @th,192,32 %s @th,240,16 %d",
+                         addrHex(ctl), iso.controller_port)
+                   : absl::StrFormat("icmpv6 type packet-too-big @th,112,8 6 @th,256,128 %s "
+                                     "@th,400,16 %d",
+                                     addrHex(ctl), iso.controller_port);
+    r.in.push_back(nftRule(match + " accept", absl::StrCat("pmtu-in ", ep)));
+  }
+
+  for (const AllowEntry& a : iso.allow) {
+    const std::string ip = nftIp(a.prefix);
+    const std::string addr = a.prefix.toString();
+    const std::string ep = a.toString();
+    if (a.port == 0) {
+      r.in.push_back(
+          nftRule(absl::StrFormat("%s saddr %s accept", ip, addr), absl::StrCat("allow-in ", ep)));
+      r.out.push_back(
+          nftRule(absl::StrFormat("%s daddr %s accept", ip, addr), absl::StrCat("allow-out ", ep)));
+      continue;
+    }
+    const auto rule = [&](const char* dir, const char* th) {
+      return absl::StrFormat("%s %s %s meta l4proto { tcp, udp } th %s %d accept", ip, dir, addr,
+                             th, a.port);
+    };
+    // Replies from X's service, then X calling the host's service.
+    r.in.push_back(nftRule(rule("saddr", "sport"), absl::StrCat("allow-in ", ep, " sport")));
+    r.in.push_back(nftRule(rule("saddr", "dport"), absl::StrCat("allow-in ", ep, " dport")));
+    // The host calling X's service, then the host's replies to X.
+    r.out.push_back(nftRule(rule("daddr", "dport"), absl::StrCat("allow-out ", ep, " dport")));
+    r.out.push_back(nftRule(rule("daddr", "sport"), absl::StrCat("allow-out ", ep, " sport")));
+  }
+
+  // The host's own DHCP exchange (RFC 2131 §4.1: client 68, server 67), and nothing else on
+  // those ports: to the link's broadcast or the server of its lease; in from that server, or
+  // to the broadcast address (offers to a client that has no address yet).
+  std::vector<std::string> servers;
+  for (const IpPrefix& s : iso.dhcp_servers) {
+    if (s.isV4()) servers.push_back(s.toString());
+  }
+  std::vector<std::string> to = {"255.255.255.255"};
+  to.insert(to.end(), servers.begin(), servers.end());
+  r.out.push_back(nftRule(absl::StrFormat("ip daddr %s udp sport 68 udp dport 67 accept", nftSet(to)),
+                          "dhcp4-out"));
+  r.in.push_back(nftRule("ip daddr 255.255.255.255 udp sport 67 udp dport 68 accept",
+                         "dhcp4-in broadcast"));
+  if (!servers.empty()) {
+    r.in.push_back(nftRule(
+        absl::StrFormat("ip saddr %s udp sport 67 udp dport 68 accept", nftSet(servers)),
+        "dhcp4-in server"));
+  }
+  // DHCPv6 (RFC 8415 §7: client 546, server 547) is link-local: to All_DHCP_Relay_Agents_and_
+  // Servers or a link-local server, and in only from link-local addresses.
+  r.out.push_back(nftRule("ip6 daddr { ff02::1:2, fe80::/10 } udp sport 546 udp dport 547 accept",
+                          "dhcp6-out"));
+  r.in.push_back(nftRule("ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept", "dhcp6-in"));
+
+  // Neighbour discovery in the directions a host uses it (RFC 4861 §4): solicitations and
+  // advertisements both ways, router solicitations out, router advertisements in; never a
+  // router advertisement or a redirect out. Hop limit 255 only (§6.1.1, §7.1.1): not from
+  // off-link.
+  r.out.push_back(nftRule(
+      "icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit "
+      "255 accept",
+      "nd-out"));
+  r.in.push_back(nftRule(
+      "icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit "
+      "255 accept",
+      "nd-in"));
+  return r;
+}
+
 NftChains nftRules(const ContainmentState& state, bool have4, bool have6) {
   NftChains c;
   if (have4) {
@@ -94,55 +213,12 @@ NftChains nftRules(const ContainmentState& state, bool have4, bool have6) {
     c.forward.push_back(nftRule("ip6 daddr @blocked6 drop", "block6-fwd-dst"));
   }
   if (!state.isolation) return c;
-  const IsolationPolicy& iso = *state.isolation;
 
   c.input.push_back(nftRule("iif \"lo\" accept", "lo-in"));
   c.output.push_back(nftRule("oif \"lo\" accept", "lo-out"));
-
-  for (const IpPrefix& ctl : iso.controller_addresses) {
-    const std::string ep = endpoint(ctl, iso.controller_port);
-    c.output.push_back(nftRule(absl::StrFormat("%s daddr %s tcp dport %d accept", nftIp(ctl),
-                                               ctl.toString(), iso.controller_port),
-                               absl::StrCat("controller-out ", ep)));
-    c.input.push_back(nftRule(absl::StrFormat("%s saddr %s tcp sport %d accept", nftIp(ctl),
-                                              ctl.toString(), iso.controller_port),
-                              absl::StrCat("controller-in ", ep)));
-  }
-
-  for (const AllowEntry& a : iso.allow) {
-    const std::string ip = nftIp(a.prefix);
-    const std::string addr = a.prefix.toString();
-    const std::string ep = a.toString();
-    if (a.port == 0) {
-      c.input.push_back(
-          nftRule(absl::StrFormat("%s saddr %s accept", ip, addr), absl::StrCat("allow-in ", ep)));
-      c.output.push_back(
-          nftRule(absl::StrFormat("%s daddr %s accept", ip, addr), absl::StrCat("allow-out ", ep)));
-      continue;
-    }
-    const auto rule = [&](const char* dir, const char* th) {
-      return absl::StrFormat("%s %s %s meta l4proto { tcp, udp } th %s %d accept", ip, dir, addr,
-                             th, a.port);
-    };
-    // Replies from X's service, then X calling the host's service.
-    c.input.push_back(nftRule(rule("saddr", "sport"), absl::StrCat("allow-in ", ep, " sport")));
-    c.input.push_back(nftRule(rule("saddr", "dport"), absl::StrCat("allow-in ", ep, " dport")));
-    // The host calling X's service, then the host's replies to X.
-    c.output.push_back(nftRule(rule("daddr", "dport"), absl::StrCat("allow-out ", ep, " dport")));
-    c.output.push_back(nftRule(rule("daddr", "sport"), absl::StrCat("allow-out ", ep, " sport")));
-  }
-
-  // DHCP clients (RFC 2131 §4.1: client 68, server 67; RFC 8415 §7.2: client 546, server 547).
-  c.output.push_back(nftRule("meta nfproto ipv4 udp sport 68 udp dport 67 accept", "dhcp4-out"));
-  c.input.push_back(nftRule("meta nfproto ipv4 udp sport 67 udp dport 68 accept", "dhcp4-in"));
-  c.output.push_back(nftRule("meta nfproto ipv6 udp sport 546 udp dport 547 accept", "dhcp6-out"));
-  c.input.push_back(nftRule("meta nfproto ipv6 udp sport 547 udp dport 546 accept", "dhcp6-in"));
-
-  constexpr char kNd[] =
-      "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
-      "nd-neighbor-advert, nd-redirect } ip6 hoplimit 255 accept";
-  c.output.push_back(nftRule(kNd, "nd-out"));
-  c.input.push_back(nftRule(kNd, "nd-in"));
+  IsolationRules iso = nftIsolationRules(*state.isolation);
+  c.input.insert(c.input.end(), iso.in.begin(), iso.in.end());
+  c.output.insert(c.output.end(), iso.out.begin(), iso.out.end());
 
   c.input.push_back(nftRule("drop", "isolate-in"));
   c.output.push_back(nftRule("drop", "isolate-out"));
@@ -188,9 +264,19 @@ std::string iptRule(std::string_view chain, std::string_view match, std::string_
 
 }  // namespace
 
-std::string buildNftScript(const ContainmentState& state) {
-  std::string out =
-      absl::StrCat("add table inet ", kNftTable, "\ndelete table inet ", kNftTable, "\n");
+bool nftSafeInterfaceName(std::string_view name) {
+  if (name.empty() || name.size() > 15) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' ||
+           ch == '.' || ch == '@' || ch == '+';
+  });
+}
+
+std::string buildNftScript(const ContainmentState& state,
+                           const std::vector<std::string>& interfaces) {
+  std::string out = absl::StrCat("add table inet ", kNftTable, "\ndelete table inet ", kNftTable,
+                                 "\nadd table netdev ", kNftTable, "\ndelete table netdev ",
+                                 kNftTable, "\n");
   if (state.empty()) return out;
 
   std::vector<IpPrefix> blocked4, blocked6;
@@ -207,6 +293,43 @@ std::string buildNftScript(const ContainmentState& state) {
   appendNftChain(&out, "input", chains.input);
   appendNftChain(&out, "output", chains.output);
   appendNftChain(&out, "forward", chains.forward);
+  absl::StrAppend(&out, "}\n");
+
+  // Raw (AF_PACKET) sockets skip the inet hooks. The netdev egress hook sees every frame a
+  // device sends, raw or not, so it holds the isolation's outbound rules again, with ARP
+  // (which is not IP) and a drop of everything else. Inbound, packet sockets bound to every
+  // protocol see frames before any hook can drop them; the ingress chain stops the rest of
+  // what is not IP or ARP, and the inet input chain decides on IP as before.
+  std::vector<std::string> devices;
+  for (const std::string& name : interfaces) {
+    if (name != "lo" && nftSafeInterfaceName(name)) devices.push_back(name);
+  }
+  std::sort(devices.begin(), devices.end());
+  devices.erase(std::unique(devices.begin(), devices.end()), devices.end());
+  if (!state.isolation || devices.empty()) return out;
+  // Written the way nft prints it, so the read-back compares hook lines verbatim.
+  const std::string hook_devices = devices.size() == 1
+                                       ? absl::StrCat("device \"", devices.front(), "\"")
+                                       : absl::StrCat("devices = { ", absl::StrJoin(devices, ", "), " }");
+  const IsolationRules iso = nftIsolationRules(*state.isolation);
+  std::vector<std::string> egress;
+  egress.push_back(nftRule(
+      "arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp operation { request, reply } accept",
+      "arp-out"));
+  egress.insert(egress.end(), iso.out.begin(), iso.out.end());
+  egress.push_back(nftRule("drop", "raw-out"));
+  const std::vector<std::string> ingress = {
+      nftRule("meta protocol { ip, ip6, arp } accept", "raw-in ip"),
+      nftRule("drop", "raw-in"),
+  };
+  absl::StrAppend(&out, "table netdev ", kNftTable, " {\n");
+  using Chain = std::pair<const char*, const std::vector<std::string>*>;
+  for (const auto& [hook, rules] : {Chain{"ingress", &ingress}, Chain{"egress", &egress}}) {
+    absl::StrAppend(&out, "\tchain ", hook, " {\n\t\ttype filter hook ", hook, " ", hook_devices,
+                    " priority -500; policy accept;\n");
+    for (const std::string& r : *rules) absl::StrAppend(&out, "\t\t", r, "\n");
+    absl::StrAppend(&out, "\t}\n");
+  }
   absl::StrAppend(&out, "}\n");
   return out;
 }
@@ -262,6 +385,35 @@ std::string buildIptablesRestore(const ContainmentState& state, int family, bool
                                    "controller-in " + ep, "ACCEPT"));
     }
 
+    // Path MTU errors quoting the host's TCP to the controller (see the nftables chains),
+    // matched with u32 and written as iptables-save prints it. IPv4: the quoted header
+    // starts 8 bytes into the ICMP header, found through the outer IHL. IPv6: only when the
+    // outer next header is ICMPv6 itself (no extension headers), so the offsets are fixed.
+    for (const IpPrefix& ctl : iso.controller_addresses) {
+      if (ctl.isV4() != v4 || !ctl.isHost()) continue;
+      std::string u32;
+      if (v4) {
+        const std::string at = "0x0>>0x16&0x3c@";
+        u32 = absl::StrFormat("%s0x8=0x45000000:0x45ffffff&&%s0xe&0xff=0x6&&%s0x18=0x%s&&%s0x1c&0xffff=0x%x",
+                              at, at, at, absl::StripPrefix(addrHex(ctl), "0x"), at, iso.controller_port);
+      } else {
+        u32 = "0x4>>0x8&0xff=0x3a&&0x33&0xff=0x6";
+        const std::string hex(absl::StripPrefix(addrHex(ctl), "0x"));
+        for (int word = 0; word < 4; ++word) {
+          // u32 prints values without leading zeros.
+          std::string value = hex.substr(word * 8, 8);
+          value.erase(0, std::min(value.find_first_not_of('0'), value.size() - 1));
+          absl::StrAppendFormat(&u32, "&&0x%x=0x%s", 0x48 + 4 * word, value);
+        }
+        absl::StrAppendFormat(&u32, "&&0x58&0xffff=0x%x", iso.controller_port);
+      }
+      const std::string match =
+          v4 ? absl::StrFormat("-p icmp -m icmp --icmp-type 3/4 -m u32 --u32 \"%s\"", u32)
+             : absl::StrFormat("-p ipv6-icmp -m icmp6 --icmpv6-type 2 -m u32 --u32 \"%s\"", u32);
+      absl::StrAppend(&in, iptRule("INPUT", match,
+                                   "pmtu-in " + endpoint(ctl, iso.controller_port), "ACCEPT"));
+    }
+
     for (const AllowEntry& a : iso.allow) {
       if (a.prefix.isV4() != v4) continue;
       const std::string addr = iptAddr(a.prefix);
@@ -292,22 +444,42 @@ std::string buildIptablesRestore(const ContainmentState& state, int family, bool
       }
     }
 
+    // The same exceptions as the nftables chains, DESIGN "Network containment semantics".
     if (v4) {
-      absl::StrAppend(
-          &o, iptRule("OUTPUT", "-p udp -m udp --sport 68 --dport 67", "dhcp4-out", "ACCEPT"));
-      absl::StrAppend(
-          &in, iptRule("INPUT", "-p udp -m udp --sport 67 --dport 68", "dhcp4-in", "ACCEPT"));
+      std::vector<std::string> servers;
+      for (const IpPrefix& srv : iso.dhcp_servers) {
+        if (srv.isV4()) servers.push_back(iptAddr(srv));
+      }
+      absl::StrAppend(&o, iptRule("OUTPUT", "-d 255.255.255.255/32 -p udp -m udp --sport 68 --dport 67",
+                                  "dhcp4-out broadcast", "ACCEPT"));
+      for (const std::string& srv : servers) {
+        absl::StrAppend(&o, iptRule("OUTPUT", absl::StrCat("-d ", srv, " -p udp -m udp --sport 68 --dport 67"),
+                                    "dhcp4-out server " + srv, "ACCEPT"));
+      }
+      absl::StrAppend(&in, iptRule("INPUT", "-d 255.255.255.255/32 -p udp -m udp --sport 67 --dport 68",
+                                   "dhcp4-in broadcast", "ACCEPT"));
+      for (const std::string& srv : servers) {
+        absl::StrAppend(&in, iptRule("INPUT", absl::StrCat("-s ", srv, " -p udp -m udp --sport 67 --dport 68"),
+                                     "dhcp4-in server " + srv, "ACCEPT"));
+      }
     } else {
-      absl::StrAppend(
-          &o, iptRule("OUTPUT", "-p udp -m udp --sport 546 --dport 547", "dhcp6-out", "ACCEPT"));
-      absl::StrAppend(
-          &in, iptRule("INPUT", "-p udp -m udp --sport 547 --dport 546", "dhcp6-in", "ACCEPT"));
-      // nd-router-solicit .. nd-redirect (RFC 4861 §4), hop limit 255 only.
-      for (int type = 133; type <= 137; ++type) {
-        const std::string match =
-            absl::StrFormat("-p ipv6-icmp -m icmp6 --icmpv6-type %d -m hl --hl-eq 255", type);
-        absl::StrAppend(&o, iptRule("OUTPUT", match, absl::StrCat("nd-out ", type), "ACCEPT"));
-        absl::StrAppend(&in, iptRule("INPUT", match, absl::StrCat("nd-in ", type), "ACCEPT"));
+      for (const char* to : {"ff02::1:2/128", "fe80::/10"}) {
+        absl::StrAppend(&o, iptRule("OUTPUT", absl::StrCat("-d ", to, " -p udp -m udp --sport 546 --dport 547"),
+                                    absl::StrCat("dhcp6-out ", to), "ACCEPT"));
+      }
+      absl::StrAppend(&in, iptRule("INPUT", "-s fe80::/10 -p udp -m udp --sport 547 --dport 546",
+                                   "dhcp6-in", "ACCEPT"));
+      // Neighbour discovery (RFC 4861 §4), hop limit 255 only: solicitations (133 router,
+      // 135 neighbour) and advertisements (136) out; router advertisements (134),
+      // solicitations and advertisements in. Never 134 or a redirect (137) out.
+      const auto nd = [](int type) {
+        return absl::StrFormat("-p ipv6-icmp -m icmp6 --icmpv6-type %d -m hl --hl-eq 255", type);
+      };
+      for (int type : {133, 135, 136}) {
+        absl::StrAppend(&o, iptRule("OUTPUT", nd(type), absl::StrCat("nd-out ", type), "ACCEPT"));
+      }
+      for (int type : {134, 135, 136}) {
+        absl::StrAppend(&in, iptRule("INPUT", nd(type), absl::StrCat("nd-in ", type), "ACCEPT"));
       }
     }
 

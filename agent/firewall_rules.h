@@ -3,17 +3,27 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "agent/os/firewall.h"
 
 namespace warden {
 
-inline constexpr char kNftTable[] = "warden";  // family inet
+inline constexpr char kNftTable[] = "warden";  // families inet and netdev
 
-// An nftables script that atomically replaces table `inet warden` with `state`
-// ("add table; delete table; table { ... }" in one transaction). For an empty state the
-// script only deletes the table (and is a no-op when it does not exist).
-std::string buildNftScript(const ContainmentState& state);
+// An nftables script that atomically replaces tables `inet warden` and `netdev warden` with
+// `state` ("add table; delete table; table { ... }" in one transaction). The netdev table
+// (isolation only) hooks ingress and egress of `interfaces` (loopback and names that are not
+// nftSafeInterfaceName() left out), so raw sockets do not bypass isolation. For an empty
+// state the script only deletes the tables (and is a no-op when they do not exist).
+std::string buildNftScript(const ContainmentState& state,
+                           const std::vector<std::string>& interfaces);
+
+// True for an interface name that can be written into an nftables script as it is. Linux
+// allows almost any byte in a name (quotes, braces); such a name is never pasted into a
+// ruleset.
+bool nftSafeInterfaceName(std::string_view name);
 
 // iptables-restore / ip6tables-restore input (--noflush) for one family (AF_INET or
 // AF_INET6): WARDEN-INPUT, WARDEN-OUTPUT, WARDEN-FORWARD chains, and the jumps from the

@@ -52,6 +52,10 @@ ActionOutcome Containment::isolate(const IsolationPolicy& policy,
   out.details["prior_ruleset_sha256"] = report->prior_digest;
   out.details["installed_sha256"] = report->installed_digest;
   out.details["applied"] = report->applied;
+  if (!report->warnings.empty()) out.details["warnings"] = absl::StrJoin(report->warnings, "; ");
+  std::vector<std::string> dhcp;
+  for (const auto& a : policy.dhcp_servers) dhcp.push_back(a.toString());
+  out.details["dhcp_servers"] = absl::StrJoin(dhcp, ",");
   out.details["controller"] = absl::StrFormat(
       "%s port %d", joinPrefixes(policy.controller_addresses), policy.controller_port);
   std::vector<std::string> allow;

@@ -16,13 +16,17 @@
 namespace warden {
 
 // Network isolation: everything in, out and forwarded is dropped, IPv4 and IPv6, except
-// loopback, TCP to/from the controller's pinned addresses and port, the responder's allow
-// entries, DHCP/DHCPv6 client traffic and IPv6 neighbour discovery. No "established"
-// exception: open connections die with it.
+// loopback, TCP to/from the controller's pinned addresses and port (and the path-MTU errors
+// about that flow), the responder's allow entries, the host's own DHCP/DHCPv6 exchange and
+// IPv6 neighbour discovery in the directions a host uses it. No "established" exception:
+// open connections die with it.
 struct IsolationPolicy {
   std::vector<IpPrefix> controller_addresses;  // host prefixes
   std::uint16_t controller_port = 0;
   std::vector<AllowEntry> allow;
+  // The host's own DHCPv4 servers, learned from its leases when isolating (host prefixes).
+  // Without one, only the link's broadcast carries DHCP.
+  std::vector<IpPrefix> dhcp_servers;
   bool operator==(const IsolationPolicy& o) const = default;
 };
 
@@ -39,6 +43,9 @@ struct FirewallReport {
   std::string applied;           // the exact script/restore input that was committed
   std::string prior_digest;      // SHA-256 hex of the host's whole ruleset before the change
   std::string installed_digest;  // SHA-256 hex of Warden's own objects as read back
+  // What the backend could not enforce as asked (e.g. an interface whose name cannot be
+  // written into a ruleset); empty when everything holds.
+  std::vector<std::string> warnings;
 };
 
 class Firewall {

@@ -17,6 +17,7 @@
 #include "agent/actions/containment.h"
 #include "agent/actions/host_actions.h"
 #include "agent/os/evidence_source.h"
+#include "agent/os/dhcp_leases.h"
 #include "agent/os/firewall.h"
 #include "agent/os/triage.h"
 #include "agent/runtime/command_verifier.h"
@@ -34,6 +35,8 @@ struct AgentOptions {
   absl::Duration rollback_window = absl::Seconds(10);
   absl::Duration heartbeat_interval = absl::Seconds(10);
   absl::Duration max_backoff = absl::Seconds(30);
+  // Where the host's DHCP client keeps its leases (the servers isolation lets DHCP reach).
+  std::vector<std::string> dhcp_lease_dirs = defaultDhcpLeaseDirs();
 };
 
 struct AgentParts {

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
+#include "agent/os/dhcp_leases.h"
 #include "agent/runtime/agent.h"
 #include "common/audit/dispatch_proof.h"
 #include "common/crypto/ed25519.h"
@@ -147,6 +148,7 @@ ActionOutcome Agent::runContainment(const Command& cmd) {
     IsolationPolicy policy;
     policy.controller_addresses = controller_addresses_;
     policy.controller_port = controller_port_;
+    policy.dhcp_servers = dhcpServersFromLeases(options_.dhcp_lease_dirs);
     bool bad = false;
     for (const auto& a : cmd.allow) {
       auto e = AllowEntry::parse(a);

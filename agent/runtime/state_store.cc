@@ -21,29 +21,37 @@ CREATE TABLE IF NOT EXISTS receipts(command_id TEXT PRIMARY KEY, receipt BLOB NO
 
 std::string encodeContainment(const ContainmentState& s) {
   CanonicalWriter w("containment");
-  w.u64(1);
+  w.u64(2);
   w.u64(s.isolation ? 1 : 0);
-  std::vector<std::string> ctrl, allow, blocked;
+  std::vector<std::string> ctrl, allow, blocked, dhcp;
   std::uint64_t port = 0;
   if (s.isolation) {
     for (const auto& a : s.isolation->controller_addresses) ctrl.push_back(a.toString());
     for (const auto& a : s.isolation->allow) allow.push_back(a.toString());
+    for (const auto& a : s.isolation->dhcp_servers) dhcp.push_back(a.toString());
     port = s.isolation->controller_port;
   }
   for (const auto& b : s.blocked) blocked.push_back(b.toString());
-  w.list(ctrl).u64(port).list(allow).list(blocked);
+  // Version 2 added the DHCP servers learned at isolation.
+  w.list(ctrl).u64(port).list(allow).list(blocked).list(dhcp);
   return std::move(w).finish();
 }
 
 absl::StatusOr<ContainmentState> decodeContainment(std::string_view bytes) {
   WARDEN_ASSIGN_OR_RETURN(auto r, CanonicalReader::open(bytes, "containment"));
   WARDEN_ASSIGN_OR_RETURN(std::uint64_t version, r.u64());
-  if (version != 1) return absl::InvalidArgumentError("unknown containment state version");
+  if (version != 1 && version != 2) {
+    return absl::InvalidArgumentError("unknown containment state version");
+  }
   WARDEN_ASSIGN_OR_RETURN(std::uint64_t isolated, r.u64());
   WARDEN_ASSIGN_OR_RETURN(auto ctrl, r.list());
   WARDEN_ASSIGN_OR_RETURN(std::uint64_t port, r.u64());
   WARDEN_ASSIGN_OR_RETURN(auto allow, r.list());
   WARDEN_ASSIGN_OR_RETURN(auto blocked, r.list());
+  std::vector<std::string> dhcp;
+  if (version >= 2) {
+    WARDEN_ASSIGN_OR_RETURN(dhcp, r.list());
+  }
   WARDEN_RETURN_IF_ERROR(r.done());
   ContainmentState s;
   if (isolated) {
@@ -57,6 +65,10 @@ absl::StatusOr<ContainmentState> decodeContainment(std::string_view bytes) {
     for (const auto& a : allow) {
       WARDEN_ASSIGN_OR_RETURN(auto e, AllowEntry::parse(a));
       p.allow.push_back(e);
+    }
+    for (const auto& d : dhcp) {
+      WARDEN_ASSIGN_OR_RETURN(auto a, IpPrefix::parse(d));
+      p.dhcp_servers.push_back(a);
     }
     s.isolation = p;
   }

@@ -58,7 +58,7 @@ TEST_P(BackendNsTest, IsolationLetsOnlyControllerAndAllowEntriesThrough) {
   EXPECT_EQ(report->prior_digest.size(), 64u);
   EXPECT_EQ(report->installed_digest.size(), 64u);
   if (GetParam() == "nftables") {
-    EXPECT_EQ(report->applied, buildNftScript(state));
+    EXPECT_EQ(report->applied, buildNftScript(state, {"lo", "wfw0"}));
   }
   EXPECT_TRUE(verify(*fw, state).ok()) << verify(*fw, state);
 

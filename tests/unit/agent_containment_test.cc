@@ -34,7 +34,7 @@ class FakeFirewall : public Firewall {
     installed = state;
     tampered = false;
     return FirewallReport{"fake", absl::StrFormat("script #%d", call), "prior-digest",
-                          absl::StrFormat("installed-digest-%d", call)};
+                          absl::StrFormat("installed-digest-%d", call), {}};
   }
 
   absl::Status verify(const ContainmentState& state) override {

@@ -54,10 +54,31 @@ TEST(ContainmentEncoding, BlocksOnlyAndBareIsolation) {
   EXPECT_FALSE(b->isolation.has_value());
 
   ContainmentState bare;
-  bare.isolation = IsolationPolicy{{prefix("198.18.0.1")}, 1, {}};
+  bare.isolation = IsolationPolicy{{prefix("198.18.0.1")}, 1, {}, {}};
   auto i = decodeContainment(encodeContainment(bare));
   ASSERT_TRUE(i.ok()) << i.status();
   EXPECT_EQ(*i, bare);
+}
+
+TEST(ContainmentEncoding, DhcpServersRoundTrip) {
+  ContainmentState s;
+  s.isolation = samplePolicy();
+  s.isolation->dhcp_servers = {prefix("198.18.0.53"), prefix("198.18.1.53")};
+  auto back = decodeContainment(encodeContainment(s));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, s);
+}
+
+TEST(ContainmentEncoding, ReadsTheStateAnEarlierAgentWrote) {
+  // Version 1 had no DHCP servers: an agent upgraded while isolated keeps its isolation.
+  CanonicalWriter w("containment");
+  w.u64(1).u64(1).list({"198.18.0.1"}).u64(7443).list({"198.18.7.0/24"}).list({"198.19.0.0/16"});
+  auto back = decodeContainment(std::move(w).finish());
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(back->isolation.has_value());
+  EXPECT_EQ(back->isolation->controller_port, 7443);
+  EXPECT_TRUE(back->isolation->dhcp_servers.empty());
+  EXPECT_EQ(back->blocked, std::vector<IpPrefix>{prefix("198.19.0.0/16")});
 }
 
 TEST(ContainmentEncoding, DistinguishesStates) {

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -187,6 +188,28 @@ std::string restoreInput(const ContainmentState& state, int af, const FilterView
   return body;
 }
 
+// Restore input that puts one family's Warden objects back as `before` showed them, after a
+// commit of ours left them complete (chains present, one jump first in each built-in chain):
+// the other family failed, and the two are applied as one unit.
+std::string rollbackInput(const FilterView& before) {
+  std::string out = "*filter\n";
+  if (before.noChains()) {
+    for (const char* c : kBuiltinChains) absl::StrAppend(&out, "-D ", c, " -j WARDEN-", c, "\n");
+    for (const char* c : kBuiltinChains) absl::StrAppend(&out, "-F WARDEN-", c, "\n");
+    for (const char* c : kBuiltinChains) absl::StrAppend(&out, "-X WARDEN-", c, "\n");
+    return out + "COMMIT\n";
+  }
+  for (const char* c : kBuiltinChains) absl::StrAppend(&out, ":WARDEN-", c, " - [0:0]\n");
+  for (const char* c : kBuiltinChains) absl::StrAppend(&out, "-D ", c, " -j WARDEN-", c, "\n");
+  for (const char* c : kBuiltinChains) {
+    for (const auto& r : before.warden_rules.at(c)) absl::StrAppend(&out, r, "\n");
+    for (int i = 0; i < before.jump_count.at(c); ++i) {
+      absl::StrAppend(&out, "-I ", c, " 1 -j WARDEN-", c, "\n");
+    }
+  }
+  return out + "COMMIT\n";
+}
+
 // Everything of Warden's in one family's save output, for the installed digest.
 std::string wardenLines(const FilterView& v) {
   std::string out;
@@ -246,18 +269,34 @@ class IptablesFirewall : public Firewall {
     auto prior = digestLocked();
     if (!prior.ok()) return prior.status();
     report.prior_digest = *prior;
+    // IPv4 and IPv6 are one unit: when the second commit fails, the first is put back as
+    // it was, and the error says whether that worked.
+    std::vector<std::pair<const Family*, FilterView>> committed;
     for (const Family& fam : kFamilies) {
       auto save = saveFilter(fam);
       if (!save.ok()) return save.status();
-      const std::string input = restoreInput(state, fam.af, parseFilter(*save));
+      FilterView before = parseFilter(*save);
+      const std::string input = restoreInput(state, fam.af, before);
       // --noflush: only what the input names changes; -w: wait (bounded) for the xtables lock.
       auto restored = runChecked(fam.restore, {"--noflush", "-w", "5"}, input);
       if (!restored.ok()) {
-        return absl::Status(
-            restored.status().code(),
-            absl::StrCat(fam.restore, " rejected WARDEN chains: ", restored.status().message()));
+        std::string undone;
+        for (const auto& [done, view] : committed) {
+          auto back = runChecked(done->restore, {"--noflush", "-w", "5"}, rollbackInput(view));
+          absl::StrAppend(&undone, "; ", done->restore, " changes ",
+                          back.ok() ? "rolled back"
+                                    : absl::StrCat("NOT rolled back: ", back.status().message()));
+        }
+        return absl::Status(restored.status().code(),
+                            absl::StrCat(fam.restore, " rejected WARDEN chains: ",
+                                         restored.status().message(), undone));
       }
+      committed.emplace_back(&fam, std::move(before));
       absl::StrAppend(&report.applied, "# ", fam.restore, "\n", input);
+    }
+    if (state.isolation) {
+      report.warnings.push_back(
+          "the iptables backend has no egress hook: raw (AF_PACKET) sockets are not stopped");
     }
     std::string installed;
     if (auto st = checkLocked(state, &installed); !st.ok()) {

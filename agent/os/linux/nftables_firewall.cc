@@ -1,6 +1,7 @@
 // Firewall on libnftables: the whole of Warden's table is replaced by one script, which
 // libnftables commits as a single netlink batch (one transaction: all or nothing).
 #include <fcntl.h>
+#include <net/if.h>
 #include <nftables/libnftables.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -123,16 +125,16 @@ std::string ruleComment(const std::string& rule) {
   return rule.substr(pos + sizeof(kMarker) - 1, rule.size() - pos - sizeof(kMarker));
 }
 
-// Parses the text nft prints for `list table inet warden` (and the table block of our own
-// script, which is written in the same layout). Only the block of table inet warden counts.
-TableShape parseTable(const std::string& text) {
+// Parses the text nft prints for `list table FAMILY warden` (and the table block of our own
+// script, which is written in the same layout). Only the block of that table counts.
+TableShape parseTable(const std::string& text, const std::string& family) {
   TableShape shape;
   enum class Where { kOutside, kTable, kSet, kChain };
   Where where = Where::kOutside;
   std::string name;
   bool in_elements = false;
   std::string elements;
-  const std::string header = absl::StrCat("table inet ", kNftTable, " {");
+  const std::string header = absl::StrCat("table ", family, " ", kNftTable, " {");
   for (absl::string_view raw : absl::StrSplit(text, '\n')) {
     const std::string line(absl::StripAsciiWhitespace(raw));
     if (line.empty()) continue;
@@ -195,11 +197,13 @@ std::string joined(const std::vector<std::string>& v) {
   return out;
 }
 
-// OK when `listing` holds exactly the sets, chains and rules that `script` creates.
-absl::Status compareShapes(const std::string& script, const std::string& listing) {
-  const TableShape want = parseTable(script);
-  const TableShape have = parseTable(listing);
-  const std::string where = absl::StrCat("table inet ", kNftTable);
+// OK when `listing` holds exactly the sets, chains and rules that `script` creates in table
+// `family` warden.
+absl::Status compareShapes(const std::string& script, const std::string& listing,
+                           const std::string& family) {
+  const TableShape want = parseTable(script, family);
+  const TableShape have = parseTable(listing, family);
+  const std::string where = absl::StrCat("table ", family, " ", kNftTable);
   if (have.chain_order != want.chain_order) {
     return absl::FailedPreconditionError(absl::StrFormat("%s has chains [%s], expected [%s]", where,
                                                          joined(have.chain_order),
@@ -237,6 +241,32 @@ absl::Status compareShapes(const std::string& script, const std::string& listing
   return absl::OkStatus();
 }
 
+// The calling thread's network interfaces (its network namespace), for the netdev chains.
+std::vector<std::string> interfaceNames() {
+  std::vector<std::string> names;
+  if (struct if_nameindex* list = if_nameindex()) {
+    for (struct if_nameindex* i = list; i->if_index != 0 && i->if_name != nullptr; ++i) {
+      names.emplace_back(i->if_name);
+    }
+    if_freenameindex(list);
+  }
+  return names;
+}
+
+std::vector<std::string> interfaceWarnings(const ContainmentState& state,
+                                           const std::vector<std::string>& names) {
+  std::vector<std::string> warnings;
+  if (!state.isolation) return warnings;
+  for (const std::string& name : names) {
+    if (!nftSafeInterfaceName(name)) {
+      warnings.push_back(absl::StrCat("interface ", absl::CHexEscape(name),
+                                      " has a name nftables cannot be given; raw sockets on it "
+                                      "are not stopped"));
+    }
+  }
+  return warnings;
+}
+
 class NftablesFirewall : public Firewall {
  public:
   std::string backend() const override { return "nftables"; }
@@ -247,13 +277,15 @@ class NftablesFirewall : public Firewall {
     auto prior = rulesetDigest();
     if (!prior.ok()) return prior.status();
     report.prior_digest = *prior;
-    report.applied = buildNftScript(state);
+    const std::vector<std::string> interfaces = interfaceNames();
+    report.applied = buildNftScript(state, interfaces);
+    report.warnings = interfaceWarnings(state, interfaces);
     if (auto run = runNft(report.applied); !run.ok()) {
       return absl::Status(run.status().code(),
                           absl::StrCat("nftables rejected table inet ", kNftTable,
                                        " update: ", run.status().message()));
     }
-    auto listing = checkInstalled(state, report.applied);
+    auto listing = checkInstalled(report.applied);
     if (!listing.ok()) {
       return absl::Status(listing.status().code(), absl::StrCat("Read-back after applying failed: ",
                                                                 listing.status().message()));
@@ -265,7 +297,7 @@ class NftablesFirewall : public Firewall {
   }
 
   absl::Status verify(const ContainmentState& state) override {
-    auto listing = checkInstalled(state, buildNftScript(state));
+    auto listing = checkInstalled(buildNftScript(state, interfaceNames()));
     if (!listing.ok()) return listing.status();
     // The comment check cannot see a rule edited in place with its comment kept; the exact
     // listing recorded by the last apply of the same state can.
@@ -293,32 +325,38 @@ class NftablesFirewall : public Firewall {
     std::string digest;
   };
 
-  // Reads Warden's table back and checks it against `script`; returns the listing (empty
-  // when the state is empty and the table is absent, as it must be).
-  absl::StatusOr<std::string> checkInstalled(const ContainmentState& state,
-                                             const std::string& script) {
-    const std::string table = absl::StrCat("table inet ", kNftTable);
-    if (state.empty()) {
-      auto tables = runNft("list tables inet");
-      if (!tables.ok()) {
-        return absl::Status(tables.status().code(), absl::StrCat("Failed to list nftables tables: ",
-                                                                 tables.status().message()));
-      }
+  // Reads Warden's tables back and checks them against `script`; returns the listing (empty
+  // when the state is empty and the tables are absent, as they must be).
+  absl::StatusOr<std::string> checkInstalled(const std::string& script) {
+    auto tables = runNft("list tables");
+    if (!tables.ok()) {
+      return absl::Status(tables.status().code(), absl::StrCat("Failed to list nftables tables: ",
+                                                               tables.status().message()));
+    }
+    std::string listing;
+    for (const std::string family : {"inet", "netdev"}) {
+      const std::string table = absl::StrCat("table ", family, " ", kNftTable);
+      const bool wanted = absl::StrContains(script, table + " {");
+      bool present = false;
       for (absl::string_view line : absl::StrSplit(*tables, '\n')) {
-        if (absl::StripAsciiWhitespace(line) == table) {
-          return absl::FailedPreconditionError(
-              absl::StrCat(table, " is present but nothing should be enforced"));
-        }
+        if (absl::StripAsciiWhitespace(line) == table) present = true;
       }
-      return std::string();
+      if (!wanted) {
+        if (present) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(table, " is present but should not be"));
+        }
+        continue;
+      }
+      auto one = runNft(absl::StrCat("list ", table));
+      if (!one.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(table, " cannot be read: ", one.status().message()));
+      }
+      if (auto st = compareShapes(script, *one, family); !st.ok()) return st;
+      absl::StrAppend(&listing, *one);
     }
-    auto listing = runNft(absl::StrCat("list ", table));
-    if (!listing.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(table, " cannot be read: ", listing.status().message()));
-    }
-    if (auto st = compareShapes(script, *listing); !st.ok()) return st;
-    return *listing;
+    return listing;
   }
 
   std::mutex mu_;
