@@ -8,6 +8,7 @@
 
 #include "agent/actions/containment.h"
 #include "agent/os/linux/firewall_linux.h"
+#include "agent/os/linux/syscall_filter.h"
 #include "agent/runtime/agent.h"
 #include "agent/runtime/enroll.h"
 #include "agent/runtime/state_store.h"
@@ -56,7 +57,16 @@ std::string chooseFirewall(warden::StateStore& store, const std::string& flag) {
   return store.getOr("firewall", "auto");
 }
 
-int run(const std::string& state_dir, const std::string& firewall, double rollback_s) {
+int run(const std::string& state_dir, const std::string& firewall, double rollback_s,
+        bool syscall_filter) {
+  // First, while the process has one thread: every thread made later inherits the filter.
+  if (syscall_filter) {
+    if (auto s = warden::linux_os::installAgentSyscallFilter(); !s.ok()) {
+      return fail(s, "run");
+    }
+  } else {
+    warden::logWarning("running without the agent's syscall filter (--syscall-filter off)");
+  }
   auto store = warden::StateStore::open(state_dir);
   if (!store.ok()) return fail(store.status(), "run");
   auto parts = makeParts(chooseFirewall(**store, firewall));
@@ -130,6 +140,13 @@ int main(int argc, char** argv) {
                    "Seconds the controller has to answer after isolation before rollback")
       ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
+  std::string syscall_filter = "on";
+  run_cmd
+      ->add_option("--syscall-filter", syscall_filter,
+                   "on: the agent runs under its seccomp deny list (denied calls fail with "
+                   "EPERM and are logged); off: only for measuring its cost")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
 
   auto* restore_cmd = app.add_subcommand(
       "restore", "Re-apply persisted containment (at boot, before the network; no network needed)");
@@ -150,6 +167,6 @@ int main(int argc, char** argv) {
                 id->c_str(), enroll.state_dir.c_str());
     return 0;
   }
-  if (*run_cmd) return run(state_dir, firewall, rollback_s);
+  if (*run_cmd) return run(state_dir, firewall, rollback_s, syscall_filter == "on");
   return restore(state_dir, firewall);
 }

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "absl/strings/str_split.h"
+#include "agent/runtime/controller_pins.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/net.h"
@@ -28,10 +29,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options
   WARDEN_ASSIGN_OR_RETURN(agent->controller_, agent->store_->get("controller"));
   WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(agent->controller_));
   agent->controller_port_ = hp.port;
-  for (const auto& a : absl::StrSplit(agent->store_->getOr("controller_addresses", ""), ',')) {
-    if (auto p = IpPrefix::parse(std::string(a)); p.ok())
-      agent->controller_addresses_.push_back(*p);
-  }
+  agent->controller_addresses_ =
+      ControllerPins::decode(agent->store_->getOr("controller_addresses", "")).addresses();
   WARDEN_RETURN_IF_ERROR(agent->containment_->load());
   return agent;
 }

@@ -78,7 +78,8 @@ class Agent {
   void sendEvent(const std::string& kind, const std::string& detail,
                  const std::string& command_id = "");
   v1::Facts facts();
-  std::vector<IpPrefix> pinController();
+  // Pins the address the stream completed TLS with (gRPC's peer string), drops expired pins.
+  void pinController(const std::string& grpc_peer);
   // Signs and sends a receipt; `keep` stores it, so a re-delivered command gets it again.
   void reply(const Receipt& r, bool keep = true);
   // The controller channel's credentials and arguments (mutual TLS with the agent's key).

@@ -5,9 +5,11 @@
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "agent/os/host_facts.h"
+#include "agent/runtime/controller_pins.h"
 #include "agent/runtime/agent.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/hash.h"
@@ -22,45 +24,19 @@ namespace {
 constexpr std::size_t kMaxPendingEvents = 256;
 constexpr std::size_t kMaxQueuedCommands = 1024;
 
-std::vector<IpPrefix> resolve(const std::string& host) {
-  std::vector<IpPrefix> out;
-  if (auto literal = IpPrefix::parse(host); literal.ok()) return {*literal};
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return out;
-  for (addrinfo* a = res; a != nullptr && out.size() < 16; a = a->ai_next) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (a->ai_family == AF_INET) {
-      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, buf, sizeof(buf));
-    } else if (a->ai_family == AF_INET6) {
-      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, buf,
-                sizeof(buf));
-    } else {
-      continue;
-    }
-    if (auto p = IpPrefix::parse(buf); p.ok()) {
-      if (std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
-    }
-  }
-  freeaddrinfo(res);
-  return out;
-}
-
 }  // namespace
 
-std::vector<IpPrefix> Agent::pinController() {
-  HostPort hp = *HostPort::parse(controller_);
-  std::vector<std::string> stored;
-  for (const auto& a : resolve(hp.host)) {
-    if (std::find(controller_addresses_.begin(), controller_addresses_.end(), a) ==
-        controller_addresses_.end()) {
-      controller_addresses_.push_back(a);
-    }
+void Agent::pinController(const std::string& grpc_peer) {
+  ControllerPins pins = ControllerPins::decode(store_->getOr("controller_addresses", ""));
+  pins.expire(absl::Now());
+  if (auto peer = addressOfGrpcPeer(grpc_peer)) {
+    pins.confirm(*peer, absl::Now());
+  } else {
+    logWarning("host %s: controller peer %s has no IP address to pin", trust_.host_id,
+               absl::CHexEscape(grpc_peer));
   }
-  for (const auto& a : controller_addresses_) stored.push_back(a.toString());
-  (void)store_->set("controller_addresses", absl::StrJoin(stored, ","));
-  return controller_addresses_;
+  (void)store_->set("controller_addresses", pins.encode());
+  controller_addresses_ = pins.addresses();
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Agent::makeChannel(bool bulk) {
@@ -86,7 +62,6 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Agent::makeChannel(bool bulk) {
 }
 
 absl::Status Agent::session() {
-  pinController();
   WARDEN_ASSIGN_OR_RETURN(auto channel, makeChannel(false));
   auto stub = v1::AgentChannel::NewStub(channel);
   grpc::ClientContext ctx;
@@ -104,6 +79,9 @@ absl::Status Agent::session() {
   bool ok = send(hello);
   std::thread worker, heartbeat;
   if (ok) {
+    // The hello went out over mutual TLS: this peer is the controller. Pinned before the
+    // command worker starts, which reads the pins.
+    pinController(ctx.peer());
     logInfo("host %s: connected to controller %s", trust_.host_id, controller_);
     worker = std::thread([this] { commandWorker(); });
     heartbeat = std::thread([this] { heartbeatLoop(); });

@@ -162,6 +162,11 @@ absl::Status WardenDeployment::killAgent(const std::string& name, int sig) {
   return absl::OkStatus();
 }
 
+pid_t WardenDeployment::agentPid(const std::string& name) const {
+  auto it = agents_.find(name);
+  return it == agents_.end() ? -1 : it->second->pid();
+}
+
 std::string WardenDeployment::agentLog(const std::string& name) {
   auto r = host(name).readFile(host(name).dir() + "/agent.log");
   return r.ok() ? *r : "";

@@ -63,6 +63,9 @@ class WardenDeployment {
   // SIGKILL (crash) or SIGTERM (orderly stop); either way containment must stay.
   absl::Status killAgent(const std::string& host, int sig);
   std::string agentLog(const std::string& host);
+  // The running agent's pid in the harness's PID namespace (its /proc is readable from the
+  // test); -1 when no agent runs there.
+  pid_t agentPid(const std::string& host) const;
   std::string controllerLog();
   // Waits until `warden hosts --json` says the host is connected (or not).
   absl::Status waitConnected(const std::string& host, bool connected,
