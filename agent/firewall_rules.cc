@@ -272,11 +272,28 @@ bool nftSafeInterfaceName(std::string_view name) {
   });
 }
 
+namespace {
+
+// "add table; delete table" for every table the script replaces: a no-op for one that does
+// not exist, so the script never depends on what is there. The owned table is added with its
+// flag: the kernel refuses an update that would drop `owner` (EOPNOTSUPP).
+void appendNftReset(std::string* out, const char* family, const std::string& name) {
+  const char* flags = name == kNftOwnedTable ? " { flags owner; }" : "";
+  absl::StrAppend(out, "add table ", family, " ", name, flags, "\ndelete table ", family, " ",
+                  name, "\n");
+}
+
+}  // namespace
+
 std::string buildNftScript(const ContainmentState& state,
-                           const std::vector<std::string>& interfaces) {
-  std::string out = absl::StrCat("add table inet ", kNftTable, "\ndelete table inet ", kNftTable,
-                                 "\nadd table netdev ", kNftTable, "\ndelete table netdev ",
-                                 kNftTable, "\n");
+                           const std::vector<std::string>& interfaces, bool owned_copy) {
+  std::vector<std::string> names = {kNftTable};
+  if (owned_copy) names.push_back(kNftOwnedTable);
+  std::string out;
+  for (const std::string& name : names) {
+    appendNftReset(&out, "inet", name);
+    appendNftReset(&out, "netdev", name);
+  }
   if (state.empty()) return out;
 
   std::vector<IpPrefix> blocked4, blocked6;
@@ -286,14 +303,12 @@ std::string buildNftScript(const ContainmentState& state,
   // The sets always exist (possibly empty) so that the table's shape does not depend on
   // which families are blocked; the rules referencing them are cheap.
   const NftChains chains = nftRules(state, /*have4=*/true, /*have6=*/true);
-
-  absl::StrAppend(&out, "table inet ", kNftTable, " {\n");
-  appendNftSet(&out, "blocked4", "ipv4_addr", blocked4);
-  appendNftSet(&out, "blocked6", "ipv6_addr", blocked6);
-  appendNftChain(&out, "input", chains.input);
-  appendNftChain(&out, "output", chains.output);
-  appendNftChain(&out, "forward", chains.forward);
-  absl::StrAppend(&out, "}\n");
+  std::string inet;
+  appendNftSet(&inet, "blocked4", "ipv4_addr", blocked4);
+  appendNftSet(&inet, "blocked6", "ipv6_addr", blocked6);
+  appendNftChain(&inet, "input", chains.input);
+  appendNftChain(&inet, "output", chains.output);
+  appendNftChain(&inet, "forward", chains.forward);
 
   // Raw (AF_PACKET) sockets skip the inet hooks. The netdev egress hook sees every frame a
   // device sends, raw or not, so it holds the isolation's outbound rules again, with ARP
@@ -306,31 +321,40 @@ std::string buildNftScript(const ContainmentState& state,
   }
   std::sort(devices.begin(), devices.end());
   devices.erase(std::unique(devices.begin(), devices.end()), devices.end());
-  if (!state.isolation || devices.empty()) return out;
-  // Written the way nft prints it, so the read-back compares hook lines verbatim.
-  const std::string hook_devices = devices.size() == 1
-                                       ? absl::StrCat("device \"", devices.front(), "\"")
-                                       : absl::StrCat("devices = { ", absl::StrJoin(devices, ", "), " }");
-  const IsolationRules iso = nftIsolationRules(*state.isolation);
-  std::vector<std::string> egress;
-  egress.push_back(nftRule(
-      "arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp operation { request, reply } accept",
-      "arp-out"));
-  egress.insert(egress.end(), iso.out.begin(), iso.out.end());
-  egress.push_back(nftRule("drop", "raw-out"));
-  const std::vector<std::string> ingress = {
-      nftRule("meta protocol { ip, ip6, arp } accept", "raw-in ip"),
-      nftRule("drop", "raw-in"),
-  };
-  absl::StrAppend(&out, "table netdev ", kNftTable, " {\n");
-  using Chain = std::pair<const char*, const std::vector<std::string>*>;
-  for (const auto& [hook, rules] : {Chain{"ingress", &ingress}, Chain{"egress", &egress}}) {
-    absl::StrAppend(&out, "\tchain ", hook, " {\n\t\ttype filter hook ", hook, " ", hook_devices,
-                    " priority -500; policy accept;\n");
-    for (const std::string& r : *rules) absl::StrAppend(&out, "\t\t", r, "\n");
-    absl::StrAppend(&out, "\t}\n");
+  std::string netdev;
+  if (state.isolation && !devices.empty()) {
+    // Written the way nft prints it, so the read-back compares hook lines verbatim.
+    const std::string hook_devices =
+        devices.size() == 1 ? absl::StrCat("device \"", devices.front(), "\"")
+                            : absl::StrCat("devices = { ", absl::StrJoin(devices, ", "), " }");
+    const IsolationRules iso = nftIsolationRules(*state.isolation);
+    std::vector<std::string> egress;
+    egress.push_back(nftRule(
+        "arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp operation { request, reply } accept",
+        "arp-out"));
+    egress.insert(egress.end(), iso.out.begin(), iso.out.end());
+    egress.push_back(nftRule("drop", "raw-out"));
+    const std::vector<std::string> ingress = {
+        nftRule("meta protocol { ip, ip6, arp } accept", "raw-in ip"),
+        nftRule("drop", "raw-in"),
+    };
+    using Chain = std::pair<const char*, const std::vector<std::string>*>;
+    for (const auto& [hook, rules] : {Chain{"ingress", &ingress}, Chain{"egress", &egress}}) {
+      absl::StrAppend(&netdev, "\tchain ", hook, " {\n\t\ttype filter hook ", hook, " ",
+                      hook_devices, " priority -500; policy accept;\n");
+      for (const std::string& r : *rules) absl::StrAppend(&netdev, "\t\t", r, "\n");
+      absl::StrAppend(&netdev, "\t}\n");
+    }
   }
-  absl::StrAppend(&out, "}\n");
+
+  // The owned copy holds the same sets and chains. Both copies' chains see every packet (base
+  // chains on one hook all run), so a packet passes only when both accept it — the same rules
+  // — and deleting the plain table leaves the owned one enforcing, with no gap.
+  for (const std::string& name : names) {
+    const char* flags = name == kNftOwnedTable ? "\tflags owner\n" : "";
+    absl::StrAppend(&out, "table inet ", name, " {\n", flags, inet, "}\n");
+    if (!netdev.empty()) absl::StrAppend(&out, "table netdev ", name, " {\n", flags, netdev, "}\n");
+  }
   return out;
 }
 

@@ -31,9 +31,9 @@ int fail(const absl::Status& s, const char* what) {
   }
 }
 
-absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall) {
+absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall, bool owned_table) {
   warden::AgentParts parts;
-  auto fw = warden::linux_os::makeFirewall(firewall);
+  auto fw = warden::linux_os::makeFirewall(firewall, {.owned_table = owned_table});
   if (!fw.ok()) return fw.status();
   parts.firewall = std::move(*fw);
   parts.conntrack = warden::linux_os::makeConnectionTracker();
@@ -58,7 +58,7 @@ std::string chooseFirewall(warden::StateStore& store, const std::string& flag) {
 }
 
 int run(const std::string& state_dir, const std::string& firewall, double rollback_s,
-        bool syscall_filter) {
+        bool syscall_filter, bool owned_table) {
   // First, while the process has one thread: every thread made later inherits the filter.
   if (syscall_filter) {
     if (auto s = warden::linux_os::installAgentSyscallFilter(); !s.ok()) {
@@ -69,7 +69,7 @@ int run(const std::string& state_dir, const std::string& firewall, double rollba
   }
   auto store = warden::StateStore::open(state_dir);
   if (!store.ok()) return fail(store.status(), "run");
-  auto parts = makeParts(chooseFirewall(**store, firewall));
+  auto parts = makeParts(chooseFirewall(**store, firewall), owned_table);
   if (!parts.ok()) return fail(parts.status(), "run");
   warden::AgentOptions options;
   options.state_dir = state_dir;
@@ -97,7 +97,9 @@ int run(const std::string& state_dir, const std::string& firewall, double rollba
 int restore(const std::string& state_dir, const std::string& firewall) {
   auto store = warden::StateStore::open(state_dir);
   if (!store.ok()) return fail(store.status(), "restore");
-  auto fw = warden::linux_os::makeFirewall(chooseFirewall(**store, firewall));
+  // No owned copy: it would die with this short-lived process. The agent adds it when it
+  // starts; the plain table holds until then.
+  auto fw = warden::linux_os::makeFirewall(chooseFirewall(**store, firewall), {.owned_table = false});
   if (!fw.ok()) return fail(fw.status(), "restore");
   auto conntrack = warden::linux_os::makeConnectionTracker();
   warden::Containment containment(**fw, *conntrack, **store);
@@ -147,6 +149,14 @@ int main(int argc, char** argv) {
                    "EPERM and are logged); off: only for measuring its cost")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  std::string owned_table = "on";
+  run_cmd
+      ->add_option("--owned-table", owned_table,
+                   "on: keep a copy of the rules in an nftables table only the agent may change "
+                   "(flags owner; kernels without it fall back and say so); off: the plain "
+                   "table only, as an older kernel gets it")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
 
   auto* restore_cmd = app.add_subcommand(
       "restore", "Re-apply persisted containment (at boot, before the network; no network needed)");
@@ -167,6 +177,7 @@ int main(int argc, char** argv) {
                 id->c_str(), enroll.state_dir.c_str());
     return 0;
   }
-  if (*run_cmd) return run(state_dir, firewall, rollback_s, syscall_filter == "on");
+  if (*run_cmd) return run(state_dir, firewall, rollback_s, syscall_filter == "on",
+                              owned_table == "on");
   return restore(state_dir, firewall);
 }

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/support/fleet.h"
 #include "tests/support/warden_deployment.h"
@@ -54,6 +55,28 @@ TEST(HardeningTest, TheAgentRunsUnderItsFilterAndEveryActionStillWorks) {
     ++controller_rules;
   }
   EXPECT_EQ(controller_rules, 1u) << rules->out;
+  // Root on the host flushes the whole ruleset: the agent's owned copy keeps the host
+  // isolated at once (no gap), and the agent puts the plain table back by itself.
+  TestHost& host = w.host("host-42");
+  auto echo = TcpEchoServer::start(host);
+  ASSERT_TRUE(echo.ok()) << echo.status();
+  EXPECT_EQ(tcpProbe(w.controllerHost(), host.ipv4(), (*echo)->port(), absl::Seconds(1)),
+            ConnectOutcome::kTimedOut);
+  auto flush = host.exec({"nft", "flush", "ruleset"});
+  ASSERT_TRUE(flush.ok());
+  ASSERT_EQ(flush->exit_code, 0) << flush->err;
+  EXPECT_EQ(tcpProbe(w.controllerHost(), host.ipv4(), (*echo)->port(), absl::Seconds(1)),
+            ConnectOutcome::kTimedOut)
+      << "the flush opened a gap";
+  bool restored = false;
+  for (int i = 0; i < 50 && !restored; ++i) {
+    auto tables = host.exec({"nft", "list", "tables"});
+    restored = tables.ok() && absl::StrContains(tables->out, "table inet warden\n");
+    if (!restored) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(restored) << "the agent did not re-apply the plain table" << w.agentLog("host-42");
+  EXPECT_EQ((*echo)->accepted(), 0);
+
   auto netdev = w.host("host-42").exec({"nft", "list", "table", "netdev", "warden"});
   ASSERT_TRUE(netdev.ok());
   EXPECT_TRUE(absl::StrContains(netdev->out, "hook egress")) << netdev->out << netdev->err;

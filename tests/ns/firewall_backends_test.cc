@@ -58,7 +58,8 @@ TEST_P(BackendNsTest, IsolationLetsOnlyControllerAndAllowEntriesThrough) {
   EXPECT_EQ(report->prior_digest.size(), 64u);
   EXPECT_EQ(report->installed_digest.size(), 64u);
   if (GetParam() == "nftables") {
-    EXPECT_EQ(report->applied, buildNftScript(state, {"lo", "wfw0"}));
+    EXPECT_EQ(report->applied, buildNftScript(state, {"lo", "wfw0"}, /*owned_copy=*/true));
+    EXPECT_TRUE(report->warnings.empty()) << report->warnings.front();
   }
   EXPECT_TRUE(verify(*fw, state).ok()) << verify(*fw, state);
 

@@ -7,15 +7,16 @@
 
 namespace warden::linux_os {
 
-absl::StatusOr<std::unique_ptr<Firewall>> makeFirewall(const std::string& which) {
-  if (which == "nftables") return makeNftablesFirewall();
+absl::StatusOr<std::unique_ptr<Firewall>> makeFirewall(const std::string& which,
+                                                       NftablesOptions nft_options) {
+  if (which == "nftables") return makeNftablesFirewall(nft_options);
   if (which == "iptables") return makeIptablesFirewall();
   if (which != "auto") {
     return absl::InvalidArgumentError(absl::StrCat("unknown firewall backend '", which,
                                                    "' (expected auto, nftables or iptables)"));
   }
   const absl::Status nft = probeNftables();
-  if (nft.ok()) return makeNftablesFirewall();
+  if (nft.ok()) return makeNftablesFirewall(nft_options);
   const absl::Status ipt = probeIptables();
   if (ipt.ok()) return makeIptablesFirewall();
   return absl::FailedPreconditionError(

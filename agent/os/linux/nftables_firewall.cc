@@ -1,8 +1,11 @@
 // Firewall on libnftables: the whole of Warden's table is replaced by one script, which
 // libnftables commits as a single netlink batch (one transaction: all or nothing).
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <net/if.h>
 #include <nftables/libnftables.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -51,6 +55,29 @@ std::string trimmed(const char* buf) {
 
 using NftContext = std::unique_ptr<nft_ctx, void (*)(nft_ctx*)>;
 
+// Sets FD_CLOEXEC on every NETLINK_NETFILTER socket of the process.
+void closeOnExecNetfilterSockets() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  const int self = ::dirfd(dir);
+  while (dirent* e = ::readdir(dir)) {
+    int fd = -1;
+    if (!absl::SimpleAtoi(e->d_name, &fd) || fd == self) continue;
+    int domain = 0, protocol = 0;
+    socklen_t len = sizeof(domain);
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_NETLINK) {
+      continue;
+    }
+    len = sizeof(protocol);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
+        protocol == NETLINK_NETFILTER) {
+      const int flags = ::fcntl(fd, F_GETFD);
+      if (flags >= 0) (void)::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+  }
+  ::closedir(dir);
+}
+
 // A context and the namespace its netlink socket talks to. Holding the namespace open keeps
 // its inode number from being reused by a newer namespace while the context is cached.
 struct CachedContext {
@@ -79,6 +106,9 @@ absl::StatusOr<nft_ctx*> contextForCallingThread() {
     return absl::UnavailableError(
         absl::StrCat("Failed to create nftables context: ", std::strerror(errno)));
   }
+  // The context's netlink socket owns the owned table: no child may inherit it, whatever
+  // libnftables opened it with.
+  closeOnExecNetfilterSockets();
   if (nft_ctx_buffer_output(entry->ctx.get()) != 0 || nft_ctx_buffer_error(entry->ctx.get()) != 0) {
     return absl::InternalError("Failed to buffer nftables output");
   }
@@ -116,6 +146,7 @@ struct TableShape {
   std::vector<std::string> set_order;
   std::map<std::string, std::vector<std::string>> set_props;  // type/flags lines
   std::map<std::string, std::vector<std::string>> set_elements;
+  std::string table_flags;  // "flags owner", or empty
 };
 
 std::string ruleComment(const std::string& rule) {
@@ -127,14 +158,15 @@ std::string ruleComment(const std::string& rule) {
 
 // Parses the text nft prints for `list table FAMILY warden` (and the table block of our own
 // script, which is written in the same layout). Only the block of that table counts.
-TableShape parseTable(const std::string& text, const std::string& family) {
+TableShape parseTable(const std::string& text, const std::string& family,
+                      const std::string& name_of_table) {
   TableShape shape;
   enum class Where { kOutside, kTable, kSet, kChain };
   Where where = Where::kOutside;
   std::string name;
   bool in_elements = false;
   std::string elements;
-  const std::string header = absl::StrCat("table ", family, " ", kNftTable, " {");
+  const std::string header = absl::StrCat("table ", family, " ", name_of_table, " {");
   for (absl::string_view raw : absl::StrSplit(text, '\n')) {
     const std::string line(absl::StripAsciiWhitespace(raw));
     if (line.empty()) continue;
@@ -142,13 +174,18 @@ TableShape parseTable(const std::string& text, const std::string& family) {
       elements += " " + line;
       if (line.find('}') != std::string::npos) in_elements = false;
     } else if (where == Where::kOutside) {
-      if (line == header) where = Where::kTable;
+      // An owned table's header names its owner: "table inet warden_owned { # progname x".
+      if (line == header || absl::StartsWith(line, header + " # progname ")) {
+        where = Where::kTable;
+      }
       continue;
     } else if (line == "}") {
       where = where == Where::kTable ? Where::kOutside : Where::kTable;
       continue;
     } else if (where == Where::kTable) {
-      if (absl::StartsWith(line, "set ") && absl::EndsWith(line, " {")) {
+      if (absl::StartsWith(line, "flags ")) {
+        shape.table_flags = line;
+      } else if (absl::StartsWith(line, "set ") && absl::EndsWith(line, " {")) {
         where = Where::kSet;
         name = line.substr(4, line.size() - 6);
         shape.set_order.push_back(name);
@@ -200,10 +237,14 @@ std::string joined(const std::vector<std::string>& v) {
 // OK when `listing` holds exactly the sets, chains and rules that `script` creates in table
 // `family` warden.
 absl::Status compareShapes(const std::string& script, const std::string& listing,
-                           const std::string& family) {
-  const TableShape want = parseTable(script, family);
-  const TableShape have = parseTable(listing, family);
-  const std::string where = absl::StrCat("table ", family, " ", kNftTable);
+                           const std::string& family, const std::string& table_name) {
+  const TableShape want = parseTable(script, family, table_name);
+  const TableShape have = parseTable(listing, family, table_name);
+  const std::string where = absl::StrCat("table ", family, " ", table_name);
+  if (have.table_flags != want.table_flags) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s has '%s', expected '%s'", where, have.table_flags, want.table_flags));
+  }
   if (have.chain_order != want.chain_order) {
     return absl::FailedPreconditionError(absl::StrFormat("%s has chains [%s], expected [%s]", where,
                                                          joined(have.chain_order),
@@ -269,6 +310,7 @@ std::vector<std::string> interfaceWarnings(const ContainmentState& state,
 
 class NftablesFirewall : public Firewall {
  public:
+  explicit NftablesFirewall(NftablesOptions options) : options_(options) {}
   std::string backend() const override { return "nftables"; }
 
   absl::StatusOr<FirewallReport> apply(const ContainmentState& state) override {
@@ -278,9 +320,22 @@ class NftablesFirewall : public Firewall {
     if (!prior.ok()) return prior.status();
     report.prior_digest = *prior;
     const std::vector<std::string> interfaces = interfaceNames();
-    report.applied = buildNftScript(state, interfaces);
     report.warnings = interfaceWarnings(state, interfaces);
-    if (auto run = runNft(report.applied); !run.ok()) {
+    bool owned = options_.owned_table;
+    report.applied = buildNftScript(state, interfaces, owned);
+    absl::StatusOr<std::string> run = runNft(report.applied);
+    if (!run.ok() && owned) {
+      // An old kernel (no table owner flag), or a table of that name owned by someone else:
+      // the plain table alone still isolates, and says what it could not do.
+      report.warnings.push_back(absl::StrCat("no owned copy of the rules (", kNftOwnedTable,
+                                             "): ", run.status().message(),
+                                             "; `nft flush ruleset` would open a gap of up "
+                                             "to a second until the agent re-applies"));
+      owned = false;
+      report.applied = buildNftScript(state, interfaces, false);
+      run = runNft(report.applied);
+    }
+    if (!run.ok()) {
       return absl::Status(run.status().code(),
                           absl::StrCat("nftables rejected table inet ", kNftTable,
                                        " update: ", run.status().message()));
@@ -292,12 +347,17 @@ class NftablesFirewall : public Firewall {
     }
     report.installed_digest = sha256Hex(*listing);
     std::lock_guard<std::mutex> lock(mu_);
-    installed_ = Installed{state, report.installed_digest};
+    installed_ = Installed{state, report.installed_digest, owned};
     return report;
   }
 
   absl::Status verify(const ContainmentState& state) override {
-    auto listing = checkInstalled(buildNftScript(state, interfaceNames()));
+    bool owned = options_.owned_table;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (installed_ && installed_->state == state) owned = installed_->owned;
+    }
+    auto listing = checkInstalled(buildNftScript(state, interfaceNames(), owned));
     if (!listing.ok()) return listing.status();
     // The comment check cannot see a rule edited in place with its comment kept; the exact
     // listing recorded by the last apply of the same state can.
@@ -323,6 +383,7 @@ class NftablesFirewall : public Firewall {
   struct Installed {
     ContainmentState state;
     std::string digest;
+    bool owned = false;  // the owned copy was installed with it
   };
 
   // Reads Warden's tables back and checks them against `script`; returns the listing (empty
@@ -334,31 +395,38 @@ class NftablesFirewall : public Firewall {
                                                                tables.status().message()));
     }
     std::string listing;
-    for (const std::string family : {"inet", "netdev"}) {
-      const std::string table = absl::StrCat("table ", family, " ", kNftTable);
-      const bool wanted = absl::StrContains(script, table + " {");
-      bool present = false;
-      for (absl::string_view line : absl::StrSplit(*tables, '\n')) {
-        if (absl::StripAsciiWhitespace(line) == table) present = true;
-      }
-      if (!wanted) {
-        if (present) {
-          return absl::FailedPreconditionError(
-              absl::StrCat(table, " is present but should not be"));
+    for (const std::string name : {kNftTable, kNftOwnedTable}) {
+      for (const std::string family : {"inet", "netdev"}) {
+        const std::string table = absl::StrCat("table ", family, " ", name);
+        // Only the tables the script resets are Warden's to check.
+        if (!absl::StrContains(script, absl::StrCat("add ", table, "\n")) &&
+            !absl::StrContains(script, absl::StrCat("add ", table, " {"))) {
+          continue;
         }
-        continue;
+        const bool wanted = absl::StrContains(script, absl::StrCat("\n", table, " {\n"));
+        bool present = false;
+        for (absl::string_view line : absl::StrSplit(*tables, '\n')) {
+          if (absl::StripAsciiWhitespace(line) == table) present = true;
+        }
+        if (!wanted) {
+          if (present) {
+            return absl::FailedPreconditionError(absl::StrCat(table, " is present but should not be"));
+          }
+          continue;
+        }
+        auto one = runNft(absl::StrCat("list ", table));
+        if (!one.ok()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(table, " cannot be read: ", one.status().message()));
+        }
+        if (auto st = compareShapes(script, *one, family, name); !st.ok()) return st;
+        absl::StrAppend(&listing, *one);
       }
-      auto one = runNft(absl::StrCat("list ", table));
-      if (!one.ok()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(table, " cannot be read: ", one.status().message()));
-      }
-      if (auto st = compareShapes(script, *one, family); !st.ok()) return st;
-      absl::StrAppend(&listing, *one);
     }
     return listing;
   }
 
+  const NftablesOptions options_;
   std::mutex mu_;
   std::optional<Installed> installed_;
 };
@@ -374,6 +442,8 @@ absl::Status probeNftables() {
   return absl::OkStatus();
 }
 
-std::unique_ptr<Firewall> makeNftablesFirewall() { return std::make_unique<NftablesFirewall>(); }
+std::unique_ptr<Firewall> makeNftablesFirewall(NftablesOptions options) {
+  return std::make_unique<NftablesFirewall>(options);
+}
 
 }  // namespace warden::linux_os
