@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "tests/bench/agent_args.h"
 #include "tests/support/fleet.h"
 #include "tests/support/warden_deployment.h"
 
@@ -110,7 +111,7 @@ void BM_IsolateReleaseCycle(benchmark::State& state) {
     state.SkipWithError(std::string(d.status().message()).c_str());
     return;
   }
-  if (!(*d)->enroll("host-42").ok() || !(*d)->startAgent("host-42").ok()) {
+  if (!(*d)->enroll("host-42").ok() || !(*d)->startAgent("host-42", benchAgentArgs()).ok()) {
     state.SkipWithError("agent did not start");
     return;
   }

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "tests/bench/agent_args.h"
 #include "tests/support/fleet.h"
 #include "tests/support/warden_deployment.h"
 
@@ -70,7 +71,7 @@ std::unique_ptr<WardenDeployment> deployment(benchmark::State& state) {
   auto passwd = h.readFile("/etc/passwd");
   if (!passwd.ok() ||
       !h.writeFile("/etc/passwd", *passwd + "mallory:x:1002:1002::/tmp:/bin/bash\n").ok() ||
-      !(*d)->enroll(kHost).ok() || !(*d)->startAgent(kHost).ok()) {
+      !(*d)->enroll(kHost).ok() || !(*d)->startAgent(kHost, benchAgentArgs()).ok()) {
     state.SkipWithError("agent did not start");
     return nullptr;
   }
