@@ -103,7 +103,7 @@ absl::Status LogWriter::recoverReceipts() {
     if (!r.ok()) continue;
     auto stored = keys_.registry->finishAction(e->ref, std::string(receiptStatusName(r->status)),
                                                r->message, e->body, e->signature, e->logged_unix_ms,
-                                               containmentAfter(*r));
+                                               containmentAfter(by_id.at(e->ref)->kind, *r));
     if (stored.ok() && *stored) {
       logInfo("action %s: receipt recovered from action log entry %d", e->ref, i);
     }

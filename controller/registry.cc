@@ -48,10 +48,11 @@ bool ActionRecord::finished() const {
   return state == "succeeded" || state == "failed" || state == "refused" || state == "expired";
 }
 
-std::string containmentAfter(const Receipt& r) {
-  if (r.status != ReceiptStatus::kSucceeded) return "";
-  if (r.kind == "isolate") return "isolated";
-  if (r.kind == "release") return "none";
+std::string containmentAfter(const std::string& action_kind, const Receipt& r) {
+  // The action's kind, not the receipt's: a host's receipt only says whether it was done.
+  if (r.status != ReceiptStatus::kSucceeded || r.kind != action_kind) return "";
+  if (action_kind == "isolate") return "isolated";
+  if (action_kind == "release") return "none";
   return "";
 }
 

@@ -56,7 +56,7 @@ struct ActionRecord {
 
 // The containment state a receipt leaves its host in ("isolated", "none"); "" when it changes
 // nothing. Registry::finishAction records it with the receipt.
-std::string containmentAfter(const Receipt& r);
+std::string containmentAfter(const std::string& action_kind, const Receipt& r);
 
 struct HostEventRecord {
   std::string host_id;

@@ -3,6 +3,7 @@
 #include <shared_mutex>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "common/command.h"
 #include "common/crypto/ed25519.h"
@@ -39,6 +40,16 @@ void ReceiptIntake::acceptReceipt(AgentSession& s, const std::string& host_id,
   if (!action.ok() || action->host_id != host_id || r->host_id != host_id) {
     log.recordLoggedEvent("controller", host_id, "bad-receipt",
                           absl::StrFormat("receipt for unknown action %s", command_id), command_id);
+    return;
+  }
+  if (r->kind != action->kind) {
+    // The containment state the registry keeps follows the action; a receipt that claims
+    // another kind is a lying host, not a result.
+    log.recordLoggedEvent(
+        "controller", host_id, "bad-receipt",
+        absl::StrFormat("receipt for %s (a %s) claims kind %s", command_id, action->kind,
+                        absl::CHexEscape(r->kind.substr(0, kMaxUntrustedText))),
+        command_id);
     return;
   }
   v1::ControllerMessage ack;
@@ -98,7 +109,7 @@ void ReceiptIntake::acceptReceipt(AgentSession& s, const std::string& host_id,
   }
   const std::string state(receiptStatusName(r->status));
   auto fresh = registry.finishAction(r->command_id, state, r->message, sr.receipt(), sr.signature(),
-                                     nowUnixMs(), containmentAfter(*r));
+                                     nowUnixMs(), containmentAfter(action->kind, *r));
   if (fresh.ok() && *fresh && (action->kind == "image" || action->kind == "collect") &&
       r->status != ReceiptStatus::kSucceeded) {
     // The action is over: what it left half-sent can no longer complete.

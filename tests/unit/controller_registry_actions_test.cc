@@ -142,6 +142,25 @@ TEST_F(RegistryTest, FinishActionRecordsContainmentWithTheReceipt) {
   EXPECT_EQ(reg_->findHost("host-a")->containment, "none");
 }
 
+// The containment a receipt brings follows the action's kind: a host that answers an isolate
+// with a "release" receipt (or a failure) changes nothing.
+TEST(ContainmentAfterTest, FollowsTheActionNotTheReceipt) {
+  Receipt r;
+  r.kind = "isolate";
+  r.status = ReceiptStatus::kSucceeded;
+  EXPECT_EQ(containmentAfter("isolate", r), "isolated");
+  r.kind = "release";
+  EXPECT_EQ(containmentAfter("release", r), "none");
+  EXPECT_EQ(containmentAfter("isolate", r), "");
+  r.kind = "isolate";
+  EXPECT_EQ(containmentAfter("release", r), "");
+  r.status = ReceiptStatus::kFailed;
+  EXPECT_EQ(containmentAfter("isolate", r), "");
+  r.kind = "kill-sessions";
+  r.status = ReceiptStatus::kSucceeded;
+  EXPECT_EQ(containmentAfter("kill-sessions", r), "");
+}
+
 // A receipt stored late (re-sent, or recovered from the log) does not undo the containment a
 // later isolate or release already set.
 TEST_F(RegistryTest, ALateReceiptDoesNotUndoALaterContainmentChange) {

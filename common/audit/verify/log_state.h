@@ -60,6 +60,7 @@ struct RequestState {
 struct CommandState {
   std::uint32_t host = 0;
   bool receipted = false;
+  std::uint32_t kind = 0;  // names id: a receipt must answer the kind that was dispatched
 };
 
 // Everything the rules share, owned by the driver for one export.

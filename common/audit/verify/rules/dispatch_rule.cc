@@ -34,7 +34,7 @@ class DispatchRule final : public EntryRule {
             e.ref.empty() ? controllersOwn(*c, host, log) : forRequest(e, *c, host, log)) {
       return *std::move(broken);
     }
-    if (!log.commands.try_emplace(c->id, CommandState{host, false}).second) {
+    if (!log.commands.try_emplace(c->id, CommandState{host, false, log.names.id(c->kind)}).second) {
       return StrFormat("command id %s was already dispatched", c->id);
     }
     return RuleOutcome::signedBy(*log.command_key);
