@@ -37,8 +37,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -94,7 +94,8 @@ std::string addrHex(const IpPrefix& p) {
 std::string nftSet(const std::vector<std::string>& elements) {
   if (elements.size() == 1) return elements.front();
   std::string out = "{ ";
-  for (std::size_t i = 0; i < elements.size(); ++i) absl::StrAppend(&out, i ? ", " : "", elements[i]);
+  for (std::size_t i = 0; i < elements.size(); ++i)
+    absl::StrAppend(&out, i ? ", " : "", elements[i]);
   return out + " }";
 }
 
@@ -130,9 +131,10 @@ IsolationRules nftIsolationRules(const IsolationPolicy& iso) {
                          "icmp type destination-unreachable icmp code frag-needed @th,64,8 0x45 "
                          "@th,136,8 6 @th,192,32 %s @th,240,16 %d",
                          addrHex(ctl), iso.controller_port)
-                   : absl::StrFormat("icmpv6 type packet-too-big @th,112,8 6 @th,256,128 %s "
-                                     "@th,400,16 %d",
-                                     addrHex(ctl), iso.controller_port);
+                   : absl::StrFormat(
+                         "icmpv6 type packet-too-big @th,112,8 6 @th,256,128 %s "
+                         "@th,400,16 %d",
+                         addrHex(ctl), iso.controller_port);
     r.in.push_back(nftRule(match + " accept", absl::StrCat("pmtu-in ", ep)));
   }
 
@@ -168,14 +170,14 @@ IsolationRules nftIsolationRules(const IsolationPolicy& iso) {
   }
   std::vector<std::string> to = {"255.255.255.255"};
   to.insert(to.end(), servers.begin(), servers.end());
-  r.out.push_back(nftRule(absl::StrFormat("ip daddr %s udp sport 68 udp dport 67 accept", nftSet(to)),
-                          "dhcp4-out"));
-  r.in.push_back(nftRule("ip daddr 255.255.255.255 udp sport 67 udp dport 68 accept",
-                         "dhcp4-in broadcast"));
+  r.out.push_back(nftRule(
+      absl::StrFormat("ip daddr %s udp sport 68 udp dport 67 accept", nftSet(to)), "dhcp4-out"));
+  r.in.push_back(
+      nftRule("ip daddr 255.255.255.255 udp sport 67 udp dport 68 accept", "dhcp4-in broadcast"));
   if (!servers.empty()) {
-    r.in.push_back(nftRule(
-        absl::StrFormat("ip saddr %s udp sport 67 udp dport 68 accept", nftSet(servers)),
-        "dhcp4-in server"));
+    r.in.push_back(
+        nftRule(absl::StrFormat("ip saddr %s udp sport 67 udp dport 68 accept", nftSet(servers)),
+                "dhcp4-in server"));
   }
   // DHCPv6 (RFC 8415 §7: client 546, server 547) is link-local: to All_DHCP_Relay_Agents_and_
   // Servers or a link-local server, and in only from link-local addresses.
@@ -279,8 +281,8 @@ namespace {
 // flag: the kernel refuses an update that would drop `owner` (EOPNOTSUPP).
 void appendNftReset(std::string* out, const char* family, const std::string& name) {
   const char* flags = name == kNftOwnedTable ? " { flags owner; }" : "";
-  absl::StrAppend(out, "add table ", family, " ", name, flags, "\ndelete table ", family, " ",
-                  name, "\n");
+  absl::StrAppend(out, "add table ", family, " ", name, flags, "\ndelete table ", family, " ", name,
+                  "\n");
 }
 
 }  // namespace
@@ -418,8 +420,9 @@ std::string buildIptablesRestore(const ContainmentState& state, int family, bool
       std::string u32;
       if (v4) {
         const std::string at = "0x0>>0x16&0x3c@";
-        u32 = absl::StrFormat("%s0x8=0x45000000:0x45ffffff&&%s0xe&0xff=0x6&&%s0x18=0x%s&&%s0x1c&0xffff=0x%x",
-                              at, at, at, absl::StripPrefix(addrHex(ctl), "0x"), at, iso.controller_port);
+        u32 = absl::StrFormat(
+            "%s0x8=0x45000000:0x45ffffff&&%s0xe&0xff=0x6&&%s0x18=0x%s&&%s0x1c&0xffff=0x%x", at, at,
+            at, absl::StripPrefix(addrHex(ctl), "0x"), at, iso.controller_port);
       } else {
         u32 = "0x4>>0x8&0xff=0x3a&&0x33&0xff=0x6";
         const std::string hex(absl::StripPrefix(addrHex(ctl), "0x"));
@@ -434,8 +437,8 @@ std::string buildIptablesRestore(const ContainmentState& state, int family, bool
       const std::string match =
           v4 ? absl::StrFormat("-p icmp -m icmp --icmp-type 3/4 -m u32 --u32 \"%s\"", u32)
              : absl::StrFormat("-p ipv6-icmp -m icmp6 --icmpv6-type 2 -m u32 --u32 \"%s\"", u32);
-      absl::StrAppend(&in, iptRule("INPUT", match,
-                                   "pmtu-in " + endpoint(ctl, iso.controller_port), "ACCEPT"));
+      absl::StrAppend(
+          &in, iptRule("INPUT", match, "pmtu-in " + endpoint(ctl, iso.controller_port), "ACCEPT"));
     }
 
     for (const AllowEntry& a : iso.allow) {
@@ -474,22 +477,27 @@ std::string buildIptablesRestore(const ContainmentState& state, int family, bool
       for (const IpPrefix& srv : iso.dhcp_servers) {
         if (srv.isV4()) servers.push_back(iptAddr(srv));
       }
-      absl::StrAppend(&o, iptRule("OUTPUT", "-d 255.255.255.255/32 -p udp -m udp --sport 68 --dport 67",
-                                  "dhcp4-out broadcast", "ACCEPT"));
+      absl::StrAppend(&o,
+                      iptRule("OUTPUT", "-d 255.255.255.255/32 -p udp -m udp --sport 68 --dport 67",
+                              "dhcp4-out broadcast", "ACCEPT"));
       for (const std::string& srv : servers) {
-        absl::StrAppend(&o, iptRule("OUTPUT", absl::StrCat("-d ", srv, " -p udp -m udp --sport 68 --dport 67"),
-                                    "dhcp4-out server " + srv, "ACCEPT"));
+        absl::StrAppend(
+            &o, iptRule("OUTPUT", absl::StrCat("-d ", srv, " -p udp -m udp --sport 68 --dport 67"),
+                        "dhcp4-out server " + srv, "ACCEPT"));
       }
-      absl::StrAppend(&in, iptRule("INPUT", "-d 255.255.255.255/32 -p udp -m udp --sport 67 --dport 68",
-                                   "dhcp4-in broadcast", "ACCEPT"));
+      absl::StrAppend(&in,
+                      iptRule("INPUT", "-d 255.255.255.255/32 -p udp -m udp --sport 67 --dport 68",
+                              "dhcp4-in broadcast", "ACCEPT"));
       for (const std::string& srv : servers) {
-        absl::StrAppend(&in, iptRule("INPUT", absl::StrCat("-s ", srv, " -p udp -m udp --sport 67 --dport 68"),
-                                     "dhcp4-in server " + srv, "ACCEPT"));
+        absl::StrAppend(
+            &in, iptRule("INPUT", absl::StrCat("-s ", srv, " -p udp -m udp --sport 67 --dport 68"),
+                         "dhcp4-in server " + srv, "ACCEPT"));
       }
     } else {
       for (const char* to : {"ff02::1:2/128", "fe80::/10"}) {
-        absl::StrAppend(&o, iptRule("OUTPUT", absl::StrCat("-d ", to, " -p udp -m udp --sport 546 --dport 547"),
-                                    absl::StrCat("dhcp6-out ", to), "ACCEPT"));
+        absl::StrAppend(
+            &o, iptRule("OUTPUT", absl::StrCat("-d ", to, " -p udp -m udp --sport 546 --dport 547"),
+                        absl::StrCat("dhcp6-out ", to), "ACCEPT"));
       }
       absl::StrAppend(&in, iptRule("INPUT", "-s fe80::/10 -p udp -m udp --sport 547 --dport 546",
                                    "dhcp6-in", "ACCEPT"));

@@ -38,6 +38,8 @@ std::string_view receiptStatusName(ReceiptStatus s) {
       return "failed";
     case ReceiptStatus::kRefused:
       return "refused";
+    case ReceiptStatus::kInterrupted:
+      return "interrupted";
   }
   return "failed";
 }
@@ -60,7 +62,7 @@ absl::StatusOr<Receipt> decodeReceipt(std::string_view bytes) {
   WARDEN_RETURN_IF_ERROR(rd.fields(r.command_id, r.host_id, r.kind));
   std::uint64_t status = 0;
   WARDEN_ASSIGN_OR_RETURN(status, rd.u64());
-  if (status > static_cast<std::uint64_t>(ReceiptStatus::kRefused)) {
+  if (status > static_cast<std::uint64_t>(ReceiptStatus::kInterrupted)) {
     return absl::InvalidArgumentError(absl::StrFormat("unknown receipt status %d", status));
   }
   r.status = static_cast<ReceiptStatus>(status);

@@ -36,7 +36,9 @@ bool knownCommandKind(const std::string& kind);
 std::string encodeCommand(const Command& c);
 absl::StatusOr<Command> decodeCommand(std::string_view bytes);
 
-enum class ReceiptStatus { kSucceeded, kFailed, kRefused };
+// kInterrupted: the agent had started the command when it stopped (a crash, a kill, a reboot);
+// it is answered with what the host now shows and never run a second time.
+enum class ReceiptStatus { kSucceeded, kFailed, kRefused, kInterrupted };
 std::string_view receiptStatusName(ReceiptStatus s);
 
 struct Receipt {

@@ -45,7 +45,8 @@ constexpr char kActionColumns[] =
 }  // namespace
 
 bool ActionRecord::finished() const {
-  return state == "succeeded" || state == "failed" || state == "refused" || state == "expired";
+  return state == "succeeded" || state == "failed" || state == "refused" || state == "expired" ||
+         state == "interrupted";
 }
 
 std::string containmentAfter(const std::string& action_kind, const Receipt& r) {

@@ -33,8 +33,9 @@ void addServer(std::vector<IpPrefix>* out, absl::string_view text) {
   if (out->size() >= kMaxDhcpServers) return;
   text = absl::StripAsciiWhitespace(text);
   // IpPrefix::parse takes CIDR too; a server is a bare dotted quad.
-  if (text.empty() || text.size() > 15 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return absl::ascii_isdigit(c) || c == '.'; })) {
+  if (text.empty() || text.size() > 15 || !std::all_of(text.begin(), text.end(), [](char c) {
+        return absl::ascii_isdigit(c) || c == '.';
+      })) {
     return;
   }
   auto p = IpPrefix::parse(std::string_view(text.data(), text.size()));

@@ -4,7 +4,9 @@
 // images and triage bundles: evidence_actions.cc.
 #include "agent/runtime/agent.h"
 
+#include <cstdlib>
 #include <random>
+#include <string_view>
 
 #include "absl/strings/str_split.h"
 #include "agent/runtime/controller_pins.h"
@@ -42,6 +44,13 @@ Agent::Agent(AgentOptions options, std::unique_ptr<StateStore> store, AgentParts
       parts_(std::move(parts)),
       receipt_key_(std::move(receipt_key)) {
   containment_ = std::make_unique<Containment>(*parts_.firewall, *parts_.conntrack, *store_);
+  if (const char* f = std::getenv("WARDEN_FAULT_INJECT"); f != nullptr) {
+    constexpr std::string_view kExit = "exit-before-receipt:";
+    if (std::string_view v(f); v.starts_with(kExit)) {
+      exit_before_receipt_ = std::string(v.substr(kExit.size()));
+      logWarning("FAULT INJECTION ACTIVE (WARDEN_FAULT_INJECT=%s): testing only", v);
+    }
+  }
 }
 
 Agent::~Agent() {

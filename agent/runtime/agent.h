@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -16,8 +17,8 @@
 #include "absl/time/time.h"
 #include "agent/actions/containment.h"
 #include "agent/actions/host_actions.h"
-#include "agent/os/evidence_source.h"
 #include "agent/os/dhcp_leases.h"
+#include "agent/os/evidence_source.h"
 #include "agent/os/firewall.h"
 #include "agent/os/triage.h"
 #include "agent/runtime/command_verifier.h"
@@ -99,6 +100,8 @@ class Agent {
   // isolate, release, block, unblock.
   ActionOutcome runContainment(const Command& cmd);
   ActionOutcome runHostAction(const Command& cmd);
+  // What the host shows now, for the receipt of an interrupted command ("now_*" details).
+  std::map<std::string, std::string> hostNow(bool containment);
 
   AgentOptions options_;
   std::unique_ptr<StateStore> store_;
@@ -109,6 +112,9 @@ class Agent {
   std::string controller_;
   std::uint16_t controller_port_ = 0;
   std::vector<IpPrefix> controller_addresses_;
+  // Test only: WARDEN_FAULT_INJECT=exit-before-receipt:KIND makes the agent _exit(70) after
+  // acting on a KIND command and before answering it, as a crash there would.
+  std::string exit_before_receipt_;
 
   std::atomic<bool> stopping_{false};
   std::mutex mu_;  // guards everything below

@@ -2,6 +2,8 @@
 // before anything is done, answered once with a signed receipt that is stored so that a
 // re-delivered command gets the same answer. Images and triage bundles run on threads of their
 // own (evidence_actions.cc).
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
@@ -122,10 +124,34 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
     });
     return;
   }
-  ActionOutcome out = cmd->kind == "isolate" || cmd->kind == "release" || cmd->kind == "block" ||
-                              cmd->kind == "unblock"
-                          ? runContainment(*cmd)
-                          : runHostAction(*cmd);
+  const bool containment = cmd->kind == "isolate" || cmd->kind == "release" ||
+                           cmd->kind == "block" || cmd->kind == "unblock";
+  // Execute once, across a crash too: a command this agent had started when it stopped (killed,
+  // crashed, the host rebooted) is answered with what the host shows now, never run again blind.
+  if (auto started = store_->findStarted(cmd->id); started.ok() && started->has_value()) {
+    r.status = ReceiptStatus::kInterrupted;
+    r.message = absl::StrFormat(
+        "interrupted: the agent stopped while running this %s (started at %d ms); it was not "
+        "run again, check what the host shows and send a new command if it is still needed",
+        cmd->kind, (*started)->started_unix_ms);
+    r.details = hostNow(containment);
+    r.details["interrupted_started_unix_ms"] = std::to_string((*started)->started_unix_ms);
+    r.finished_unix_ms = nowUnixMs();
+    logWarning("host %s: %s %s was interrupted by an agent restart; answering without running it",
+               trust_.host_id, cmd->kind, cmd->id);
+    reply(r);
+    return;
+  }
+  // Before the first side effect. An agent that cannot record it (a full disk) still acts:
+  // containment must not wait for disk space, and the receipt says the mark is missing.
+  const absl::Status marked = store_->markStarted(cmd->id, cmd->kind, r.started_unix_ms);
+  if (!marked.ok()) {
+    logWarning("host %s: cannot record that %s is starting: %s", trust_.host_id, cmd->id,
+               marked.message());
+  }
+  ActionOutcome out = containment ? runContainment(*cmd) : runHostAction(*cmd);
+  if (!marked.ok()) out.details["execute_once"] = "unrecorded: " + std::string(marked.message());
+  if (!exit_before_receipt_.empty() && exit_before_receipt_ == cmd->kind) _exit(70);
   r.status = out.ok ? ReceiptStatus::kSucceeded : ReceiptStatus::kFailed;
   r.message = out.message;
   r.details = out.details;
@@ -140,6 +166,21 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
     }
     out.after_ack();
   }
+}
+
+std::map<std::string, std::string> Agent::hostNow(bool containment) {
+  std::map<std::string, std::string> now;
+  if (containment) {
+    const ContainmentState s = containment_->current();
+    now["now_isolated"] = s.isolation ? "yes" : "no";
+    std::string blocked;
+    for (const auto& p : s.blocked) blocked += (blocked.empty() ? "" : ",") + p.toString();
+    now["now_blocked"] = blocked;
+  } else if (parts_.host) {
+    // The sessions the host has now: what a kill left, what a lock left logged in.
+    for (auto& [k, v] : parts_.host->listSessions().details) now["now_" + k] = std::move(v);
+  }
+  return now;
 }
 
 ActionOutcome Agent::runContainment(const Command& cmd) {

@@ -33,8 +33,8 @@ ControllerPins ControllerPins::decode(std::string_view stored) {
 std::string ControllerPins::encode() const {
   std::string out;
   for (const Pin& p : pins_) {
-    const std::string addr = p.address.isV4() ? p.address.toString()
-                                              : absl::StrCat("[", p.address.toString(), "]");
+    const std::string addr =
+        p.address.isV4() ? p.address.toString() : absl::StrCat("[", p.address.toString(), "]");
     absl::StrAppend(&out, out.empty() ? "" : ",", addr, "@", p.confirmed_unix_ms);
   }
   return out;

@@ -15,6 +15,8 @@ CREATE TABLE IF NOT EXISTS containment(id INTEGER PRIMARY KEY CHECK (id = 1), st
                                        updated_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS receipts(command_id TEXT PRIMARY KEY, receipt BLOB NOT NULL,
                                     signature BLOB NOT NULL, at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS started(command_id TEXT PRIMARY KEY, kind TEXT NOT NULL,
+                                   at_ms INTEGER NOT NULL);
 )sql";
 
 }  // namespace
@@ -124,11 +126,33 @@ absl::StatusOr<ContainmentState> StateStore::loadContainment() {
 absl::Status StateStore::saveReceipt(const std::string& command_id, const StoredReceipt& r) {
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("INSERT OR IGNORE INTO receipts(command_id, "
                                                 "receipt, signature, at_ms) VALUES(?, ?, ?, ?)"));
-  return st.bind(1, command_id)
-      .bindBlob(2, r.receipt)
-      .bindBlob(3, r.signature)
-      .bind(4, nowUnixMs())
-      .run();
+  // The receipt is the command's answer now; a crash before this delete leaves a row that
+  // findReceipt() shadows, so the order alone keeps it right.
+  WARDEN_RETURN_IF_ERROR(st.bind(1, command_id)
+                             .bindBlob(2, r.receipt)
+                             .bindBlob(3, r.signature)
+                             .bind(4, nowUnixMs())
+                             .run());
+  WARDEN_ASSIGN_OR_RETURN(auto done, db_->prepare("DELETE FROM started WHERE command_id = ?"));
+  return done.bind(1, command_id).run();
+}
+
+absl::Status StateStore::markStarted(const std::string& command_id, const std::string& kind,
+                                     std::int64_t at_unix_ms) {
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st,
+      db_->prepare("INSERT OR IGNORE INTO started(command_id, kind, at_ms) VALUES(?, ?, ?)"));
+  return st.bind(1, command_id).bind(2, kind).bind(3, at_unix_ms).run();
+}
+
+absl::StatusOr<std::optional<StartedCommand>> StateStore::findStarted(
+    const std::string& command_id) {
+  WARDEN_ASSIGN_OR_RETURN(auto st,
+                          db_->prepare("SELECT kind, at_ms FROM started WHERE command_id = ?"));
+  st.bind(1, command_id);
+  WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return std::optional<StartedCommand>();
+  return std::optional<StartedCommand>(StartedCommand{st.text(0), st.integer(1)});
 }
 
 absl::StatusOr<std::optional<StoredReceipt>> StateStore::findReceipt(

@@ -1,10 +1,12 @@
 // The agent's durable state in its state directory (0700):
 //   tls.key tls.crt ca.pem receipt.key   identity (keys 0600)
-//   agent.db                             SQLite: settings, containment state, receipts
+//   agent.db                             SQLite: settings, containment state, receipts,
+//                                        commands started but not yet answered
 // Containment state is what `warden-agent restore` re-applies at boot; receipts make commands
 // idempotent (a re-delivered command gets its first receipt back, never a second execution).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +21,12 @@ namespace warden {
 struct StoredReceipt {
   std::string receipt;
   std::string signature;
+};
+
+// A command the agent was about to act on (recorded before its first side effect).
+struct StartedCommand {
+  std::string kind;
+  std::int64_t started_unix_ms = 0;
 };
 
 class StateStore {
@@ -36,6 +44,12 @@ class StateStore {
 
   absl::Status saveReceipt(const std::string& command_id, const StoredReceipt& r);
   absl::StatusOr<std::optional<StoredReceipt>> findReceipt(const std::string& command_id);
+
+  // Execute once across a crash: a command is marked before it acts; its receipt clears the
+  // mark. A mark without a receipt after a restart means it was interrupted part way.
+  absl::Status markStarted(const std::string& command_id, const std::string& kind,
+                           std::int64_t at_unix_ms);
+  absl::StatusOr<std::optional<StartedCommand>> findStarted(const std::string& command_id);
 
  private:
   StateStore(std::string dir, std::unique_ptr<Database> db)

@@ -4,6 +4,14 @@
 #include "controller/cli/render.h"
 
 namespace warden::cli {
+namespace {
+
+// Over without being done: exit 1, whatever the reason the host or the controller gave.
+bool unsuccessful(const std::string& state) {
+  return state == "failed" || state == "refused" || state == "expired" || state == "interrupted";
+}
+
+}  // namespace
 
 int listActions(const Globals& g, const std::string& host) {
   v1::ListActionsRequest req;
@@ -20,7 +28,7 @@ int showAction(const Globals& g, const std::string& id) {
       return kExitOk;
     }
     printAction(a);
-    return a.state() == "failed" || a.state() == "refused" ? kExitFailed : kExitOk;
+    return unsuccessful(a.state()) ? kExitFailed : kExitOk;
   };
   return withAnswer(g, &v1::Operator::Stub::GetAction, req, absl::Seconds(15), show);
 }
@@ -28,8 +36,7 @@ int showAction(const Globals& g, const std::string& id) {
 int actionExitCode(const v1::SubmitResponse& resp) {
   int rc = kExitOk;
   for (const auto& a : resp.actions()) {
-    if (a.state() == "failed" || a.state() == "refused" || a.state() == "expired")
-      return kExitFailed;
+    if (unsuccessful(a.state())) return kExitFailed;
     if (a.state() == "queued" || a.state() == "delivered") rc = kExitPending;
   }
   return rc;

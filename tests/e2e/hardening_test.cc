@@ -31,8 +31,7 @@ std::string statusLine(pid_t pid, const std::string& field) {
 
 TEST(HardeningTest, TheAgentRunsUnderItsFilterAndEveryActionStillWorks) {
   WARDEN_REQUIRE_PRIVILEGES();
-  auto d = WardenDeployment::create(absl::StrFormat("hrd%d", getpid() % 100000),
-                                    {{"host-42", 42}});
+  auto d = WardenDeployment::create(absl::StrFormat("hrd%d", getpid() % 100000), {{"host-42", 42}});
   ASSERT_TRUE(d.ok()) << d.status();
   WardenDeployment& w = **d;
   ASSERT_TRUE(w.enroll("host-42").ok());

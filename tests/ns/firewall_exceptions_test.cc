@@ -23,13 +23,13 @@
 
 #include <array>
 #include <climits>
-#include <functional>
-#include <utility>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -243,8 +243,14 @@ std::string ipv4UdpPacket(const std::string& marker) {
   p[10] = sum >> 8;
   p[11] = sum & 0xff;
   const std::size_t udp_len = 8 + marker.size();
-  const std::uint8_t udp[8] = {0x9c, 0x40, 0, 9, static_cast<std::uint8_t>(udp_len >> 8),
-                               static_cast<std::uint8_t>(udp_len & 0xff), 0, 0};
+  const std::uint8_t udp[8] = {0x9c,
+                               0x40,
+                               0,
+                               9,
+                               static_cast<std::uint8_t>(udp_len >> 8),
+                               static_cast<std::uint8_t>(udp_len & 0xff),
+                               0,
+                               0};
   p.insert(p.end(), udp, udp + 8);
   p.insert(p.end(), marker.begin(), marker.end());
   return std::string(p.begin(), p.end());
@@ -307,7 +313,8 @@ TEST_P(ExceptionsNsTest, PathMtuErrorsPassOnlyForTheControllerFlow) {
   hold(listenAll(b_, &ctl_port));
   const Fd* icmp_in_a[2] = {&hold(icmpSocket(a_, false)), &hold(icmpSocket(a_, true))};
   // B plays the router on the path; the quoted packet went from A to `dst`:`port`.
-  const auto quoting = [&](bool v6, const char* dst, std::uint16_t port, const std::string& marker) {
+  const auto quoting = [&](bool v6, const char* dst, std::uint16_t port,
+                           const std::string& marker) {
     const char* host = v6 ? kA6 : kA4;
     return seen(*icmp_in_a[v6], marker,
                 [&] { return sendPmtuError(b_, v6, host, host, dst, port, marker); });

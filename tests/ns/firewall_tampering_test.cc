@@ -139,7 +139,8 @@ TEST_F(FirewallNsTest, OwnedTableHoldsIsolationWhenRootFlushesTheRuleset) {
   // Nobody but the owner may delete or change the owned copy.
   const CmdResult del = inNs(a_, {"nft", "delete", "table", "inet", "warden_owned"});
   EXPECT_NE(del.code, 0) << "root deleted the owned table";
-  const CmdResult add = inNs(a_, {"nft", "insert", "rule", "inet", "warden_owned", "input", "accept"});
+  const CmdResult add =
+      inNs(a_, {"nft", "insert", "rule", "inet", "warden_owned", "input", "accept"});
   EXPECT_NE(add.code, 0) << "root changed the owned table";
   EXPECT_FALSE(udpArrives(b_, kA4, udp_port, sink));
 

@@ -1,11 +1,12 @@
 // The agent's own seccomp filter against the real kernel: a denied call fails with EPERM and
 // a log line naming it and the caller — from the filtered process, another of its threads
 // and an exec'd child (which inherits the filter and no_new_privs) — and nothing is killed.
+#include "agent/os/linux/syscall_filter.h"
+
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/os/linux/syscall_filter.h"
 #include "gtest/gtest.h"
 #include "tests/support/process.h"
 

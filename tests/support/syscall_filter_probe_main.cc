@@ -25,7 +25,8 @@ std::string outcome(long rc) {
 void deniedCalls(const char* who) {
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof(attr));
-  std::printf("%s bpf: %s\n", who, outcome(syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr))).c_str());
+  std::printf("%s bpf: %s\n", who,
+              outcome(syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr))).c_str());
   std::printf("%s init_module: %s\n", who,
               outcome(syscall(SYS_init_module, nullptr, 0, "")).c_str());
   std::printf("%s getpid: %s\n", who, outcome(syscall(SYS_getpid) > 0 ? 0 : -1).c_str());
@@ -54,8 +55,10 @@ int main(int argc, char** argv) {
   int status = 0;
   waitpid(pid, &status, 0);
   std::printf("child exit: %s\n",
-              WIFEXITED(status) ? std::to_string(WEXITSTATUS(status)).c_str()
-                                : (std::string("signal ") + std::to_string(WTERMSIG(status))).c_str());
-  std::printf("denied: %llu\n", static_cast<unsigned long long>(warden::linux_os::deniedSyscallCount()));
+              WIFEXITED(status)
+                  ? std::to_string(WEXITSTATUS(status)).c_str()
+                  : (std::string("signal ") + std::to_string(WTERMSIG(status))).c_str());
+  std::printf("denied: %llu\n",
+              static_cast<unsigned long long>(warden::linux_os::deniedSyscallCount()));
   return 0;
 }

@@ -1,9 +1,8 @@
 // Only addresses that completed TLS as the controller are pinned, and pins expire.
-#include "agent/runtime/controller_pins.h"
-
 #include <string>
 #include <vector>
 
+#include "agent/runtime/controller_pins.h"
 #include "gtest/gtest.h"
 
 namespace warden {

@@ -277,7 +277,9 @@ constexpr char kIpt4NoV4Controller[] =
     "COMMIT\n";
 // clang-format on
 
-TEST(NftScript, RepresentativePolicy) { EXPECT_EQ(buildNftScript(representative(), kInterfaces), kNftFull); }
+TEST(NftScript, RepresentativePolicy) {
+  EXPECT_EQ(buildNftScript(representative(), kInterfaces), kNftFull);
+}
 
 TEST(NftScript, EmptyStateOnlyDeletesTheTable) {
   EXPECT_EQ(buildNftScript(ContainmentState{}, kInterfaces),

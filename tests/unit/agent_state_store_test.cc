@@ -222,5 +222,28 @@ TEST(StateStore, ReceiptsSurviveReopen) {
   EXPECT_EQ((*found)->receipt, "r");
   EXPECT_EQ((*found)->signature, "s");
 }
+
+// Execute once: the mark made before a command acts survives a crash (a reopen) and its
+// receipt clears it; marking again keeps the first time.
+TEST(StateStore, StartedMarkSurvivesReopenUntilTheReceipt) {
+  TempDir dir;
+  {
+    auto store = StateStore::open(dir.file("state"));
+    ASSERT_TRUE(store.ok());
+    EXPECT_FALSE((*store)->findStarted("a-1")->has_value());
+    ASSERT_TRUE((*store)->markStarted("a-1", "isolate", 1000).ok());
+    ASSERT_TRUE((*store)->markStarted("a-1", "isolate", 2000).ok());
+    ASSERT_TRUE((*store)->markStarted("a-2", "kill-sessions", 3000).ok());
+  }
+  auto store = StateStore::open(dir.file("state"));
+  ASSERT_TRUE(store.ok());
+  auto started = (*store)->findStarted("a-1");
+  ASSERT_TRUE(started.ok() && started->has_value());
+  EXPECT_EQ((*started)->kind, "isolate");
+  EXPECT_EQ((*started)->started_unix_ms, 1000);
+  ASSERT_TRUE((*store)->saveReceipt("a-1", StoredReceipt{"r", "s"}).ok());
+  EXPECT_FALSE((*store)->findStarted("a-1")->has_value());
+  EXPECT_TRUE((*store)->findStarted("a-2")->has_value());
+}
 }  // namespace
 }  // namespace warden::testing

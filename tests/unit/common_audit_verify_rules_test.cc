@@ -64,7 +64,8 @@ TEST_F(AuditVerifyTest, ChainRules) {
          b.dispatch(b.command("a-0000000000000017", "host-1", "block", "controller"), "");
          b.receipt("a-0000000000000017", "host-1", "unblock", k.host1);
        },
-       "the signed receipt is for kind 'unblock', but command a-0000000000000017 was dispatched as 'block'"},
+       "the signed receipt is for kind 'unblock', but command a-0000000000000017 was dispatched as "
+       "'block'"},
       {"request id reused",
        [&](LogBuilder& b) { b.request("bob", k.bob, "r-1a2b3c4d5e6f7081", "isolate", {"host-1"}); },
        "request id r-1a2b3c4d5e6f7081 was already used"},

@@ -93,8 +93,8 @@ const std::vector<std::string>& agentDeniedSyscalls() {
       // other processes' memory; the agent reads /proc, it never attaches
       "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
       // the mount table and swap (the agent mounts nothing)
-      "mount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsmount",
-      "fsconfig", "fspick", "mount_setattr", "swapon", "swapoff", "open_by_handle_at",
+      "mount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig",
+      "fspick", "mount_setattr", "swapon", "swapoff", "open_by_handle_at",
       // keyrings, accounting, the clock
       "add_key", "request_key", "keyctl", "acct", "settimeofday", "clock_settime", "adjtimex",
       "clock_adjtime", "quotactl", "vhangup", "lookup_dcookie", "nfsservctl"};
@@ -121,8 +121,8 @@ absl::Status installAgentSyscallFilter() {
     }
   }
   if (const int rc = seccomp_load(ctx); rc != 0) {
-    return absl::InternalError(absl::StrCat("seccomp: loading the filter failed: ",
-                                            std::strerror(-rc)));
+    return absl::InternalError(
+        absl::StrCat("seccomp: loading the filter failed: ", std::strerror(-rc)));
   }
   const int fd = seccomp_notify_fd(ctx);
   if (fd < 0) return absl::InternalError("seccomp: no notification descriptor");

@@ -36,8 +36,8 @@ class ReceiptRule final : public EntryRule {
     // Containment state follows the dispatched kind: a host may not answer an isolate with
     // a "release" receipt.
     if (log.names.id(r->kind) != c->second.kind) {
-      return StrFormat("the signed receipt is for kind %s, but command %s was dispatched as %s", quote(r->kind),
-                       e.ref, quote(log.names.name(c->second.kind)));
+      return StrFormat("the signed receipt is for kind %s, but command %s was dispatched as %s",
+                       quote(r->kind), e.ref, quote(log.names.name(c->second.kind)));
     }
     c->second.receipted = true;
     return RuleOutcome::signedBy(key->second);
