@@ -11,7 +11,8 @@
 
 namespace {
 
-int serve(const std::string& data_dir, const std::string& listen) {
+int serve(const std::string& data_dir, const std::string& listen,
+          const warden::EvidenceQuota& quota) {
   auto keys = warden::loadDataDir(data_dir);
   if (!keys.ok()) {
     std::fprintf(stderr, "warden-controller: %s\n", std::string(keys.status().message()).c_str());
@@ -19,6 +20,7 @@ int serve(const std::string& data_dir, const std::string& listen) {
   }
   warden::ServeOptions options;
   options.listen_override = listen;
+  options.evidence_quota = quota;
   // Block the termination signals in every thread; one thread waits for them.
   sigset_t set;
   sigemptyset(&set);
@@ -66,6 +68,22 @@ int main(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "Serve agents and operators");
   serve_cmd->add_option("--data-dir", data_dir, "Data directory made by init")->required();
   serve_cmd->add_option("--listen", listen, "Override the listen address stored by init");
+  warden::EvidenceQuota quota;
+  serve_cmd
+      ->add_option("--evidence-quota", quota.total_bytes,
+                   "Most bytes the evidence store holds, all hosts together (e.g. 500GiB; "
+                   "0: no limit but --evidence-keep-free)")
+      ->transform(CLI::AsSizeValue(false));
+  serve_cmd
+      ->add_option("--evidence-host-quota", quota.per_host_bytes,
+                   "Most evidence bytes one host's images and bundles take (0: no limit)")
+      ->transform(CLI::AsSizeValue(false));
+  serve_cmd
+      ->add_option("--evidence-keep-free", quota.keep_free_bytes,
+                   "Free space the evidence store always leaves on its disk, which holds the "
+                   "action log and the registry")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -87,5 +105,5 @@ int main(int argc, char** argv) {
         init.data_dir.c_str(), init.data_dir.c_str(), init.data_dir.c_str());
     return 0;
   }
-  return serve(data_dir, listen);
+  return serve(data_dir, listen, quota);
 }

@@ -51,7 +51,8 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
     ControllerKeys keys, const ServeOptions& options) {
   auto ctx = std::make_unique<ControllerContext>(std::move(keys));
   WARDEN_ASSIGN_OR_RETURN(ctx->log, LogWriter::open(ctx->keys, kMaxLogEntryBytes));
-  WARDEN_ASSIGN_OR_RETURN(ctx->evidence, EvidenceStore::open(ctx->keys.data_dir + "/evidence"));
+  WARDEN_ASSIGN_OR_RETURN(
+      ctx->evidence, EvidenceStore::open(ctx->keys.data_dir + "/evidence", options.evidence_quota));
   const ControllerKeys& k = ctx->keys;
   const std::string listen = options.listen_override.empty() ? k.listen : options.listen_override;
   WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(listen));

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/data_dir.h"
+#include "controller/evidence/store.h"
 
 namespace grpc {
 class Server;
@@ -17,6 +18,7 @@ namespace warden {
 struct ServeOptions {
   std::string listen_override;  // empty: the address stored by `init`
   absl::Duration default_expiry = absl::Hours(24);
+  EvidenceQuota evidence_quota;
 };
 
 class ControllerServer {

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,12 +29,61 @@ bool EvidenceStore::validId(std::string_view id) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<EvidenceStore>> EvidenceStore::open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<EvidenceStore>> EvidenceStore::open(const std::string& dir,
+                                                                   const EvidenceQuota& quota) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrFormat("creating %s: %s", dir, ec.message()));
   if (::chmod(dir.c_str(), 0700) != 0) return errnoStatus(errno, "chmod " + dir);
-  return std::unique_ptr<EvidenceStore>(new EvidenceStore(dir));
+  std::unique_ptr<EvidenceStore> store(new EvidenceStore(dir, quota));
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code size_ec;
+    const auto size = entry.is_regular_file(size_ec) ? entry.file_size(size_ec) : 0;
+    if (!size_ec) store->used_ += size;
+  }
+  if (ec) return absl::InternalError(absl::StrFormat("listing %s: %s", dir, ec.message()));
+  WARDEN_ASSIGN_OR_RETURN(auto items, store->list());
+  for (const auto& e : items) {
+    if (e.state != "complete" || e.record.host_id.empty()) continue;
+    store->used_by_host_[e.record.host_id] += e.record.stored_size;
+    store->attributed_.insert(e.id);
+  }
+  return store;
+}
+
+absl::Status EvidenceStore::roomForLocked(const std::string& host, std::uint64_t bytes) const {
+  if (quota_.total_bytes != 0 && used_ + bytes > quota_.total_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("the evidence store is full: it holds %d bytes, its quota is %d "
+                        "(warden-controller serve --evidence-quota)",
+                        used_, quota_.total_bytes));
+  }
+  if (auto it = used_by_host_.find(host); quota_.per_host_bytes != 0 && !host.empty()) {
+    const std::uint64_t held = it == used_by_host_.end() ? 0 : it->second;
+    if (held + bytes > quota_.per_host_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("%s's evidence is at its quota: %d bytes stored, at most %d per host "
+                          "(warden-controller serve --evidence-host-quota)",
+                          host, held, quota_.per_host_bytes));
+    }
+  }
+  // Asked each time: a disk may be mounted over the store while the controller runs.
+  struct stat own {
+  }, above{};
+  const std::string parent = std::filesystem::path(dir_).parent_path().string();
+  const bool own_disk = ::stat(dir_.c_str(), &own) == 0 && ::stat(parent.c_str(), &above) == 0 &&
+                        own.st_dev != above.st_dev;
+  struct statvfs fs;
+  if (!own_disk && quota_.keep_free_bytes != 0 && ::statvfs(dir_.c_str(), &fs) == 0) {
+    const std::uint64_t free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (free_bytes < bytes + quota_.keep_free_bytes) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "the evidence disk has %d bytes free and %d stay free for the action log and the "
+          "registry (warden-controller serve --evidence-keep-free)",
+          free_bytes, quota_.keep_free_bytes));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::string EvidenceStore::path(const std::string& id, const char* suffix) const {

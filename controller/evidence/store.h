@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,9 +71,23 @@ struct TransferProgress {
   std::int64_t updated_unix_ms = 0;
 };
 
+// How much the store may hold. The evidence directory sits beside the action log and the
+// registry: whatever hosts upload, the disk keeps room for them (a full log disk would stop
+// every containment). A chunk that would pass a limit is refused (ResourceExhausted) and the
+// transfer stays resumable.
+struct EvidenceQuota {
+  std::uint64_t total_bytes = 0;     // stored bytes of all items; 0: no limit
+  std::uint64_t per_host_bytes = 0;  // stored bytes of one host's items; 0: none
+  // Free space always left on the disk, when it is the disk of the directory above the store
+  // (the controller's data directory: the action log and the registry). An evidence store
+  // mounted on a disk of its own may fill it.
+  std::uint64_t keep_free_bytes = 1ull << 30;
+};
+
 class EvidenceStore {
  public:
-  static absl::StatusOr<std::unique_ptr<EvidenceStore>> open(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<EvidenceStore>> open(const std::string& dir,
+                                                             const EvidenceQuota& quota = {});
 
   // Valid ids: letters, digits, '-' and '_', 1..64 characters.
   static bool validId(std::string_view id);
@@ -82,8 +97,9 @@ class EvidenceStore {
   // FailedPrecondition when it was marked incomplete or is being received by another stream.
   // `stream`: an upload stream begins (counted in the custody record), not a probe of where
   // the transfer stands.
+  // `host`: whose item it is, counted against the per-host quota.
   absl::StatusOr<ResumePoint> begin(const std::string& id, Compression compression,
-                                    bool stream = true);
+                                    bool stream = true, const std::string& host = "");
   // Appends content bytes at `offset`, which must be where the transfer stands.
   absl::Status append(const std::string& id, std::uint64_t offset, std::string_view data);
   // Makes what was appended durable; returns the durable content size.
@@ -143,9 +159,12 @@ class EvidenceStore {
     // aligned chunks, copied through `aligned`: images do not fill the page cache.
     UniqueFd direct_fd;
     char* aligned = nullptr;
+    std::string host;  // whose quota the bytes count against
     ~Transfer();
   };
-  explicit EvidenceStore(std::string dir) : dir_(std::move(dir)) {}
+  EvidenceStore(std::string dir, EvidenceQuota quota) : dir_(std::move(dir)), quota_(quota) {}
+  // Refuses `bytes` more for `host` when a limit would be passed. Called with mu_ held.
+  absl::Status roomForLocked(const std::string& host, std::uint64_t bytes) const;
   std::string path(const std::string& id, const char* suffix) const;
   absl::Status rebuild(Transfer& t, const std::string& partial);
   absl::Status recoverLocked(const std::string& id);
@@ -158,7 +177,13 @@ class EvidenceStore {
       const std::function<absl::Status(std::string_view, std::string_view)>& fn) const;
 
   const std::string dir_;
+  const EvidenceQuota quota_;
   mutable std::mutex mu_;
+  // Stored bytes: all files in the directory, and by host (complete items from their records
+  // at open; partial ones from when their host resumes them).
+  std::uint64_t used_ = 0;
+  std::map<std::string, std::uint64_t> used_by_host_;
+  std::set<std::string> attributed_;  // ids whose bytes are in used_by_host_
   // Transfers being received, by id; a null entry reserves an id (begin() preparing, finish()
   // committing).
   std::map<std::string, std::unique_ptr<Transfer>> transfers_;

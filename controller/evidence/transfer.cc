@@ -103,7 +103,7 @@ absl::StatusOr<std::unique_ptr<EvidenceStore::Transfer>> EvidenceStore::prepare(
 }
 
 absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id, Compression compression,
-                                                 bool stream) {
+                                                 bool stream, const std::string& host) {
   if (!validId(id))
     return absl::InvalidArgumentError(absl::StrFormat("invalid evidence id '%s'", id));
   std::unique_ptr<Transfer> parked;
@@ -133,6 +133,8 @@ absl::StatusOr<ResumePoint> EvidenceStore::begin(const std::string& id, Compress
     transfers_.erase(id);
     return t.status();
   }
+  (*t)->host = host;
+  if (!host.empty() && attributed_.insert(id).second) used_by_host_[host] += (*t)->file_size;
   ResumePoint rp;
   rp.offset = (*t)->size;
   rp.prefix_sha256 = (*t)->hash.digestSoFar();
@@ -183,6 +185,10 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
     frame.resize(n);
     stored = frame;
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WARDEN_RETURN_IF_ERROR(roomForLocked(t->host, stored.size()));
+  }
   // Whole aligned chunks go around the page cache; anything else (the last chunk of an odd
   // size) through it.
   const bool direct = t->direct_fd.ok() && t->file_size % kDirectAlignment == 0 &&
@@ -201,6 +207,8 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
   t->size += data.size();
   t->file_size += stored.size();
   std::lock_guard<std::mutex> lock(mu_);
+  used_ += stored.size();
+  if (!t->host.empty()) used_by_host_[t->host] += stored.size();
   TransferProgress& p = progress_[id];
   p.held = t->size;
   p.updated_unix_ms = nowUnixMs();

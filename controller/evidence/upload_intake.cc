@@ -94,7 +94,7 @@ grpc::Status EvidenceIntake::upload(grpc::ServerContext* ctx,
   if (auto slot = claimSlot(host_id); !slot.ok()) return toGrpc(slot);
   absl::Cleanup release_slot = [&] { releaseSlot(host_id); };
   EvidenceStore& store = *ctx_.evidence;
-  auto rp = store.begin(id, up->compression);
+  auto rp = store.begin(id, up->compression, /*stream=*/true, host_id);
   if (!rp.ok()) return toGrpc(rp.status());
   absl::Cleanup end = [&] { store.end(id); };
   if (m.offset() != rp->offset) {
@@ -121,7 +121,12 @@ grpc::Status EvidenceIntake::upload(grpc::ServerContext* ctx,
     if (!reader->Read(&m)) break;
   }
   auto stored = pipe.finish();
-  if (!stored.ok()) return toGrpc(stored.status());
+  if (!stored.ok()) {
+    if (stored.status().code() == absl::StatusCode::kResourceExhausted) {
+      logWarning("evidence %s from %s refused: %s", id, host_id, stored.status().message());
+    }
+    return toGrpc(stored.status());
+  }
   const std::uint64_t held = *stored;
   if (ended_with_last) return finishUpload(*up, m, result);
   // The stream ended without its last message: what arrived is kept (and synced by finish()

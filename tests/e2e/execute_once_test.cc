@@ -35,8 +35,9 @@ class ExecuteOnceTest : public ::testing::Test {
   // Starts the agent so that it dies after acting on `kind` and before its receipt; sends the
   // command and returns its action id once the agent is gone.
   std::string crashDuring(const std::vector<std::string>& command, const std::string& kind) {
-    EXPECT_TRUE(d_->startAgent("host-42", {}, {"env", "WARDEN_FAULT_INJECT=exit-before-receipt:" + kind})
-                    .ok())
+    EXPECT_TRUE(
+        d_->startAgent("host-42", {}, {"env", "WARDEN_FAULT_INJECT=exit-before-receipt:" + kind})
+            .ok())
         << d_->agentLog("host-42");
     std::vector<std::string> args = command;
     args.insert(args.end(), {"--no-wait", "--json"});

@@ -142,5 +142,26 @@ TEST_F(ImageTest, FullEvidenceDiskFailsClearlyAndLeavesNoCompleteItem) {
   EXPECT_NE(list.out.find("\"state\": \"incomplete\""), std::string::npos) << list.out;
 }
 
+// The evidence quota (warden-controller serve --evidence-quota): an image that would pass it is
+// refused clearly and nothing is listed complete, and the action log goes on taking entries:
+// containment still works.
+TEST_F(ImageTest, EvidenceQuotaRefusesTheImageAndTheLogKeepsAcceptingEntries) {
+  ASSERT_NO_FATAL_FAILURE(attach(16 << 20, 5));
+  ASSERT_TRUE(d_->restartController({}, {"--evidence-quota", "4MiB"}).ok()) << d_->controllerLog();
+  ASSERT_TRUE(d_->waitConnected("host-42", true, absl::Seconds(30)).ok());
+  RunResult r = cli({"image", "host-42", loop_.device});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("the evidence store is full"), std::string::npos)
+      << r.out << r.err << d_->controllerLog();
+  RunResult list = cli({"evidence", "list", "--json"});
+  EXPECT_EQ(list.out.find("\"state\": \"complete\""), std::string::npos) << list.out;
+  EXPECT_NE(d_->controllerLog().find("refused: the evidence store is full"), std::string::npos)
+      << d_->controllerLog();
+  RunResult isolate = cli({"isolate", "host-42"});
+  EXPECT_EQ(isolate.exit_code, 0) << isolate.out << isolate.err;
+  RunResult release = cli({"release", "host-42"});
+  EXPECT_EQ(release.exit_code, 0) << release.out << release.err;
+}
+
 }  // namespace
 }  // namespace warden::testing

@@ -56,7 +56,8 @@ std::string WardenDeployment::controllerAddress() const {
 
 TestHost& WardenDeployment::host(const std::string& name) { return *fleet_->host(name); }
 
-absl::Status WardenDeployment::startController(const std::vector<std::string>& env) {
+absl::Status WardenDeployment::startController(const std::vector<std::string>& env,
+                                               const std::vector<std::string>& args) {
   std::vector<std::string> argv;
   if (!env.empty()) {
     argv.push_back("env");
@@ -66,6 +67,7 @@ absl::Status WardenDeployment::startController(const std::vector<std::string>& e
                                std::string("--data-dir"), data_dir_}) {
     argv.push_back(a);
   }
+  argv.insert(argv.end(), args.begin(), args.end());
   WARDEN_ASSIGN_OR_RETURN(
       controller_, controller_host_->spawn(argv, controller_host_->dir() + "/controller.log"));
   for (int i = 0; i < 200; ++i) {
@@ -92,9 +94,10 @@ absl::Status WardenDeployment::stopController() {
   return absl::OkStatus();
 }
 
-absl::Status WardenDeployment::restartController(const std::vector<std::string>& env) {
+absl::Status WardenDeployment::restartController(const std::vector<std::string>& env,
+                                                 const std::vector<std::string>& args) {
   (void)stopController();
-  return startController(env);
+  return startController(env, args);
 }
 
 absl::StatusOr<ExitStatus> WardenDeployment::waitControllerExit(absl::Duration timeout) {

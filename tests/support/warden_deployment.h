@@ -75,8 +75,9 @@ class WardenDeployment {
 
   // Stops and restarts the controller process (same data directory).
   // Stops the controller (SIGTERM) if it runs and starts it again, with `env` ("NAME=value",
-  // e.g. WARDEN_FAULT_INJECT=...) added to its environment.
-  absl::Status restartController(const std::vector<std::string>& env = {});
+  // e.g. WARDEN_FAULT_INJECT=...) added to its environment and `args` to `serve`'s.
+  absl::Status restartController(const std::vector<std::string>& env = {},
+                                 const std::vector<std::string>& args = {});
   // Stops the controller (SIGTERM) and waits for it; restartController() starts it again.
   absl::Status stopController();
   // Waits for the controller to exit on its own and returns how it ended.
@@ -84,7 +85,8 @@ class WardenDeployment {
 
  private:
   WardenDeployment() = default;
-  absl::Status startController(const std::vector<std::string>& env = {});
+  absl::Status startController(const std::vector<std::string>& env = {},
+                               const std::vector<std::string>& args = {});
 
   std::unique_ptr<TestFleet> fleet_;
   TestHost* controller_host_ = nullptr;

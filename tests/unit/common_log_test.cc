@@ -25,7 +25,9 @@ TEST(EscapeLogText, NewlinesCannotForgeALine) {
 TEST(EscapeLogText, TerminalControlsBidiAndBadBytesAreEscaped) {
   EXPECT_EQ(escapeLogText("\x1b[2Jgone"), "\\x1b[2Jgone");
   EXPECT_EQ(escapeLogText("\x7f"), "\\x7f");
-  EXPECT_EQ(escapeLogText("\xc2\x9b" "31m"), "\\xc2\\x9b31m");  // C1 CSI
+  EXPECT_EQ(escapeLogText("\xc2\x9b"
+                          "31m"),
+            "\\xc2\\x9b31m");  // C1 CSI
   EXPECT_EQ(escapeLogText("evil\xe2\x80\xaetxt.exe"), "evil\\xe2\\x80\\xaetxt.exe");
   EXPECT_EQ(escapeLogText("\xff\xfe"), "\\xff\\xfe");
   EXPECT_EQ(escapeLogText(std::string("nul\0byte", 8)), "nul\\x00byte");

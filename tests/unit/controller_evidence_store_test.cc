@@ -285,4 +285,55 @@ TEST(EvidenceStoreCrash, ResumeInTheSameProcessKeepsItsPlace) {
 }
 
 }  // namespace
+// The quota: a chunk that would pass the total, a host's share or the disk's reserve is
+// refused with ResourceExhausted, nothing of it is written, and the transfer stays resumable;
+// a reopened store counts what is already there.
+TEST(EvidenceQuotaTest, RefusesPastTheTotalAndAHostsShareAndCountsWhatIsThere) {
+  TempDir dir;
+  LiftImmutable lift{dir.path()};
+  EvidenceQuota quota;
+  quota.total_bytes = 300000;
+  quota.per_host_bytes = 200000;
+  quota.keep_free_bytes = 0;
+  const std::string chunk(100000, 'x');
+  {
+    auto store = EvidenceStore::open(dir.path() + "/evidence", quota);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->begin("a-1-1", Compression::kNone, true, "host-1").ok());
+    ASSERT_TRUE((*store)->append("a-1-1", 0, chunk).ok());
+    ASSERT_TRUE((*store)->append("a-1-1", 100000, chunk).ok());
+    const absl::Status share = (*store)->append("a-1-1", 200000, chunk);
+    EXPECT_EQ(share.code(), absl::StatusCode::kResourceExhausted) << share;
+    EXPECT_NE(share.message().find("host-1's evidence is at its quota"), std::string::npos)
+        << share;
+    EXPECT_EQ(*(*store)->sync("a-1-1"), 200000u) << "nothing of the refused chunk is kept";
+    (*store)->end("a-1-1");
+    ASSERT_TRUE((*store)->begin("a-2-1", Compression::kNone, true, "host-2").ok());
+    ASSERT_TRUE((*store)->append("a-2-1", 0, chunk).ok());
+    const absl::Status total = (*store)->append("a-2-1", 100000, chunk);
+    EXPECT_EQ(total.code(), absl::StatusCode::kResourceExhausted) << total;
+    EXPECT_NE(total.message().find("the evidence store is full"), std::string::npos) << total;
+    (*store)->end("a-2-1");
+  }
+  // A restarted controller counts the 300000 bytes on disk: still full.
+  auto store = EvidenceStore::open(dir.path() + "/evidence", quota);
+  ASSERT_TRUE(store.ok());
+  auto rp = (*store)->begin("a-2-1", Compression::kNone, true, "host-2");
+  ASSERT_TRUE(rp.ok()) << rp.status();
+  EXPECT_EQ(rp->offset, 100000u) << "the refused transfer resumes where it stood";
+  EXPECT_EQ((*store)->append("a-2-1", 100000, "y").code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(EvidenceQuotaTest, KeepsTheDisksReserveFree) {
+  TempDir dir;
+  EvidenceQuota quota;
+  quota.keep_free_bytes = std::uint64_t{1} << 62;  // more than any disk has
+  auto store = EvidenceStore::open(dir.path() + "/evidence", quota);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->begin("a-3-1", Compression::kZstd, true, "host-3").ok());
+  const absl::Status s = (*store)->append("a-3-1", 0, "bytes");
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(s.message().find("stay free for the action log"), std::string::npos) << s;
+}
+
 }  // namespace warden
