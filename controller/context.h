@@ -8,6 +8,7 @@
 #include <memory>
 #include <shared_mutex>
 
+#include "common/receipt_bounds.h"
 #include "controller/agent_channel/agent_session.h"
 #include "controller/data_dir.h"
 #include "controller/evidence/store.h"
@@ -20,6 +21,10 @@ namespace warden {
 inline constexpr int kMaxMessageBytes = 4 << 20;
 // A log entry holds at most one whole agent message (a receipt) plus its envelope.
 inline constexpr std::size_t kMaxLogEntryBytes = kMaxMessageBytes + (64 << 10);
+// A bounded receipt (common/receipt_bounds.h), signed and wrapped in its AgentMessage, always
+// gets through: the receipt intake refuses larger ones itself, with a logged bad-receipt event,
+// rather than gRPC ending the agent's stream.
+static_assert(kMaxReceiptBytes + (64 << 10) <= static_cast<std::size_t>(kMaxMessageBytes));
 
 struct ControllerContext {
   explicit ControllerContext(ControllerKeys k)

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "common/receipt_bounds.h"
+
 namespace warden {
 
 struct ActionOutcome {
@@ -18,8 +20,9 @@ struct ActionOutcome {
 };
 
 // Structured results travel in details["result"] as base64 of a serialized message from
-// proto/warden/v1/results.proto, so the CLI can print them as tables or JSON.
-inline constexpr char kResultDetail[] = "result";
+// proto/warden/v1/results.proto, so the CLI can print them as tables or JSON; the agent bounds
+// them before it signs the receipt (common/receipt_bounds.h).
+inline constexpr const char* kResultDetail = kReceiptResultDetail;
 
 // Bad input the controller cannot know about (an unknown user, a session id that does not
 // exist) fails with details["error"] = "invalid-argument" and changes nothing; the CLI exits 2.

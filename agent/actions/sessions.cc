@@ -418,14 +418,18 @@ class SessionActionsImpl : public SessionActions {
         view = scan();
         if (view.ok()) {
           for (const ProcessRecord& p : select(*view, *sel)) {
-            if (report.survivors_size() >= static_cast<int>(kMaxReportedProcesses)) break;
-            record(p, report.add_survivors());
+            if (report.survivors_size() >= static_cast<int>(kMaxReportedProcesses)) {
+              report.set_unlisted_survivors(report.unlisted_survivors() + 1);
+            } else {
+              record(p, report.add_survivors());
+            }
           }
         }
         break;
       }
     }
     host_->endFreeze();
+    report.set_unlisted_processes(unlisted);
     report.set_rounds(rounds);
     report.set_elapsed_us(static_cast<std::uint64_t>(host_->nowUs() - t0));
     auto finish = [&](ActionOutcome o) {

@@ -13,6 +13,7 @@
 #include "common/crypto/ed25519.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/receipt_bounds.h"
 
 namespace warden {
 
@@ -30,7 +31,16 @@ void Agent::commandWorker() {
   }
 }
 
-void Agent::reply(const Receipt& r, bool keep) {
+void Agent::reply(const Receipt& unbounded, bool keep) {
+  // Bounded before it is signed: the signed bytes are what the controller gets and logs.
+  Receipt r = unbounded;
+  if (const ReceiptTrim trim = boundReceipt(r); trim.changed()) {
+    logWarning(
+        "host %s: receipt for %s %s bounded from %d to %d bytes (%d strings cut, %d entries "
+        "unlisted, %d details dropped)",
+        trust_.host_id, r.kind, r.command_id, trim.bytes_before, trim.bytes_after, trim.strings_cut,
+        trim.entries_unlisted, trim.details_dropped);
+  }
   const std::string bytes = encodeReceipt(r);
   auto sig = receipt_key_.sign(bytes);
   if (!sig.ok()) {
@@ -62,6 +72,14 @@ void Agent::handleCommand(const v1::SignedCommand& sc) {
   auto raw = decodeCommand(sc.command());
   if (authentic && raw.ok() && raw->host_id == trust_.host_id) {
     if (auto stored = store_->findReceipt(raw->id); stored.ok() && stored->has_value()) {
+      // Stored by an agent that did not bound its receipts: it could never be delivered, and
+      // the controller never logged it. Bounded and signed again, it can.
+      if ((*stored)->receipt.size() > kMaxReceiptBytes) {
+        if (auto old = decodeReceipt((*stored)->receipt); old.ok()) {
+          reply(*old);
+          return;
+        }
+      }
       v1::AgentMessage m;
       m.mutable_receipt()->set_receipt((*stored)->receipt);
       m.mutable_receipt()->set_signature((*stored)->signature);

@@ -8,6 +8,7 @@
 #include "common/command.h"
 #include "common/crypto/ed25519.h"
 #include "common/log.h"
+#include "common/receipt_bounds.h"
 
 namespace warden {
 
@@ -23,6 +24,17 @@ void ReceiptIntake::acceptReceipt(AgentSession& s, const std::string& host_id,
     return;
   }
   const std::string actor = "agent:" + host_id;
+  // Agents bound their receipts before signing (common/receipt_bounds.h): anything larger was
+  // not made by one, and is refused before it is verified, decoded or stored.
+  if (sr.receipt().size() > kMaxReceiptBytes) {
+    logWarning("host %s: refused a receipt of %d bytes (the bound is %d)", host_id,
+               sr.receipt().size(), kMaxReceiptBytes);
+    log.recordLoggedEvent("controller", host_id, "bad-receipt",
+                          absl::StrFormat("receipt of %d bytes is larger than the bound of %d "
+                                          "bytes; not logged",
+                                          sr.receipt().size(), kMaxReceiptBytes));
+    return;
+  }
   if (auto v = crypto::ed25519Verify(host->receipt_public_key, sr.receipt(), sr.signature());
       !v.ok()) {
     log.recordLoggedEvent("controller", host_id, "bad-receipt",

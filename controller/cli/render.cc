@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -254,6 +255,17 @@ void printHostActionOutcome(const std::string& kind, const std::string& host, co
   }
 }
 
+namespace {
+
+// A list the agent cut to keep its receipt bounded (common/receipt_bounds.h): how much is missing.
+void printUnlisted(std::uint64_t n, const char* what) {
+  if (n == 0) return;
+  std::printf("... and %llu more %s (not listed: the receipt is bounded)\n",
+              static_cast<unsigned long long>(n), what);
+}
+
+}  // namespace
+
 void printSessions(const v1::SessionList& list) {
   if (list.sessions().empty()) {
     std::printf("No login sessions.\n");
@@ -268,12 +280,16 @@ void printSessions(const v1::SessionList& list) {
                 formatTime(s.login_unix_ms()).c_str(), s.leader_pid(), s.process_count(),
                 s.any_root() ? "yes" : "no");
   }
+  printUnlisted(list.unlisted_sessions(), "sessions");
 }
 
 void printKillReport(const v1::KillReport& r) {
-  std::printf("%s %d process%s (%u round%s, %.1f ms, %s)\n", r.dry_run() ? "Would kill" : "Killed",
-              r.processes_size(), r.processes_size() == 1 ? "" : "es", r.rounds(),
-              r.rounds() == 1 ? "" : "s", r.elapsed_us() / 1000.0,
+  const std::uint64_t total =
+      static_cast<std::uint64_t>(r.processes_size()) + r.unlisted_processes();
+  std::printf("%s %llu process%s (%u round%s, %.1f ms, %s)\n",
+              r.dry_run() ? "Would kill" : "Killed", static_cast<unsigned long long>(total),
+              total == 1 ? "" : "es", r.rounds(), r.rounds() == 1 ? "" : "s",
+              r.elapsed_us() / 1000.0,
               r.dry_run() ? "nothing changed" : printable(r.freeze_method()).c_str());
   if (!r.processes().empty()) {
     std::printf("%-8s %-8s %-12s %-5s %-10s %-17s %s\n", "PID", "PPID", "USER", "EUID", "SESSION",
@@ -285,9 +301,11 @@ void printKillReport(const v1::KillReport& r) {
                   printable(p.cmdline().empty() ? p.exe() : p.cmdline()).c_str());
     }
   }
+  printUnlisted(r.unlisted_processes(), "processes");
   for (const auto& p : r.survivors()) {
     std::printf("SURVIVED: pid %d (%s)\n", p.pid(), printable(p.cmdline()).c_str());
   }
+  printUnlisted(r.unlisted_survivors(), "survivors");
 }
 
 void printAccountReport(const v1::AccountReport& r) {
@@ -296,6 +314,7 @@ void printAccountReport(const v1::AccountReport& r) {
                 printable(c.action()).c_str(), printable(shortHash(c.old_line_sha256())).c_str(),
                 printable(shortHash(c.new_line_sha256())).c_str());
   }
+  printUnlisted(r.unlisted_changes(), "accounts");
 }
 
 void printRootPassword(const std::string& password) {

@@ -1,5 +1,6 @@
 #include "controller/dispatch/request_policy.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -185,6 +186,11 @@ absl::StatusOr<DispatchPlan> RequestPolicy::plan(const Request& r) {
   plan.allow = std::move(lists->allow);
   plan.addresses = std::move(lists->addresses);
   plan.args = r.args;
+  // By key, whatever the value: the agent decides what a value means.
+  plan.needs_connected_host =
+      kind == "lock-accounts" && std::any_of(r.args.begin(), r.args.end(), [](const auto& a) {
+        return a.starts_with("rotate_root=") || a.starts_with("recipient=");
+      });
   plan.hosts = r.hosts;
   if (r.all_hosts) {
     WARDEN_ASSIGN_OR_RETURN(auto all, keys_.registry->listHosts());

@@ -26,6 +26,10 @@ struct DispatchPlan {
   std::vector<std::string> allow;      // canonical AllowEntry text
   std::vector<std::string> addresses;  // canonical IpPrefix text, no duplicates
   std::vector<std::string> args;
+  // Only for a host connected now (Submit checks): `lock-accounts --rotate-root` seals the new
+  // password to the requesting CLI's one-time key, which dies with the CLI; queued for an
+  // offline host, the rotation would set a password nobody can ever read.
+  bool needs_connected_host = false;
 };
 
 class RequestPolicy {

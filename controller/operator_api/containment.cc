@@ -18,6 +18,20 @@ constexpr std::uint32_t kMaxWaitMs = 10 * 60 * 1000;
 
 }  // namespace
 
+absl::Status OperatorService::refuseOffline(const DispatchPlan& plan) const {
+  if (!plan.needs_connected_host) return absl::OkStatus();
+  for (const auto& host : plan.hosts) {
+    if (ctx_.sessions.find(host) == nullptr) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "host %s is not connected: %s --rotate-root seals the new root password to this CLI's "
+          "one-time key, which would die with the CLI before the host came back to read the "
+          "command; nothing was dispatched (lock the accounts without --rotate-root to queue it)",
+          host, plan.kind));
+    }
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status OperatorService::Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
                                      v1::SubmitResponse* resp) {
   auto op = authz_.authorize(ctx, "Submit");
@@ -67,6 +81,8 @@ grpc::Status OperatorService::Submit(grpc::ServerContext* ctx, const v1::SubmitR
   absl::Status dispatched;
   if (auto plan = policy_.plan(*request); !plan.ok()) {
     dispatched = plan.status();
+  } else if (auto offline = refuseOffline(*plan); !offline.ok()) {
+    dispatched = offline;
   } else {
     dispatched = dispatcher_.dispatch(op->name, request->id, *plan, &created);
   }

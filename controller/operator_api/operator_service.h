@@ -60,6 +60,9 @@ class OperatorService final : public v1::Operator::Service {
  private:
   // An action as operators see it (actions.cc).
   static v1::Action actionView(const ActionRecord& a);
+  // containment.cc: refused before dispatch, a plan that needs its host connected now and whose
+  // host is not (DispatchPlan::needs_connected_host).
+  absl::Status refuseOffline(const DispatchPlan& plan) const;
   // operators.cc
   // `s`, logged as a refusal of `change` ("adding", "revoking") of operator `name` if it is one.
   absl::Status refusalLogged(const OperatorRecord& by, const char* change, const std::string& name,

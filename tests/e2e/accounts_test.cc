@@ -172,6 +172,31 @@ TEST_F(AccountsTest, RotateRootPasswordReachesOnlyTheCli) {
   EXPECT_EQ(actions.out.find(password), std::string::npos);
 }
 
+// The new password is sealed to a key that lives only in the CLI process: a rotation queued for
+// an offline host would set a root password nobody can ever read. Refused before anything is
+// dispatched (FAILED_PRECONDITION, exit 2), and the host, back, changes nothing.
+TEST_F(AccountsTest, RotateRootForOfflineHostIsRefusedUpFront) {
+  ASSERT_TRUE(d_->killAgent(kHost, SIGTERM).ok());
+  ASSERT_TRUE(d_->waitConnected(kHost, false).ok());
+  RunResult r = warden({"lock-accounts", kHost, "--user", "mallory", "--rotate-root"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("host-42 is not connected"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("one-time key, which would die with the CLI"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing was dispatched"), std::string::npos) << r.err;
+  RunResult actions = warden({"actions", "--host", kHost, "--json"});
+  EXPECT_EQ(actions.exit_code, 0) << actions.out << actions.err;
+  EXPECT_EQ(actions.out.find("lock-accounts"), std::string::npos) << actions.out;
+  EXPECT_NE(d_->controllerLog().find("not connected"), std::string::npos);
+
+  ASSERT_TRUE(d_->startAgent(kHost).ok()) << d_->agentLog(kHost);
+  EXPECT_EQ(shadow(), kShadow);
+  // Connected, the same command goes through.
+  RunResult online = warden({"lock-accounts", kHost, "--user", "mallory", "--rotate-root"});
+  EXPECT_EQ(online.exit_code, 0) << online.out << online.err;
+  EXPECT_NE(online.out.find("New root password (shown once, stored nowhere): "), std::string::npos)
+      << online.out;
+}
+
 TEST_F(AccountsTest, MalformedShadowIsRefusedUntouched) {
   const std::string broken = std::string(kShadow) + "eve:$6$x$y:19000\n";
   ASSERT_TRUE(d_->host(kHost).writeFile("/etc/shadow", broken).ok());
