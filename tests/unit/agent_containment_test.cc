@@ -45,6 +45,9 @@ class FakeFirewall : public Firewall {
   }
 
   absl::StatusOr<std::string> rulesetDigest() override { return std::string("digest"); }
+  absl::StatusOr<std::string> installedDigest(const ContainmentState&) override {
+    return std::string("digest");
+  }
 
   std::vector<ContainmentState> applied;
   ContainmentState installed;
