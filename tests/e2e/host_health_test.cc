@@ -70,16 +70,21 @@ TEST(HostHealthTest, RulesNotAsReceiptedShowAsTamperedUntilTheNextReceipt) {
   // The attacker kills the agent, wipes its memory of the isolation and starts it again:
   // it comes back without rules, and its signed heartbeats say so.
   ASSERT_TRUE(d.killAgent("host-42", SIGKILL).ok());
-  auto wipe = host.exec(
-      {"sqlite3", d.agentStateDir("host-42") + "/agent.db", "DELETE FROM containment;"});
+  auto wipe =
+      host.exec({"sqlite3", d.agentStateDir("host-42") + "/agent.db", "DELETE FROM containment;"});
   ASSERT_TRUE(wipe.ok());
   ASSERT_EQ(wipe->exit_code, 0) << wipe->err;
   ASSERT_TRUE(d.startAgent("host-42", fast).ok()) << d.agentLog("host-42");
   ASSERT_TRUE(waitHealth(d, "host-42", "tampered", absl::Seconds(15), &last))
       << last << d.agentLog("host-42");
   EXPECT_TRUE(absl::StrContains(jsonString(last, "health_detail"), isolate_id)) << last;
-  EXPECT_TRUE(absl::StrContains(d.controllerLog(), "host host-42: health healthy -> tampered"))
-      << d.controllerLog();
+  // The watcher that logs changes looks twice a second.
+  bool logged = false;
+  for (int i = 0; i < 50 && !logged; ++i) {
+    logged = absl::StrContains(d.controllerLog(), "host host-42: health healthy -> tampered");
+    if (!logged) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(logged) << d.controllerLog();
 
   // A new containment receipt is the new expectation: healthy again.
   RunResult again = d.cliResult({"isolate", "host-42", "--json"});

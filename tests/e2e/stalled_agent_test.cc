@@ -72,8 +72,8 @@ TEST(StalledAgentTest, AStoppedAgentDelaysNoOneAndTurnsUnresponsiveThenHealthyAg
   // The fleet-wide block goes to all three; the stopped host cannot answer, so the CLI does
   // not wait for receipts and the test watches the two others' traffic instead.
   const absl::Time block_at = absl::Now();
-  RunResult block = d.cliResult({"block", attacker.ipv4(), "--all", "--no-wait", "--reason",
-                                 "C2 server"});
+  RunResult block =
+      d.cliResult({"block", attacker.ipv4(), "--all", "--no-wait", "--reason", "C2 server"});
   EXPECT_EQ(block.exit_code, 4) << block.out << block.err;
   bool both_blocked = false;
   while (!both_blocked && absl::Now() - block_at < absl::Seconds(30)) {
@@ -96,8 +96,13 @@ TEST(StalledAgentTest, AStoppedAgentDelaysNoOneAndTurnsUnresponsiveThenHealthyAg
     ASSERT_TRUE(j.ok());
     EXPECT_EQ(jsonString(*j, "health"), "healthy") << *j;
   }
-  EXPECT_TRUE(absl::StrContains(d.controllerLog(), "host host-43: health healthy -> unresponsive"))
-      << d.controllerLog();
+  // The watcher that logs changes looks twice a second.
+  bool logged = false;
+  for (int i = 0; i < 50 && !logged; ++i) {
+    logged = absl::StrContains(d.controllerLog(), "host host-43: health healthy -> unresponsive");
+    if (!logged) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(logged) << d.controllerLog();
 
   ASSERT_EQ(::kill(stalled, SIGCONT), 0);
   const absl::Time continued_at = absl::Now();
