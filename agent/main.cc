@@ -100,7 +100,8 @@ int restore(const std::string& state_dir, const std::string& firewall) {
   if (!store.ok()) return fail(store.status(), "restore");
   // No owned copy: it would die with this short-lived process. The agent adds it when it
   // starts; the plain table holds until then.
-  auto fw = warden::linux_os::makeFirewall(chooseFirewall(**store, firewall), {.owned_table = false});
+  auto fw =
+      warden::linux_os::makeFirewall(chooseFirewall(**store, firewall), {.owned_table = false});
   if (!fw.ok()) return fail(fw.status(), "restore");
   auto conntrack = warden::linux_os::makeConnectionTracker();
   warden::Containment containment(**fw, *conntrack, **store);
@@ -185,7 +186,8 @@ int main(int argc, char** argv) {
                 id->c_str(), enroll.state_dir.c_str());
     return 0;
   }
-  if (*run_cmd) return run(state_dir, firewall, rollback_s, heartbeat_s, syscall_filter == "on",
-                              owned_table == "on");
+  if (*run_cmd)
+    return run(state_dir, firewall, rollback_s, heartbeat_s, syscall_filter == "on",
+               owned_table == "on");
   return restore(state_dir, firewall);
 }

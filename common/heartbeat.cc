@@ -29,8 +29,8 @@ absl::StatusOr<SignedHeartbeatBytes> signHeartbeat(const HeartbeatRecord& h,
   return out;
 }
 
-absl::StatusOr<HeartbeatRecord> verifyHeartbeat(std::string_view public_key,
-                                                std::string_view bytes, std::string_view signature,
+absl::StatusOr<HeartbeatRecord> verifyHeartbeat(std::string_view public_key, std::string_view bytes,
+                                                std::string_view signature,
                                                 const std::string& host_id) {
   WARDEN_RETURN_IF_ERROR(crypto::ed25519Verify(public_key, bytes, signature));
   WARDEN_ASSIGN_OR_RETURN(HeartbeatRecord h, decodeHeartbeat(bytes));

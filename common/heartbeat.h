@@ -42,8 +42,8 @@ absl::StatusOr<SignedHeartbeatBytes> signHeartbeat(const HeartbeatRecord& h,
                                                    const crypto::Ed25519Key& key);
 // The heartbeat in `bytes` if `signature` verifies under `public_key` and it names `host_id`
 // with an interval in bounds; an error otherwise (nothing of it is to be trusted then).
-absl::StatusOr<HeartbeatRecord> verifyHeartbeat(std::string_view public_key,
-                                                std::string_view bytes, std::string_view signature,
+absl::StatusOr<HeartbeatRecord> verifyHeartbeat(std::string_view public_key, std::string_view bytes,
+                                                std::string_view signature,
                                                 const std::string& host_id);
 
 }  // namespace warden

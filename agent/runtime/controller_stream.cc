@@ -2,17 +2,17 @@
 // queued while disconnected, incoming commands and acknowledgements), heartbeats with the
 // host's facts, and the probe that proves the controller is still reachable.
 #include <arpa/inet.h>
-
-#include <algorithm>
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
+
+#include <algorithm>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "agent/os/host_facts.h"
-#include "agent/runtime/controller_pins.h"
 #include "agent/runtime/agent.h"
+#include "agent/runtime/controller_pins.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/hash.h"
 #include "common/files.h"
@@ -174,10 +174,10 @@ v1::Facts Agent::facts() {
 
 void Agent::heartbeatLoop() {
   // The controller holds the agent to the interval it announces, within bounds.
-  const std::int64_t interval_ms = std::clamp<std::int64_t>(
-      absl::ToInt64Milliseconds(options_.heartbeat_interval),
-      static_cast<std::int64_t>(kMinHeartbeatIntervalMs),
-      static_cast<std::int64_t>(kMaxHeartbeatIntervalMs));
+  const std::int64_t interval_ms =
+      std::clamp<std::int64_t>(absl::ToInt64Milliseconds(options_.heartbeat_interval),
+                               static_cast<std::int64_t>(kMinHeartbeatIntervalMs),
+                               static_cast<std::int64_t>(kMaxHeartbeatIntervalMs));
   for (bool first = true;; first = false) {
     {
       std::unique_lock<std::mutex> lock(mu_);

@@ -15,7 +15,10 @@ namespace warden {
 struct AgentSession {
   AgentSession(std::string host, std::string from, grpc::ServerContext* context,
                AgentStream* stream)
-      : host_id(std::move(host)), peer(std::move(from)), ctx(context), writer(stream, context, host_id) {}
+      : host_id(std::move(host)),
+        peer(std::move(from)),
+        ctx(context),
+        writer(stream, context, host_id) {}
 
   bool send(const v1::ControllerMessage& m) { return writer.send(m); }
 

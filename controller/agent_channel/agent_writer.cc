@@ -17,9 +17,10 @@ bool AgentWriter::send(const v1::ControllerMessage& m) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return false;
   if (queue_.size() + 1 > limits_.max_messages || queued_bytes_ + size > limits_.max_bytes) {
-    logWarning("host %s: outbound queue full (%d messages, %d bytes): the agent is not reading; "
-               "disconnecting it",
-               host_id_, queue_.size(), queued_bytes_);
+    logWarning(
+        "host %s: outbound queue full (%d messages, %d bytes): the agent is not reading; "
+        "disconnecting it",
+        host_id_, queue_.size(), queued_bytes_);
     closed_ = true;
     queue_.clear();
     queued_bytes_ = 0;

@@ -36,8 +36,8 @@ class HeartbeatIntake {
   ControllerContext& ctx_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;            // guarded by mu_
-  std::set<std::string> loaded_;     // hosts whose expectation was looked up; guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
+  std::set<std::string> loaded_;  // hosts whose expectation was looked up; guarded by mu_
   std::thread watcher_;
 };
 

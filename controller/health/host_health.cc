@@ -80,11 +80,11 @@ HostHealthView HostHealthBook::judge(const Entry& e, std::int64_t now_ms) {
   }
   if (e.mismatches >= kMismatchesToTamper) {
     v.health = HostHealth::kTampered;
-    v.detail = absl::StrFormat(
-        "rules in force %s differ from %s installed by action %s%s",
-        e.reported_sha256.empty() ? std::string("(not as applied: ") + e.reported_error + ")"
-                                  : e.reported_sha256.substr(0, 16),
-        e.expected_sha256.substr(0, 16), e.expected_action, rejected);
+    v.detail = absl::StrFormat("rules in force %s differ from %s installed by action %s%s",
+                               e.reported_sha256.empty()
+                                   ? std::string("(not as applied: ") + e.reported_error + ")"
+                                   : e.reported_sha256.substr(0, 16),
+                               e.expected_sha256.substr(0, 16), e.expected_action, rejected);
     return v;
   }
   v.health = HostHealth::kHealthy;

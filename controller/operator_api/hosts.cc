@@ -1,8 +1,8 @@
 // The fleet as operators see it: every enrolled host, connected or not, with its facts,
 // containment and latest events.
+#include "common/command.h"
 #include "controller/operator_api/operator_service.h"
 #include "controller/rpc_status.h"
-#include "common/command.h"
 
 namespace warden {
 

@@ -33,8 +33,11 @@ class FakeFirewall : public Firewall {
     }
     installed = state;
     tampered = false;
-    return FirewallReport{"fake", absl::StrFormat("script #%d", call), "prior-digest",
-                          absl::StrFormat("installed-digest-%d", call), {}};
+    return FirewallReport{"fake",
+                          absl::StrFormat("script #%d", call),
+                          "prior-digest",
+                          absl::StrFormat("installed-digest-%d", call),
+                          {}};
   }
 
   absl::Status verify(const ContainmentState& state) override {

@@ -137,7 +137,7 @@ TEST(PeerLimits, TokenBucketAllowsTheBurstThenTheRate) {
   for (int i = 0; i < 20; ++i) taken += b.take(1000) ? 1 : 0;
   EXPECT_EQ(taken, 5);
   EXPECT_EQ(b.dropped(), 15u);
-  EXPECT_TRUE(b.take(1500));   // one token per 500 ms
+  EXPECT_TRUE(b.take(1500));  // one token per 500 ms
   EXPECT_FALSE(b.take(1600));
   // Refill never exceeds the burst.
   taken = 0;

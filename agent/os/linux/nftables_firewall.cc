@@ -242,8 +242,8 @@ absl::Status compareShapes(const std::string& script, const std::string& listing
   const TableShape have = parseTable(listing, family, table_name);
   const std::string where = absl::StrCat("table ", family, " ", table_name);
   if (have.table_flags != want.table_flags) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s has '%s', expected '%s'", where, have.table_flags, want.table_flags));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s has '%s', expected '%s'", where, have.table_flags, want.table_flags));
   }
   if (have.chain_order != want.chain_order) {
     return absl::FailedPreconditionError(absl::StrFormat("%s has chains [%s], expected [%s]", where,
@@ -422,7 +422,8 @@ class NftablesFirewall : public Firewall {
         }
         if (!wanted) {
           if (present) {
-            return absl::FailedPreconditionError(absl::StrCat(table, " is present but should not be"));
+            return absl::FailedPreconditionError(
+                absl::StrCat(table, " is present but should not be"));
           }
           continue;
         }
