@@ -58,7 +58,7 @@ std::string chooseFirewall(warden::StateStore& store, const std::string& flag) {
 }
 
 int run(const std::string& state_dir, const std::string& firewall, double rollback_s,
-        bool syscall_filter, bool owned_table) {
+        double heartbeat_s, bool syscall_filter, bool owned_table) {
   // First, while the process has one thread: every thread made later inherits the filter.
   if (syscall_filter) {
     if (auto s = warden::linux_os::installAgentSyscallFilter(); !s.ok()) {
@@ -74,6 +74,7 @@ int run(const std::string& state_dir, const std::string& firewall, double rollba
   warden::AgentOptions options;
   options.state_dir = state_dir;
   options.rollback_window = absl::Seconds(rollback_s);
+  options.heartbeat_interval = absl::Seconds(heartbeat_s);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -143,6 +144,13 @@ int main(int argc, char** argv) {
                    "Seconds the controller has to answer after isolation before rollback")
       ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
+  double heartbeat_s = 3;
+  run_cmd
+      ->add_option("--heartbeat-interval", heartbeat_s,
+                   "Seconds between signed heartbeats; the controller calls the host "
+                   "unresponsive after three missed")
+      ->check(CLI::Range(0.2, 300.0))
+      ->capture_default_str();
   std::string syscall_filter = "on";
   run_cmd
       ->add_option("--syscall-filter", syscall_filter,
@@ -179,6 +187,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*run_cmd)
-    return run(state_dir, firewall, rollback_s, syscall_filter == "on", owned_table == "on");
+    return run(state_dir, firewall, rollback_s, heartbeat_s, syscall_filter == "on",
+               owned_table == "on");
   return restore(state_dir, firewall);
 }

@@ -12,6 +12,7 @@
 #include "controller/agent_channel/agent_session.h"
 #include "controller/data_dir.h"
 #include "controller/evidence/store.h"
+#include "controller/health/host_health.h"
 #include "controller/log_writer.h"
 #include "controller/testing/fault_injection.h"
 
@@ -37,6 +38,8 @@ struct ControllerContext {
   std::unique_ptr<LogWriter> log;
   std::unique_ptr<EvidenceStore> evidence;
   AgentSessions sessions;
+  // Each host's health as its heartbeats and receipts say (agent_channel/heartbeat_intake.h).
+  HostHealthBook health;
   // Who may act, and with which key, as the log and the registry both say. Exclusive for
   // enrollments and operator changes (and fleet-wide requests, see Submit); shared while a
   // request or receipt is checked against a key and logged, so neither can be logged under a

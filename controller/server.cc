@@ -27,8 +27,9 @@ struct ControllerServer::Impl {
         policy(ctx->keys),
         dispatcher(*ctx, options.default_expiry),
         receipts(*ctx, dispatcher),
+        heartbeats(*ctx),
         evidence(*ctx),
-        agent_service(*ctx, dispatcher, receipts, evidence),
+        agent_service(*ctx, dispatcher, receipts, heartbeats, evidence),
         operator_service(*ctx, authz, policy, dispatcher) {}
 
   std::unique_ptr<ControllerContext> ctx;
@@ -36,6 +37,7 @@ struct ControllerServer::Impl {
   RequestPolicy policy;
   Dispatcher dispatcher;
   ReceiptIntake receipts;
+  HeartbeatIntake heartbeats;
   EvidenceIntake evidence;
   AgentChannelService agent_service;
   OperatorService operator_service;

@@ -190,4 +190,9 @@ absl::StatusOr<std::optional<std::string>> Containment::repairIfTampered() {
                       firewall_.backend(), v.message()));
 }
 
+absl::StatusOr<std::string> Containment::installedDigest() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return firewall_.installedDigest(current_);
+}
+
 }  // namespace warden

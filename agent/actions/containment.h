@@ -38,6 +38,8 @@ class Containment {
   absl::StatusOr<ContainmentState> restore();
   // If what is installed differs from what should be, re-applies it and says what was wrong.
   absl::StatusOr<std::optional<std::string>> repairIfTampered();
+  // Warden's rules in force now, as the receipts' installed digest (Firewall::installedDigest).
+  absl::StatusOr<std::string> installedDigest();
 
  private:
   // Applies `next`, persists it and fills the common receipt details.

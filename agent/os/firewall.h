@@ -60,6 +60,10 @@ class Firewall {
   virtual absl::Status verify(const ContainmentState& state) = 0;
   // SHA-256 hex of the host's whole ruleset as this backend lists it.
   virtual absl::StatusOr<std::string> rulesetDigest() = 0;
+  // SHA-256 hex of Warden's own objects as they are now, taken as apply() takes the report's
+  // installed_digest: the heartbeat's digest, compared with the last receipt's. An error when
+  // they are not in the shape `state` asks for (then no digest would match anyway).
+  virtual absl::StatusOr<std::string> installedDigest(const ContainmentState& state) = 0;
 };
 
 // Deletes conntrack entries of flows that `policy` no longer allows, so that no stale state

@@ -34,7 +34,7 @@ inline constexpr char kAgentVersion[] = "0.1.0";
 struct AgentOptions {
   std::string state_dir;
   absl::Duration rollback_window = absl::Seconds(10);
-  absl::Duration heartbeat_interval = absl::Seconds(10);
+  absl::Duration heartbeat_interval = absl::Seconds(3);  // signed heartbeats (common/heartbeat.h)
   absl::Duration max_backoff = absl::Seconds(30);
   // Where the host's DHCP client keeps its leases (the servers isolation lets DHCP reach).
   std::vector<std::string> dhcp_lease_dirs = defaultDhcpLeaseDirs();
@@ -128,6 +128,7 @@ class Agent {
   bool probe_acked_ = false;
   std::vector<std::string> acked_receipts_;  // command ids the controller acknowledged
   std::mutex write_mu_;
+  std::uint64_t heartbeat_seq_ = 0;  // only heartbeatLoop (one at a time) touches it
   std::thread watch_thread_;
   // Images run on threads of their own: containment never waits behind a long transfer.
   std::mutex imaging_mu_;

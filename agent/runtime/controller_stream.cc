@@ -5,6 +5,8 @@
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -14,6 +16,7 @@
 #include "common/crypto/encoding.h"
 #include "common/crypto/hash.h"
 #include "common/files.h"
+#include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/status.h"
@@ -170,17 +173,40 @@ v1::Facts Agent::facts() {
 }
 
 void Agent::heartbeatLoop() {
-  for (;;) {
+  // The controller holds the agent to the interval it announces, within bounds.
+  const std::int64_t interval_ms =
+      std::clamp<std::int64_t>(absl::ToInt64Milliseconds(options_.heartbeat_interval),
+                               static_cast<std::int64_t>(kMinHeartbeatIntervalMs),
+                               static_cast<std::int64_t>(kMaxHeartbeatIntervalMs));
+  for (bool first = true;; first = false) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(
-          lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.heartbeat_interval)),
-          [this] { return !connected_ || stopping_; });
+      // The first one right away: the controller judges a fresh connection at once.
+      cv_.wait_for(lock, std::chrono::milliseconds(first ? 0 : interval_ms),
+                   [this] { return !connected_ || stopping_; });
       if (!connected_ || stopping_) return;
     }
     v1::AgentMessage m;
-    m.mutable_heartbeat()->set_sent_unix_ms(nowUnixMs());
-    *m.mutable_heartbeat()->mutable_facts() = facts();
+    auto* hb = m.mutable_heartbeat();
+    HeartbeatRecord r;
+    r.host_id = trust_.host_id;
+    r.seq = ++heartbeat_seq_;
+    r.sent_unix_ms = nowUnixMs();
+    r.interval_ms = static_cast<std::uint64_t>(interval_ms);
+    if (auto digest = containment_->installedDigest(); digest.ok()) {
+      r.ruleset_sha256 = *digest;
+    } else {
+      r.ruleset_error = std::string(digest.status().message()).substr(0, 256);
+    }
+    auto sig = signHeartbeat(r, receipt_key_);
+    if (!sig.ok()) {
+      logError("host %s: cannot sign heartbeat: %s", trust_.host_id, sig.status().message());
+      continue;
+    }
+    hb->set_sent_unix_ms(r.sent_unix_ms);
+    *hb->mutable_facts() = facts();
+    hb->set_signed_heartbeat(std::move(sig->bytes));
+    hb->set_signature(std::move(sig->signature));
     send(m);
   }
 }

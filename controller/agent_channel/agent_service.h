@@ -3,6 +3,7 @@
 // evidence uploads, which evidence/upload_intake.h takes in.
 #pragma once
 
+#include "controller/agent_channel/heartbeat_intake.h"
 #include "controller/agent_channel/receipt_intake.h"
 #include "controller/context.h"
 #include "controller/dispatch/dispatcher.h"
@@ -14,8 +15,12 @@ namespace warden {
 class AgentChannelService final : public v1::AgentChannel::Service {
  public:
   AgentChannelService(ControllerContext& ctx, Dispatcher& dispatcher, ReceiptIntake& receipts,
-                      EvidenceIntake& evidence)
-      : ctx_(ctx), dispatcher_(dispatcher), receipts_(receipts), evidence_(evidence) {}
+                      HeartbeatIntake& heartbeats, EvidenceIntake& evidence)
+      : ctx_(ctx),
+        dispatcher_(dispatcher),
+        receipts_(receipts),
+        heartbeats_(heartbeats),
+        evidence_(evidence) {}
 
   grpc::Status Enroll(grpc::ServerContext* ctx, const v1::EnrollRequest* req,
                       v1::EnrollResponse* resp) override;
@@ -36,6 +41,7 @@ class AgentChannelService final : public v1::AgentChannel::Service {
   ControllerContext& ctx_;
   Dispatcher& dispatcher_;
   ReceiptIntake& receipts_;
+  HeartbeatIntake& heartbeats_;
   EvidenceIntake& evidence_;
 };
 

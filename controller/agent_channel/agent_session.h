@@ -7,6 +7,7 @@
 #include <string>
 
 #include "controller/agent_channel/agent_writer.h"
+#include "controller/agent_channel/peer_limits.h"
 
 namespace warden {
 
@@ -14,7 +15,10 @@ namespace warden {
 struct AgentSession {
   AgentSession(std::string host, std::string from, grpc::ServerContext* context,
                AgentStream* stream)
-      : host_id(std::move(host)), peer(std::move(from)), ctx(context), writer(stream) {}
+      : host_id(std::move(host)),
+        peer(std::move(from)),
+        ctx(context),
+        writer(stream, context, host_id) {}
 
   bool send(const v1::ControllerMessage& m) { return writer.send(m); }
 
@@ -22,6 +26,11 @@ struct AgentSession {
   const std::string peer;
   grpc::ServerContext* const ctx;
   AgentWriter writer;
+  std::string receipt_public_key;  // the host's key on record when the stream opened
+  // Only the stream's reader thread uses these.
+  PeerLimits limits;
+  std::string last_facts;  // serialised, as last written to the registry
+  std::int64_t last_facts_ms = 0;
 };
 
 // The sessions by host id. Thread-safe.

@@ -2,12 +2,24 @@
 // names its host, then heartbeats with the host's facts, probes of the channel, receipts and
 // events, while commands flow the other way (dispatch/dispatcher.h).
 #include "absl/strings/str_format.h"
+#include "common/command.h"
 #include "common/log.h"
 #include "controller/agent_channel/agent_service.h"
 #include "controller/authz.h"
 #include "controller/rpc_status.h"
 
 namespace warden {
+namespace {
+
+// One line for the first message dropped and then every hundredth.
+void noteDropped(const std::string& host_id, const char* what, std::uint64_t dropped) {
+  if (dropped == 1 || dropped % 100 == 0) {
+    logWarning("host %s: %s rate limit exceeded, %d dropped so far on this stream", host_id, what,
+               dropped);
+  }
+}
+
+}  // namespace
 
 grpc::Status AgentChannelService::Connect(grpc::ServerContext* ctx, AgentStream* stream) {
   auto id = peerIdentity(ctx);
@@ -29,6 +41,7 @@ grpc::Status AgentChannelService::Connect(grpc::ServerContext* ctx, AgentStream*
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expected hello for this host");
   }
   auto session = std::make_shared<AgentSession>(host_id, ctx->peer(), ctx, stream);
+  session->receipt_public_key = host->receipt_public_key;
   ctx_.sessions.add(session);
   (void)registry.updateHostSeen(host_id, session->peer, &first.hello().facts());
   logInfo("host %s connected from %s", host_id, session->peer);
@@ -38,9 +51,15 @@ grpc::Status AgentChannelService::Connect(grpc::ServerContext* ctx, AgentStream*
   while (stream->Read(&msg)) {
     switch (msg.msg_case()) {
       case v1::AgentMessage::kHeartbeat:
-        (void)registry.updateHostSeen(host_id, session->peer, &msg.heartbeat().facts());
+        heartbeats_.acceptHeartbeat(*session, msg.heartbeat());
         break;
       case v1::AgentMessage::kProbe: {
+        // An agent probes once per containment change; more is dropped (the agent's probe
+        // then times out and it rolls back, which only harms the host that flooded).
+        if (!session->limits.probes.take(nowUnixMs())) {
+          noteDropped(host_id, "probe", session->limits.probes.dropped());
+          break;
+        }
         v1::ControllerMessage ack;
         ack.mutable_probe_ack()->set_nonce(msg.probe().nonce());
         session->send(ack);
@@ -50,6 +69,10 @@ grpc::Status AgentChannelService::Connect(grpc::ServerContext* ctx, AgentStream*
         receipts_.acceptReceipt(*session, host_id, msg.receipt());
         break;
       case v1::AgentMessage::kEvent:
+        if (!session->limits.events.take(nowUnixMs())) {
+          noteDropped(host_id, "event", session->limits.events.dropped());
+          break;
+        }
         ctx_.log->recordLoggedEvent("agent:" + host_id, host_id, msg.event().kind().substr(0, 64),
                                     msg.event().detail().substr(0, 4096),
                                     msg.event().command_id().substr(0, 64));

@@ -9,6 +9,7 @@
 #include "common/crypto/ed25519.h"
 #include "common/log.h"
 #include "common/receipt_bounds.h"
+#include "controller/agent_channel/heartbeat_intake.h"
 
 namespace warden {
 
@@ -143,6 +144,9 @@ void ReceiptIntake::acceptReceipt(AgentSession& s, const std::string& host_id,
   }
   if (*fresh) {
     logInfo("action %s: %s on %s: %s", r->command_id, state, host_id, r->message);
+    if (std::string digest = HeartbeatIntake::installedDigest(*r); !digest.empty()) {
+      ctx_.health.expectRuleset(host_id, digest, r->command_id);
+    }
     if (r->status == ReceiptStatus::kRefused) {
       // The signed receipt in the log is the refusal's record.
       log.recordEvent(host_id, "refusal",

@@ -124,18 +124,19 @@ void printHosts(const v1::ListHostsResponse& resp) {
     std::printf("No hosts enrolled. Create a join token with 'warden token create'.\n");
     return;
   }
-  std::printf("%-20s %-13s %-11s %-10s %-9s %s\n", "HOST", "STATUS", "CONTAINMENT", "SEEN",
-              "FIREWALL", "ADDRESSES");
+  std::printf("%-20s %-13s %-11s %-10s %-9s %-12s %s\n", "HOST", "STATUS", "CONTAINMENT", "SEEN",
+              "FIREWALL", "HEALTH", "ADDRESSES");
   for (const auto& h : resp.hosts()) {
     std::string containment = printable(h.containment());
     if (h.facts().blocked_count() > 0) {
       containment += absl::StrFormat("+%dblk", h.facts().blocked_count());
     }
     const std::string& backend = h.facts().firewall_backend();
-    std::printf("%-20s %-13s %-11s %-10s %-9s %s\n", printable(h.host_id()).c_str(),
+    std::printf("%-20s %-13s %-11s %-10s %-9s %-12s %s\n", printable(h.host_id()).c_str(),
                 h.connected() ? "connected" : "disconnected", containment.c_str(),
                 formatAgo(h.last_seen_unix_ms()).c_str(),
                 backend.empty() ? "-" : printable(backend).c_str(),
+                h.health().empty() ? "-" : printable(h.health()).c_str(),
                 printable(absl::StrJoin(h.facts().addresses(), " ")).c_str());
   }
 }

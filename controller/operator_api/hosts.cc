@@ -1,5 +1,6 @@
 // The fleet as operators see it: every enrolled host, connected or not, with its facts,
 // containment and latest events.
+#include "common/command.h"
 #include "controller/operator_api/operator_service.h"
 #include "controller/rpc_status.h"
 
@@ -21,6 +22,11 @@ grpc::Status OperatorService::ListHosts(grpc::ServerContext* ctx, const v1::List
     // What the agent reports is the truth about its rules; the registry is the fallback.
     out->set_containment(h.facts.isolated() ? "isolated" : h.containment);
     out->set_peer(h.peer);
+    const HostHealthView health = ctx_.health.view(h.host_id, nowUnixMs());
+    out->set_health(std::string(hostHealthName(health.health)));
+    out->set_health_detail(health.detail);
+    out->set_last_heartbeat_unix_ms(health.last_heartbeat_unix_ms);
+    out->set_heartbeat_interval_ms(health.heartbeat_interval_ms);
     if (auto events = ctx_.registry().recentEvents(h.host_id, 10); events.ok()) {
       for (const auto& e : *events) {
         auto* ev = out->add_events();

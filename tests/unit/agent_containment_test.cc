@@ -48,6 +48,9 @@ class FakeFirewall : public Firewall {
   }
 
   absl::StatusOr<std::string> rulesetDigest() override { return std::string("digest"); }
+  absl::StatusOr<std::string> installedDigest(const ContainmentState&) override {
+    return std::string("digest");
+  }
 
   std::vector<ContainmentState> applied;
   ContainmentState installed;

@@ -318,6 +318,13 @@ class IptablesFirewall : public Firewall {
     return digestLocked();
   }
 
+  absl::StatusOr<std::string> installedDigest(const ContainmentState& state) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string installed;
+    if (auto st = checkLocked(state, &installed); !st.ok()) return st;
+    return sha256Hex(installed);
+  }
+
  private:
   absl::Status checkLocked(const ContainmentState& state, std::string* installed) {
     for (const Family& fam : kFamilies) {

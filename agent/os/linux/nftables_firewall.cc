@@ -352,12 +352,7 @@ class NftablesFirewall : public Firewall {
   }
 
   absl::Status verify(const ContainmentState& state) override {
-    bool owned = options_.owned_table;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (installed_ && installed_->state == state) owned = installed_->owned;
-    }
-    auto listing = checkInstalled(buildNftScript(state, interfaceNames(), owned));
+    auto listing = listInstalled(state);
     if (!listing.ok()) return listing.status();
     // The comment check cannot see a rule edited in place with its comment kept; the exact
     // listing recorded by the last apply of the same state can.
@@ -368,6 +363,12 @@ class NftablesFirewall : public Firewall {
           sha256Hex(*listing), ", applied ", installed_->digest, ")"));
     }
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> installedDigest(const ContainmentState& state) override {
+    auto listing = listInstalled(state);
+    if (!listing.ok()) return listing.status();
+    return sha256Hex(*listing);
   }
 
   absl::StatusOr<std::string> rulesetDigest() override {
@@ -385,6 +386,17 @@ class NftablesFirewall : public Firewall {
     std::string digest;
     bool owned = false;  // the owned copy was installed with it
   };
+
+  // Warden's tables as checkInstalled() reads them for `state`, with or without the owned
+  // copy as the last apply of that state installed it.
+  absl::StatusOr<std::string> listInstalled(const ContainmentState& state) {
+    bool owned = options_.owned_table;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (installed_ && installed_->state == state) owned = installed_->owned;
+    }
+    return checkInstalled(buildNftScript(state, interfaceNames(), owned));
+  }
 
   // Reads Warden's tables back and checks them against `script`; returns the listing (empty
   // when the state is empty and the tables are absent, as they must be).
