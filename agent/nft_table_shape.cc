@@ -18,7 +18,6 @@ std::string ruleComment(const std::string& rule) {
   return rule.substr(pos + sizeof(kMarker) - 1, rule.size() - pos - sizeof(kMarker));
 }
 
-
 // The value under `key`, or an empty one: a shape's maps need not hold every name its order
 // lists ("?line" entries have no rules, a set need not have printed properties), and text from
 // the host must never make the comparison throw.
@@ -113,8 +112,8 @@ absl::Status compareShapes(const std::string& script, const std::string& listing
   const TableShape have = parseTable(listing, family, table_name);
   const std::string where = absl::StrCat("table ", family, " ", table_name);
   if (have.table_flags != want.table_flags) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s has '%s', expected '%s'", where, have.table_flags, want.table_flags));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s has '%s', expected '%s'", where, have.table_flags, want.table_flags));
   }
   if (have.chain_order != want.chain_order) {
     return absl::FailedPreconditionError(absl::StrFormat("%s has chains [%s], expected [%s]", where,
@@ -149,9 +148,9 @@ absl::Status compareShapes(const std::string& script, const std::string& listing
     const auto& want_elements = entryOf(want.set_elements, set);
     if (entryOf(have.set_props, set) != entryOf(want.set_props, set) ||
         have_elements != want_elements) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("%s set %s holds [%s], expected [%s]", where, set,
-                          joined(have_elements), joined(want_elements)));
+      return absl::FailedPreconditionError(absl::StrFormat("%s set %s holds [%s], expected [%s]",
+                                                           where, set, joined(have_elements),
+                                                           joined(want_elements)));
     }
   }
   return absl::OkStatus();

@@ -18,8 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace warden;
   const ProcIds ids = parseProcIds(std::string(fuzz::asText(data, size)));
   std::string printed = "Name:\tx\n";
-  if (ids.uid) absl::StrAppend(&printed, "Uid:\t", ids.uid->real, "\t", ids.uid->effective, "\t0\t0\n");
-  if (ids.gid) absl::StrAppend(&printed, "Gid:\t", ids.gid->real, "\t", ids.gid->effective, "\t0\t0\n");
+  if (ids.uid)
+    absl::StrAppend(&printed, "Uid:\t", ids.uid->real, "\t", ids.uid->effective, "\t0\t0\n");
+  if (ids.gid)
+    absl::StrAppend(&printed, "Gid:\t", ids.gid->real, "\t", ids.gid->effective, "\t0\t0\n");
   const ProcIds again = parseProcIds(printed);
   FUZZ_CHECK(same(ids.uid, again.uid) && same(ids.gid, again.gid));
   return 0;

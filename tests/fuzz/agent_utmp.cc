@@ -16,8 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(entries.size() <= kMax);
   std::size_t user_records = 0;
   struct utmp u;
-  for (std::size_t at = 0; bytes.size() - at >= sizeof(u) && user_records < kMax;
-       at += sizeof(u)) {
+  for (std::size_t at = 0; bytes.size() - at >= sizeof(u) && user_records < kMax; at += sizeof(u)) {
     std::memcpy(&u, bytes.data() + at, sizeof(u));
     if (u.ut_type != USER_PROCESS) continue;
     const UtmpEntry& e = entries.at(user_records++);

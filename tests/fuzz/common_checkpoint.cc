@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(formatted.ok());
     auto again = note::parseCheckpoint(*formatted);
     FUZZ_CHECK(again.ok() && again->origin == signed_cp->origin &&
-               again->root_hash == signed_cp->root_hash && again->extensions == signed_cp->extensions);
+               again->root_hash == signed_cp->root_hash &&
+               again->extensions == signed_cp->extensions);
   }
   return 0;
 }

@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(deterministic(again) == bytes);
   if (msg.has_receipt()) {
     static const std::string kKey(32, '\x42');  // not a key any agent signed with
-    FUZZ_CHECK(!crypto::ed25519Verify(kKey, msg.receipt().receipt(), msg.receipt().signature()).ok());
+    FUZZ_CHECK(
+        !crypto::ed25519Verify(kKey, msg.receipt().receipt(), msg.receipt().signature()).ok());
     if (auto r = decodeReceipt(msg.receipt().receipt()); r.ok()) {
       FUZZ_CHECK(encodeReceipt(*r) == msg.receipt().receipt());
     }

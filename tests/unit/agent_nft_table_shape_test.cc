@@ -1,8 +1,7 @@
 // compareShapes: the check that nft's listing of Warden's table is the table Warden wrote.
-#include "agent/nft_table_shape.h"
-
 #include <string>
 
+#include "agent/nft_table_shape.h"
 #include "gtest/gtest.h"
 
 namespace warden {
@@ -46,8 +45,8 @@ TEST(NftTableShape, ObjectsOtherThanChainsAndSetsNeverThrow) {
   const std::string bare_set = "table inet warden {\n\tset s {\n\t}\n}\n";
   const std::string typed_set = "table inet warden {\n\tset s {\n\t\ttype ipv4_addr\n\t}\n}\n";
   EXPECT_NO_THROW(EXPECT_TRUE(compareShapes(bare_set, bare_set, "inet", "warden").ok()));
-  EXPECT_NO_THROW(
-      EXPECT_TRUE(absl::IsFailedPrecondition(compareShapes(bare_set, typed_set, "inet", "warden"))));
+  EXPECT_NO_THROW(EXPECT_TRUE(
+      absl::IsFailedPrecondition(compareShapes(bare_set, typed_set, "inet", "warden"))));
 }
 
 }  // namespace
