@@ -70,7 +70,8 @@ class CanonicalReader {
   template <typename... Fields>
   absl::Status fields(Fields&... f) {
     absl::Status status;
-    ((status = get(f), status.ok()) && ...);
+    // (void): clang warns that a fold's result is unused; it is only there to stop early.
+    (void)(((status = get(f), status.ok()) && ...));
     return status;
   }
   // OK only when every byte was consumed.

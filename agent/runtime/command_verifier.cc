@@ -1,5 +1,7 @@
 #include "agent/runtime/command_verifier.h"
 
+#include <cstdint>
+
 #include "absl/strings/str_format.h"
 #include "common/crypto/ed25519.h"
 #include "common/status.h"
@@ -18,8 +20,11 @@ absl::StatusOr<Command> verifyCommand(const std::string& bytes, const std::strin
         absl::StrFormat("command is for host '%s', not '%s'", c.host_id, trust.host_id));
   }
   if (c.expires_unix_ms <= now) {
-    return absl::DeadlineExceededError(
-        absl::StrFormat("command expired %d s ago", (now - c.expires_unix_ms) / 1000));
+    // The difference of two int64s overflows for an expiry near INT64_MIN; as unsigned it is
+    // exact (0 <= now - expires < 2^64).
+    const std::uint64_t ago_ms =
+        static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(c.expires_unix_ms);
+    return absl::DeadlineExceededError(absl::StrFormat("command expired %d s ago", ago_ms / 1000));
   }
   if (c.issued_unix_ms > now + trust.max_clock_skew_ms) {
     return absl::PermissionDeniedError("command was issued in the future (clock skew too large)");

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -138,6 +139,18 @@ TEST_F(VerifierTest, ExpiredCommandIsRefused) {
 
   c.expires_unix_ms = kNow + 1;
   EXPECT_TRUE(verifySigned(c).ok());
+}
+
+// Found by tests/fuzz/agent_signed_command.cc: "expired N s ago" computed now - expires in
+// int64, which overflows (undefined behaviour) for an expiry near INT64_MIN.
+TEST_F(VerifierTest, ExpiryAtTheEndOfTimeIsRefusedWithoutOverflow) {
+  Command c = command();
+  c.issued_unix_ms = std::numeric_limits<std::int64_t>::min();
+  c.expires_unix_ms = std::numeric_limits<std::int64_t>::min();
+  auto v = verifySigned(c);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(v.status().message(), HasSubstr("expired 9223373736854775 s ago"));
 }
 
 TEST_F(VerifierTest, CommandIssuedTooFarInTheFutureIsRefused) {

@@ -42,6 +42,7 @@
 #include "agent/actions/sessions.h"
 #include "agent/os/linux/exe_hasher.h"
 #include "agent/os/linux/procfs.h"
+#include "agent/os/linux/utmp_records.h"
 #include "agent/os/processes.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -181,15 +182,7 @@ class LinuxProcesses : public HostProcesses {
       const ssize_t n = ::read(fd.get(), &u, sizeof(u));
       if (n < 0 && errno == EINTR) continue;
       if (n != static_cast<ssize_t>(sizeof(u))) break;
-      if (u.ut_type != USER_PROCESS) continue;
-      UtmpEntry e;
-      e.user = std::string(u.ut_user, ::strnlen(u.ut_user, sizeof(u.ut_user)));
-      e.line = std::string(u.ut_line, ::strnlen(u.ut_line, sizeof(u.ut_line)));
-      e.host = std::string(u.ut_host, ::strnlen(u.ut_host, sizeof(u.ut_host)));
-      e.pid = u.ut_pid;
-      e.session = u.ut_session;
-      e.login_unix_ms = static_cast<std::int64_t>(u.ut_tv.tv_sec) * 1000 + u.ut_tv.tv_usec / 1000;
-      out.push_back(std::move(e));
+      if (auto e = utmpEntryOf(u)) out.push_back(std::move(*e));
     }
     return out;
   }
@@ -223,13 +216,7 @@ class LinuxProcesses : public HostProcesses {
     e.exe_sha256 = hasher_.hash(AT_FDCWD, path).sha256;
     std::snprintf(path, sizeof(path), "/proc/%d/cmdline", p.pid);
     std::string cmd;
-    if (readProcFile(AT_FDCWD, path, cmd, kMaxCmdlineBytes)) {
-      while (!cmd.empty() && cmd.back() == '\0') cmd.pop_back();
-      for (char& c : cmd) {
-        if (c == '\0') c = ' ';
-      }
-      e.cmdline = std::move(cmd);
-    }
+    if (readProcFile(AT_FDCWD, path, cmd, kMaxCmdlineBytes)) e.cmdline = joinedCmdline(cmd);
     return e;
   }
 

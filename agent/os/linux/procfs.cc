@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
@@ -93,11 +94,7 @@ std::optional<ProcStat> readProcStat(int proc_fd, pid_t pid) {
   return st;
 }
 
-bool readProcIds(int proc_fd, pid_t pid, std::size_t max, ProcIds* out) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "%d/status", pid);
-  std::string status;
-  if (!readProcFile(proc_fd, path, status, max)) return false;
+ProcIds parseProcIds(const std::string& status) {
   // `key` is "\nUid:" or "\nGid:"; `format` the same followed by " %u %u".
   const auto line = [&](const char* key,
                         const char* format) -> std::optional<ProcIds::RealEffective> {
@@ -109,9 +106,34 @@ bool readProcIds(int proc_fd, pid_t pid, std::size_t max, ProcIds* out) {
     }
     return ids;
   };
-  out->uid = line("\nUid:", "\nUid: %u %u");
-  out->gid = line("\nGid:", "\nGid: %u %u");
+  ProcIds out;
+  out.uid = line("\nUid:", "\nUid: %u %u");
+  out.gid = line("\nGid:", "\nGid: %u %u");
+  return out;
+}
+
+bool readProcIds(int proc_fd, pid_t pid, std::size_t max, ProcIds* out) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "%d/status", pid);
+  std::string status;
+  if (!readProcFile(proc_fd, path, status, max)) return false;
+  *out = parseProcIds(status);
   return true;
+}
+
+std::vector<std::string> splitCmdline(std::string_view cmdline) {
+  if (!cmdline.empty() && cmdline.back() == '\0') cmdline.remove_suffix(1);
+  if (cmdline.empty()) return {};
+  return absl::StrSplit(absl::string_view(cmdline.data(), cmdline.size()), '\0');
+}
+
+std::string joinedCmdline(std::string_view cmdline) {
+  while (!cmdline.empty() && cmdline.back() == '\0') cmdline.remove_suffix(1);
+  std::string out(cmdline);
+  for (char& c : out) {
+    if (c == '\0') c = ' ';
+  }
+  return out;
 }
 
 std::int64_t readAuditId(int proc_fd, pid_t pid, const char* file) {

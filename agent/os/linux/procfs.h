@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -59,8 +60,16 @@ struct ProcIds {
   std::optional<RealEffective> uid;
   std::optional<RealEffective> gid;
 };
+// The ids of the text of /proc/PID/status.
+ProcIds parseProcIds(const std::string& status);
 // False when /proc/PID/status cannot be read; at most `max` bytes of it are.
 bool readProcIds(int proc_fd, pid_t pid, std::size_t max, ProcIds* out);
+
+// The arguments in the text of /proc/PID/cmdline: NUL-separated, the last one NUL-terminated
+// (a process may have rewritten it: then the final NUL may be missing). Empty for no arguments.
+std::vector<std::string> splitCmdline(std::string_view cmdline);
+// The same as one line for a log or a receipt: trailing NULs dropped, the others as spaces.
+std::string joinedCmdline(std::string_view cmdline);
 
 // /proc/PID/loginuid or /proc/PID/sessionid (`file`): the number, or -1 when it is unset
 // (4294967295, (uid_t)-1) or cannot be read.

@@ -87,9 +87,8 @@ Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, ExeHasher& hash
   if (readProcFile(proc_fd, absl::StrCat(pid, "/cmdline").c_str(), cmdline, kMaxArgvBytes + 1)) {
     const bool cut = cmdline.size() > kMaxArgvBytes;
     if (cut) cmdline.resize(kMaxArgvBytes);
+    const std::vector<std::string> argv = splitCmdline(cmdline);
     if (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
-    std::vector<std::string> argv;
-    if (!cmdline.empty()) argv = absl::StrSplit(cmdline, '\0');
     r["cmdline"] = textArray(argv);
     if (!validUtf8(cmdline)) r["cmdline_hex"] = textArray(argv, true);
     r["cmdline_truncated"] = cut;

@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of tests/fuzz/corpus/ (run from anywhere; rewrites them whole).
+
+Seeds are small hand-made inputs: valid ones of each format (so the fuzzer starts past the
+parsers' first checks) and edge cases (torn, oversized, hostile). Signed seeds use a fixed
+Ed25519 test key, so the output is the same on every run. Needs python3-cryptography.
+"""
+import base64
+import hashlib
+import os
+import shutil
+import struct
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives import serialization
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+PUB = KEY.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+NAME = "fuzz.example/log"
+
+
+def write(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+# ---- canonical encoding (common/canonical.h) ----
+def u64(v):
+    return struct.pack(">Q", v)
+
+
+def i64(v):
+    return struct.pack(">q", v)
+
+
+def s(v):
+    v = v.encode() if isinstance(v, str) else v
+    return struct.pack(">I", len(v)) + v
+
+
+def lst(vs):
+    return struct.pack(">I", len(vs)) + b"".join(s(v) for v in vs)
+
+
+def record(kind, *fields):
+    return b"warden/" + kind.encode() + b"\n" + b"".join(fields)
+
+
+def command(cid="a-1", host="host-1", kind="isolate", issued=1764600000000,
+            expires=1764600600000, allow=(), addresses=(), args=()):
+    return record("command", u64(1), s(cid), s(host), s(kind), i64(issued), i64(expires),
+                  s("alice"), s("incident 42"), lst(allow), lst(addresses), lst(args))
+
+
+def receipt(details=(("k", "v"),), status=0):
+    kv = [x for pair in details for x in pair]
+    return record("receipt", u64(1), s("a-1"), s("host-1"), s("isolate"), u64(status),
+                  s("isolated"), i64(1764600000000), i64(1764600000100), lst(kv))
+
+
+def log_entry(kind="refusal", actor="controller", body=b"", sig=b"", detail="why"):
+    return record("log-entry", u64(1), s(kind), i64(1764600000000), s(actor), s("host-1"),
+                  s("r-1"), s(body), s(sig), s(detail))
+
+
+def key_record(purpose="log", subject="controller", role="", public_key=b""):
+    return record("key", u64(1), s(purpose), s(subject), s(role), s(public_key), s(""))
+
+
+def request(kind="isolate", hosts=("host-1",), all_hosts=0, allow=(), addresses=(), args=()):
+    return record("request", u64(1), s("r-0123456789abcdef"), s("alice"), s(kind), lst(hosts),
+                  u64(all_hosts), lst(allow), lst(addresses), lst(args), s("incident 42"),
+                  i64(1764600000000))
+
+
+# ---- signed notes (common/note.h) ----
+def key_id(name, pub):
+    return struct.unpack(">I", hashlib.sha256(name.encode() + b"\n\x01" + pub).digest()[:4])[0]
+
+
+def vkey(name=NAME):
+    return "%s+%08x+%s" % (name, key_id(name, PUB), base64.b64encode(b"\x01" + PUB).decode())
+
+
+def sign_note(text, name=NAME):
+    sig = struct.pack(">I", key_id(name, PUB)) + KEY.sign(text.encode())
+    return text + "\n\u2014 %s %s\n" % (name, base64.b64encode(sig).decode())
+
+
+def checkpoint(size, root, origin=NAME, ext=()):
+    return "%s\n%d\n%s\n" % (origin, size, base64.b64encode(root).decode()) + "".join(
+        e + "\n" for e in ext)
+
+
+def leaf(entry):
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node(a, b):
+    return hashlib.sha256(b"\x01" + a + b).digest()
+
+
+# ---- protobuf wire format, just enough for the stream messages ----
+def varint(v):
+    out = b""
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out += bytes([b | (0x80 if v else 0)])
+        if not v:
+            return out
+
+
+def field(num, data):
+    return varint(num << 3 | 2) + varint(len(data)) + data
+
+
+def vfield(num, v):
+    return varint(num << 3) + varint(v)
+
+
+def utmp(kind=7, pid=1234, line="pts/0", user="alice", host="198.18.0.9", session=1234,
+         sec=1764600000, usec=500000):
+    def fixed(text, n):
+        b = text.encode() if isinstance(text, str) else text
+        return (b + b"\0" * n)[:n]
+    rec = struct.pack("<hhi", kind, 0, pid) + fixed(line, 32) + fixed("ts/0", 4) + \
+        fixed(user, 32) + fixed(host, 256) + struct.pack("<hhiii", 0, 0, session, sec, usec) + \
+        b"\0" * 16 + b"\0" * 20
+    assert len(rec) == 384
+    return rec
+
+
+def main():
+    if os.path.isdir(ROOT):
+        shutil.rmtree(ROOT)
+
+    t = "agent_dhcp_leases"
+    write(t, "networkd", "# This is private data. Do not parse.\nADDRESS=198.18.0.20\n"
+          "NETMASK=255.255.255.0\nROUTER=198.18.0.1\nSERVER_ADDRESS=198.18.0.1\nT1=1800\n")
+    write(t, "dhclient", "lease {\n  interface \"eth0\";\n  fixed-address 198.18.0.20;\n"
+          "  option dhcp-server-identifier 198.18.0.1;\n  renew 2 2025/12/02 10:00:00;\n}\n"
+          "lease {\n  option dhcp-server-identifier 198.18.0.2;\n}\n")
+    write(t, "hostile", "SERVER_ADDRESS=0.0.0.0\nSERVER_ADDRESS=127.0.0.1\n"
+          "SERVER_ADDRESS=255.255.255.255\nSERVER_ADDRESS=224.0.0.1\nSERVER_ADDRESS=10.0.0.0/8\n"
+          "option dhcp-server-identifier 198.18.0.1 ;\nSERVER_ADDRESS= 198.18.0.3 \n"
+          "SERVER_ADDRESS=198.018.0.1\nSERVER_ADDRESS=::1\n")
+    write(t, "many", "".join("SERVER_ADDRESS=198.18.0.%d\n" % i for i in range(1, 20)))
+    write(t, "empty", "")
+
+    t = "agent_controller_pins"
+    write(t, "pins", "198.18.0.1@1764600000000,[2001:db8::1]@1764600000001")
+    write(t, "legacy", "198.18.0.1,198.18.0.2@0,198.18.0.3@-5,198.18.0.0/24@1,@1,[::1@2")
+    write(t, "peer_v4", "ipv4:198.18.0.1:7443")
+    write(t, "peer_v6", "ipv6:%5B2001:db8::1%5D:7443")
+    write(t, "peer_zone", "ipv6:[fe80::1%25eth0]:7443")
+    write(t, "peer_unix", "unix:/run/warden.sock")
+    write(t, "many", ",".join("198.18.0.%d@%d" % (i, 1764600000000 + i) for i in range(40)))
+
+    t = "agent_nft_table"
+    script = ("table inet warden {\n\tset allow4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+              "\t\telements = { 198.18.0.1, 198.18.0.0/24 }\n\t}\n"
+              "\tchain input {\n\t\ttype filter hook input priority -300; policy drop;\n"
+              "\t\tiif \"lo\" accept comment \"loopback\"\n"
+              "\t\tip saddr @allow4 accept comment \"allow\"\n\t}\n}\n")
+    listing = ("table inet warden_owned { # progname warden-agent\n\tflags owner\n"
+               "\tset allow4 {\n\t\ttype ipv4_addr\n\t\telements = { 198.18.0.1,\n"
+               "\t\t\t     198.18.0.2 }\n\t}\n\tchain input {\n"
+               "\t\ttype filter hook input priority raw; policy drop;\n"
+               "\t\tiif \"lo\" accept comment \"loopback\"\n\t\tcounter accept\n\t}\n}\n")
+    write(t, "script", script)
+    write(t, "script_vs_listing", script + "\0" + script.replace("-300", "raw"))
+    write(t, "owned", listing + "\0" + listing)
+    write(t, "other_objects", script.replace("\tchain input", "\tmap m {\n\t}\n\tchain input")
+          + "\0" + script)
+    write(t, "unterminated", "table inet warden {\n\tset s {\n\t\telements = { 1, 2\n")
+
+    t = "agent_proc_stat"
+    write(t, "plain", "1234 (bash) S 1000 1234 1234 34816 1300 4194560 5000 0 0 0 12 3 0 0 20 0 "
+          "1 0 55555 10000000 1000 18446744073709551615 1 1 0 0 0 0 65536 3670020 1266777851 "
+          "0 0 0 17 1 0 0 0 0 0\n")
+    write(t, "hostile_comm", "99 (a) b) (c)) R 1 99 99 0 -1 2097152 0 0 0 0 0 0 0 0 20 0 1 0 7 "
+          "0 0\n")
+    write(t, "kthread", "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0\n")
+    write(t, "short", "5 (x)")
+    write(t, "no_paren", "5 x S 1")
+    write(t, "tty_pts", "7 (sshd) S 1 7 7 34821 7 4194560 0 0 0 0 0 0 0 0 20 0 1 0 4294967296 "
+          "0 0\n")
+
+    t = "agent_proc_status"
+    write(t, "plain", "Name:\tbash\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t1234\nPid:\t1234\n"
+          "PPid:\t1000\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n")
+    write(t, "hostile_name", "Name:\tx\\nUid:\t0\t0\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n")
+    write(t, "missing", "Name:\tx\nUid:\tnone\n")
+    write(t, "overflow", "Name:\tx\nUid:\t99999999999\t-1\t0\t0\nGid:\t4294967295\t0\n")
+
+    t = "agent_proc_cmdline"
+    write(t, "argv", b"/usr/bin/python3\0-c\0print('hi')\0")
+    write(t, "rewritten", b"sshd: alice [priv]")
+    write(t, "nuls", b"\0\0a\0\0b\0\0")
+    write(t, "empty", b"")
+    write(t, "utf8", "caf\u00e9\0\xff".encode("utf-8", "surrogateescape") + b"\xfe\0")
+
+    t = "agent_utmp"
+    write(t, "login", utmp())
+    write(t, "mixed", utmp(kind=2, user="reboot") + utmp() + utmp(kind=8) +
+          utmp(user="b" * 32, line="l" * 32, host="h" * 256, pid=-1, session=-1,
+               sec=-2147483648, usec=-999999) + b"partial")
+    write(t, "torn", utmp()[:200])
+
+    t = "agent_shadow"
+    write(t, "file", "root:$6$salt$hash:19000:0:99999:7:::\nalice:$y$j9T$abc$def:19500:0:99999:7:::\n"
+          "bob:!:19500::::::\nlocked:!$6$x:19500:0:99999:7::1:\n")
+    write(t, "line", "alice:$y$j9T$abc$def:19500:0:99999:7:::")
+    write(t, "lock_record", "alice:$6$x:19500:0:99999:7:::\nalice:!$6$x:19500:0:99999:7::1:\n")
+    write(t, "torn", "root:x:19000:0:99999:7:::\nalice:x:19")
+    write(t, "bad", "root:x:19000:0:99999:7:::\n\nroot:x:1::::::\n\r\nx:y:z\n")
+
+    t = "agent_passwd"
+    write(t, "passwd", "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:"
+          "/usr/sbin/nologin\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\n"
+          "toor:x:0:0::/root:/bin/sh\nsvc:x:999:999::/:/bin/false\nnoshell:x:1001:1001:::\n")
+    write(t, "login_defs", "# comment\nUID_MIN\t\t\t 500\nUID_MAX 70000\nPASS_MAX_DAYS 99999\n")
+    write(t, "bad", "root:x:0:0:root:/root:/bin/bash\nroot:x:0:0::/:/bin/sh\nx:x:-1:0:::\n")
+    write(t, "huge_uid", "big:x:4294967296:0:::/bin/sh\nbig2:x:4294967295:0:::/bin/sh\n")
+
+    write("common_command", "isolate", command(allow=["198.18.0.0/24", "[2001:db8::1]:443"]))
+    write("common_command", "block", command(kind="block", addresses=["203.0.113.7"]))
+    write("common_command", "host_action", command(kind="kill", args=["pid=1234", "signal=9"]))
+    write("common_command", "extremes", command(issued=-(1 << 63), expires=(1 << 63) - 1))
+    write("common_command", "truncated", command()[:-3])
+    write("common_command", "trailing", command() + b"x")
+    write("common_command", "huge_list", record("command", u64(1), s("a"), s("h"), s("k"),
+                                                i64(0), i64(0), s(""), s("")) +
+          struct.pack(">I", 0xFFFFFFFF))
+
+    write("common_receipt", "succeeded", receipt())
+    write("common_receipt", "details", receipt(details=(("a", "1"), ("b", "2"), ("c", ""))))
+    write("common_receipt", "unsorted", receipt(details=(("b", "1"), ("a", "2"))))
+    write("common_receipt", "repeated", receipt(details=(("a", "1"), ("a", "2"))))
+    write("common_receipt", "bad_status", receipt(status=7))
+
+    write("common_log_entry", "refusal", log_entry())
+    write("common_log_entry", "signed", log_entry("receipt", "agent:host-1", receipt(), b"\1" * 64))
+    write("common_log_entry", "version2", log_entry().replace(u64(1), u64(2), 1))
+
+    write("common_key_record", "log", key_record(public_key=vkey().encode()))
+    write("common_key_record", "agent", key_record("agent", "host-1", "", PUB))
+    write("common_key_record", "operator", key_record("operator", "alice", "admin", PUB))
+
+    write("common_request", "isolate", request(allow=["198.18.0.0/24:22"]))
+    write("common_request", "all_hosts", request("block", (), 1, addresses=["203.0.113.0/24"]))
+    write("common_request", "add_operator", request("add-operator", (), 0, args=[
+        "name=bob", "role=responder", "signing_key=" + PUB.hex()]))
+    write("common_request", "revoke_operator", request("revoke-operator", (), 0, args=["name=bob"]))
+    write("common_request", "bad_operator", request("add-operator", (), 0, args=[
+        "name=bob", "name=eve", "signing_key=" + PUB.hex().upper()]))
+
+    t = "common_net"
+    for i, text in enumerate(["198.18.0.7", "198.18.0.0/15", "2001:db8::/32", "::ffff:1.2.3.4",
+                              "198.18.0.7/24", "198.18.0.0/15:443", "[2001:db8::1]:22",
+                              "[2001:db8::/32]:80", "host.example:7443", "[::1]:0",
+                              "1.2.3.4:99999", "0.0.0.0/0", "::/0", "[fe80::1%eth0]:1"]):
+        write(t, "n%02d" % i, text)
+
+    root1 = hashlib.sha256(b"").digest()
+    cp0 = checkpoint(0, root1)
+    t = "common_checkpoint"
+    write(t, "plain", checkpoint(42, bytes(range(32))))
+    write(t, "extensions", checkpoint(1, bytes(32), ext=["ext one", "ext two"]))
+    write(t, "signed", sign_note(cp0))
+    write(t, "leading_zero", "o\n042\n%s\n" % base64.b64encode(bytes(32)).decode())
+    write(t, "too_big", "o\n18446744073709551616\n%s\n" % base64.b64encode(bytes(32)).decode())
+
+    t = "common_signed_note"
+    write(t, "checkpoint", sign_note(cp0))
+    write(t, "other_key", sign_note(cp0, "other.example/log"))
+    write(t, "vkey", vkey())
+    write(t, "blank_lines", sign_note("a\n\nb\n"))
+    write(t, "text_only", "hello\n")
+
+    # A whole, valid export: the log key, the command key, a checkpoint over both.
+    e0 = log_entry("key", "controller", key_record(public_key=vkey().encode()), b"", "")
+    e1 = log_entry("key", "controller", key_record("command", public_key=PUB), b"", "")
+    root = node(leaf(e0), leaf(e1))
+    b64 = lambda b: base64.b64encode(b).decode()
+    header = "warden-audit-export 1\norigin %s\nvkey %s\n" % (NAME, vkey())
+    valid = header + "checkpoint %s\nentry %s\nentry %s\ncheckpoint %s\nend 2\n" % (
+        b64(sign_note(cp0).encode()), b64(e0), b64(e1), b64(sign_note(checkpoint(2, root)).encode()))
+    t = "common_audit_export"
+    write(t, "valid", valid)
+    write(t, "truncated", valid[: valid.rindex("end ")])
+    write(t, "empty_log", header + "checkpoint %s\nend 0\n" % b64(sign_note(cp0).encode()))
+    write(t, "bad_root", valid.replace(b64(e1), b64(log_entry("key", "controller",
+                                                              key_record("command",
+                                                                         public_key=bytes(32))))))
+    write(t, "header_only", "warden-audit-export 1\n")
+
+    t = "controller_agent_message"
+    write(t, "receipt", field(3, field(1, receipt()) + field(2, b"\1" * 64)))
+    write(t, "hello", field(1, field(1, b"host-1")))
+    write(t, "heartbeat", field(2, vfield(1, 1764600000000)))
+    write(t, "event", field(5, field(1, b"tamper") + field(2, b"rules changed")))
+    write(t, "unknown_field", field(9, b"x") + field(3, b""))
+
+    t = "controller_evidence_manifest"
+    write(t, "manifest", '{"schema":"warden-evidence-manifest/1","evidence_id":"e-1",'
+          '"action_id":"a-1","sha256":"%s","source":{"path":"/dev/sda"}}' % ("ab" * 32))
+    write(t, "wrong_types", '{"evidence_id":1,"action_id":null,"source":"x","sha256":[1]}')
+    write(t, "not_object", '[1,2,{"evidence_id":"e"}]')
+    write(t, "deep", "[" * 200 + "]" * 200)
+    write(t, "bad_utf8", b'{"evidence_id":"\xff\xfe"}')
+
+    t = "agent_signed_command"
+    proof = field(3, sign_note(cp0).encode()) + vfield(4, 0) + field(5, log_entry("dispatch")) + \
+        field(6, bytes(32))
+    write(t, "isolate", field(1, field(1, command()) + field(2, b"\1" * 64) + proof))
+    write(t, "expired", field(1, field(1, command(expires=1))))
+    write(t, "unknown_kind", field(1, field(1, command(kind="format-disk"))))
+    write(t, "extreme_expiry", field(1, field(1, command(expires=-(1 << 63)))))
+    write(t, "future", field(1, field(1, command(issued=(1 << 63) - 1))))
+
+
+if __name__ == "__main__":
+    main()
