@@ -184,12 +184,15 @@ TEST(ReceiptDecoding, UnknownStatusFails) {
   // status follows version, command_id, host_id, kind.
   const std::size_t at = std::string("warden/receipt\n").size() + 8 + (4 + 10) + (4 + 7) + (4 + 7);
   ASSERT_EQ(enc.substr(at, 8), bytes("\x00\x00\x00\x00\x00\x00\x00\x00"));
-  enc[at + 7] = 3;
+  enc[at + 7] = 4;
   auto r = decodeReceipt(enc);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("unknown receipt status"));
-  enc[at + 7] = 2;
-  EXPECT_TRUE(decodeReceipt(enc).ok());
+  enc[at + 7] = 3;  // interrupted, the last known status
+  auto interrupted = decodeReceipt(enc);
+  ASSERT_TRUE(interrupted.ok());
+  EXPECT_EQ(interrupted->status, ReceiptStatus::kInterrupted);
+  EXPECT_EQ(receiptStatusName(interrupted->status), "interrupted");
   enc[at] = '\x80';
   EXPECT_FALSE(decodeReceipt(enc).ok());
 }
