@@ -161,9 +161,11 @@ absl::StatusOr<bool> ExportVerifier::header(LineReader& reader) {
 std::optional<std::string> ExportVerifier::applyRules(const LogEntry& e, std::uint64_t index,
                                                       Batch& batch) {
   if (e.logged_unix_ms < last_ms_) {
+    // Either time may be the changed one: name both entries.
     return absl::StrFormat(
-        "logged at %d ms, before the previous entry (%d ms): time went backwards", e.logged_unix_ms,
-        last_ms_);
+        "logged at %d ms, before entry %d (%d ms): time went backwards, one of the two times was "
+        "changed",
+        e.logged_unix_ms, index - 1, last_ms_);
   }
   if (index == 0 && e.type != entry_type::kKey) {
     return std::string("the log must start with the controller's log key (a key entry)");
