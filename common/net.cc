@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -171,6 +172,28 @@ absl::StatusOr<HostPort> HostPort::parse(std::string_view text) {
   if (hp.host.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid address '", std::string(text), "': empty host"));
+  }
+  // One text per value: a bracketed host is an IPv6 address (with an optional zone), any
+  // other a host name or IPv4 address, so what prints parses back the same.
+  const bool bracketed = text.front() == '[';
+  if (bracketed) {
+    const std::string addr = hp.host.substr(0, hp.host.find('%'));
+    const std::string zone =
+        addr.size() < hp.host.size() ? hp.host.substr(addr.size() + 1) : std::string("x");
+    in6_addr a6{};
+    const bool zone_ok = !zone.empty() && std::all_of(zone.begin(), zone.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
+    if (::inet_pton(AF_INET6, addr.c_str(), &a6) != 1 || !zone_ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid address '", std::string(text), "': not an IPv6 address in []"));
+    }
+  } else if (hp.host.size() > 253 || !std::all_of(hp.host.begin(), hp.host.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                      c == '.';
+             })) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid address '", std::string(text),
+                                                   "': a host name has letters, digits, '-', '.'"));
   }
   auto p = parsePort(port, text);
   if (!p.ok()) return p.status();

@@ -328,7 +328,11 @@ TEST(HostPortParse, ErrorsAreRefused) {
   for (const char* text :
        {"", "198.18.0.1", "198.18.0.1:", ":7443", "[]:7443", "198.18.0.1:0", "198.18.0.1:65536",
         "198.18.0.1:abc", "198.18.0.1:-1", "198.18.0.1:7443x", "2001:db8::1:7443", "[2001:db8::1]",
-        "[2001:db8::1]7443", "[2001:db8::1]:", "[2001:db8::1", "[2001:db8::1]:0", "host:1:2"}) {
+        "[2001:db8::1]7443", "[2001:db8::1]:", "[2001:db8::1", "[2001:db8::1]:0", "host:1:2",
+        // found by the fuzzer: a host that printed as text that parses differently
+        "[[ffe8\x01\x0e"
+        "E]:1",
+        "[198.18.0.1]:7443", "[not-v6]:1", "[fe80::1%]:1", "host name:1", "ho\nst:1", "[h]ost:1"}) {
     auto hp = HostPort::parse(text);
     ASSERT_FALSE(hp.ok()) << "'" << text << "' parsed as " << hp->toString();
     EXPECT_EQ(hp.status().code(), absl::StatusCode::kInvalidArgument) << text;
