@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -171,6 +172,16 @@ absl::StatusOr<HostPort> HostPort::parse(std::string_view text) {
   if (hp.host.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid address '", std::string(text), "': empty host"));
+  }
+  // A host with brackets, spaces or control characters is no name or address, and toString()
+  // would print text that does not parse back.
+  for (const char c : hp.host) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= ' ' || u == 0x7f || c == '[' || c == ']') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid address '", absl::CHexEscape(std::string(text)),
+                       "': the host holds a bracket, a space or a control character"));
+    }
   }
   auto p = parsePort(port, text);
   if (!p.ok()) return p.status();
