@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -185,8 +186,9 @@ absl::StatusOr<HostPort> HostPort::parse(std::string_view text) {
       return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
     });
     if (::inet_pton(AF_INET6, addr.c_str(), &a6) != 1 || !zone_ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid address '", std::string(text), "': not an IPv6 address in []"));
+      return absl::InvalidArgumentError(absl::StrCat("invalid address '",
+                                                     absl::CHexEscape(std::string(text)),
+                                                     "': not an IPv6 address in []"));
     }
   } else if (hp.host.size() > 253 || !std::all_of(hp.host.begin(), hp.host.end(), [](char c) {
                return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||

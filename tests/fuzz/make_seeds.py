@@ -265,6 +265,8 @@ def main():
                               "[2001:db8::/32]:80", "host.example:7443", "[::1]:0",
                               "1.2.3.4:99999", "0.0.0.0/0", "::/0", "[fe80::1%eth0]:1"]):
         write(t, "n%02d" % i, text)
+    # Found by the fuzzer: a bracket in the host printed as text that did not parse back.
+    write(t, "crash-bracket-host", b"[[0\x1a0\x1a\x1a/r]:81")
 
     root1 = hashlib.sha256(b"").digest()
     cp0 = checkpoint(0, root1)

@@ -342,5 +342,18 @@ TEST(HostPortParse, ErrorsAreRefused) {
   EXPECT_THAT(HostPort::parse("host:0").status().message(), HasSubstr("expected 1-65535"));
 }
 
+// Found by tests/fuzz/common_net.cc: "[[h]:81" parsed as host "[h", which toString() printed as
+// "[h:81", text that does not parse. Brackets, spaces and control characters are no host.
+TEST(HostPortParse, HostsWithBracketsSpacesOrControlCharactersAreRefused) {
+  for (const char* text :
+       {"[[h]:81", "[h[]:81", "a]b:1", "a b:1", "a\tb:1", "a\x1a:1", "a\x7f:1"}) {
+    auto hp = HostPort::parse(text);
+    ASSERT_FALSE(hp.ok()) << "'" << text << "' parsed as " << hp->toString();
+    EXPECT_EQ(hp.status().code(), absl::StatusCode::kInvalidArgument) << text;
+  }
+  EXPECT_TRUE(HostPort::parse("[2001:db8::1]:7443").ok());
+  EXPECT_TRUE(HostPort::parse("controller.example:7443").ok());
+}
+
 }  // namespace
 }  // namespace warden
