@@ -4,6 +4,20 @@
 
 namespace warden {
 
+TextUnit nextTextUnit(std::string_view v) {
+  const std::size_t n = utf8Length(v);  // RFC 3629 §4; 0 when invalid
+  if (n == 0) return TextUnit{1, false};
+  const unsigned char c = static_cast<unsigned char>(v[0]);
+  const unsigned char c1 = n > 1 ? static_cast<unsigned char>(v[1]) : 0;
+  const unsigned char c2 = n > 2 ? static_cast<unsigned char>(v[2]) : 0;
+  const bool c0_control = n == 1 && (c < 0x20 || c == 0x7f);
+  const bool c1_control = n == 2 && c == 0xC2 && c1 <= 0x9F;
+  const bool bidi =
+      n == 3 && c == 0xE2 &&
+      ((c1 == 0x80 && c2 >= 0xAA && c2 <= 0xAE) || (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9));
+  return TextUnit{n, !(c0_control || c1_control || bidi)};
+}
+
 std::size_t utf8Length(std::string_view v) {
   const auto b = [&](std::size_t i) { return static_cast<unsigned char>(v[i]); };
   const unsigned char c = b(0);

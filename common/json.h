@@ -21,6 +21,16 @@ using Json = nlohmann::ordered_json;
 std::size_t utf8Length(std::string_view v);
 bool validUtf8(std::string_view v);
 
+// The unit of text at the start of `v` (not empty): its length in bytes and whether a terminal
+// or a log line shows it as itself. Not safe: a byte that does not start valid UTF-8 (size 1),
+// C0 controls, DEL, C1 controls (U+0080-U+009F, e.g. CSI) and bidi overrides (U+202A-U+202E,
+// U+2066-U+2069), which rewrite what a terminal shows.
+struct TextUnit {
+  std::size_t size = 1;
+  bool safe = false;
+};
+TextUnit nextTextUnit(std::string_view v);
+
 // `j` as text: compact when `indent` is negative, else pretty-printed with that many spaces.
 // Invalid UTF-8 in strings becomes U+FFFD.
 std::string dumpJson(const Json& j, int indent = -1);

@@ -25,22 +25,13 @@ void printError(const std::string& what) {
 std::string printable(std::string_view v) {
   std::string out;
   while (!v.empty()) {
-    const std::size_t n = utf8Length(v);  // RFC 3629 §4; 0 when invalid
-    const unsigned char c = static_cast<unsigned char>(v[0]);
-    const unsigned char c1 = n > 1 ? static_cast<unsigned char>(v[1]) : 0;
-    const unsigned char c2 = n > 2 ? static_cast<unsigned char>(v[2]) : 0;
-    // C1 controls (U+0080-U+009F, e.g. CSI) and bidi overrides (U+202A-U+202E,
-    // U+2066-U+2069) can rewrite what a terminal shows as well as C0 controls can.
-    const bool c1_control = n == 2 && c == 0xC2 && c1 <= 0x9F;
-    const bool bidi =
-        n == 3 && c == 0xE2 &&
-        ((c1 == 0x80 && c2 >= 0xAA && c2 <= 0xAE) || (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9));
-    if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7f)) || c1_control || bidi) {
+    const TextUnit u = nextTextUnit(v);
+    if (u.safe) {
+      out.append(v.substr(0, u.size));
+      v.remove_prefix(u.size);
+    } else {
       out += '?';
       v.remove_prefix(1);
-    } else {
-      out.append(v.substr(0, n));
-      v.remove_prefix(n);
     }
   }
   return out;
