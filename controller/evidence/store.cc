@@ -51,14 +51,15 @@ absl::StatusOr<std::unique_ptr<EvidenceStore>> EvidenceStore::open(const std::st
   return store;
 }
 
-absl::Status EvidenceStore::roomForLocked(const std::string& host, std::uint64_t bytes) const {
+absl::Status EvidenceStore::quotaRoomForLocked(const std::string& host, std::uint64_t bytes) const {
   if (quota_.total_bytes != 0 && used_ + bytes > quota_.total_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrFormat("the evidence store is full: it holds %d bytes, its quota is %d "
                         "(warden-controller serve --evidence-quota)",
                         used_, quota_.total_bytes));
   }
-  if (auto it = used_by_host_.find(host); quota_.per_host_bytes != 0 && !host.empty()) {
+  if (quota_.per_host_bytes != 0 && !host.empty()) {
+    const auto it = used_by_host_.find(host);
     const std::uint64_t held = it == used_by_host_.end() ? 0 : it->second;
     if (held + bytes > quota_.per_host_bytes) {
       return absl::ResourceExhaustedError(
@@ -67,14 +68,18 @@ absl::Status EvidenceStore::roomForLocked(const std::string& host, std::uint64_t
                           host, held, quota_.per_host_bytes));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status EvidenceStore::diskRoomFor(std::uint64_t bytes) const {
+  if (quota_.keep_free_bytes == 0) return absl::OkStatus();
   // Asked each time: a disk may be mounted over the store while the controller runs.
   struct stat own {
   }, above{};
-  const std::string parent = std::filesystem::path(dir_).parent_path().string();
-  const bool own_disk = ::stat(dir_.c_str(), &own) == 0 && ::stat(parent.c_str(), &above) == 0 &&
-                        own.st_dev != above.st_dev;
+  const bool own_disk = ::stat(dir_.c_str(), &own) == 0 &&
+                        ::stat(parent_dir_.c_str(), &above) == 0 && own.st_dev != above.st_dev;
   struct statvfs fs;
-  if (!own_disk && quota_.keep_free_bytes != 0 && ::statvfs(dir_.c_str(), &fs) == 0) {
+  if (!own_disk && ::statvfs(dir_.c_str(), &fs) == 0) {
     const std::uint64_t free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     if (free_bytes < bytes + quota_.keep_free_bytes) {
       return absl::ResourceExhaustedError(absl::StrFormat(

@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -162,9 +163,16 @@ class EvidenceStore {
     std::string host;  // whose quota the bytes count against
     ~Transfer();
   };
-  EvidenceStore(std::string dir, EvidenceQuota quota) : dir_(std::move(dir)), quota_(quota) {}
-  // Refuses `bytes` more for `host` when a limit would be passed. Called with mu_ held.
-  absl::Status roomForLocked(const std::string& host, std::uint64_t bytes) const;
+  EvidenceStore(std::string dir, EvidenceQuota quota)
+      : dir_(std::move(dir)),
+        parent_dir_(std::filesystem::path(dir_).parent_path().string()),
+        quota_(quota) {}
+  // Refuses `bytes` more for `host` when the total or the host's quota would be passed.
+  // Called with mu_ held.
+  absl::Status quotaRoomForLocked(const std::string& host, std::uint64_t bytes) const;
+  // Refuses `bytes` more when they would eat into the disk's reserve (no lock: file system
+  // calls only).
+  absl::Status diskRoomFor(std::uint64_t bytes) const;
   std::string path(const std::string& id, const char* suffix) const;
   absl::Status rebuild(Transfer& t, const std::string& partial);
   absl::Status recoverLocked(const std::string& id);
@@ -177,6 +185,7 @@ class EvidenceStore {
       const std::function<absl::Status(std::string_view, std::string_view)>& fn) const;
 
   const std::string dir_;
+  const std::string parent_dir_;  // the data directory: the action log and the registry
   const EvidenceQuota quota_;
   mutable std::mutex mu_;
   // Stored bytes: all files in the directory, and by host (complete items from their records

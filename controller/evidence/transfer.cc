@@ -185,9 +185,10 @@ absl::Status EvidenceStore::append(const std::string& id, std::uint64_t offset,
     frame.resize(n);
     stored = frame;
   }
+  WARDEN_RETURN_IF_ERROR(diskRoomFor(stored.size()));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    WARDEN_RETURN_IF_ERROR(roomForLocked(t->host, stored.size()));
+    WARDEN_RETURN_IF_ERROR(quotaRoomForLocked(t->host, stored.size()));
   }
   // Whole aligned chunks go around the page cache; anything else (the last chunk of an odd
   // size) through it.
