@@ -4,6 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string_view>
 #include <thread>
 
 #include "agent/actions/containment.h"
@@ -31,7 +34,26 @@ int fail(const absl::Status& s, const char* what) {
   }
 }
 
-absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall, bool owned_table) {
+// How `warden collect` runs its collector: this binary again, as its own uid, never able to
+// read the agent's state directory.
+warden::CollectorSandbox collectorSandbox(const std::string& state_dir, std::uint32_t uid) {
+  warden::CollectorSandbox sandbox;
+  sandbox.uid = sandbox.gid = uid;
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::canonical(state_dir, ec);
+  sandbox.withheld.push_back(ec ? state_dir : real.string());
+  if (const char* f = std::getenv("WARDEN_FAULT_INJECT"); f != nullptr) {
+    constexpr std::string_view kTriage = "triage:";
+    if (std::string_view v(f); v.starts_with(kTriage)) {
+      sandbox.fault = std::string(v.substr(kTriage.size()));
+      warden::logWarning("FAULT INJECTION ACTIVE (WARDEN_FAULT_INJECT=%s): testing only", v);
+    }
+  }
+  return sandbox;
+}
+
+absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall, bool owned_table,
+                                             const warden::CollectorSandbox& sandbox) {
   warden::AgentParts parts;
   auto fw = warden::linux_os::makeFirewall(firewall, {.owned_table = owned_table});
   if (!fw.ok()) return fw.status();
@@ -39,7 +61,9 @@ absl::StatusOr<warden::AgentParts> makeParts(const std::string& firewall, bool o
   parts.conntrack = warden::linux_os::makeConnectionTracker();
   parts.open_evidence = warden::openEvidenceSource;
   parts.list_disks = [] { return warden::listWholeDisks(); };
-  parts.build_triage = warden::writeTriageBundle;
+  parts.build_triage = [sandbox](const std::string& path, const warden::TriageOptions& options) {
+    return warden::writeTriageBundleSandboxed(path, options, sandbox);
+  };
   auto watch = warden::linux_os::makeNetfilterWatch();
   if (watch.ok()) parts.watch = std::move(*watch);
   return parts;
@@ -58,7 +82,7 @@ std::string chooseFirewall(warden::StateStore& store, const std::string& flag) {
 }
 
 int run(const std::string& state_dir, const std::string& firewall, double rollback_s,
-        double heartbeat_s, bool syscall_filter, bool owned_table) {
+        double heartbeat_s, bool syscall_filter, bool owned_table, std::uint32_t triage_uid) {
   // First, while the process has one thread: every thread made later inherits the filter.
   if (syscall_filter) {
     if (auto s = warden::linux_os::installAgentSyscallFilter(); !s.ok()) {
@@ -69,7 +93,8 @@ int run(const std::string& state_dir, const std::string& firewall, double rollba
   }
   auto store = warden::StateStore::open(state_dir);
   if (!store.ok()) return fail(store.status(), "run");
-  auto parts = makeParts(chooseFirewall(**store, firewall), owned_table);
+  auto parts = makeParts(chooseFirewall(**store, firewall), owned_table,
+                         collectorSandbox(state_dir, triage_uid));
   if (!parts.ok()) return fail(parts.status(), "run");
   warden::AgentOptions options;
   options.state_dir = state_dir;
@@ -167,11 +192,23 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
 
+  std::uint32_t triage_uid = warden::CollectorSandbox().uid;
+  run_cmd
+      ->add_option("--triage-uid", triage_uid,
+                   "The user and group id of the sandboxed triage collector of `warden "
+                   "collect`: one no account uses (it must not be 0)")
+      ->check(CLI::Range(1u, 4294967294u))
+      ->capture_default_str();
+
   auto* restore_cmd = app.add_subcommand(
       "restore", "Re-apply persisted containment (at boot, before the network; no network needed)");
   restore_cmd->add_option("--state-dir", state_dir, "Agent state directory")->required();
   restore_cmd->add_option("--firewall", firewall, "auto, nftables or iptables")
       ->check(CLI::IsMember({"auto", "nftables", "iptables"}));
+
+  // Exec'd by the agent itself for `warden collect` (agent/os/triage.h); not for people.
+  auto* collector_cmd = app.add_subcommand("triage-collector", "");
+  collector_cmd->group("");
 
   try {
     app.parse(argc, argv);
@@ -186,8 +223,9 @@ int main(int argc, char** argv) {
                 id->c_str(), enroll.state_dir.c_str());
     return 0;
   }
+  if (*collector_cmd) return warden::runTriageCollector(0, 1);
   if (*run_cmd)
     return run(state_dir, firewall, rollback_s, heartbeat_s, syscall_filter == "on",
-               owned_table == "on");
+               owned_table == "on", triage_uid);
   return restore(state_dir, firewall);
 }

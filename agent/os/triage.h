@@ -78,6 +78,25 @@ struct TriageMember {
   absl::Time ctime = absl::UnixEpoch();  // the inode change time (outputs: collection time)
 };
 
+// How `warden collect` runs the collector (DESIGN "The hostile host"): a separate, exec'd
+// child that confines itself before it reads anything (agent/os/linux/triage/
+// collector_sandbox.h) and streams what it collects to the agent, which writes the bundle.
+struct CollectorSandbox {
+  // The collector's program: the agent's own binary (a fresh image: none of the agent's memory,
+  // its keys included, comes along) with its hidden subcommand.
+  std::vector<std::string> argv = {"/proc/self/exe", "triage-collector"};
+  // Its own user and group: an id no account should use (warden-agent --triage-uid).
+  std::uint32_t uid = 65533;
+  std::uint32_t gid = 65533;
+  // Paths it must never be able to read: the agent's state directory (keys, database, bundles).
+  std::vector<std::string> withheld;
+  // The whole collection, the agent's own steps included; then the collector is killed.
+  absl::Duration timeout = absl::Minutes(30);
+  // Tests only (WARDEN_FAULT_INJECT=triage:FAULT): "forbidden-syscall" makes the collector
+  // call socket(2) once it has applied Landlock; "stall" makes it wait for ever there.
+  std::string fault;
+};
+
 struct TriageResult {
   // In collection order, which is archive order for those archived; MANIFEST.json not included.
   std::vector<TriageMember> members;
@@ -87,6 +106,11 @@ struct TriageResult {
   // 67108864 of 90000000 bytes (max_member_bytes)".
   std::vector<std::string> limits_hit;
   std::string manifest_json;  // the MANIFEST.json member's content
+  // How the sandboxed collector ended ("exited 0", "killed by signal 31 (SIGSYS: a system call
+  // outside its allowlist)", "stopped by the agent: ..."); "" for an in-process collection.
+  std::string collector;
+  // Why the collection is incomplete because of the collector; "" when it completed.
+  std::string collector_error;
 };
 
 // Collects the bundle and writes it to `out_path`, which must not exist yet: it is created
@@ -96,5 +120,18 @@ struct TriageResult {
 // `out_path`. A `root` that cannot be opened is InvalidArgument.
 absl::StatusOr<TriageResult> writeTriageBundle(const std::string& out_path,
                                                const TriageOptions& options);
+
+// The same bundle, collected by the sandboxed collector: the agent writes the file and takes
+// its own steps (nft, iptables-save, journalctl), the collector sends the rest. A collector
+// that dies, is killed or breaks the protocol leaves a complete, valid bundle with what came
+// before, the agent's own members, and `collector_error` (also in the manifest's "collector"
+// and as the error of the member commands/collector.json).
+absl::StatusOr<TriageResult> writeTriageBundleSandboxed(const std::string& out_path,
+                                                        const TriageOptions& options,
+                                                        const CollectorSandbox& sandbox);
+
+// The collector's side (`warden-agent triage-collector`, exec'd by the agent): reads its orders
+// on `in_fd`, confines itself, collects and streams to `out_fd`. The process's exit status.
+int runTriageCollector(int in_fd, int out_fd);
 
 }  // namespace warden

@@ -204,6 +204,9 @@ ActionOutcome Agent::collectTriage(const Command& cmd) {
       out.details[k + "limit_first"] = first;
     }
     out.details[k + "triage_manifest_sha256"] = crypto::hex(crypto::sha256(built->manifest_json));
+    if (!built->collector.empty()) out.details[k + "collector"] = built->collector;
+    if (!built->collector_error.empty())
+      out.details[k + "collector_error"] = built->collector_error;
   }
   auto source = parts_.open_evidence(path);
   if (!source.ok()) {
@@ -220,13 +223,20 @@ ActionOutcome Agent::collectTriage(const Command& cmd) {
     out.message = absl::StrFormat("uploading the triage bundle: %s", up.status().message());
     return out;
   }
-  out.ok = true;
   noteUpload(*up, k, out);
   auto members = out.details.find(k + "members");
-  out.message =
-      absl::StrFormat("collected a triage bundle%s: %d bytes, sha256 %s",
-                      members == out.details.end() ? "" : " of " + members->second + " members",
-                      up->size, crypto::hex(up->sha256));
+  const std::string of = members == out.details.end() ? "" : " of " + members->second + " members";
+  // A collector that died part way leaves a bundle worth keeping (stored all the same), but the
+  // collection failed: the action says so.
+  if (auto failed = out.details.find(k + "collector_error"); failed != out.details.end()) {
+    out.message =
+        absl::StrFormat("collected a partial triage bundle%s (evidence %s, sha256 %s): %s", of,
+                        evidence_id, crypto::hex(up->sha256), failed->second);
+    return out;
+  }
+  out.ok = true;
+  out.message = absl::StrFormat("collected a triage bundle%s: %d bytes, sha256 %s", of, up->size,
+                                crypto::hex(up->sha256));
   return out;
 }
 

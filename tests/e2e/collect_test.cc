@@ -10,9 +10,11 @@
 #include <regex>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/hash.h"
+#include "common/json.h"
 #include "gtest/gtest.h"
 #include "tests/support/fleet.h"
 #include "tests/support/warden_deployment.h"
@@ -115,6 +117,15 @@ TEST(CollectTest, PlantedKeyCronJobAndHistoryAreInTheBundleWithMatchingHashes) {
   }
   // The process table is there, with executables hashed.
   EXPECT_NE(listing->out.find("processes.json"), std::string::npos) << listing->out;
+  // Collected by the sandboxed collector, which the kernel showed confined.
+  auto parsed = parseJson(manifest, "MANIFEST.json");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const Json& collector = parsed->at("collector");
+  EXPECT_EQ(collector.at("ended"), "exited 0") << collector.dump();
+  EXPECT_EQ(collector.at("confinement").at("Seccomp"), "2") << collector.dump();
+  EXPECT_EQ(collector.at("confinement").at("NoNewPrivs"), "1") << collector.dump();
+  EXPECT_GE(collector.at("landlock").at("abi").get<int>(), 1) << collector.dump();
+  EXPECT_EQ(jsonString(r->out, id + ".collector"), "exited 0") << r->out;
 
   auto show = d.cli({"evidence", "show", id, "--json"});
   ASSERT_TRUE(show.ok());
@@ -136,6 +147,55 @@ TEST(CollectTest, PlantedKeyCronJobAndHistoryAreInTheBundleWithMatchingHashes) {
   EXPECT_NE(offline->out.find("\"evidence\": [{\"id\": \"" + id + "\", \"ok\": true"),
             std::string::npos)
       << offline->out;
+}
+
+// The collector is killed by the kernel (SIGSYS: a system call outside its allowlist, made on
+// purpose by the test-only fault). The action fails and says why; what was collected before,
+// and the agent's own members, are stored as evidence all the same, in a bundle that says so.
+TEST(CollectTest, ACollectorKilledBySigsysFailsTheActionAndStoresThePartialBundle) {
+  WARDEN_REQUIRE_PRIVILEGES();
+  auto created =
+      WardenDeployment::create(absl::StrFormat("cok%d", getpid() % 100000), {{"host-42", 42}});
+  ASSERT_TRUE(created.ok()) << created.status();
+  WardenDeployment& d = **created;
+  LiftImmutable lift{d.dataDir() + "/evidence"};
+  ASSERT_TRUE(d.enroll("host-42").ok());
+  ASSERT_TRUE(
+      d.startAgent("host-42", {}, {"env", "WARDEN_FAULT_INJECT=triage:forbidden-syscall"}).ok())
+      << d.agentLog("host-42");
+
+  auto r = d.cli({"collect", "host-42", "--json"}, absl::Seconds(300));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 1) << r->out << r->err;
+  EXPECT_TRUE(absl::StrContains(r->out, "partial triage bundle")) << r->out;
+  EXPECT_TRUE(absl::StrContains(r->out, "SIGSYS")) << r->out;
+  const std::string id = jsonString(r->out, "evidence_ids");
+  ASSERT_FALSE(id.empty()) << r->out;
+  EXPECT_TRUE(absl::StrContains(jsonString(r->out, id + ".collector"), "killed by signal 31"))
+      << r->out;
+
+  const std::string work = d.controllerHost().dir() + "/collected";
+  std::filesystem::create_directories(work + "/x");
+  const std::string bundle = work + "/bundle.tar.zst";
+  auto get = d.cli({"evidence", "get", id, "--out", bundle});
+  ASSERT_TRUE(get.ok());
+  ASSERT_EQ(get->exit_code, 0) << get->out << get->err;
+  auto listing = run({"tar", "--zstd", "-tf", bundle});
+  ASSERT_TRUE(listing.ok());
+  ASSERT_EQ(listing->exit_code, 0) << listing->err;
+  EXPECT_TRUE(absl::StrContains(listing->out, "commands/processes.json\n")) << listing->out;
+  EXPECT_TRUE(absl::StrContains(listing->out, "commands/nft-ruleset.txt\n")) << listing->out;
+  EXPECT_TRUE(absl::StrContains(listing->out, "commands/collector.json\n")) << listing->out;
+  EXPECT_FALSE(absl::StrContains(listing->out, "files/etc/passwd")) << listing->out;
+  auto unpack = run({"tar", "--zstd", "-xf", bundle, "-C", work + "/x"});
+  ASSERT_TRUE(unpack.ok() && unpack->exit_code == 0);
+  const std::string failed = jsonString(
+      jsonObjectWith(readAll(work + "/x/MANIFEST.json"), "name", "commands/collector.json"),
+      "error");
+  EXPECT_TRUE(absl::StrContains(failed, "SIGSYS")) << failed;
+  auto verify = d.cli({"evidence", "verify", id});
+  ASSERT_TRUE(verify.ok());
+  EXPECT_EQ(verify->exit_code, 0) << verify->out << verify->err;
 }
 
 }  // namespace

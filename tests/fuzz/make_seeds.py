@@ -325,6 +325,35 @@ def main():
     write(t, "extreme_expiry", field(1, field(1, command(expires=-(1 << 63)))))
     write(t, "future", field(1, field(1, command(issued=(1 << 63) - 1))))
 
+    # The triage collector's stream: 2 bytes of piece size, then length-framed messages.
+    def frame(msg):
+        return struct.pack("<I", len(msg)) + msg
+
+    def entry(name, size, kind=ord("0"), link=b""):
+        return field(3, field(1, name) + vfield(2, kind) + vfield(3, 0o644) + vfield(6, 1680674828)
+                     + vfield(7, size) + (field(8, link) if link else b""))
+
+    def member(name, kind, archived=1):
+        return field(6, field(1, name) + field(2, kind) + field(3, name[5:]) + vfield(4, archived))
+
+    t = "agent_triage_stream"
+    whole = frame(entry(b"files/etc/crontab", 5)) + frame(field(4, b"hello")) + \
+        frame(vfield(5, 1)) + frame(member(b"files/etc/crontab", b"file")) + \
+        frame(member(b"files/etc/at.deny", b"absent", 0)) + frame(vfield(10, 0)) + \
+        frame(field(11, vfield(1, 3)))
+    write(t, "whole", b"\xff\xff" + whole)
+    write(t, "torn", b"\x02\x00" + whole)
+    write(t, "orders", b"\x00\x01" + frame(field(1, field(1, b"/") + vfield(2, 1 << 26) +
+                                                  vfield(3, 1 << 30) + vfield(4, 20000) +
+                                                  field(5, b"/var/lib/warden-agent") + vfield(6, 65533)
+                                                  + vfield(7, 65533))))
+    write(t, "escape", b"\xff\x00" + frame(entry(b"files/etc/../shadow", 1)) +
+          frame(entry(b"commands/journal.txt", 1)) + frame(entry(b"files/dir/", 0, ord("5"))))
+    write(t, "links", b"\xff\x00" + frame(entry(b"files/a", 0, ord("2"), b"/etc/shadow")) +
+          frame(entry(b"files/b", 0, ord("1"), b"files/a")))
+    write(t, "oversized", b"\xff\xff" + struct.pack("<I", 1 << 30) + b"x" * 64)
+    write(t, "garbage", b"\x10\x00" + frame(b"\xff\xff\xff"))
+
 
 if __name__ == "__main__":
     main()

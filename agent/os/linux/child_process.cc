@@ -39,17 +39,16 @@ struct Capture {
 
 // Spawns `argv` with `in` (or /dev/null), `out` and `err` as descriptors 0-2 and nothing else
 // open, the fixed environment, default signal handling, in a process group of its own.
-absl::StatusOr<pid_t> spawn(const std::vector<std::string>& argv, const UniqueFd& in,
-                            const UniqueFd& out, const UniqueFd& err) {
+absl::StatusOr<pid_t> spawn(const std::vector<std::string>& argv, int in, int out, int err) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  if (in.ok()) {
-    posix_spawn_file_actions_adddup2(&actions, in.get(), 0);
+  if (in >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, in, 0);
   } else {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   }
-  posix_spawn_file_actions_adddup2(&actions, out.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err.get(), 2);
+  posix_spawn_file_actions_adddup2(&actions, out, 1);
+  posix_spawn_file_actions_adddup2(&actions, err, 2);
   // close_range(2) in the child: whatever the agent's other threads hold stays with the agent.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attr;
@@ -80,6 +79,11 @@ absl::StatusOr<pid_t> spawn(const std::vector<std::string>& argv, const UniqueFd
 
 std::vector<std::string> childEnvironment() {
   return std::vector<std::string>(std::begin(kEnvironment), std::end(kEnvironment));
+}
+
+absl::StatusOr<pid_t> spawnChild(const std::vector<std::string>& argv, int in, int out, int err) {
+  if (argv.empty()) return absl::InvalidArgumentError("no program to run");
+  return spawn(argv, in, out, err);
 }
 
 absl::StatusOr<std::string> findTool(const std::string& name) {
@@ -118,7 +122,8 @@ absl::StatusOr<ChildRun> runChild(const ChildSpec& spec) {
     capture->fd.reset(pipe[0]);
     child->reset(pipe[1]);
   }
-  WARDEN_ASSIGN_OR_RETURN(const pid_t pid, spawn(spec.argv, in_child, out_child, err_child));
+  WARDEN_ASSIGN_OR_RETURN(const pid_t pid,
+                          spawn(spec.argv, in_child.get(), out_child.get(), err_child.get()));
   in_child.reset();
   out_child.reset();
   err_child.reset();

@@ -7,6 +7,8 @@
 // Boost.Process.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -51,6 +53,11 @@ struct ChildRun {
   std::string out;  // captured stdout (empty when ChildSpec::on_stdout took it)
   std::string err;  // captured stderr
 };
+
+// Starts `argv` with `in`, `out` and `err` as its descriptors 0-2 and no other, the fixed
+// environment, default signal handling, in a process group of its own, for a caller that talks
+// to it and reaps it itself (the triage collector).
+absl::StatusOr<pid_t> spawnChild(const std::vector<std::string>& argv, int in, int out, int err);
 
 // Runs `spec.argv`. An error only when it cannot be started or waited for; a child that was
 // killed is a ChildRun saying so.

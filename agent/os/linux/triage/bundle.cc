@@ -31,13 +31,19 @@ Bundle::Bundle(const TriageOptions& options, std::string out_path)
   out_dir_ = slash == std::string::npos ? "." : out_path_.substr(0, slash + 1);
 }
 
+Bundle::Bundle(const TriageOptions& options, CollectorStream& stream)
+    : options_(options),
+      limits_(options.limits),
+      out_path_("the collector's stream"),
+      stream_(&stream) {}
+
 absl::Status Bundle::create() {
   now_ = absl::Now();
   timespec real{}, boot{};
   ::clock_gettime(CLOCK_REALTIME, &real);
   ::clock_gettime(CLOCK_BOOTTIME, &boot);
   boot_time_ = absl::TimeFromTimespec(real) - absl::DurationFromTimespec(boot);
-  return out_.create(out_path_);
+  return stream_ != nullptr ? absl::OkStatus() : file_.create(out_path_);
 }
 
 std::vector<char>& Bundle::buffer() {
@@ -46,18 +52,23 @@ std::vector<char>& Bundle::buffer() {
 }
 
 void Bundle::identify(std::string hostname, std::string boot_id) {
+  if (stream_ != nullptr) (void)stream_->identity(hostname, boot_id);  // failures stick
   hostname_ = std::move(hostname);
   boot_id_ = std::move(boot_id);
 }
 
+void Bundle::noteLimit(std::string line) {
+  if (stream_ != nullptr) (void)stream_->limitHit(line);
+  limits_hit_.push_back(std::move(line));
+}
+
 void Bundle::noteCut(const TriageMember& m, std::uint64_t of, const char* limit) {
-  limits_hit_.push_back(
-      absl::StrFormat("%s truncated at %d of %d bytes (%s)", m.name, m.size, of, limit));
+  noteLimit(absl::StrFormat("%s truncated at %d of %d bytes (%s)", m.name, m.size, of, limit));
 }
 
 bool Bundle::admit(const std::string& name) {
   if (names_.contains(name)) return false;
-  if (members_.size() >= limits_.max_members) {
+  if (members_.size() + other_members_ >= limits_.max_members) {
     ++over_member_limit_;
     return false;
   }
@@ -78,6 +89,7 @@ std::string Bundle::conflictFor(const std::string& name, bool directory) const {
 }
 
 void Bundle::list(TriageMember m) {
+  if (stream_ != nullptr) (void)stream_->member(m);
   names_.insert(m.name);
   if (m.archived) {
     archived_.insert(m.name);
@@ -110,7 +122,8 @@ absl::StatusOr<Spool> Bundle::newSpool(const std::string& member, std::uint64_t 
 absl::Status Bundle::archiveSpool(TriageMember m, Spool& spool) {
   WARDEN_RETURN_IF_ERROR(spool.status());
   m.size = spool.size();
-  WARDEN_RETURN_IF_ERROR(out_.begin(tarEntryFor(m, '0', m.size)));
+  BundleOutput& out = writer();
+  WARDEN_RETURN_IF_ERROR(out.begin(tarEntryFor(m, '0', m.size)));
   crypto::Sha256 h;
   std::uint64_t off = 0;
   std::vector<char>& buf = buffer();
@@ -123,10 +136,10 @@ absl::Status Bundle::archiveSpool(TriageMember m, Spool& spool) {
     }
     const std::string_view piece(buf.data(), static_cast<std::size_t>(n));
     h.update(piece);
-    WARDEN_RETURN_IF_ERROR(out_.data(piece));
+    WARDEN_RETURN_IF_ERROR(out.data(piece));
     off += static_cast<std::uint64_t>(n);
   }
-  WARDEN_RETURN_IF_ERROR(out_.end());
+  WARDEN_RETURN_IF_ERROR(out.end());
   m.sha256 = crypto::hex(h.finish());
   m.archived = true;
   total_ += m.size;
@@ -141,11 +154,11 @@ absl::Status Bundle::archiveOutput(TriageMember m, Spool& spool, std::uint64_t p
   const std::string name = m.name;
   WARDEN_RETURN_IF_ERROR(archiveSpool(std::move(m), spool));
   if (spool.overflowed()) {
-    limits_hit_.push_back(produced > spool.size()
-                              ? absl::StrFormat("%s truncated at %d of %d bytes (%s)", name,
-                                                spool.size(), produced, limit)
-                              : absl::StrFormat("%s truncated at %d bytes (%s); there was more",
-                                                name, spool.size(), limit));
+    noteLimit(produced > spool.size()
+                  ? absl::StrFormat("%s truncated at %d of %d bytes (%s)", name, spool.size(),
+                                    produced, limit)
+                  : absl::StrFormat("%s truncated at %d bytes (%s); there was more", name,
+                                    spool.size(), limit));
   }
   return absl::OkStatus();
 }
@@ -180,8 +193,7 @@ absl::Status Bundle::addJsonTable(const std::string& name, const std::string& so
   WARDEN_RETURN_IF_ERROR(spool.status());
   if (listed < all) {
     // The JSON stays valid but does not hold all there was: truncated, and said why.
-    limits_hit_.push_back(
-        absl::StrFormat("%s lists %d of %d %s (%s)", name, listed, all, what, limit));
+    noteLimit(absl::StrFormat("%s lists %d of %d %s (%s)", name, listed, all, what, limit));
     m.error = absl::StrFormat("%d of %d %s left out: %s reached", all - listed, all, what, limit);
     m.truncated = true;
   } else {
@@ -191,6 +203,13 @@ absl::Status Bundle::addJsonTable(const std::string& name, const std::string& so
 }
 
 absl::StatusOr<TriageResult> Bundle::finish() {
+  if (stream_ != nullptr) {
+    // The summary lines are the agent's to write: it counts what it was sent.
+    WARDEN_RETURN_IF_ERROR(stream_->finish(over_member_limit_));
+    TriageResult result;
+    result.content_bytes = total_;
+    return result;
+  }
   if (over_total_limit_ > 0) {
     limits_hit_.push_back(
         absl::StrFormat("max_total_bytes (%d) reached: %d sources listed but not collected",
@@ -205,10 +224,10 @@ absl::StatusOr<TriageResult> Bundle::finish() {
   result.manifest_json = manifest(absl::Now());
   const TriageMember m = outputMember("MANIFEST.json", "warden triage");
   WARDEN_RETURN_IF_ERROR(
-      out_.begin(tarEntryFor(m, '0', static_cast<std::uint64_t>(result.manifest_json.size()))));
-  WARDEN_RETURN_IF_ERROR(out_.data(result.manifest_json));
-  WARDEN_RETURN_IF_ERROR(out_.end());
-  WARDEN_ASSIGN_OR_RETURN(result.bundle_bytes, out_.finish());
+      file_.begin(tarEntryFor(m, '0', static_cast<std::uint64_t>(result.manifest_json.size()))));
+  WARDEN_RETURN_IF_ERROR(file_.data(result.manifest_json));
+  WARDEN_RETURN_IF_ERROR(file_.end());
+  WARDEN_ASSIGN_OR_RETURN(result.bundle_bytes, file_.finish());
   result.members = std::move(members_);
   result.content_bytes = total_;
   result.limits_hit = std::move(limits_hit_);

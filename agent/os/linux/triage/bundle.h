@@ -3,6 +3,11 @@
 // output whose size is known only at its end becomes a member (a spool, a capped output, a
 // generated JSON table). Every collector writes through one Bundle; the manifest is made from
 // what it recorded (manifest.cc).
+//
+// A Bundle has one of two ends. In the agent it writes the .tar.zst file and the manifest. In
+// the sandboxed collector (collector_main.cc) it sends every entry, manifest entry, limit and
+// the host's identity to the agent over the collector's stream, and the agent's own Bundle
+// takes them in (collector_intake.h).
 #pragma once
 
 #include <sys/types.h>
@@ -20,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/os/linux/triage/bundle_writer.h"
+#include "agent/os/linux/triage/collector_stream.h"
 #include "agent/os/linux/triage/spool.h"
 #include "agent/os/triage.h"
 #include "common/json.h"
@@ -34,20 +40,27 @@ TarEntry tarEntryFor(const TriageMember& m, char type, std::uint64_t size);
 
 class Bundle {
  public:
+  // The agent's end: the bundle file at `out_path`.
   Bundle(const TriageOptions& options, std::string out_path);
+  // The collector's end: everything goes to the agent over `stream`.
+  Bundle(const TriageOptions& options, CollectorStream& stream);
 
-  // Creates the output file and stamps the collection time.
+  // Creates the output file (the agent's end) and stamps the collection time.
   absl::Status create();
-  // Lists the limits that were hit in summary, appends MANIFEST.json and finishes the file.
+  // Lists the limits that were hit in summary, appends MANIFEST.json and finishes the file;
+  // at the collector's end, tells the agent the collection is complete.
   absl::StatusOr<TriageResult> finish();
   // Removes the unfinished output.
-  void discard() { out_.discard(); }
+  void discard() { file_.discard(); }
 
   const TriageOptions& options() const { return options_; }
   const TriageLimits& limits() const { return limits_; }
   absl::Time now() const { return now_; }             // when the collection began
   absl::Time bootTime() const { return boot_time_; }  // the host's, from CLOCK_BOOTTIME
-  BundleWriter& writer() { return out_; }
+  BundleOutput& writer() {
+    return stream_ != nullptr ? static_cast<BundleOutput&>(*stream_) : file_;
+  }
+  CollectorStream* stream() { return stream_; }
   // A kPiece scratch buffer for reading and hashing.
   std::vector<char>& buffer();
   // The host's name and boot id for the manifest (commands/host.json reads them).
@@ -63,15 +76,25 @@ class Bundle {
     return limits_.max_member_bytes <= remaining() ? "max_member_bytes" : "max_total_bytes";
   }
   // One line of TriageResult::limits_hit.
-  void noteLimit(std::string line) { limits_hit_.push_back(std::move(line)); }
+  void noteLimit(std::string line);
   void noteCut(const TriageMember& m, std::uint64_t of, const char* limit);
   // Content bytes archived outside archiveSpool (host files).
   void countContent(std::uint64_t bytes) { total_ += bytes; }
+  // Members the other end listed (the agent's steps, seen from the collector): they count
+  // against max_members here too.
+  void countOtherMembers(std::size_t n) { other_members_ += n; }
+  // Sources the collector could neither collect nor list (max_members), for the summary.
+  void countUnlisted(std::size_t n) { over_member_limit_ += n; }
+  // The sandboxed collector's record for the manifest ("collector"): how it was confined and
+  // how it ended.
+  void setCollector(Json collector) { collector_ = std::move(collector); }
 
   // ---- members ----
   // Whether a new entry named `name` may be listed: not when that name is listed already (the
   // same file asked for twice), nor past max_members (then it is counted for limits_hit).
   bool admit(const std::string& name);
+  bool listed(const std::string& name) const { return names_.contains(name); }
+  bool archived(const std::string& name) const { return archived_.contains(name); }
   // The archived entry that extracting `name` would have to go through (a non-directory on
   // its path) or, for a non-directory, an archived entry below it; "" when there is none.
   // Physical names make this impossible short of a race; it keeps the archive sound anyway.
@@ -106,14 +129,17 @@ class Bundle {
   const TriageOptions& options_;
   const TriageLimits limits_;
   const std::string out_path_;
-  std::string out_dir_;
+  CollectorStream* const stream_ = nullptr;
+  std::string out_dir_;  // where spools go; "" at the collector's end (memfd)
   absl::Time now_;
   absl::Time boot_time_;
   std::string hostname_;
   std::string boot_id_;
-  BundleWriter out_;
+  BundleWriter file_;
   std::vector<char> buffer_;
   std::vector<TriageMember> members_;
+  std::size_t other_members_ = 0;
+  Json collector_;
   std::set<std::string> names_;     // every listed name
   std::set<std::string> archived_;  // names with an entry in the archive
   std::set<std::string> leaves_;    // archived names that are not directories

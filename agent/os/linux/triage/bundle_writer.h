@@ -21,10 +21,25 @@ namespace warden::triage {
 inline constexpr std::size_t kPiece = 1 << 20;  // read, hash and copy unit
 extern const char kZeros[2 * kBlock];
 
+// Where a Bundle's archive entries go: begin(), data() for exactly the entry's size, end().
+// The agent writes them into the .tar.zst file (BundleWriter); the sandboxed collector sends
+// them to the agent (CollectorStream, collector_stream.h).
+class BundleOutput {
+ public:
+  virtual ~BundleOutput() = default;
+  virtual absl::Status begin(const TarEntry& e) = 0;
+  virtual absl::Status data(std::string_view d) = 0;
+  virtual absl::Status end() = 0;
+  // The output file's identity, so that the collection never reads its own bundle; 0 when
+  // there is no file.
+  virtual dev_t dev() const { return 0; }
+  virtual ino_t ino() const { return 0; }
+};
+
 // Writes one .tar.zst file: create(), then per entry begin(), data() for exactly its size,
 // end(); finish() ends the archive and makes it durable. Destroyed unfinished, it removes what
 // it wrote.
-class BundleWriter {
+class BundleWriter : public BundleOutput {
  public:
   BundleWriter() = default;
   ~BundleWriter();
@@ -35,13 +50,13 @@ class BundleWriter {
   absl::Status create(const std::string& path);
 
   // The output's identity, so that the collection never reads its own bundle.
-  dev_t dev() const { return dev_; }
-  ino_t ino() const { return ino_; }
+  dev_t dev() const override { return dev_; }
+  ino_t ino() const override { return ino_; }
 
   // The headers of the next entry; exactly `e.size` bytes of content must follow via data().
-  absl::Status begin(const TarEntry& e);
-  absl::Status data(std::string_view d);
-  absl::Status end();
+  absl::Status begin(const TarEntry& e) override;
+  absl::Status data(std::string_view d) override;
+  absl::Status end() override;
 
   // The end-of-archive blocks, the end of the zstd frame, fsync. Returns the file's size.
   absl::StatusOr<std::uint64_t> finish();

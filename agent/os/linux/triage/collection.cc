@@ -10,7 +10,9 @@
 //   commands/modules.txt        /proc/modules, commands/tainted.txt /proc/sys/kernel/tainted,
 //   commands/mountinfo.txt      /proc/self/mountinfo
 //   commands/nft-ruleset.txt    nft list ruleset; commands/iptables-save.txt and
-//                               commands/ip6tables-save.txt where those tools exist
+//                               commands/ip6tables-save.txt where those tools exist (the
+//                               agent's step kStepNetworkTables: they need a netlink socket
+//                               and CAP_NET_ADMIN, which the sandboxed collector has not)
 //   files/...                   identity and accounts (passwd, group, hostname, machine-id,
 //                               os-release, hosts, sudoers, ld.so.preload, rc.local), crontabs
 //                               and at jobs, the systemd units of /etc/systemd, /run/systemd/
@@ -28,8 +30,13 @@
 //   files/...                   sessions (/run/utmp, wtmp*, btmp*, lastlog, lastlog2.db), then
 //                               auth.log*, secure*, audit/audit.log*, each set newest first
 //   commands/lastlog.json       the lastlog records that are not empty (lastlog.cc)
-//   commands/journal.txt        journalctl --since=-1d --no-pager -o export (tool_outputs.cc)
+//   commands/journal.txt        journalctl --since=-1d --no-pager -o export (tool_outputs.cc;
+//                               the agent's step kStepJournal)
 //   MANIFEST.json               (manifest.cc)
+//
+// `warden collect` runs this in a sandboxed, exec'd child (collector_main.cc): the live tables
+// first, then Landlock closes everything but collectorReadPaths(), then the host files. In
+// process (writeTriageBundle, the tests of the collectors) the steps are plain calls.
 //
 // How files are read: root.h and host_files.h. Outputs whose size is known only at their end:
 // spool.h. The archive format: tar_header.h and bundle_writer.h. JSON strings: json_fields.h.
@@ -37,89 +44,153 @@
 #include "agent/os/linux/triage/collectors.h"
 #include "agent/os/triage.h"
 
-namespace warden {
+namespace warden::triage {
 namespace {
 
-using triage::Bundle;
-using triage::HostFiles;
-using triage::kTreeDepth;
-using triage::TriageRoot;
+// The fixed host files and trees, in member order. collectorReadPaths() makes Landlock's rules
+// from these same tables: the collector can read what it collects and nothing else.
+struct Source {
+  const char* path;
+  int depth;         // directory levels below it (0: the entry itself)
+  bool list_absent;  // listed as "absent" when not there
+};
 
-absl::Status collectAll(Bundle& bundle, const TriageRoot& root) {
-  WARDEN_RETURN_IF_ERROR(triage::addHostFacts(bundle, root));
-  WARDEN_RETURN_IF_ERROR(triage::addProcesses(bundle));
-  WARDEN_RETURN_IF_ERROR(triage::addSockets(bundle));
-  WARDEN_RETURN_IF_ERROR(triage::addProcFile(bundle, "commands/modules.txt", "/proc/modules"));
-  WARDEN_RETURN_IF_ERROR(
-      triage::addProcFile(bundle, "commands/tainted.txt", "/proc/sys/kernel/tainted"));
-  WARDEN_RETURN_IF_ERROR(
-      triage::addProcFile(bundle, "commands/mountinfo.txt", "/proc/self/mountinfo"));
-  WARDEN_RETURN_IF_ERROR(
-      triage::addCommand(bundle, "commands/nft-ruleset.txt", "nft", {"list", "ruleset"}));
-  WARDEN_RETURN_IF_ERROR(
-      triage::addCommand(bundle, "commands/iptables-save.txt", "iptables-save", {}));
-  WARDEN_RETURN_IF_ERROR(
-      triage::addCommand(bundle, "commands/ip6tables-save.txt", "ip6tables-save", {}));
+constexpr Source kIdentityAndPersistence[] = {
+    // identity and accounts
+    {"/etc/passwd", 0, true},
+    {"/etc/group", 0, true},
+    {"/etc/hostname", 0, true},
+    {"/etc/machine-id", 0, true},
+    {"/etc/os-release", 0, true},
+    {"/usr/lib/os-release", 0, true},
+    {"/etc/timezone", 0, true},
+    {"/etc/localtime", 0, true},
+    {"/etc/hosts", 0, true},
+    {"/etc/sudoers", 0, true},
+    {"/etc/ld.so.preload", 0, true},
+    {"/etc/rc.local", 0, true},
+    // cron and at
+    {"/etc/crontab", 0, true},
+    {"/etc/anacrontab", 0, true},
+    {"/etc/cron.allow", 0, true},
+    {"/etc/cron.deny", 0, true},
+    {"/etc/at.allow", 0, true},
+    {"/etc/at.deny", 0, true},
+    {"/etc/sudoers.d", 1, true},
+    {"/etc/cron.d", 1, true},
+    {"/etc/cron.hourly", 1, true},
+    {"/etc/cron.daily", 1, true},
+    {"/etc/cron.weekly", 1, true},
+    {"/etc/cron.monthly", 1, true},
+    {"/etc/cron.yearly", 1, true},
+    {"/var/spool/anacron", 1, true},
+    // Debian: crontabs/, atjobs/, atspool/; RHEL: one file per user, and at jobs in
+    // /var/spool/at.
+    {"/var/spool/cron", 3, true},
+    {"/var/spool/at", 2, false},
+    // systemd and sshd
+    {"/etc/systemd", kTreeDepth, true},
+    {"/run/systemd/system", kTreeDepth, true},
+    {"/run/systemd/transient", kTreeDepth, true},
+    {"/usr/local/lib/systemd", kTreeDepth, true},
+    {"/etc/ssh/sshd_config", 0, true},
+    {"/etc/ssh/sshd_config.d", 1, false},
+};
 
-  // Identity and accounts, then persistence: cron and at, systemd, sshd, accounts' homes.
+constexpr Source kSessions[] = {
+    {"/run/utmp", 0, true},
+    {"/var/run/utmp", 0, false},
+};
+
+// Read whole by the other collectors of the files phase: the logs (collectMatching and
+// lastlog.cc) and the package-managed units (vendor_units.cc).
+constexpr const char* kOtherReadTrees[] = {"/var/log", "/var/lib/lastlog", "/usr/lib/systemd",
+                                           "/lib/systemd"};
+
+// The live kernel's tables: read before Landlock, which would blind the collector to every
+// other process (see collector_main.cc).
+absl::Status collectLiveTables(Bundle& bundle, const TriageRoot& root) {
+  WARDEN_RETURN_IF_ERROR(addHostFacts(bundle, root));
+  WARDEN_RETURN_IF_ERROR(addProcesses(bundle));
+  WARDEN_RETURN_IF_ERROR(addSockets(bundle));
+  WARDEN_RETURN_IF_ERROR(addProcFile(bundle, "commands/modules.txt", "/proc/modules"));
+  WARDEN_RETURN_IF_ERROR(addProcFile(bundle, "commands/tainted.txt", "/proc/sys/kernel/tainted"));
+  return addProcFile(bundle, "commands/mountinfo.txt", "/proc/self/mountinfo");
+}
+
+// Identity and accounts, then persistence: cron and at, systemd, sshd, accounts' homes; then
+// sessions, the authentication logs: the largest come last.
+absl::Status collectHostFiles(Bundle& bundle, const TriageRoot& root) {
   HostFiles files(bundle, root);
-  for (const char* f :
-       {"/etc/passwd", "/etc/group", "/etc/hostname", "/etc/machine-id", "/etc/os-release",
-        "/usr/lib/os-release", "/etc/timezone", "/etc/localtime", "/etc/hosts", "/etc/sudoers",
-        "/etc/ld.so.preload", "/etc/rc.local", "/etc/crontab", "/etc/anacrontab", "/etc/cron.allow",
-        "/etc/cron.deny", "/etc/at.allow", "/etc/at.deny"}) {
-    WARDEN_RETURN_IF_ERROR(files.collectPath(f, 0, true));
+  for (const Source& s : kIdentityAndPersistence) {
+    WARDEN_RETURN_IF_ERROR(files.collectPath(s.path, s.depth, s.list_absent));
   }
-  for (const char* d :
-       {"/etc/sudoers.d", "/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly",
-        "/etc/cron.monthly", "/etc/cron.yearly", "/var/spool/anacron"}) {
-    WARDEN_RETURN_IF_ERROR(files.collectPath(d, 1, true));
+  WARDEN_RETURN_IF_ERROR(collectAccounts(bundle, files, root));
+  WARDEN_RETURN_IF_ERROR(addVendorUnits(bundle, root));
+  for (const Source& s : kSessions) {
+    WARDEN_RETURN_IF_ERROR(files.collectPath(s.path, s.depth, s.list_absent));
   }
-  // Debian: crontabs/, atjobs/, atspool/; RHEL: one file per user, and at jobs in /var/spool/at.
-  WARDEN_RETURN_IF_ERROR(files.collectPath("/var/spool/cron", 3, true));
-  WARDEN_RETURN_IF_ERROR(files.collectPath("/var/spool/at", 2, false));
-  for (const char* d : {"/etc/systemd", "/run/systemd/system", "/run/systemd/transient",
-                        "/usr/local/lib/systemd"}) {
-    WARDEN_RETURN_IF_ERROR(files.collectPath(d, kTreeDepth, true));
-  }
-  WARDEN_RETURN_IF_ERROR(files.collectPath("/etc/ssh/sshd_config", 0, true));
-  WARDEN_RETURN_IF_ERROR(files.collectPath("/etc/ssh/sshd_config.d", 1, false));
-  WARDEN_RETURN_IF_ERROR(triage::collectAccounts(bundle, files, root));
-  WARDEN_RETURN_IF_ERROR(triage::addVendorUnits(bundle, root));
-
-  // Sessions, then the authentication logs, then the journal: the largest come last.
-  WARDEN_RETURN_IF_ERROR(files.collectPath("/run/utmp", 0, true));
-  WARDEN_RETURN_IF_ERROR(files.collectPath("/var/run/utmp", 0, false));
   WARDEN_RETURN_IF_ERROR(files.collectMatching("/var/log", {"wtmp", "btmp"}));
   WARDEN_RETURN_IF_ERROR(files.collectPath("/var/log/lastlog", 0, true));
   WARDEN_RETURN_IF_ERROR(files.collectPath("/var/lib/lastlog/lastlog2.db", 0, false));
-  WARDEN_RETURN_IF_ERROR(triage::addLastlogRecords(bundle, root));
+  WARDEN_RETURN_IF_ERROR(addLastlogRecords(bundle, root));
   WARDEN_RETURN_IF_ERROR(files.collectMatching("/var/log", {"auth.log", "secure"}));
-  WARDEN_RETURN_IF_ERROR(files.collectMatching("/var/log/audit", {"audit.log"}));
-  const TriageOptions& options = bundle.options();
-  if (options.include_journal) {
-    std::vector<std::string> args = {"--since=-1d", "--no-pager", "-o", "export"};
-    if (triage::cleanPath(options.root) != "/") {
-      args.push_back(absl::StrCat("--root=", options.root));
-    }
-    WARDEN_RETURN_IF_ERROR(triage::addCommand(bundle, "commands/journal.txt", "journalctl", args));
-  }
-  return absl::OkStatus();
+  return files.collectMatching("/var/log/audit", {"audit.log"});
 }
 
 }  // namespace
 
+std::vector<ReadPath> collectorReadPaths(const TriageRoot& root) {
+  std::vector<ReadPath> paths;
+  for (const Source& s : kIdentityAndPersistence) paths.push_back({s.path, s.depth > 0});
+  for (const Source& s : kSessions) paths.push_back({s.path, s.depth > 0});
+  for (const char* t : kOtherReadTrees) paths.push_back({t, true});
+  for (ReadPath& p : accountReadPaths(root)) paths.push_back(std::move(p));
+  return paths;
+}
+
+absl::Status collectAll(Bundle& bundle, const TriageRoot& root, const CollectionSteps& steps) {
+  WARDEN_RETURN_IF_ERROR(collectLiveTables(bundle, root));
+  WARDEN_RETURN_IF_ERROR(steps.agent_step(bundle, kStepNetworkTables));
+  WARDEN_RETURN_IF_ERROR(steps.before_host_files(bundle, root));
+  WARDEN_RETURN_IF_ERROR(collectHostFiles(bundle, root));
+  return steps.agent_step(bundle, kStepJournal);
+}
+
+absl::Status addAgentStep(Bundle& bundle, CollectorStep step) {
+  if (step == kStepNetworkTables) {
+    WARDEN_RETURN_IF_ERROR(
+        addCommand(bundle, "commands/nft-ruleset.txt", "nft", {"list", "ruleset"}));
+    WARDEN_RETURN_IF_ERROR(addCommand(bundle, "commands/iptables-save.txt", "iptables-save", {}));
+    return addCommand(bundle, "commands/ip6tables-save.txt", "ip6tables-save", {});
+  }
+  const TriageOptions& options = bundle.options();
+  if (step != kStepJournal || !options.include_journal) return absl::OkStatus();
+  std::vector<std::string> args = {"--since=-1d", "--no-pager", "-o", "export"};
+  if (cleanPath(options.root) != "/") args.push_back(absl::StrCat("--root=", options.root));
+  return addCommand(bundle, "commands/journal.txt", "journalctl", args);
+}
+
+}  // namespace warden::triage
+
+namespace warden {
+
 absl::StatusOr<TriageResult> writeTriageBundle(const std::string& out_path,
                                                const TriageOptions& options) {
-  TriageRoot root;
+  triage::TriageRoot root;
   WARDEN_RETURN_IF_ERROR(root.open(options.root));
   const TriageLimits& limits = options.limits;
   if (limits.max_member_bytes == 0 || limits.max_total_bytes == 0 || limits.max_members == 0) {
     return absl::InvalidArgumentError("triage limits must be positive");
   }
-  Bundle bundle(options, out_path);
+  triage::Bundle bundle(options, out_path);
   WARDEN_RETURN_IF_ERROR(bundle.create());
-  absl::Status collected = collectAll(bundle, root);
+  triage::CollectionSteps in_process;
+  in_process.agent_step = triage::addAgentStep;
+  in_process.before_host_files = [](triage::Bundle&, const triage::TriageRoot&) {
+    return absl::OkStatus();
+  };
+  absl::Status collected = triage::collectAll(bundle, root, in_process);
   absl::StatusOr<TriageResult> result =
       collected.ok() ? bundle.finish() : absl::StatusOr<TriageResult>(collected);
   if (!result.ok()) bundle.discard();

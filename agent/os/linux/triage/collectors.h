@@ -2,11 +2,13 @@
 // the Bundle (collection.cc calls them in member order).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "agent/os/linux/triage/bundle.h"
+#include "agent/os/linux/triage/collector_wire.h"
 #include "agent/os/linux/triage/host_files.h"
 #include "agent/os/linux/triage/root.h"
 #include "common/status.h"
@@ -40,5 +42,30 @@ absl::Status addVendorUnits(Bundle& bundle, const TriageRoot& root);
 
 // commands/lastlog.json: the lastlog records that are not empty.
 absl::Status addLastlogRecords(Bundle& bundle, const TriageRoot& root);
+
+// ---- the collection as a whole (collection.cc) ----
+
+// A path inside the root that the files phase reads: a tree (every file below it) or one
+// file. What the sandboxed collector's Landlock rules allow, and nothing more.
+struct ReadPath {
+  std::string path;
+  bool tree = false;
+};
+// Every path the files phase reads: the fixed tables and, per account, accountReadPaths().
+std::vector<ReadPath> collectorReadPaths(const TriageRoot& root);
+// The accounts' files (home_files.cc): the home files collectAccounts takes, their
+// ~/.config/systemd/user trees, and the authorized keys files sshd_config names.
+std::vector<ReadPath> accountReadPaths(const TriageRoot& root);
+
+// What happens between the phases: the agent's own steps (in process: addAgentStep; in the
+// sandboxed collector: a request to the agent) and, before the host files, Landlock.
+struct CollectionSteps {
+  std::function<absl::Status(Bundle&, CollectorStep)> agent_step;
+  std::function<absl::Status(Bundle&, const TriageRoot&)> before_host_files;
+};
+// Every member in order (the list at the top of collection.cc).
+absl::Status collectAll(Bundle& bundle, const TriageRoot& root, const CollectionSteps& steps);
+// The agent's step: the network tables (nft, iptables-save) or the journal.
+absl::Status addAgentStep(Bundle& bundle, CollectorStep step);
 
 }  // namespace warden::triage

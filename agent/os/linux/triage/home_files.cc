@@ -60,14 +60,14 @@ struct Account {
   std::string home;  // cleaned, absolute
 };
 
-std::vector<Account> accounts(Bundle& bundle, const TriageRoot& root) {
+// The accounts of ROOT/etc/passwd, at most kMaxAccounts (`cut` says whether there were more).
+std::vector<Account> accounts(const TriageRoot& root, bool* cut) {
   std::vector<Account> out;
+  *cut = false;
   const std::string passwd = root.readSmall("/etc/passwd");
   for (absl::string_view line : absl::StrSplit(passwd, '\n')) {
     if (out.size() >= kMaxAccounts) {
-      bundle.noteLimit(
-          absl::StrFormat("/etc/passwd has more than %d accounts: only the first %d were looked at",
-                          kMaxAccounts, kMaxAccounts));
+      *cut = true;
       break;
     }
     const std::vector<absl::string_view> f = absl::StrSplit(line, ':');
@@ -139,8 +139,33 @@ std::string expandKeysPattern(std::string_view pattern, const Account& a) {
 
 }  // namespace
 
+std::vector<ReadPath> accountReadPaths(const TriageRoot& root) {
+  bool cut = false;
+  const std::vector<Account> all = accounts(root, &cut);
+  const std::vector<std::string> patterns = authorizedKeysPatterns(root);
+  std::vector<ReadPath> paths;
+  std::set<std::string> homes;
+  for (const Account& a : all) {
+    if (homes.insert(a.home).second) {
+      for (const char* f : kHomeFiles) paths.push_back({joinPath(a.home, f), false});
+      paths.push_back({joinPath(a.home, ".config/systemd/user"), true});
+    }
+    for (const std::string& p : patterns) {
+      const std::string path = expandKeysPattern(p, a);
+      if (!path.empty()) paths.push_back({path, false});
+    }
+  }
+  return paths;
+}
+
 absl::Status collectAccounts(Bundle& bundle, HostFiles& files, const TriageRoot& root) {
-  const std::vector<Account> all = accounts(bundle, root);
+  bool cut = false;
+  const std::vector<Account> all = accounts(root, &cut);
+  if (cut) {
+    bundle.noteLimit(
+        absl::StrFormat("/etc/passwd has more than %d accounts: only the first %d were looked at",
+                        kMaxAccounts, kMaxAccounts));
+  }
   const std::vector<std::string> patterns = authorizedKeysPatterns(root);
   std::set<std::string> homes;
   for (const Account& a : all) {

@@ -224,7 +224,7 @@ absl::Status HostFiles::addRegular(int dirfd, const std::string& base, const std
   }
   const std::uint64_t size = std::min(source_size, cap);
   m.truncated = size < source_size;
-  BundleWriter& out = bundle_.writer();
+  BundleOutput& out = bundle_.writer();
   WARDEN_RETURN_IF_ERROR(out.begin(tarEntryFor(m, '0', size)));
   crypto::Sha256 h;
   std::vector<char>& buf = bundle_.buffer();

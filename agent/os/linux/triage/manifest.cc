@@ -51,6 +51,7 @@ std::string Bundle::manifest(absl::Time finished) const {
                  {"max_total_bytes", limits_.max_total_bytes},
                  {"max_members", limits_.max_members}};
   j["limits_hit"] = limits_hit_;
+  if (!collector_.is_null()) j["collector"] = collector_;
   j["content_bytes"] = total_;
   j["member_count"] = members_.size();
   Json members = Json::array();

@@ -11,7 +11,13 @@
 namespace warden::triage {
 
 absl::StatusOr<Spool> Spool::create(const std::string& dir, std::uint64_t cap, std::string what) {
-  UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  UniqueFd fd;
+  if (dir.empty()) {
+    fd.reset(::memfd_create("warden-triage", MFD_CLOEXEC));
+    if (!fd.ok()) return errnoStatus("create", what, errno);
+    return Spool(std::move(fd), cap, std::move(what));
+  }
+  fd.reset(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (!fd.ok()) {
     const int err = errno;
     if (err != EOPNOTSUPP && err != EISDIR && err != EINVAL) {

@@ -17,8 +17,8 @@ namespace warden::triage {
 // remembered; a write failure is kept in status() and ends all further appends.
 class Spool {
  public:
-  // An unnamed file in `dir` (a memfd where that file system has none); `what` names it in
-  // errors.
+  // An unnamed file in `dir` (a memfd where that file system has none, or when `dir` is "":
+  // the sandboxed collector may create no file); `what` names it in errors.
   static absl::StatusOr<Spool> create(const std::string& dir, std::uint64_t cap, std::string what);
 
   // All of `d` or nothing, leaving `keep_free` bytes of the cap unused.
