@@ -41,6 +41,7 @@ void cutProcess(v1::ProcessInfo& p, const StringCutter& cut) {
   cut(p.mutable_exe());
   cut(p.mutable_exe_sha256());
   cut(p.mutable_cmdline());
+  cut(p.mutable_unread());
   cut(p.mutable_user());
 }
 

@@ -354,7 +354,9 @@ class SessionActionsImpl : public SessionActions {
     v1::KillReport report;
     report.set_dry_run(sel->dry_run);
     if (sel->dry_run) {
-      for (const ProcessRecord& p : select(*view, *sel)) record(p, report.add_processes());
+      std::vector<ProcessRecord> chosen = select(*view, *sel);
+      if (chosen.size() > kMaxReportedProcesses) chosen.resize(kMaxReportedProcesses);
+      recordAll(chosen, report.mutable_processes());
       report.set_rounds(0);
       report.set_elapsed_us(static_cast<std::uint64_t>(host_->nowUs() - t0));
       return done(report, absl::StrFormat("would kill %d processes", report.processes_size()));
@@ -393,17 +395,19 @@ class SessionActionsImpl : public SessionActions {
       if (!error.ok() || selected.empty()) break;
       ++rounds;
       std::size_t fresh = 0;
+      std::vector<ProcessRecord> to_record;
       for (const ProcessRecord& p : selected) {
         if (recorded.insert({p.pid, p.start_time}).second) {
           // A fork bomb must not make the receipt unbounded: past the cap, count only.
-          if (report.processes_size() < static_cast<int>(kMaxReportedProcesses)) {
-            record(p, report.add_processes());
+          if (report.processes_size() + to_record.size() < kMaxReportedProcesses) {
+            to_record.push_back(p);
           } else {
             ++unlisted;
           }
           ++fresh;
         }
       }
+      recordAll(to_record, report.mutable_processes());
       for (const ProcessRecord& p : selected) (void)host_->kill(p);
       host_->releaseKilled();
       host_->awaitExit(
@@ -417,13 +421,12 @@ class SessionActionsImpl : public SessionActions {
         host_->awaitExit(kExitGraceUs);
         view = scan();
         if (view.ok()) {
-          for (const ProcessRecord& p : select(*view, *sel)) {
-            if (report.survivors_size() >= static_cast<int>(kMaxReportedProcesses)) {
-              report.set_unlisted_survivors(report.unlisted_survivors() + 1);
-            } else {
-              record(p, report.add_survivors());
-            }
+          std::vector<ProcessRecord> survivors = select(*view, *sel);
+          if (survivors.size() > kMaxReportedProcesses) {
+            report.set_unlisted_survivors(survivors.size() - kMaxReportedProcesses);
+            survivors.resize(kMaxReportedProcesses);
           }
+          recordAll(survivors, report.mutable_survivors());
         }
         break;
       }
@@ -463,8 +466,18 @@ class SessionActionsImpl : public SessionActions {
     return ProcessView(std::move(*procs), std::move(*utmp), agent_pid_);
   }
 
-  void record(const ProcessRecord& p, v1::ProcessInfo* info) {
-    const ProcessEvidence e = host_->evidence(p);
+  // Appends a record of each of `procs` to `to`, their evidence read all at once (bounded in
+  // time by the host: a read a hostile process makes hang does not hold the kill).
+  void recordAll(const std::vector<ProcessRecord>& procs,
+                 google::protobuf::RepeatedPtrField<v1::ProcessInfo>* to) {
+    if (procs.empty()) return;
+    const std::vector<ProcessEvidence> evidence = host_->evidence(procs);
+    for (std::size_t i = 0; i < procs.size(); ++i) {
+      record(procs[i], i < evidence.size() ? evidence[i] : ProcessEvidence{}, to->Add());
+    }
+  }
+
+  void record(const ProcessRecord& p, const ProcessEvidence& e, v1::ProcessInfo* info) {
     info->set_pid(p.pid);
     info->set_ppid(p.ppid);
     info->set_uid(p.uid);
@@ -476,6 +489,7 @@ class SessionActionsImpl : public SessionActions {
     info->set_exe(e.exe);
     info->set_exe_sha256(e.exe_sha256);
     info->set_cmdline(e.cmdline);
+    info->set_unread(e.unread);
     info->set_start_time(p.start_time);
     info->set_user(nameOf(p.loginuid >= 0 ? static_cast<uid_t>(p.loginuid) : p.uid));
   }

@@ -54,6 +54,9 @@ struct ProcessEvidence {
   std::string exe;         // readlink of /proc/PID/exe; "" if unreadable
   std::string exe_sha256;  // lower-case hex; "" if the file could not be read
   std::string cmdline;     // argv joined with spaces, at most kMaxCmdlineBytes
+  // Why the exe, its hash or the command line are missing ("not read: did not finish within
+  // 1s", "not hashed: larger than ..."); "" when nothing is.
+  std::string unread;
 };
 
 class HostProcesses {
@@ -71,7 +74,10 @@ class HostProcesses {
   virtual std::optional<uid_t> uidOf(const std::string& user_name) = 0;
   // The passwd name, or the number as text when there is none.
   virtual std::string nameOf(uid_t uid) = 0;
-  virtual ProcessEvidence evidence(const ProcessRecord& process) = 0;
+  // What a kill records of each of `processes` (its exe, the exe's SHA-256, its command line),
+  // in order. Bounded in time: reads that hang (a hostile process can make them) are given up,
+  // and the entry's `unread` says so; the call itself always returns within a few seconds.
+  virtual std::vector<ProcessEvidence> evidence(const std::vector<ProcessRecord>& processes) = 0;
 
   // Freezing. begin() picks the method and returns its name ("cgroup-freezer" or "sigstop");
   // freeze() stops one process so it can no longer fork; end() undoes what is left (thaws,

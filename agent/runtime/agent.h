@@ -69,8 +69,14 @@ class Agent {
 
   Agent(AgentOptions options, std::unique_ptr<StateStore> store, AgentParts parts,
         crypto::Ed25519Key receipt_key);
+  // Commands wait in one of two lanes, each with a worker of its own, so that a host action
+  // that takes long (a kill of thousands, a lock waiting for /etc/.pwd.lock, reads a hostile
+  // process makes slow) never holds an isolate, release or block behind it.
+  enum Lane { kContainmentLane = 0, kHostLane = 1, kLanes = 2 };
+  static Lane laneOf(const v1::SignedCommand& sc);
+
   absl::Status session();
-  void commandWorker();
+  void commandWorker(Lane lane);
   void heartbeatLoop();
   void watchLoop();
   void handleCommand(const v1::SignedCommand& sc);
@@ -122,7 +128,7 @@ class Agent {
   Stream* stream_ = nullptr;
   grpc::ClientContext* ctx_ = nullptr;
   bool connected_ = false;
-  std::deque<v1::SignedCommand> commands_;
+  std::deque<v1::SignedCommand> commands_[kLanes];
   std::deque<v1::AgentEvent> pending_events_;
   std::string probe_nonce_;
   bool probe_acked_ = false;

@@ -1,7 +1,7 @@
-// Commands, one at a time: verified (signature, host, expiry, inclusion in the action log)
-// before anything is done, answered once with a signed receipt that is stored so that a
-// re-delivered command gets the same answer. Images and triage bundles run on threads of their
-// own (evidence_actions.cc).
+// Commands, one at a time in each of two lanes (containment; host actions): verified
+// (signature, host, expiry, inclusion in the action log) before anything is done, answered
+// once with a signed receipt that is stored so that a re-delivered command gets the same
+// answer. Images and triage bundles run on threads of their own (evidence_actions.cc).
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,15 +17,26 @@
 
 namespace warden {
 
-void Agent::commandWorker() {
+Agent::Lane Agent::laneOf(const v1::SignedCommand& sc) {
+  // Routing only: the command is verified in full by whichever worker takes it. One that does
+  // not decode is refused quickly, in the containment lane.
+  auto cmd = decodeCommand(sc.command());
+  if (!cmd.ok()) return kContainmentLane;
+  const std::string& k = cmd->kind;
+  return k == "isolate" || k == "release" || k == "block" || k == "unblock" ? kContainmentLane
+                                                                            : kHostLane;
+}
+
+void Agent::commandWorker(Lane lane) {
+  std::deque<v1::SignedCommand>& queue = commands_[lane];
   for (;;) {
     v1::SignedCommand sc;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return !commands_.empty() || !connected_ || stopping_; });
+      cv_.wait(lock, [&] { return !queue.empty() || !connected_ || stopping_; });
       if (!connected_ || stopping_) return;
-      sc = std::move(commands_.front());
-      commands_.pop_front();
+      sc = std::move(queue.front());
+      queue.pop_front();
     }
     handleCommand(sc);
   }

@@ -80,13 +80,15 @@ absl::Status Agent::session() {
   hello.mutable_hello()->set_host_id(trust_.host_id);
   *hello.mutable_hello()->mutable_facts() = facts();
   bool ok = send(hello);
-  std::thread worker, heartbeat;
+  std::thread workers[kLanes], heartbeat;
   if (ok) {
     // The hello went out over mutual TLS: this peer is the controller. Pinned before the
     // command worker starts, which reads the pins.
     pinController(ctx.peer());
     logInfo("host %s: connected to controller %s", trust_.host_id, controller_);
-    worker = std::thread([this] { commandWorker(); });
+    for (int lane = 0; lane < kLanes; ++lane) {
+      workers[lane] = std::thread([this, lane] { commandWorker(static_cast<Lane>(lane)); });
+    }
     heartbeat = std::thread([this] { heartbeatLoop(); });
     std::deque<v1::AgentEvent> events;
     {
@@ -100,9 +102,10 @@ absl::Status Agent::session() {
     }
     v1::ControllerMessage msg;
     while (stream->Read(&msg)) {
+      const Lane lane = msg.has_command() ? laneOf(msg.command()) : kContainmentLane;
       std::lock_guard<std::mutex> lock(mu_);
       if (msg.has_command()) {
-        if (commands_.size() < kMaxQueuedCommands) commands_.push_back(msg.command());
+        if (commands_[lane].size() < kMaxQueuedCommands) commands_[lane].push_back(msg.command());
       } else if (msg.has_probe_ack() && msg.probe_ack().nonce() == probe_nonce_) {
         probe_acked_ = true;
       } else if (msg.has_receipt_ack()) {
@@ -117,13 +120,15 @@ absl::Status Agent::session() {
     connected_ = false;
     cv_.notify_all();
   }
-  if (worker.joinable()) worker.join();
+  for (std::thread& w : workers) {
+    if (w.joinable()) w.join();
+  }
   if (heartbeat.joinable()) heartbeat.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     stream_ = nullptr;
     ctx_ = nullptr;
-    commands_.clear();
+    for (auto& queue : commands_) queue.clear();
   }
   ctx.TryCancel();
   grpc::Status st = stream->Finish();

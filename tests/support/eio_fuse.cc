@@ -25,7 +25,7 @@ constexpr std::uint32_t kMaxWrite = 128 << 10;
 void fillAttr(fuse_attr& a, std::uint64_t node, std::uint64_t size) {
   std::memset(&a, 0, sizeof(a));
   a.ino = node;
-  a.mode = node == kRootNode ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+  a.mode = node == kRootNode ? (S_IFDIR | 0555) : (S_IFREG | 0555);
   a.nlink = node == kRootNode ? 2 : 1;
   a.size = node == kRootNode ? 0 : size;
   a.blocks = (a.size + 511) / 512;
@@ -34,8 +34,12 @@ void fillAttr(fuse_attr& a, std::uint64_t node, std::uint64_t size) {
 
 }  // namespace
 
-EioFuse::EioFuse(std::string content, std::vector<Range> bad)
-    : content_(std::move(content)), bad_(std::move(bad)) {}
+EioFuse::EioFuse(std::string content, std::vector<Range> bad, std::vector<Range> hang,
+                 std::function<void()> on_hang)
+    : content_(std::move(content)),
+      bad_(std::move(bad)),
+      hang_(std::move(hang)),
+      on_hang_(std::move(on_hang)) {}
 
 EioFuse::~EioFuse() {
   stop_ = true;
@@ -133,6 +137,13 @@ void EioFuse::handle(const char* request, std::size_t size) {
       std::memcpy(&r, arg, std::min(arg_size, sizeof(r)));
       if (in.nodeid != kFileNode) return reply(in.unique, EISDIR, nullptr, 0);
       const std::uint64_t end = r.offset + r.size;
+      for (const Range& h : hang_) {
+        if (r.offset < h.offset + h.length && h.offset < end) {
+          ++hung_reads_;
+          if (on_hang_) on_hang_();
+          return;  // never answered: the reader waits until the file system goes away
+        }
+      }
       for (const Range& b : bad_) {
         if (r.offset < b.offset + b.length && b.offset < end) {
           ++failed_reads_;

@@ -1,8 +1,9 @@
-// warden-test-eiofs MOUNTPOINT CONTENT_FILE OFFSET:LENGTH...
+// warden-test-eiofs MOUNTPOINT CONTENT_FILE [OFFSET:LENGTH | hang:OFFSET:LENGTH]...
 //
 // Serves CONTENT_FILE as MOUNTPOINT/disk.img through EioFuse (eio_fuse.h): reads touching any
-// OFFSET:LENGTH range fail with EIO, as a disk's bad sectors do. Mounts in the caller's mount
-// namespace (tests start it inside a test host, whose namespace is its own), prints "ready"
+// OFFSET:LENGTH range fail with EIO, as a disk's bad sectors do; reads touching a
+// hang:OFFSET:LENGTH range are never answered (and "hung read" is printed). Mounts in the caller's
+// mount namespace (tests start it inside a test host, whose namespace is its own), prints "ready"
 // once mounted, and serves until SIGTERM or SIGINT, then unmounts.
 #include <signal.h>
 
@@ -27,16 +28,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<warden::testing::EioFuse::Range> bad;
+  std::vector<warden::testing::EioFuse::Range> bad, hang;
   for (int i = 3; i < argc; ++i) {
     std::vector<std::string> parts = absl::StrSplit(argv[i], ':');
+    const bool hangs = !parts.empty() && parts[0] == "hang";
+    if (hangs) parts.erase(parts.begin());
     warden::testing::EioFuse::Range r;
     if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &r.offset) ||
         !absl::SimpleAtoi(parts[1], &r.length)) {
-      std::fprintf(stderr, "not OFFSET:LENGTH: %s\n", argv[i]);
+      std::fprintf(stderr, "not [hang:]OFFSET:LENGTH: %s\n", argv[i]);
       return 2;
     }
-    bad.push_back(r);
+    (hangs ? hang : bad).push_back(r);
   }
   // Block the stop signals before any thread starts, then wait for one of them.
   sigset_t stop;
@@ -44,7 +47,10 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  warden::testing::EioFuse fs(std::move(content), std::move(bad));
+  warden::testing::EioFuse fs(std::move(content), std::move(bad), std::move(hang), [] {
+    std::printf("hung read\n");
+    std::fflush(stdout);
+  });
   if (auto s = fs.mount(argv[1]); !s.ok()) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 1;

@@ -77,8 +77,12 @@ class FakeProcesses : public HostProcesses {
     if (uid == kMallory) return "mallory";
     return std::to_string(uid);
   }
-  ProcessEvidence evidence(const ProcessRecord& p) override {
-    return {"/usr/bin/fake", std::string(64, 'a'), "fake " + std::to_string(p.pid)};
+  std::vector<ProcessEvidence> evidence(const std::vector<ProcessRecord>& procs) override {
+    std::vector<ProcessEvidence> out;
+    for (const ProcessRecord& p : procs) {
+      out.push_back({"/usr/bin/fake", std::string(64, 'a'), "fake " + std::to_string(p.pid), ""});
+    }
+    return out;
   }
   std::string beginFreeze() override { return "sigstop"; }
   absl::Status freeze(const ProcessRecord& p) override {

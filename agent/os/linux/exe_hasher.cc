@@ -40,20 +40,24 @@ ExeHasher::Facts ExeHasher::hash(int dirfd, const std::string& exe) {
   }
   const Identity key{st.st_dev,          st.st_ino,         st.st_size,        st.st_mtim.tv_sec,
                      st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
-  if (auto it = cache_.find(key); it != cache_.end()) {
-    Facts cached = it->second;
-    cached.deleted = f.deleted;
-    return cached;
-  }
   if (limits_.whole_only && f.size > limits_.per_exe) {
     f.error = absl::StrCat("not hashed: larger than ", limits_.per_exe, " bytes");
     return f;
   }
   const std::uint64_t want = std::min(f.size, limits_.per_exe);
-  if (want > budget_) {
-    f.error = "not hashed: max_total_bytes of executable hashing used up";
-    ++unhashed_;
-    return f;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      Facts cached = it->second;
+      cached.deleted = f.deleted;
+      return cached;
+    }
+    if (want > budget_) {
+      f.error = "not hashed: max_total_bytes of executable hashing used up";
+      ++unhashed_;
+      return f;
+    }
+    budget_ -= want;  // reserved; what is not read is given back below
   }
   crypto::Sha256 h;
   std::vector<char> buf(std::min(kPiece, std::max<std::uint64_t>(want, 1)));
@@ -63,15 +67,18 @@ ExeHasher::Facts ExeHasher::hash(int dirfd, const std::string& exe) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       f.error = absl::StrCat("read: ", std::strerror(errno));
+      std::lock_guard<std::mutex> lock(mu_);
+      budget_ += want - f.hashed;
       return f;
     }
     if (n == 0) break;
     h.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
     f.hashed += static_cast<std::uint64_t>(n);
   }
-  budget_ -= f.hashed;
   f.sha256 = crypto::hex(h.finish());
   f.partial = f.hashed < f.size;
+  std::lock_guard<std::mutex> lock(mu_);
+  budget_ += want - f.hashed;
   if (f.partial) ++partial_;
   if (cache_.size() >= limits_.max_cached) cache_.clear();
   cache_.emplace(key, f);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <tuple>
 
@@ -16,7 +17,8 @@ namespace warden {
 // file identity (device, inode, size, mtime, ctime) so that a thousand copies of one binary
 // are hashed once. Reads are bounded: at most `per_exe` bytes of one executable and `total`
 // bytes of all of them. O_NOATIME where permitted, so hashing leaves the access time, which a
-// timeline may need, as it was.
+// timeline may need, as it was. Safe to call from several threads at once (a kill hashes on
+// several readers: bounded_reads.h).
 class ExeHasher {
  public:
   struct Limits {
@@ -44,13 +46,20 @@ class ExeHasher {
   // "/proc/PID/exe".
   Facts hash(int dirfd, const std::string& exe);
 
-  std::size_t partial() const { return partial_; }    // executables hashed in part
-  std::size_t unhashed() const { return unhashed_; }  // not hashed: `total` used up
+  std::size_t partial() const {  // executables hashed in part
+    std::lock_guard<std::mutex> lock(mu_);
+    return partial_;
+  }
+  std::size_t unhashed() const {  // not hashed: `total` used up
+    std::lock_guard<std::mutex> lock(mu_);
+    return unhashed_;
+  }
 
  private:
   using Identity = std::tuple<dev_t, ino_t, off_t, time_t, long, time_t, long>;
 
   const Limits limits_;
+  mutable std::mutex mu_;  // guards what follows; never held while reading
   std::uint64_t budget_;
   std::size_t partial_ = 0;
   std::size_t unhashed_ = 0;

@@ -38,8 +38,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "agent/actions/session_selector.h"
 #include "agent/actions/sessions.h"
+#include "agent/os/linux/bounded_reads.h"
 #include "agent/os/linux/exe_hasher.h"
 #include "agent/os/linux/procfs.h"
 #include "agent/os/linux/utmp_records.h"
@@ -51,6 +53,11 @@ namespace warden::linux_os {
 namespace {
 
 constexpr std::size_t kMaxExeBytes = std::size_t{1} << 30;
+// Reading a kill's evidence (bounded_reads.h): on this many threads; a read taking longer than
+// this is taken to hang; all of one batch within this.
+constexpr std::size_t kEvidenceReaders = 4;
+constexpr absl::Duration kEvidenceStuckAfter = absl::Seconds(2);
+constexpr absl::Duration kEvidenceDeadline = absl::Seconds(3);
 constexpr std::size_t kMaxHashCache = 4096;
 constexpr char kUtmpPath[] = "/run/utmp";
 
@@ -87,6 +94,22 @@ bool readIds(int proc_fd, pid_t pid, ProcessRecord& p) {
   p.loginuid = readAuditId(proc_fd, pid, "loginuid");
   p.audit_session = readAuditId(proc_fd, pid, "sessionid");
   return true;
+}
+
+// The parts of a process's evidence that may block for ever on a hostile process
+// (bounded_reads.h): its command line (the target's mmap lock) and its executable's hash (the
+// file's own file system). Its exe link never blocks: the caller reads it.
+std::string readCmdline(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+  std::string cmd;
+  return readProcFile(AT_FDCWD, path, cmd, kMaxCmdlineBytes) ? joinedCmdline(cmd) : "";
+}
+
+ExeHasher::Facts hashExe(pid_t pid, ExeHasher& hasher) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+  return hasher.hash(AT_FDCWD, path);
 }
 
 class LinuxProcesses : public HostProcesses {
@@ -206,18 +229,51 @@ class LinuxProcesses : public HostProcesses {
     return pw.pw_name;
   }
 
-  ProcessEvidence evidence(const ProcessRecord& p) override {
-    ProcessEvidence e;
-    char path[64];
-    std::snprintf(path, sizeof(path), "/proc/%d/exe", p.pid);
-    char target[4096];
-    const ssize_t n = ::readlink(path, target, sizeof(target));
-    if (n > 0) e.exe.assign(target, static_cast<std::size_t>(n));
-    e.exe_sha256 = hasher_.hash(AT_FDCWD, path).sha256;
-    std::snprintf(path, sizeof(path), "/proc/%d/cmdline", p.pid);
-    std::string cmd;
-    if (readProcFile(AT_FDCWD, path, cmd, kMaxCmdlineBytes)) e.cmdline = joinedCmdline(cmd);
-    return e;
+  // The command lines and hashes are read on kEvidenceReaders threads (bounded_reads.h),
+  // which also spreads the hashing over the CPUs: a read that hangs is given up after
+  // kEvidenceStuckAfter, all of them after kEvidenceDeadline.
+  std::vector<ProcessEvidence> evidence(const std::vector<ProcessRecord>& procs) override {
+    const std::size_t n = procs.size();
+    std::vector<ProcessEvidence> out(n);
+    std::vector<pid_t> pids;
+    for (std::size_t i = 0; i < n; ++i) {
+      pids.push_back(procs[i].pid);
+      char path[64];
+      std::snprintf(path, sizeof(path), "/proc/%d/exe", procs[i].pid);
+      char target[4096];
+      const ssize_t len = ::readlink(path, target, sizeof(target));
+      if (len > 0) out[i].exe.assign(target, static_cast<std::size_t>(len));
+    }
+    // Jobs [0, n) read command lines, [n, 2n) hash executables; each writes only its own slot.
+    auto cmdlines = std::make_shared<std::vector<std::string>>(n);
+    auto hashes = std::make_shared<std::vector<ExeHasher::Facts>>(n);
+    const BoundedRun run = runBounded(
+        2 * n,
+        [cmdlines, hashes, pids, hasher = hasher_, n](std::size_t job) {
+          if (job < n) {
+            (*cmdlines)[job] = readCmdline(pids[job]);
+          } else {
+            (*hashes)[job - n] = hashExe(pids[job - n], *hasher);
+          }
+        },
+        kEvidenceReaders, kEvidenceStuckAfter, kEvidenceDeadline);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<std::string> unread;
+      if (run.unfinished[i].empty()) {
+        out[i].cmdline = (*cmdlines)[i];
+      } else {
+        unread.push_back("command line " + run.unfinished[i]);
+      }
+      if (!run.unfinished[n + i].empty()) {
+        unread.push_back("executable " + run.unfinished[n + i]);
+      } else if (const ExeHasher::Facts& f = (*hashes)[i]; !out[i].exe.empty()) {
+        // (a kernel thread or a gone process has no executable to say so of)
+        out[i].exe_sha256 = f.sha256;
+        if (!f.error.empty()) unread.push_back("executable " + f.error);
+      }
+      out[i].unread = absl::StrJoin(unread, "; ");
+    }
+    return out;
   }
 
   ~LinuxProcesses() override { endFreeze(); }
@@ -371,10 +427,12 @@ class LinuxProcesses : public HostProcesses {
   std::int64_t ticks_per_second_ = 100;
   std::int64_t boot_unix_ms_ = 0;
   // Whole executables only, up to 1 GiB: a kill's evidence names the file, not a prefix.
-  ExeHasher hasher_{{.per_exe = kMaxExeBytes,
-                     .total = UINT64_MAX,
-                     .whole_only = true,
-                     .max_cached = kMaxHashCache}};
+  // Shared with the readers, which may outlive a batch (and, stuck, this object).
+  std::shared_ptr<ExeHasher> hasher_ =
+      std::make_shared<ExeHasher>(ExeHasher::Limits{.per_exe = kMaxExeBytes,
+                                                    .total = UINT64_MAX,
+                                                    .whole_only = true,
+                                                    .max_cached = kMaxHashCache});
 };
 
 }  // namespace
