@@ -223,7 +223,9 @@ int main(int argc, char** argv) {
                 id->c_str(), enroll.state_dir.c_str());
     return 0;
   }
-  if (*collector_cmd) return warden::runTriageCollector(0, 1);
+  // _exit: no library's exit handlers (static destructors, a sanitizer's leak check) run
+  // under the collector's system call allowlist; it has nothing to flush.
+  if (*collector_cmd) _exit(warden::runTriageCollector(0, 1));
   if (*run_cmd)
     return run(state_dir, firewall, rollback_s, heartbeat_s, syscall_filter == "on",
                owned_table == "on", triage_uid);

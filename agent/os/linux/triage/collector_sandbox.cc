@@ -151,16 +151,17 @@ const std::vector<std::string>& collectorAllowedSyscalls() {
       "openat", "open", "openat2", "read", "readv", "pread64", "lseek", "close", "fstat",
       "newfstatat", "stat", "lstat", "statx", "getdents64", "getdents", "readlink", "readlinkat",
       "fcntl", "dup", "dup2", "dup3",
-      // the stream to the agent, stderr, the memfd spools
-      "write", "writev", "memfd_create",
+      // the stream to the agent, stderr, the memfd spools; pipes within itself (the
+      // sanitizer runtimes probe memory through one)
+      "write", "writev", "memfd_create", "pipe2", "pipe",
       // memory (no executable mappings)
       "brk", "mmap", "munmap", "mremap", "madvise", "mprotect",
       // the rest of a single-threaded program's life
       "futex", "getrandom", "clock_gettime", "clock_getres", "gettimeofday", "time", "uname",
       "sysinfo", "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid",
       "getresuid", "getresgid", "getgroups", "prlimit64", "getrlimit", "sched_yield",
-      "sched_getaffinity", "rt_sigprocmask", "rt_sigreturn", "restart_syscall", "exit",
-      "exit_group",
+      "sched_getaffinity", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "restart_syscall",
+      "exit", "exit_group",
       // giving up what it holds: CAP_SYS_PTRACE, then Landlock
       "capget", "capset", "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self"};
   return *names;
