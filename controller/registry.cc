@@ -3,6 +3,7 @@
 #include "absl/strings/str_format.h"
 #include "common/command.h"
 #include "common/status.h"
+#include "controller/registry_columns.h"
 
 namespace warden {
 namespace {
@@ -38,11 +39,11 @@ CREATE TABLE IF NOT EXISTS events(
   detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
 )sql";
 
-constexpr char kActionColumns[] =
-    "id, host_id, kind, state, requested_by, reason, params, created_ms, expires_ms, "
-    "finished_ms, command, command_signature, receipt, receipt_signature, message, log_index";
-
 }  // namespace
+
+using registry_columns::kActionColumns;
+using registry_columns::kHostColumns;
+using registry_columns::readHost;
 
 bool ActionRecord::finished() const {
   return state == "succeeded" || state == "failed" || state == "refused" || state == "expired" ||
@@ -204,24 +205,6 @@ absl::Status Registry::addHost(const HostRecord& h, bool replace) {
   }
   return s;
 }
-
-namespace {
-HostRecord readHost(Statement& st) {
-  HostRecord h;
-  h.host_id = st.text(0);
-  h.cert_fingerprint = st.text(1);
-  h.receipt_public_key = st.text(2);
-  h.enrolled_ms = st.integer(3);
-  h.last_seen_ms = st.integer(4);
-  h.peer = st.text(5);
-  h.facts.ParseFromString(st.text(6));
-  h.containment = st.text(7);
-  return h;
-}
-constexpr char kHostColumns[] =
-    "host_id, cert_fingerprint, receipt_public_key, enrolled_ms, last_seen_ms, peer, facts, "
-    "containment";
-}  // namespace
 
 absl::StatusOr<HostRecord> Registry::findHost(const std::string& host_id) {
   std::lock_guard<std::mutex> lock(mu_);
