@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/command.h"
+#include "common/facts_bounds.h"
 #include "common/status.h"
 #include "controller/registry_columns.h"
 
@@ -233,12 +234,15 @@ absl::Status Registry::updateHostSeen(const std::string& host_id, const std::str
                                       const v1::Facts* facts) {
   std::lock_guard<std::mutex> lock(mu_);
   if (facts != nullptr) {
+    // The agent's unsigned word: bounded before it is kept (and listed in every hosts page).
+    v1::Facts bounded = *facts;
+    boundFacts(bounded);
     WARDEN_ASSIGN_OR_RETURN(
         auto st,
         db_->prepare("UPDATE hosts SET last_seen_ms = ?, peer = ?, facts = ? WHERE host_id = ?"));
     return st.bind(1, nowUnixMs())
         .bind(2, peer)
-        .bindBlob(3, facts->SerializeAsString())
+        .bindBlob(3, bounded.SerializeAsString())
         .bind(4, host_id)
         .run();
   }

@@ -128,6 +128,7 @@ class Registry {
   absl::StatusOr<RegistryPage<HostRecord>> listHostsPage(const std::string& after_host_id,
                                                          int max_rows,
                                                          std::size_t max_bytes = kMaxPageBytes);
+  // Stores `facts` (when given) cut to common/facts_bounds.h.
   absl::Status updateHostSeen(const std::string& host_id, const std::string& peer,
                               const v1::Facts* facts);
   absl::Status setContainment(const std::string& host_id, const std::string& containment);

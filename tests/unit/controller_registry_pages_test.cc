@@ -257,5 +257,29 @@ TEST_F(RegistryPagesTest, HostsPageByBytesToo) {
   }
 }
 
+// A host whose agent reports megabytes of facts is stored (and listed) within bounds, so it
+// cannot make the hosts list fail for the whole fleet.
+TEST_F(RegistryPagesTest, AHostsFactsAreBoundedBeforeTheyAreStored) {
+  ASSERT_TRUE(reg_->addHost(host("host-big"), false).ok());
+  v1::Facts f;
+  f.set_hostname(std::string(1 << 20, 'h'));
+  f.set_kernel(std::string(3000, 'k'));
+  for (int a = 0; a < 100000; ++a)
+    f.add_addresses(absl::StrFormat("10.%d.%d.1/32", a / 256, a % 256));
+  f.set_isolated(true);
+  f.set_blocked_count(7);
+  ASSERT_GT(f.ByteSizeLong(), std::size_t{2} << 20);
+  ASSERT_TRUE(reg_->updateHostSeen("host-big", "198.18.0.9:1", &f).ok());
+  auto found = reg_->findHost("host-big");
+  ASSERT_TRUE(found.ok());
+  EXPECT_LT(found->facts.ByteSizeLong(), std::size_t{64} << 10);
+  EXPECT_LE(found->facts.hostname().size(), 256u);
+  EXPECT_NE(found->facts.hostname().find("[truncated: 1048576 bytes]"), std::string::npos);
+  EXPECT_EQ(found->facts.addresses_size(), 512);
+  EXPECT_EQ(found->facts.addresses(0), "10.0.0.1/32") << "the first are kept";
+  EXPECT_TRUE(found->facts.isolated());
+  EXPECT_EQ(found->facts.blocked_count(), 7u);
+}
+
 }  // namespace
 }  // namespace warden::testing
