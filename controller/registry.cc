@@ -2,7 +2,9 @@
 
 #include "absl/strings/str_format.h"
 #include "common/command.h"
+#include "common/facts_bounds.h"
 #include "common/status.h"
+#include "controller/registry_columns.h"
 
 namespace warden {
 namespace {
@@ -38,11 +40,11 @@ CREATE TABLE IF NOT EXISTS events(
   detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
 )sql";
 
-constexpr char kActionColumns[] =
-    "id, host_id, kind, state, requested_by, reason, params, created_ms, expires_ms, "
-    "finished_ms, command, command_signature, receipt, receipt_signature, message, log_index";
-
 }  // namespace
+
+using registry_columns::kActionColumns;
+using registry_columns::kHostColumns;
+using registry_columns::readHost;
 
 bool ActionRecord::finished() const {
   return state == "succeeded" || state == "failed" || state == "refused" || state == "expired" ||
@@ -205,24 +207,6 @@ absl::Status Registry::addHost(const HostRecord& h, bool replace) {
   return s;
 }
 
-namespace {
-HostRecord readHost(Statement& st) {
-  HostRecord h;
-  h.host_id = st.text(0);
-  h.cert_fingerprint = st.text(1);
-  h.receipt_public_key = st.text(2);
-  h.enrolled_ms = st.integer(3);
-  h.last_seen_ms = st.integer(4);
-  h.peer = st.text(5);
-  h.facts.ParseFromString(st.text(6));
-  h.containment = st.text(7);
-  return h;
-}
-constexpr char kHostColumns[] =
-    "host_id, cert_fingerprint, receipt_public_key, enrolled_ms, last_seen_ms, peer, facts, "
-    "containment";
-}  // namespace
-
 absl::StatusOr<HostRecord> Registry::findHost(const std::string& host_id) {
   std::lock_guard<std::mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare(absl::StrFormat(
@@ -250,12 +234,15 @@ absl::Status Registry::updateHostSeen(const std::string& host_id, const std::str
                                       const v1::Facts* facts) {
   std::lock_guard<std::mutex> lock(mu_);
   if (facts != nullptr) {
+    // The agent's unsigned word: bounded before it is kept (and listed in every hosts page).
+    v1::Facts bounded = *facts;
+    boundFacts(bounded);
     WARDEN_ASSIGN_OR_RETURN(
         auto st,
         db_->prepare("UPDATE hosts SET last_seen_ms = ?, peer = ?, facts = ? WHERE host_id = ?"));
     return st.bind(1, nowUnixMs())
         .bind(2, peer)
-        .bindBlob(3, facts->SerializeAsString())
+        .bindBlob(3, bounded.SerializeAsString())
         .bind(4, host_id)
         .run();
   }

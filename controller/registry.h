@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "common/command.h"
 #include "common/sqlite.h"
+#include "controller/paging.h"
 #include "warden/v1/operator.pb.h"
 
 namespace warden {
@@ -58,6 +59,33 @@ struct ActionRecord {
 // nothing. Registry::finishAction records it with the receipt.
 std::string containmentAfter(const std::string& action_kind, const Receipt& r);
 
+// One page of a list the registry holds (the operator API pages them, controller/paging.h):
+// rows in the list's order, no more than the page's budget, and whether any are left after them.
+template <typename Row>
+struct RegistryPage {
+  std::vector<Row> rows;
+  bool more = false;
+};
+
+// An action as a page of actions lists it.
+struct ActionRow {
+  std::int64_t seq = 0;  // the order actions were added in: the list's order and its page key
+  ActionRecord action;   // receipt and receipt_signature empty unless the query asked for them
+  bool has_receipt = false;
+};
+
+// Which page of actions: those after `after_seq`, oldest first.
+struct ActionPageQuery {
+  std::string host_id;         // "" every host
+  std::int64_t after_seq = 0;  // the last row of the page before; 0: the first page
+  // First page only: start at the `newest`-th newest action (0: at the oldest). Later pages
+  // follow on from `after_seq`: what was added meanwhile comes at the end, never in between.
+  std::uint32_t newest = 0;
+  bool with_receipts = true;  // the signed receipts (large: a kill lists every process)
+  int max_rows = kDefaultPageSize;
+  std::size_t max_bytes = kMaxPageBytes;  // of the rows' stored bytes, as PageBudget counts
+};
+
 struct HostEventRecord {
   std::string host_id;
   std::string kind;
@@ -96,13 +124,21 @@ class Registry {
   absl::Status addHost(const HostRecord& host, bool replace);
   absl::StatusOr<HostRecord> findHost(const std::string& host_id);
   absl::StatusOr<std::vector<HostRecord>> listHosts();
+  // A page of hosts in order of host id, after `after_host_id` ("" for the first page).
+  absl::StatusOr<RegistryPage<HostRecord>> listHostsPage(const std::string& after_host_id,
+                                                         int max_rows,
+                                                         std::size_t max_bytes = kMaxPageBytes);
+  // Stores `facts` (when given) cut to common/facts_bounds.h.
   absl::Status updateHostSeen(const std::string& host_id, const std::string& peer,
                               const v1::Facts* facts);
   absl::Status setContainment(const std::string& host_id, const std::string& containment);
 
   absl::Status addAction(const ActionRecord& a);
   absl::StatusOr<ActionRecord> findAction(const std::string& id);
+  // The newest `limit` actions (of the host, or of all hosts for ""), oldest first.
   absl::StatusOr<std::vector<ActionRecord>> listActions(const std::string& host_id, int limit);
+  // A page of actions (registry_pages.cc).
+  absl::StatusOr<RegistryPage<ActionRow>> listActionsPage(const ActionPageQuery& q);
   // Actions for the host that are neither finished nor expired, oldest first. Expired
   // ones are marked so on the way.
   absl::StatusOr<std::vector<ActionRecord>> pendingActions(const std::string& host_id);

@@ -2,14 +2,16 @@
 // state means as an exit code.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "controller/cli/client.h"
 
 namespace warden::cli {
 
-// Every action, or only those for `host` when it is not empty.
-int listActions(const Globals& g, const std::string& host);
+// Every action, or only those for `host` when it is not empty, oldest first; `limit` > 0: only
+// the newest `limit` of them.
+int listActions(const Globals& g, const std::string& host, std::uint32_t limit = 0);
 // One action with its receipt details: exit 1 when it failed or was refused.
 int showAction(const Globals& g, const std::string& id);
 

@@ -232,9 +232,15 @@ int runCli(int argc, char** argv) {
   ev_verify->add_flag("--json", g.json, "JSON output");
 
   std::string actions_host;
-  auto* actions = app.add_subcommand("actions", "List actions and where each one is");
+  std::uint32_t actions_limit = 0;
+  auto* actions = app.add_subcommand(
+      "actions",
+      "List actions and where each one is, oldest first (every action: the list is fetched a "
+      "page at a time)");
   actions->add_option("--host", actions_host, "Only this host");
-  actions->add_flag("--json", g.json, "JSON output");
+  actions->add_option("--limit", actions_limit, "Only the newest N actions (0: all)")
+      ->capture_default_str();
+  actions->add_flag("--json", g.json, "JSON output (every field, receipt details included)");
 
   std::string action_id;
   auto* action = app.add_subcommand("action", "Show one action with its receipt details");
@@ -322,7 +328,7 @@ int runCli(int argc, char** argv) {
   if (*lock) return lockAccountsCmd(g, one_host, sel, all_accounts, rotate_root);
   if (*unlock) return unlockAccountsCmd(g, one_host, sel, all_accounts);
   if (*shutdown) return shutdownCmd(g, one_host, reboot, halt, now, yes);
-  if (*actions) return listActions(g, actions_host);
+  if (*actions) return listActions(g, actions_host, actions_limit);
   if (*action) return showAction(g, action_id);
   return kExitBadInput;
 }

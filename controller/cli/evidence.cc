@@ -18,6 +18,7 @@
 #include "common/unique_fd.h"
 #include "controller/cli/exit_codes.h"
 #include "controller/cli/host_actions.h"
+#include "controller/cli/pages.h"
 #include "controller/cli/progress.h"
 #include "controller/cli/render.h"
 
@@ -67,8 +68,10 @@ int collectCmd(const Globals& g, const std::string& host, const CollectArgs& ca)
 int evidenceList(const Globals& g, const std::string& host) {
   v1::ListEvidenceRequest req;
   req.set_host_id(host);
-  return showAnswer(g, &v1::Operator::Stub::ListEvidence, req, absl::Seconds(30),
-                    printEvidenceList);
+  req.set_page_size(kListPageSize);
+  return showList(g, &v1::Operator::Stub::ListEvidence, req, absl::Seconds(30), "items",
+                  &v1::ListEvidenceResponse::items,
+                  ListTable<v1::EvidenceItem>{printEvidenceListHeader, printEvidenceRow});
 }
 
 int evidenceShow(const Globals& g, const std::string& id) {

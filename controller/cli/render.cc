@@ -101,6 +101,36 @@ Json messageJson(const google::protobuf::Message& m) {
   return j.ok() ? std::move(*j) : Json();
 }
 
+void JsonListWriter::add(const google::protobuf::Message& item) {
+  // protobuf's printer indents a level by one space; a list's items sit two levels down. Its
+  // strings hold no raw line breaks (they are escaped), so every line break is a line's start.
+  std::string text = toJson(item);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  std::string indented = "  ";
+  indented.reserve(text.size() + text.size() / 16);
+  for (char ch : text) {
+    indented += ch;
+    if (ch == '\n') indented += "  ";
+  }
+  if (items_ == 0) {
+    std::fprintf(out_, "{\n \"%s\": [\n", key_.c_str());
+  } else {
+    std::fputs(",\n", out_);
+  }
+  std::fwrite(indented.data(), 1, indented.size(), out_);
+  ++items_;
+}
+
+void JsonListWriter::finish() {
+  // protobuf ends a document with a line break, and printMessageJson() adds one.
+  if (items_ == 0) {
+    std::fprintf(out_, "{\n \"%s\": []\n}\n\n", key_.c_str());
+  } else {
+    std::fputs("\n ]\n}\n\n", out_);
+  }
+  std::fflush(out_);
+}
+
 std::string jsonLine(const Json& j) { return dumpJson(j, JsonLayout::spacedLine()); }
 
 std::string jsonRows(const Json& j, std::string_view rows_key) {
@@ -110,26 +140,27 @@ std::string jsonRows(const Json& j, std::string_view rows_key) {
 
 // ---- hosts and containment ------------------------------------------------------------------
 
-void printHosts(const v1::ListHostsResponse& resp) {
-  if (resp.hosts().empty()) {
-    std::printf("No hosts enrolled. Create a join token with 'warden token create'.\n");
-    return;
-  }
+void printHostsHeader() {
   std::printf("%-20s %-13s %-11s %-10s %-9s %-12s %s\n", "HOST", "STATUS", "CONTAINMENT", "SEEN",
               "FIREWALL", "HEALTH", "ADDRESSES");
-  for (const auto& h : resp.hosts()) {
-    std::string containment = printable(h.containment());
-    if (h.facts().blocked_count() > 0) {
-      containment += absl::StrFormat("+%dblk", h.facts().blocked_count());
-    }
-    const std::string& backend = h.facts().firewall_backend();
-    std::printf("%-20s %-13s %-11s %-10s %-9s %-12s %s\n", printable(h.host_id()).c_str(),
-                h.connected() ? "connected" : "disconnected", containment.c_str(),
-                formatAgo(h.last_seen_unix_ms()).c_str(),
-                backend.empty() ? "-" : printable(backend).c_str(),
-                h.health().empty() ? "-" : printable(h.health()).c_str(),
-                printable(absl::StrJoin(h.facts().addresses(), " ")).c_str());
+}
+
+void printHostRow(const v1::Host& h) {
+  std::string containment = printable(h.containment());
+  if (h.facts().blocked_count() > 0) {
+    containment += absl::StrFormat("+%dblk", h.facts().blocked_count());
   }
+  const std::string& backend = h.facts().firewall_backend();
+  std::printf("%-20s %-13s %-11s %-10s %-9s %-12s %s\n", printable(h.host_id()).c_str(),
+              h.connected() ? "connected" : "disconnected", containment.c_str(),
+              formatAgo(h.last_seen_unix_ms()).c_str(),
+              backend.empty() ? "-" : printable(backend).c_str(),
+              h.health().empty() ? "-" : printable(h.health()).c_str(),
+              printable(absl::StrJoin(h.facts().addresses(), " ")).c_str());
+}
+
+void printNoHosts() {
+  std::printf("No hosts enrolled. Create a join token with 'warden token create'.\n");
 }
 
 namespace {
@@ -192,15 +223,16 @@ void printBlocks(const v1::ListBlocksResponse& resp) {
 
 // ---- actions --------------------------------------------------------------------------------
 
-void printActions(const v1::ListActionsResponse& resp) {
+void printActionsHeader() {
   std::printf("%-20s %-19s %-14s %-8s %-10s %-9s %s\n", "ACTION", "CREATED (UTC)", "HOST", "KIND",
               "STATE", "BY", "RESULT");
-  for (const auto& a : resp.actions()) {
-    std::printf("%-20s %-19s %-14s %-8s %-10s %-9s %s\n", printable(a.id()).c_str(),
-                formatTime(a.created_unix_ms()).c_str(), printable(a.host_id()).c_str(),
-                printable(a.kind()).c_str(), printable(a.state()).c_str(),
-                printable(a.requested_by()).c_str(), printable(a.message()).c_str());
-  }
+}
+
+void printActionRow(const v1::Action& a) {
+  std::printf("%-20s %-19s %-14s %-8s %-10s %-9s %s\n", printable(a.id()).c_str(),
+              formatTime(a.created_unix_ms()).c_str(), printable(a.host_id()).c_str(),
+              printable(a.kind()).c_str(), printable(a.state()).c_str(),
+              printable(a.requested_by()).c_str(), printable(a.message()).c_str());
 }
 
 void printAction(const v1::Action& a) {
@@ -334,24 +366,25 @@ void printEvidenceDetails(const v1::Action& a) {
   }
 }
 
-void printEvidenceList(const v1::ListEvidenceResponse& resp) {
+void printEvidenceListHeader() {
   std::printf("%-24s %-10s %-12s %-7s %-28s %-18s %-16s %s\n", "EVIDENCE", "STATE", "HOST", "KIND",
               "SOURCE", "SIZE", "SHA256", "STORED (UTC)");
-  for (const auto& e : resp.items()) {
-    const std::string size =
-        e.state() == "receiving" && e.total() > 0
-            ? absl::StrFormat("%s/%s", formatBytes(e.size()), formatBytes(e.total()))
-            : formatBytes(e.size());
-    // Long paths keep their end, where the file name is.
-    std::string source = printable(e.source());
-    if (source.size() > 28) source = "..." + source.substr(source.size() - 25);
-    const std::string sha256 = printable(e.sha256().substr(0, 12));
-    std::printf("%-24s %-10s %-12s %-7s %-28s %-18s %-16s %s\n", printable(e.id()).c_str(),
-                printable(e.state()).c_str(), printable(e.host_id()).c_str(),
-                printable(e.kind()).c_str(), source.c_str(), size.c_str(),
-                e.sha256().empty() ? "-" : (sha256 + "...").c_str(),
-                formatTime(e.finished_unix_ms()).c_str());
-  }
+}
+
+void printEvidenceRow(const v1::EvidenceItem& e) {
+  const std::string size =
+      e.state() == "receiving" && e.total() > 0
+          ? absl::StrFormat("%s/%s", formatBytes(e.size()), formatBytes(e.total()))
+          : formatBytes(e.size());
+  // Long paths keep their end, where the file name is.
+  std::string source = printable(e.source());
+  if (source.size() > 28) source = "..." + source.substr(source.size() - 25);
+  const std::string sha256 = printable(e.sha256().substr(0, 12));
+  std::printf("%-24s %-10s %-12s %-7s %-28s %-18s %-16s %s\n", printable(e.id()).c_str(),
+              printable(e.state()).c_str(), printable(e.host_id()).c_str(),
+              printable(e.kind()).c_str(), source.c_str(), size.c_str(),
+              e.sha256().empty() ? "-" : (sha256 + "...").c_str(),
+              formatTime(e.finished_unix_ms()).c_str());
 }
 
 void printEvidence(const v1::ShowEvidenceResponse& resp) {

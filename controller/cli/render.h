@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,20 +53,42 @@ Json messageJson(const google::protobuf::Message& m);
 // `j` on one line with a space after every ':' and ',' ({"a": 1, "b": [2, 3]}): the layout
 // of the CLI's short answers, which scripts (and the e2e tests) match on.
 std::string jsonLine(const Json& j);
+// --json's document for a list, {"KEY": [ITEM, ...]}, written an item at a time as the pages of
+// a list arrive (pages.h), in exactly the layout toJson() gives a response that holds the whole
+// list: what a script reads does not depend on how many pages it took.
+class JsonListWriter {
+ public:
+  explicit JsonListWriter(std::string key, std::FILE* out = stdout)
+      : key_(std::move(key)), out_(out) {}
+  void add(const google::protobuf::Message& item);
+  // Ends the document (an empty list: "KEY": []).
+  void finish();
+
+ private:
+  const std::string key_;
+  std::FILE* const out_;
+  std::size_t items_ = 0;
+};
+
 // jsonLine(j) of an object, except that each element of its array `rows_key` stands on a line
 // of its own: a timeline reads, and greps, a row at a time.
 std::string jsonRows(const Json& j, std::string_view rows_key);
 
 // ---- hosts and containment ------------------------------------------------------------------
 
-void printHosts(const v1::ListHostsResponse& resp);
+// Tables of lists are printed a row at a time as their pages arrive (pages.h): the header
+// before the first row, or the word for an empty list instead.
+void printHostsHeader();
+void printHostRow(const v1::Host& h);
+void printNoHosts();
 // One line per host the request went to: the outcome, or where the action stands.
 void printSubmitted(const std::string& kind, const v1::SubmitResponse& resp);
 void printBlocks(const v1::ListBlocksResponse& resp);
 
 // ---- actions --------------------------------------------------------------------------------
 
-void printActions(const v1::ListActionsResponse& resp);
+void printActionsHeader();
+void printActionRow(const v1::Action& a);
 // One action with its receipt details; exit code aside.
 void printAction(const v1::Action& a);
 
@@ -84,7 +107,8 @@ void printRootPassword(const std::string& password);
 
 // The receipt details of an image or collect action, a block per evidence item.
 void printEvidenceDetails(const v1::Action& a);
-void printEvidenceList(const v1::ListEvidenceResponse& resp);
+void printEvidenceListHeader();
+void printEvidenceRow(const v1::EvidenceItem& e);
 // One item's custody record and the manifest the agent signed.
 void printEvidence(const v1::ShowEvidenceResponse& resp);
 void printEvidenceChecks(const v1::VerifyEvidenceResponse& resp);

@@ -128,48 +128,40 @@ absl::Status EvidenceStore::recoverLocked(const std::string& id) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<StoredEvidence>> EvidenceStore::list() const {
-  std::vector<StoredEvidence> out;
+absl::StatusOr<std::vector<std::string>> EvidenceStore::ids(const std::string& after) const {
+  std::set<std::string> out;
   std::error_code ec;
-  std::set<std::string> complete;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.ends_with(".record")) complete.insert(name.substr(0, name.size() - 7));
+    for (std::string_view suffix : {".record", ".partial", ".incomplete"}) {
+      if (!name.ends_with(suffix)) continue;
+      std::string id = name.substr(0, name.size() - suffix.size());
+      if (id > after) out.insert(std::move(id));
+    }
   }
   if (ec) return absl::InternalError(absl::StrFormat("listing %s: %s", dir_, ec.message()));
-  for (const std::string& id : complete) {
-    auto e = find(id);
-    if (e.ok()) {
-      out.push_back(std::move(*e));
-      continue;
-    }
-    // A record that does not read is shown, not allowed to hide every other item.
-    StoredEvidence bad;
-    bad.id = id;
-    bad.state = "damaged";
-    bad.path = path(id, ".record");
-    out.push_back(std::move(bad));
+  return std::vector<std::string>(out.begin(), out.end());
+}
+
+absl::StatusOr<StoredEvidence> EvidenceStore::listed(const std::string& id) const {
+  absl::StatusOr<StoredEvidence> e = lookup(id);
+  if (e.ok() || absl::IsNotFound(e.status())) return e;
+  // A record that does not read (or a file no item id can name) is shown, not allowed to hide
+  // every other item.
+  StoredEvidence bad;
+  bad.id = id;
+  bad.state = "damaged";
+  bad.path = path(id, ".record");
+  return bad;
+}
+
+absl::StatusOr<std::vector<StoredEvidence>> EvidenceStore::list() const {
+  WARDEN_ASSIGN_OR_RETURN(std::vector<std::string> all, ids());
+  std::vector<StoredEvidence> out;
+  for (const std::string& id : all) {
+    absl::StatusOr<StoredEvidence> e = listed(id);
+    if (e.ok()) out.push_back(std::move(*e));  // else gone since the directory was read
   }
-  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-    const std::string name = entry.path().filename().string();
-    StoredEvidence e;
-    if (name.ends_with(".partial")) {
-      e.id = name.substr(0, name.size() - 8);
-      e.state = "receiving";
-    } else if (name.ends_with(".incomplete")) {
-      e.id = name.substr(0, name.size() - 11);
-      e.state = "incomplete";
-    } else {
-      continue;
-    }
-    if (complete.contains(e.id)) continue;  // a crash between rename and cleanup
-    e.path = entry.path().string();
-    e.size = heldBytes(e.id, e.path);
-    out.push_back(std::move(e));
-  }
-  if (ec) return absl::InternalError(absl::StrFormat("listing %s: %s", dir_, ec.message()));
-  std::sort(out.begin(), out.end(),
-            [](const StoredEvidence& a, const StoredEvidence& b) { return a.id < b.id; });
   return out;
 }
 

@@ -125,7 +125,13 @@ class EvidenceStore {
   // Progress of transfers seen by this process, by id.
   std::map<std::string, TransferProgress> progress() const;
 
+  // Every item, in order of id (a record that does not read: state "damaged").
   absl::StatusOr<std::vector<StoredEvidence>> list() const;
+  // The ids of every item after `after` ("": all), in order: a page of a list starts here.
+  absl::StatusOr<std::vector<std::string>> ids(const std::string& after = "") const;
+  // One item as list() shows it: as lookup() finds it, or "damaged" when that fails (a record
+  // that does not read). NotFound when there is none.
+  absl::StatusOr<StoredEvidence> listed(const std::string& id) const;
   // A complete item (FailedPrecondition while it is not, NotFound when there is none).
   absl::StatusOr<StoredEvidence> find(const std::string& id) const;
   // One item in whatever state it is (NotFound when there is none).

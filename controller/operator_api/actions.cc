@@ -1,10 +1,12 @@
 // Actions and blocks as operators see them: where each command stands (queued, delivered,
-// finished, expired) with what its verified receipt says, and the fleet-wide blocks in force.
-#include <algorithm>
+// finished, expired) with what its verified receipt says, a page at a time (paging.h), and the
+// fleet-wide blocks in force.
 #include <string>
 
+#include "absl/strings/str_format.h"
 #include "common/command.h"
 #include "controller/operator_api/operator_service.h"
+#include "controller/paging.h"
 #include "controller/rpc_status.h"
 
 namespace warden {
@@ -37,16 +39,37 @@ grpc::Status OperatorService::ListActions(grpc::ServerContext* ctx,
                                           v1::ListActionsResponse* resp) {
   auto op = authz_.authorize(ctx, "ListActions");
   if (!op.ok()) return toGrpc(op.status());
-  const int limit = req->limit() == 0 ? 100 : std::min<int>(req->limit(), 10000);
   if (!req->host_id().empty()) {
     if (auto h = ctx_.registry().findHost(req->host_id()); !h.ok()) return toGrpc(h.status());
   }
-  auto actions = ctx_.registry().listActions(req->host_id(), limit);
-  if (!actions.ok()) return toGrpc(actions.status());
-  for (auto& a : *actions) {
-    showExpiry(a);
-    *resp->add_actions() = actionView(a);
+  // A page follows on only from a page of the same list: same host, same newest N.
+  const std::string filters = absl::StrFormat("host=%s\nlimit=%d", req->host_id(), req->limit());
+  auto after = decodePageToken(req->page_token(), "actions", filters);
+  if (!after.ok()) return toGrpc(after.status());
+  ActionPageQuery q;
+  q.host_id = req->host_id();
+  q.after_seq = after->has_value() ? (*after)->number : 0;
+  q.newest = req->limit();
+  q.with_receipts = req->view() != v1::ACTION_VIEW_BASIC;
+  q.max_rows = servedPageSize(req->page_size());
+  auto page = ctx_.registry().listActionsPage(q);
+  if (!page.ok()) return toGrpc(page.status());
+  // The registry counted stored bytes; the page is held to what it sends.
+  PageBudget budget(q.max_rows);
+  bool more = page->more;
+  std::int64_t last = 0;
+  for (ActionRow& row : page->rows) {
+    showExpiry(row.action);
+    v1::Action a = actionView(row.action);
+    if (!q.with_receipts) a.set_receipt_verified(row.has_receipt);
+    if (!budget.take(repeatedFieldBytes(a.ByteSizeLong()))) {
+      more = true;
+      break;
+    }
+    *resp->add_actions() = std::move(a);
+    last = row.seq;
   }
+  if (more) resp->set_next_page_token(encodePageToken("actions", filters, PageCursor{last, ""}));
   return grpc::Status::OK;
 }
 

@@ -1,5 +1,6 @@
-// Evidence as operators see it: listing, showing, copying out (every copy is logged: chain of
-// custody) and re-verifying what the store holds (evidence/custody_check.h).
+// Evidence as operators see it: listing (a page at a time, in order of id: paging.h), showing,
+// copying out (every copy is logged: chain of custody) and re-verifying what the store holds
+// (evidence/custody_check.h).
 #include "absl/strings/str_format.h"
 #include "common/command.h"
 #include "common/crypto/encoding.h"
@@ -8,6 +9,7 @@
 #include "common/status.h"
 #include "controller/evidence/custody_check.h"
 #include "controller/operator_api/operator_service.h"
+#include "controller/paging.h"
 #include "controller/rpc_status.h"
 
 namespace warden {
@@ -17,13 +19,27 @@ grpc::Status OperatorService::ListEvidence(grpc::ServerContext* ctx,
                                            v1::ListEvidenceResponse* resp) {
   auto op = authz_.authorize(ctx, "ListEvidence");
   if (!op.ok()) return toGrpc(op.status());
-  auto items = ctx_.evidence->list();
-  if (!items.ok()) return toGrpc(items.status());
+  const std::string filters =
+      absl::StrFormat("host=%s\naction=%s", req->host_id(), req->action_id());
+  auto after = decodePageToken(req->page_token(), "evidence", filters);
+  if (!after.ok()) return toGrpc(after.status());
+  auto ids = ctx_.evidence->ids(after->has_value() ? (*after)->name : "");
+  if (!ids.ok()) return toGrpc(ids.status());
   const auto progress = ctx_.evidence->progress();
-  for (const StoredEvidence& e : *items) {
-    v1::EvidenceItem item = evidenceItem(e, progress);
+  // Items are read one by one until the page is full: a page never holds more than its budget,
+  // and a next page is announced only when an item for it was found.
+  PageBudget budget(servedPageSize(req->page_size()));
+  for (const std::string& id : *ids) {
+    absl::StatusOr<StoredEvidence> e = ctx_.evidence->listed(id);
+    if (!e.ok()) continue;  // gone since the directory was read
+    v1::EvidenceItem item = evidenceItem(*e, progress);
     if (!req->host_id().empty() && item.host_id() != req->host_id()) continue;
     if (!req->action_id().empty() && item.action_id() != req->action_id()) continue;
+    if (!budget.take(repeatedFieldBytes(item.ByteSizeLong()))) {
+      resp->set_next_page_token(
+          encodePageToken("evidence", filters, PageCursor{0, resp->items().rbegin()->id()}));
+      break;
+    }
     *resp->add_items() = std::move(item);
   }
   return grpc::Status::OK;

@@ -1,41 +1,61 @@
 // The fleet as operators see it: every enrolled host, connected or not, with its facts,
-// containment and latest events.
+// containment and latest events, a page at a time (paging.h) in order of host id.
 #include "common/command.h"
 #include "controller/operator_api/operator_service.h"
+#include "controller/paging.h"
 #include "controller/rpc_status.h"
 
 namespace warden {
 
-grpc::Status OperatorService::ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest*,
+v1::Host OperatorService::hostView(const HostRecord& h) {
+  v1::Host out;
+  out.set_host_id(h.host_id);
+  out.set_connected(ctx_.sessions.find(h.host_id) != nullptr);
+  out.set_last_seen_unix_ms(h.last_seen_ms);
+  out.set_enrolled_unix_ms(h.enrolled_ms);
+  *out.mutable_facts() = h.facts;
+  // What the agent reports is the truth about its rules; the registry is the fallback.
+  out.set_containment(h.facts.isolated() ? "isolated" : h.containment);
+  out.set_peer(h.peer);
+  const HostHealthView health = ctx_.health.view(h.host_id, nowUnixMs());
+  out.set_health(std::string(hostHealthName(health.health)));
+  out.set_health_detail(health.detail);
+  out.set_last_heartbeat_unix_ms(health.last_heartbeat_unix_ms);
+  out.set_heartbeat_interval_ms(health.heartbeat_interval_ms);
+  if (auto events = ctx_.registry().recentEvents(h.host_id, 10); events.ok()) {
+    for (const auto& e : *events) {
+      auto* ev = out.add_events();
+      ev->set_kind(e.kind);
+      ev->set_detail(e.detail);
+      ev->set_at_unix_ms(e.at_ms);
+    }
+  }
+  return out;
+}
+
+grpc::Status OperatorService::ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest* req,
                                         v1::ListHostsResponse* resp) {
   auto op = authz_.authorize(ctx, "ListHosts");
   if (!op.ok()) return toGrpc(op.status());
-  auto hosts = ctx_.registry().listHosts();
-  if (!hosts.ok()) return toGrpc(hosts.status());
-  for (const auto& h : *hosts) {
-    auto* out = resp->add_hosts();
-    out->set_host_id(h.host_id);
-    out->set_connected(ctx_.sessions.find(h.host_id) != nullptr);
-    out->set_last_seen_unix_ms(h.last_seen_ms);
-    out->set_enrolled_unix_ms(h.enrolled_ms);
-    *out->mutable_facts() = h.facts;
-    // What the agent reports is the truth about its rules; the registry is the fallback.
-    out->set_containment(h.facts.isolated() ? "isolated" : h.containment);
-    out->set_peer(h.peer);
-    const HostHealthView health = ctx_.health.view(h.host_id, nowUnixMs());
-    out->set_health(std::string(hostHealthName(health.health)));
-    out->set_health_detail(health.detail);
-    out->set_last_heartbeat_unix_ms(health.last_heartbeat_unix_ms);
-    out->set_heartbeat_interval_ms(health.heartbeat_interval_ms);
-    if (auto events = ctx_.registry().recentEvents(h.host_id, 10); events.ok()) {
-      for (const auto& e : *events) {
-        auto* ev = out->add_events();
-        ev->set_kind(e.kind);
-        ev->set_detail(e.detail);
-        ev->set_at_unix_ms(e.at_ms);
-      }
+  auto after = decodePageToken(req->page_token(), "hosts", "");
+  if (!after.ok()) return toGrpc(after.status());
+  const int size = servedPageSize(req->page_size());
+  auto page = ctx_.registry().listHostsPage(after->has_value() ? (*after)->name : "", size);
+  if (!page.ok()) return toGrpc(page.status());
+  // The registry counted stored bytes; the page is held to what it sends (events too).
+  PageBudget budget(size);
+  bool more = page->more;
+  std::string last;
+  for (const HostRecord& h : page->rows) {
+    v1::Host host = hostView(h);
+    if (!budget.take(repeatedFieldBytes(host.ByteSizeLong()))) {
+      more = true;
+      break;
     }
+    *resp->add_hosts() = std::move(host);
+    last = h.host_id;
   }
+  if (more) resp->set_next_page_token(encodePageToken("hosts", "", PageCursor{0, last}));
   return grpc::Status::OK;
 }
 

@@ -60,6 +60,9 @@ class OperatorService final : public v1::Operator::Service {
  private:
   // An action as operators see it (actions.cc).
   static v1::Action actionView(const ActionRecord& a);
+  // A host as operators see it: the registry's record, its session, health and latest events
+  // (hosts.cc).
+  v1::Host hostView(const HostRecord& h);
   // containment.cc: refused before dispatch, a plan that needs its host connected now and whose
   // host is not (DispatchPlan::needs_connected_host).
   absl::Status refuseOffline(const DispatchPlan& plan) const;

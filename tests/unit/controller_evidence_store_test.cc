@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "common/crypto/hash.h"
 #include "controller/evidence/store.h"
@@ -257,6 +258,32 @@ TEST(EvidenceStoreCrash, DamagedRecordDoesNotHideTheOthers) {
   EXPECT_EQ(stateOf(**store, "e-6"), "damaged");
   EXPECT_EQ(stateOf(**store, "e-7"), "complete");
   EXPECT_EQ((*store)->find("e-6").status().code(), absl::StatusCode::kDataLoss);
+}
+
+// The ids a page of `warden evidence list` starts from: every item once whatever its state (a
+// completed item's leftover .partial included), in order, after the previous page's last.
+TEST(EvidenceStorePages, IdsInOrderAfterACursor) {
+  TempDir dir;
+  LiftImmutable lift{dir.path()};
+  auto store = EvidenceStore::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  ASSERT_NO_FATAL_FAILURE(complete(**store, "e-2", "two"));
+  for (const char* id : {"e-3", "e-1", "e-4"}) {
+    ASSERT_TRUE((*store)->begin(id, Compression::kNone).ok());
+    (*store)->end(id);
+  }
+  std::ofstream(dir.path() + "/e-2.partial") << "left over from a crash";
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(*(*store)->ids(), (Ids{"e-1", "e-2", "e-3", "e-4"}));
+  EXPECT_EQ(*(*store)->ids("e-2"), (Ids{"e-3", "e-4"}));
+  EXPECT_EQ(*(*store)->ids("e-4"), Ids{});
+  EXPECT_EQ((*store)->listed("e-2")->state, "complete");
+  EXPECT_EQ((*store)->listed("e-3")->state, "receiving");
+  EXPECT_EQ((*store)->listed("e-9").status().code(), absl::StatusCode::kNotFound);
+  auto all = (*store)->list();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ((*all)[1].state, "complete");
 }
 
 // A stream that ends and resumes in the same process picks up where it stood.
