@@ -326,11 +326,11 @@ absl::StatusOr<TriageResult> writeTriageBundleSandboxed(const std::string& out_p
   std::string error;
   if (!completed) {
     error = absl::StrFormat(
-        "the triage collector %s after %d messages%s: members it had not sent are missing",
+        "triage collector %s, after %d messages%s; the members it had not sent are missing",
         run.ended, intake.messages(),
         intake.lastMember().empty()
             ? ""
-            : absl::StrCat(" (the last member: ", intake.lastMember(), ")"));
+            : absl::StrCat(" (the last: ", triage::shownName(intake.lastMember()), ")"));
   }
   absl::Status done = intake.close(run.ended);
   // The agent's own steps the collector did not get to ask for: the firewall and the journal
