@@ -2,38 +2,35 @@
 // host (or anyone who handled the file). Whatever the file holds, the verifier returns a report
 // (never an error status, never a crash), and the report is consistent: ok with no error and no
 // bad index, or not ok with an error; never more entries counted than the tree holds.
+#include <sys/mman.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <fstream>
+#include <string>
 
 #include "common/audit/export_verifier.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
-const std::string& scratchPath() {
-  static const std::string path = [] {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string p = std::string(tmp && *tmp ? tmp : "/tmp") + "/warden-fuzz-export.XXXXXX";
-    const int fd = ::mkstemp(p.data());
-    FUZZ_CHECK(fd >= 0);
-    ::close(fd);
-    std::atexit([] { ::unlink(scratchPath().c_str()); });
-    return p;
+// The export lives in a memfd, opened by the verifier through /proc/self/fd: no file system
+// work per input.
+int scratchFd() {
+  static const int fd = [] {
+    const int f = ::memfd_create("warden-fuzz-export", MFD_CLOEXEC);
+    FUZZ_CHECK(f >= 0);
+    return f;
   }();
-  return path;
+  return fd;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace warden;
-  {
-    std::ofstream out(scratchPath(), std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-    FUZZ_CHECK(out.good());
-  }
+  const int fd = scratchFd();
+  FUZZ_CHECK(::ftruncate(fd, 0) == 0);
+  FUZZ_CHECK(::pwrite(fd, data, size, 0) == static_cast<ssize_t>(size));
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
   AuditVerifyOptions options;
   options.threads = 1;
   options.batch_entries = 4;
@@ -42,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(index == seen);
     ++seen;
   };
-  auto report = verifyAuditExport(scratchPath(), options);
+  auto report = verifyAuditExport(path, options);
   FUZZ_CHECK(report.ok());
   if (report->ok) {
     FUZZ_CHECK(report->error.empty() && report->bad_index == -1 && report->bad_line == 0);

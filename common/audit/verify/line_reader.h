@@ -35,6 +35,7 @@ class LineReader {
   std::string path_;
   UniqueFd fd_;
   std::vector<char> buf_;
+  std::size_t chunk_ = 0;    // read and growth unit
   std::size_t begin_ = 0;    // start of the unread data
   std::size_t scanned_ = 0;  // no '\n' in [begin_, scanned_)
   std::size_t end_ = 0;      // end of the data read
