@@ -66,6 +66,12 @@ def log_entry(kind="refusal", actor="controller", body=b"", sig=b"", detail="why
                   s("r-1"), s(body), s(sig), s(detail))
 
 
+def cert_renewal(subject="agent:host-1", proof="certificate", challenge=b"\x42" * 16,
+                 csr_sha256=hashlib.sha256(b"csr").digest(), issued=1764600000000):
+    return record("renewal", u64(1), s(subject), s(proof), s(challenge), s(csr_sha256),
+                  i64(issued))
+
+
 def key_record(purpose="log", subject="controller", role="", public_key=b""):
     return record("key", u64(1), s(purpose), s(subject), s(role), s(public_key), s(""))
 
@@ -250,6 +256,13 @@ def main():
     write("common_key_record", "log", key_record(public_key=vkey().encode()))
     write("common_key_record", "agent", key_record("agent", "host-1", "", PUB))
     write("common_key_record", "operator", key_record("operator", "alice", "admin", PUB))
+
+    write("common_cert_renewal", "agent", cert_renewal())
+    write("common_cert_renewal", "expired_agent", cert_renewal(proof="enrolled-key"))
+    write("common_cert_renewal", "operator", cert_renewal("operator:alice"))
+    write("common_cert_renewal", "controller", cert_renewal("controller", "ca-key", b"", b""))
+    write("common_cert_renewal", "short_challenge", cert_renewal(challenge=b"\x01"))
+    write("common_cert_renewal", "torn", cert_renewal()[:-3])
 
     write("common_request", "isolate", request(allow=["198.18.0.0/24:22"]))
     write("common_request", "all_hosts", request("block", (), 1, addresses=["203.0.113.0/24"]))
