@@ -2,6 +2,7 @@
 // containment and latest events.
 #include "common/command.h"
 #include "controller/operator_api/operator_service.h"
+#include "controller/renewal/expiry_warnings.h"
 #include "controller/rpc_status.h"
 
 namespace warden {
@@ -12,10 +13,23 @@ grpc::Status OperatorService::ListHosts(grpc::ServerContext* ctx, const v1::List
   if (!op.ok()) return toGrpc(op.status());
   auto hosts = ctx_.registry().listHosts();
   if (!hosts.ok()) return toGrpc(hosts.status());
+  const absl::Time now = absl::Now();
+  const ServerCertificate& served = *ctx_.server_certificate;
+  resp->set_ca_not_after_unix_ms(absl::ToUnixMillis(served.caValidity().not_after));
+  resp->set_controller_cert_not_after_unix_ms(absl::ToUnixMillis(served.validity().not_after));
+  for (const ExpiryWarning& w :
+       controllerExpiryWarnings(served.caValidity(), served.validity(), now)) {
+    auto* out = resp->add_warnings();
+    out->set_subject(w.subject);
+    out->set_not_after_unix_ms(absl::ToUnixMillis(w.not_after));
+    out->set_message(w.message);
+  }
   for (const auto& h : *hosts) {
     auto* out = resp->add_hosts();
     out->set_host_id(h.host_id);
     out->set_connected(ctx_.sessions.find(h.host_id) != nullptr);
+    out->set_cert_not_after_unix_ms(h.cert_not_after_ms);
+    out->set_cert_warning(hostCertificateWarning(h.cert_not_after_ms, out->connected(), now));
     out->set_last_seen_unix_ms(h.last_seen_ms);
     out->set_enrolled_unix_ms(h.enrolled_ms);
     *out->mutable_facts() = h.facts;
