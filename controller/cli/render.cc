@@ -130,6 +130,19 @@ void printHosts(const v1::ListHostsResponse& resp) {
                 h.health().empty() ? "-" : printable(h.health()).c_str(),
                 printable(absl::StrJoin(h.facts().addresses(), " ")).c_str());
   }
+  // Certificates expiring within 30 days (or expired): a note per host under the table.
+  bool headed = false;
+  for (const auto& h : resp.hosts()) {
+    if (h.cert_warning().empty()) continue;
+    if (!headed) std::printf("\nCertificates:\n");
+    headed = true;
+    std::printf("  %-20s %s\n", printable(h.host_id()).c_str(),
+                printable(h.cert_warning()).c_str());
+  }
+}
+
+void printCertificateWarnings(const v1::ListHostsResponse& resp) {
+  for (const auto& w : resp.warnings()) printError("warning: " + w.message());
 }
 
 namespace {

@@ -59,6 +59,8 @@ std::string jsonRows(const Json& j, std::string_view rows_key);
 // ---- hosts and containment ------------------------------------------------------------------
 
 void printHosts(const v1::ListHostsResponse& resp);
+// The CA's and the controller's certificates expiring soon, on stderr ("warden: warning: ...").
+void printCertificateWarnings(const v1::ListHostsResponse& resp);
 // One line per host the request went to: the outcome, or where the action stands.
 void printSubmitted(const std::string& kind, const v1::SubmitResponse& resp);
 void printBlocks(const v1::ListBlocksResponse& resp);
