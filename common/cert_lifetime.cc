@@ -46,8 +46,10 @@ absl::Duration renewalRetryDelay(const crypto::CertValidity& v, int failures) {
 }
 
 std::string describeExpiry(absl::Time not_after, absl::Time now) {
-  const std::string when = absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", not_after, absl::UTCTimeZone());
-  if (not_after <= now) return absl::StrFormat("expired %s ago (%s)", roughly(now - not_after), when);
+  const std::string when =
+      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", not_after, absl::UTCTimeZone());
+  if (not_after <= now)
+    return absl::StrFormat("expired %s ago (%s)", roughly(now - not_after), when);
   return absl::StrFormat("expires in %s (%s)", roughly(not_after - now), when);
 }
 

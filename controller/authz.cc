@@ -59,8 +59,7 @@ bool roleMayCall(std::string_view role, std::string_view rpc) {
   return false;
 }
 
-absl::StatusOr<std::optional<PeerIdentity>> optionalPeerIdentity(
-    const grpc::ServerContext* ctx) {
+absl::StatusOr<std::optional<PeerIdentity>> optionalPeerIdentity(const grpc::ServerContext* ctx) {
   auto auth = ctx->auth_context();
   if (!auth || !auth->IsPeerAuthenticated()) return std::nullopt;
   PeerIdentity id;
@@ -133,8 +132,8 @@ absl::StatusOr<OperatorRecord> Authorizer::authorize(grpc::ServerContext* ctx,
     // before expiries were kept gets its expiry recorded.
     if (id->fingerprint == op->cert_fingerprint &&
         (!op->prev_cert_fingerprint.empty() || op->cert_not_after_ms == 0)) {
-      if (auto s = registry_.noteOperatorCertificate(op->name, id->fingerprint,
-                                                     certNotAfterMs(*id));
+      if (auto s =
+              registry_.noteOperatorCertificate(op->name, id->fingerprint, certNotAfterMs(*id));
           !s.ok()) {
         logWarning("operator %s: cannot record its certificate: %s", op->name, s.message());
       }

@@ -64,9 +64,9 @@ namespace {
 // Registries made by an older controller get the columns added since, with their defaults.
 absl::Status addColumnIfMissing(Database& db, const char* table, const char* column,
                                 const char* declaration) {
-  WARDEN_ASSIGN_OR_RETURN(auto st, db.prepare(absl::StrFormat(
-                                       "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'",
-                                       table, column)));
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db.prepare(absl::StrFormat("SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'",
+                                          table, column)));
   WARDEN_ASSIGN_OR_RETURN(bool has, st.step());
   if (has) return absl::OkStatus();
   return db.exec(absl::StrFormat("ALTER TABLE %s ADD COLUMN %s %s", table, column, declaration));
@@ -158,8 +158,9 @@ OperatorRecord readOperator(Statement& st) {
 
 absl::StatusOr<OperatorRecord> Registry::findOperator(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare(absl::StrFormat(
-                                       "SELECT %s FROM operators WHERE name = ?", kOperatorColumns)));
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st,
+      db_->prepare(absl::StrFormat("SELECT %s FROM operators WHERE name = ?", kOperatorColumns)));
   st.bind(1, name);
   WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return absl::NotFoundError(absl::StrFormat("unknown operator '%s'", name));
@@ -541,9 +542,9 @@ absl::StatusOr<std::vector<ActionRecord>> Registry::actionsAwaitingReceipt() {
 
 absl::StatusOr<std::vector<OperatorRecord>> Registry::listOperators() {
   std::lock_guard<std::mutex> lock(mu_);
-  WARDEN_ASSIGN_OR_RETURN(auto st,
-                          db_->prepare(absl::StrFormat(
-                              "SELECT %s FROM operators ORDER BY created_ms, name", kOperatorColumns)));
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare(absl::StrFormat("SELECT %s FROM operators ORDER BY created_ms, name",
+                                            kOperatorColumns)));
   std::vector<OperatorRecord> out;
   for (;;) {
     WARDEN_ASSIGN_OR_RETURN(bool row, st.step());

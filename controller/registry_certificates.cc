@@ -34,9 +34,8 @@ absl::Status Registry::renewOperatorCertificate(const std::string& name,
                                                 std::int64_t not_after_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(
-      auto st,
-      db_->prepare("UPDATE operators SET cert_fingerprint = ?, prev_cert_fingerprint = ?, "
-                   "cert_not_after_ms = ? WHERE name = ? AND role != 'revoked'"));
+      auto st, db_->prepare("UPDATE operators SET cert_fingerprint = ?, prev_cert_fingerprint = ?, "
+                            "cert_not_after_ms = ? WHERE name = ? AND role != 'revoked'"));
   WARDEN_RETURN_IF_ERROR(
       st.bind(1, fingerprint).bind(2, previous).bind(3, not_after_ms).bind(4, name).run());
   if (db_->changes() != 1) {

@@ -77,9 +77,10 @@ absl::Status AgentCertificate::recover() {
   if (!crypto::certMatchesKey(cert, key).ok()) {
     ::unlink(next_crt.c_str());
     if (key_pending) ::unlink(next_key.c_str());
-    logWarning("host %s: threw away a half-stored certificate renewal (key and certificate "
-               "differ)",
-               host_id_);
+    logWarning(
+        "host %s: threw away a half-stored certificate renewal (key and certificate "
+        "differ)",
+        host_id_);
     return absl::OkStatus();
   }
   if (key_pending) WARDEN_RETURN_IF_ERROR(renameFile(next_key, store_.path("tls.key")));
@@ -174,11 +175,12 @@ absl::Status AgentCertificate::renew(bool expired) {
   WARDEN_RETURN_IF_ERROR(crypto::certMatchesKey(cert, parts.key_pem));
   WARDEN_ASSIGN_OR_RETURN(crypto::CertValidity nv, crypto::certValidity(cert));
   WARDEN_RETURN_IF_ERROR(store(parts.key_pem, cert));
-  logInfo("host %s: certificate renewed over the channel (%s, log entry %d); valid until %s, "
-          "renewal again from %s",
-          host_id_,
-          expired ? "it had expired: proven with the enrolled key" : "with the current certificate",
-          resp.log_index(), utc(nv.not_after), utc(renewalStart(nv)));
+  logInfo(
+      "host %s: certificate renewed over the channel (%s, log entry %d); valid until %s, "
+      "renewal again from %s",
+      host_id_,
+      expired ? "it had expired: proven with the enrolled key" : "with the current certificate",
+      resp.log_index(), utc(nv.not_after), utc(renewalStart(nv)));
   return absl::OkStatus();
 }
 
@@ -186,11 +188,10 @@ absl::Status AgentCertificate::renewIfExpired() {
   WARDEN_ASSIGN_OR_RETURN(Identity id, identity());
   WARDEN_ASSIGN_OR_RETURN(crypto::CertValidity v, crypto::certValidity(id.cert_pem));
   if (absl::Now() + kExpiryMargin < v.not_after) return absl::OkStatus();
-  logWarning("host %s: certificate %s; renewing it with the enrolled key", host_id_,
-             describeExpiry(v.not_after, absl::Now()));
   auto s = renew(true);
   if (!s.ok()) {
-    logWarning("host %s: certificate renewal failed: %s", host_id_, s.message());
+    logWarning("host %s: certificate %s, and its renewal with the enrolled key failed: %s",
+               host_id_, describeExpiry(v.not_after, absl::Now()), s.message());
   }
   return s;
 }
@@ -235,7 +236,8 @@ void AgentCertificate::loop() {
     }
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, absl::ToChronoMilliseconds(std::max(wake - absl::Now(), absl::ZeroDuration())),
+      cv_.wait_for(lock,
+                   absl::ToChronoMilliseconds(std::max(wake - absl::Now(), absl::ZeroDuration())),
                    [this] { return stopping_; });
       if (stopping_) return;
     }
@@ -250,10 +252,11 @@ void AgentCertificate::loop() {
     ++failures;
     const absl::Duration delay = renewalRetryDelay(*cert, failures);
     retry_at = now + delay;
-    logWarning("host %s: certificate renewal failed (attempt %d; next in %s; the certificate %s): "
-               "%s",
-               host_id_, failures, absl::FormatDuration(delay),
-               describeExpiry(cert->not_after, now), s.message());
+    logWarning(
+        "host %s: certificate renewal failed (attempt %d; next in %s; the certificate %s): "
+        "%s",
+        host_id_, failures, absl::FormatDuration(delay), describeExpiry(cert->not_after, now),
+        s.message());
   }
 }
 

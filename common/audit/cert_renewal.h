@@ -35,8 +35,8 @@ inline constexpr std::size_t kRenewalChallengeBytes = 16;
 
 struct CertRenewal {
   std::uint64_t version = kCertRenewalVersion;
-  std::string subject;  // "agent:HOST", "operator:NAME" or "controller"
-  std::string proof;    // renewal_proof::*
+  std::string subject;     // "agent:HOST", "operator:NAME" or "controller"
+  std::string proof;       // renewal_proof::*
   std::string challenge;   // raw kRenewalChallengeBytes; empty for the controller
   std::string csr_sha256;  // raw SHA-256 of the CSR PEM sent with it; empty for the controller
   std::int64_t issued_unix_ms = 0;  // the subject's clock: informative only

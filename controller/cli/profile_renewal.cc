@@ -38,19 +38,20 @@ absl::Status fromGrpc(const grpc::Status& s) {
 
 // The renewal itself, with the profile as it is on disk now (locked against other renewals).
 absl::StatusOr<ProfileRenewal> renewLocked(Client& c, const OperatorProfile& p, unsigned mode) {
-  WARDEN_ASSIGN_OR_RETURN(crypto::Ed25519Key signing, crypto::Ed25519Key::fromPem(p.signing_key_pem));
+  WARDEN_ASSIGN_OR_RETURN(crypto::Ed25519Key signing,
+                          crypto::Ed25519Key::fromPem(p.signing_key_pem));
   const std::string subject = "operator:" + p.name;
   v1::RenewalChallengeRequest creq;
   creq.set_subject(subject);
   v1::RenewalChallenge challenge;
-  if (auto s = c.call(&v1::Operator::Stub::GetRenewalChallenge, creq, &challenge,
-                      absl::Seconds(15));
+  if (auto s =
+          c.call(&v1::Operator::Stub::GetRenewalChallenge, creq, &challenge, absl::Seconds(15));
       !s.ok()) {
     return fromGrpc(s);
   }
-  WARDEN_ASSIGN_OR_RETURN(RenewalRequestParts parts,
-                          makeRenewalRequest(subject, renewal_proof::kCertificate,
-                                             challenge.challenge(), signing));
+  WARDEN_ASSIGN_OR_RETURN(
+      RenewalRequestParts parts,
+      makeRenewalRequest(subject, renewal_proof::kCertificate, challenge.challenge(), signing));
   v1::RenewCertificateRequest req;
   req.set_csr_pem(parts.csr_pem);
   req.set_renewal(parts.renewal);
@@ -86,14 +87,14 @@ absl::StatusOr<std::optional<ProfileRenewal>> renewProfile(Client& c, bool force
   const absl::Time now = absl::Now();
   if (!force && !renewalDue(v, now)) return std::nullopt;
   if (v.not_after <= now) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the operator certificate %s: an admin must give you a new profile",
-        describeExpiry(v.not_after, now)));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("the operator certificate %s: an admin must give you a new profile",
+                        describeExpiry(v.not_after, now)));
   }
   if (endsWithCa(v, ca)) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "the operator certificate %s, with the CA: renewing it cannot extend it",
-        describeExpiry(v.not_after, now)));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("the operator certificate %s, with the CA: renewing it cannot extend it",
+                        describeExpiry(v.not_after, now)));
   }
   const std::string& path = c.profile_path;
   struct stat st = {};

@@ -77,8 +77,7 @@ absl::StatusOr<v1::RenewCertificateResponse> CertificateIssuer::renewAgent(
   }
   WARDEN_RETURN_IF_ERROR(checkAgentRenewal(r, req.renewal(), req.signature(), peer, *host));
   WARDEN_RETURN_IF_ERROR(challenges_.consume(r.subject, r.challenge, absl::Now()));
-  WARDEN_ASSIGN_OR_RETURN(Issued cert,
-                          issue(req.csr_pem(), r.subject, ctx_.lifetimes.agent));
+  WARDEN_ASSIGN_OR_RETURN(Issued cert, issue(req.csr_pem(), r.subject, ctx_.lifetimes.agent));
   const std::string previous = peer ? peer->fingerprint : "";
   const std::string detail = absl::StrFormat(
       "certificate %s renewed from %s (%s); valid until %s", cert.fingerprint.substr(0, 16),
@@ -87,9 +86,9 @@ absl::StatusOr<v1::RenewCertificateResponse> CertificateIssuer::renewAgent(
            : std::string("no valid certificate: enrolled key over a single-use challenge"),
       absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", cert.not_after, absl::UTCTimeZone()));
   WARDEN_ASSIGN_OR_RETURN(auto resp, logAndAnswer(r, req, host_id, cert, detail));
-  WARDEN_RETURN_IF_ERROR(ctx_.registry().renewHostCertificate(
-      host_id, host->receipt_public_key, cert.fingerprint, previous,
-      absl::ToUnixMillis(cert.not_after)));
+  WARDEN_RETURN_IF_ERROR(ctx_.registry().renewHostCertificate(host_id, host->receipt_public_key,
+                                                              cert.fingerprint, previous,
+                                                              absl::ToUnixMillis(cert.not_after)));
   identity.unlock();
   ctx_.log->recordEvent(host_id, "certificate-renewed", detail);
   return resp;

@@ -28,8 +28,8 @@ class CertificateIssuer {
                                                           const std::optional<PeerIdentity>& peer,
                                                           const std::string& from);
   // `caller`: as Authorizer::authorize returned it (cert_fingerprint: the one presented).
-  absl::StatusOr<v1::RenewCertificateResponse> renewOperator(
-      const v1::RenewCertificateRequest& req, const OperatorRecord& caller);
+  absl::StatusOr<v1::RenewCertificateResponse> renewOperator(const v1::RenewCertificateRequest& req,
+                                                             const OperatorRecord& caller);
 
  private:
   struct Issued {

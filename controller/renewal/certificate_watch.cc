@@ -62,7 +62,8 @@ absl::Time CertificateWatch::lookOnce(absl::Time now) {
 
 void CertificateWatch::warn(absl::Time now) {
   const ServerCertificate& served = *ctx_.server_certificate;
-  for (const ExpiryWarning& w : controllerExpiryWarnings(served.caValidity(), served.validity(), now)) {
+  for (const ExpiryWarning& w :
+       controllerExpiryWarnings(served.caValidity(), served.validity(), now)) {
     logWarning("%s", w.message);
   }
   auto hosts = ctx_.registry().listHosts();
@@ -72,8 +73,8 @@ void CertificateWatch::warn(absl::Time now) {
   }
   int named = 0, more = 0;
   for (const HostRecord& h : *hosts) {
-    const std::string w = hostCertificateWarning(
-        h.cert_not_after_ms, ctx_.sessions.find(h.host_id) != nullptr, now);
+    const std::string w =
+        hostCertificateWarning(h.cert_not_after_ms, ctx_.sessions.find(h.host_id) != nullptr, now);
     if (w.empty()) continue;
     if (named++ < kMaxHostLines) {
       logWarning("host %s: %s", h.host_id, w);
@@ -81,7 +82,8 @@ void CertificateWatch::warn(absl::Time now) {
       ++more;
     }
   }
-  if (more > 0) logWarning("... and %d more hosts whose certificates expire soon ('warden hosts')", more);
+  if (more > 0)
+    logWarning("... and %d more hosts whose certificates expire soon ('warden hosts')", more);
 }
 
 }  // namespace warden

@@ -42,7 +42,7 @@ class RenewalChallenges {
   };
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> by_challenge_;  // guarded by mu_
-  std::deque<std::string> order_;                         // issue order, may hold consumed ones
+  std::deque<std::string> order_;                        // issue order, may hold consumed ones
 };
 
 }  // namespace warden

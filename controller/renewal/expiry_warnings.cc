@@ -18,13 +18,19 @@ std::vector<ExpiryWarning> controllerExpiryWarnings(const crypto::CertValidity& 
                         describeExpiry(ca.not_after, now))});
   }
   if (served.not_after - now <= kControllerCertWarning) {
-    const bool with_ca = endsWithCa(served, ca);
-    out.push_back(ExpiryWarning{
-        "controller", served.not_after,
-        absl::StrFormat("the controller's TLS certificate %s%s", describeExpiry(served.not_after, now),
-                        with_ca ? ": it already ends with the CA, so renewing it cannot help"
-                                : ": the controller renews it itself; see its log for why it has "
-                                  "not")});
+    std::string why;
+    if (endsWithCa(served, ca)) {
+      why = ": it already ends with the CA, so renewing it cannot help";
+    } else if (renewalDue(served, now)) {
+      why = ": its renewal is due; the controller's log says why it has not happened";
+    } else {
+      why = absl::StrFormat(
+          ": the controller renews it itself from %s",
+          absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", renewalStart(served), absl::UTCTimeZone()));
+    }
+    out.push_back(ExpiryWarning{"controller", served.not_after,
+                                absl::StrFormat("the controller's TLS certificate %s%s",
+                                                describeExpiry(served.not_after, now), why)});
   }
   return out;
 }
@@ -34,9 +40,10 @@ std::string hostCertificateWarning(std::int64_t not_after_ms, bool connected, ab
   const absl::Time not_after = absl::FromUnixMillis(not_after_ms);
   if (not_after - now > kHostCertWarning) return "";
   if (not_after <= now) {
-    return absl::StrFormat("certificate %s: the agent renews it with its enrolled key when it "
-                           "next connects",
-                           describeExpiry(not_after, now));
+    return absl::StrFormat(
+        "certificate %s: the agent renews it with its enrolled key when it "
+        "next connects",
+        describeExpiry(not_after, now));
   }
   return absl::StrFormat("certificate %s%s", describeExpiry(not_after, now),
                          connected ? ": the agent renews it over the channel (see its log if it "

@@ -8,8 +8,7 @@
 
 namespace warden {
 
-absl::StatusOr<CertRenewal> parseRenewal(std::string_view renewal_bytes,
-                                         std::string_view csr_pem) {
+absl::StatusOr<CertRenewal> parseRenewal(std::string_view renewal_bytes, std::string_view csr_pem) {
   WARDEN_ASSIGN_OR_RETURN(CertRenewal r, decodeCertRenewal(renewal_bytes));
   WARDEN_RETURN_IF_ERROR(checkCertRenewalShape(r));
   if (r.subject == "controller") {
@@ -32,9 +31,8 @@ absl::Status checkAgentRenewal(const CertRenewal& r, std::string_view renewal_by
                                const HostRecord& host) {
   const std::string host_id = renewalAgentHost(r.subject);
   if (host_id.empty() || host_id != host.host_id) {
-    return absl::PermissionDeniedError(
-        absl::StrFormat("the renewal is for '%s', not agent:%s", r.subject.substr(0, 80),
-                        host.host_id));
+    return absl::PermissionDeniedError(absl::StrFormat("the renewal is for '%s', not agent:%s",
+                                                       r.subject.substr(0, 80), host.host_id));
   }
   if (peer) {
     const std::optional<std::string> peer_host = agentHostId(*peer);

@@ -60,10 +60,10 @@ absl::StatusOr<bool> ServerCertificate::renewIfDue(absl::Time now, LogWriter& lo
   e.actor = "controller";
   e.ref = fp;
   e.body = encodeCertRenewal(r);
-  e.detail = absl::StrFormat(
-      "controller TLS certificate %s renewed (the previous one %s); valid until %s",
-      fp.substr(0, 16), describeExpiry(validity_.not_after, now),
-      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", v.not_after, absl::UTCTimeZone()));
+  e.detail =
+      absl::StrFormat("controller TLS certificate %s renewed (the previous one %s); valid until %s",
+                      fp.substr(0, 16), describeExpiry(validity_.not_after, now),
+                      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", v.not_after, absl::UTCTimeZone()));
   // Logged first: a certificate the controller serves is one the log knows.
   WARDEN_RETURN_IF_ERROR(log.appendEntry(e).status());
   WARDEN_RETURN_IF_ERROR(writeFileAtomic(keys_.data_dir + "/server.pem", cert, 0644));

@@ -39,8 +39,8 @@ class ServerCertificate {
   std::string caPath() const;
 
  private:
-  ServerCertificate(const ControllerKeys& keys, absl::Duration validity) : keys_(keys),
-                                                                           lifetime_(validity) {}
+  ServerCertificate(const ControllerKeys& keys, absl::Duration validity)
+      : keys_(keys), lifetime_(validity) {}
   absl::Status writeChain(const std::string& cert_pem);
 
   const ControllerKeys& keys_;

@@ -3,6 +3,7 @@
 // recover() completes (or throws away) at the next start. The renewal decision itself is
 // common/cert_lifetime.h's (common_cert_lifetime_test.cc); the exchange with the controller is
 // tests/e2e/cert_renewal_test.cc's.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "agent/runtime/cert_renewal.h"
@@ -32,16 +33,19 @@ class AgentCertificateTest : public ::testing::Test {
     write("ca.pem", ca_.cert_pem);
     write("tls.key", old_.key);
     write("tls.crt", old_.cert);
-    cert_ = std::make_unique<AgentCertificate>(*store_, "host-42", "127.0.0.1:1",
+    // No controller: a unix socket nobody listens on (no network, fails at once).
+    cert_ = std::make_unique<AgentCertificate>(*store_, "host-42",
+                                               "unix://" + dir_.file("no-controller"),
                                                *crypto::Ed25519Key::generate());
   }
 
-  Pair issue() {
+  Pair issue(absl::Duration validity = absl::Hours(1)) {
     Pair p;
     p.key = *crypto::generateEcKeyPem();
     crypto::CertProfile profile;
     profile.common_name = "agent:host-42";
     profile.client = true;
+    profile.validity = validity;
     p.cert = *crypto::issueCertificate(ca_, p.key, profile);
     return p;
   }
@@ -106,9 +110,23 @@ TEST_F(AgentCertificateTest, APairThatDoesNotBelongTogetherIsThrownAway) {
 }
 
 TEST_F(AgentCertificateTest, ACertificateStillValidIsNotRenewedBeforeAConnection) {
-  // Valid for a day: nothing to do, and no controller is asked (there is none at 127.0.0.1:1).
+  // Valid for an hour: nothing to do, and no controller is asked (there is none).
   EXPECT_TRUE(cert_->renewIfExpired().ok());
   EXPECT_EQ(current().cert, old_.cert);
+}
+
+TEST_F(AgentCertificateTest, AFailedRenewalIsLoggedAndKeepsThePair) {
+  const Pair expiring = issue(absl::Seconds(1));
+  write("tls.key", expiring.key);
+  write("tls.crt", expiring.cert);
+  ::testing::internal::CaptureStderr();
+  const absl::Status s = cert_->renewIfExpired();  // within its last two seconds: "expired"
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(log, ::testing::HasSubstr("host host-42: certificate expire"));
+  EXPECT_THAT(log, ::testing::HasSubstr("its renewal with the enrolled key failed"));
+  EXPECT_EQ(current().cert, expiring.cert);
+  EXPECT_EQ(current().key, expiring.key);
 }
 
 }  // namespace

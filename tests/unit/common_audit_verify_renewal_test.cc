@@ -54,7 +54,9 @@ TEST_F(AuditVerifyTest, RenewalsAreSignedByTheKeyTheLogRecordedForTheIdentity) {
        },
        ""},
       {"agent, expired, with its enrolled key",
-       [&](LogBuilder& b) { b.add(renewal("agent:host-2", kEnrolledKey, challenge('2'), &k.host2)); },
+       [&](LogBuilder& b) {
+         b.add(renewal("agent:host-2", kEnrolledKey, challenge('2'), &k.host2));
+       },
        ""},
       {"operator, with its signing key",
        [&](LogBuilder& b) { b.add(renewal("operator:bob", kCertificate, challenge('3'), &k.bob)); },
@@ -67,7 +69,9 @@ TEST_F(AuditVerifyTest, RenewalsAreSignedByTheKeyTheLogRecordedForTheIdentity) {
        },
        "signature does not verify under host-1's enrolled key"},
       {"operator, signed by someone else",
-       [&](LogBuilder& b) { b.add(renewal("operator:bob", kCertificate, challenge('5'), &k.alice)); },
+       [&](LogBuilder& b) {
+         b.add(renewal("operator:bob", kCertificate, challenge('5'), &k.alice));
+       },
        "signature does not verify under operator bob's key"},
       {"challenge used twice",
        [&](LogBuilder& b) {
@@ -76,7 +80,9 @@ TEST_F(AuditVerifyTest, RenewalsAreSignedByTheKeyTheLogRecordedForTheIdentity) {
        },
        "renewal challenge 36363636363636363636363636363636 was already used"},
       {"host that never enrolled",
-       [&](LogBuilder& b) { b.add(renewal("agent:host-9", kEnrolledKey, challenge('7'), &k.host2)); },
+       [&](LogBuilder& b) {
+         b.add(renewal("agent:host-9", kEnrolledKey, challenge('7'), &k.host2));
+       },
        "host host-9 has not enrolled"},
       {"record for another identity than the entry's actor",
        [&](LogBuilder& b) {
@@ -111,8 +117,8 @@ TEST_F(AuditVerifyTest, RenewalsAreSignedByTheKeyTheLogRecordedForTheIdentity) {
          r.subject = "controller";
          r.proof = kCaKey;
          r.csr_sha256 = std::string(32, '\x01');
-         b.add(makeEntry(entry_type::kRenewal, "controller", "", kFingerprint,
-                         encodeCertRenewal(r), "", "x"));
+         b.add(makeEntry(entry_type::kRenewal, "controller", "", kFingerprint, encodeCertRenewal(r),
+                         "", "x"));
        },
        "the controller's own renewal has no challenge or CSR"},
       {"no certificate fingerprint",

@@ -107,8 +107,8 @@ TEST_F(RenewalCheckTest, TheEnrolledKeyMustSign) {
 }
 
 TEST_F(RenewalCheckTest, WithoutACertificateOnlyTheEnrolledKeyProofIsTaken) {
-  EXPECT_TRUE(agent(request("agent:host-42", renewal_proof::kEnrolledKey, agent_key_), std::nullopt)
-                  .ok());
+  EXPECT_TRUE(
+      agent(request("agent:host-42", renewal_proof::kEnrolledKey, agent_key_), std::nullopt).ok());
   // A record that claims a certificate it did not present.
   EXPECT_THAT(agent(request("agent:host-42", renewal_proof::kCertificate, agent_key_), std::nullopt)
                   .message(),
@@ -139,9 +139,9 @@ TEST_F(RenewalCheckTest, OperatorsRenewTheirOwnCertificateWithTheirSigningKey) {
   EXPECT_THAT(checkOperatorRenewal(*r, p.renewal, p.signature, rekeyed).message(),
               HasSubstr("not signed by operator carol's signing key"));
   // Operators have no enrolled-key path: an expired operator certificate is an admin's matter.
-  EXPECT_FALSE(makeRenewalRequest("operator:carol", renewal_proof::kEnrolledKey, kChallenge,
-                                  carol_key_)
-                   .ok());
+  EXPECT_FALSE(
+      makeRenewalRequest("operator:carol", renewal_proof::kEnrolledKey, kChallenge, carol_key_)
+          .ok());
 }
 
 TEST(RenewalChallenges, EachIsGoodOnceForItsSubjectWithinAMinute) {
@@ -187,11 +187,15 @@ TEST(ExpiryWarnings, CaAndControllerWithinSixtyDaysHostsWithinThirty) {
   const absl::Duration day = absl::Hours(24);
   const crypto::CertValidity ca{now - 3000 * day, now + 400 * day};
   EXPECT_TRUE(controllerExpiryWarnings(ca, {now - day, now + 61 * day}, now).empty());
-  auto w = controllerExpiryWarnings(ca, {now - day, now + 59 * day}, now);
+  auto w = controllerExpiryWarnings(ca, {now - 1000 * day, now + 59 * day}, now);
   ASSERT_EQ(w.size(), 1u);
   EXPECT_EQ(w[0].subject, "controller");
   EXPECT_THAT(w[0].message, HasSubstr("expires in 59 days"));
-  EXPECT_THAT(w[0].message, HasSubstr("see its log"));
+  EXPECT_THAT(w[0].message, HasSubstr("its renewal is due; the controller's log says why"));
+  // A short certificate not due yet: when it will be renewed.
+  w = controllerExpiryWarnings(ca, {now - absl::Seconds(2), now + absl::Seconds(20)}, now);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_THAT(w[0].message, HasSubstr("renews it itself from 2027-01-15 08:00:09 UTC"));
   const crypto::CertValidity old_ca{now - 3000 * day, now + 20 * day};
   w = controllerExpiryWarnings(old_ca, {now - day, old_ca.not_after}, now);
   ASSERT_EQ(w.size(), 2u);
