@@ -71,16 +71,15 @@ std::string exportAndVerify(WardenDeployment& d, const std::string& name) {
   const std::string path = d.controllerHost().dir() + "/" + name;
   RunResult ex = d.cliResult({"audit", "export", "--out", path});
   EXPECT_EQ(ex.exit_code, 0) << ex.out << ex.err;
-  RunResult v =
-      d.cliResult({"audit", "verify", path, "--vkey", d.dataDir() + "/log.vkey"});
+  RunResult v = d.cliResult({"audit", "verify", path, "--vkey", d.dataDir() + "/log.vkey"});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   return v.out;
 }
 
 TEST(CertRenewalTest, AgentRenewsOverTheChannelAndActsAfterItsFirstCertificateExpired) {
   WARDEN_REQUIRE_PRIVILEGES();
-  auto created =
-      WardenDeployment::create(label("crn"), {{"host-41", 41}, {"host-42", 42}}, {}, kShortAgentCerts);
+  auto created = WardenDeployment::create(label("crn"), {{"host-41", 41}, {"host-42", 42}}, {},
+                                          kShortAgentCerts);
   ASSERT_TRUE(created.ok()) << created.status();
   WardenDeployment& d = **created;
   ASSERT_TRUE(d.enroll("host-42").ok());
@@ -142,8 +141,8 @@ TEST(CertRenewalTest, ExpiredWhileOfflineRenewsWithTheEnrolledKeyAndIsReleased) 
   const std::string crt = d.agentStateDir("host-42") + "/tls.crt";
   const CertOnDisk stale = readCert(crt);
   sleepUntil(stale.validity.not_after + absl::Seconds(2));
-  EXPECT_FALSE(tcpConnect(d.host("host-41"), d.host("host-42").ipv4(), (*server)->port(),
-                          absl::Seconds(1)))
+  EXPECT_FALSE(
+      tcpConnect(d.host("host-41"), d.host("host-42").ipv4(), (*server)->port(), absl::Seconds(1)))
       << "isolation must hold while the agent is away";
 
   // `warden hosts` says so, in the table and in --json.
@@ -156,7 +155,8 @@ TEST(CertRenewalTest, ExpiredWhileOfflineRenewsWithTheEnrolledKeyAndIsReleased) 
   // Back: no join token, no valid certificate; the enrolled key renews it, and the host is
   // released through the controller.
   ASSERT_TRUE(d.startAgent("host-42").ok()) << d.agentLog("host-42") << d.controllerLog();
-  EXPECT_TRUE(absl::StrContains(d.agentLog("host-42"), "it had expired: proven with the enrolled key"))
+  EXPECT_TRUE(
+      absl::StrContains(d.agentLog("host-42"), "it had expired: proven with the enrolled key"))
       << d.agentLog("host-42");
   const CertOnDisk fresh = readCert(crt);
   EXPECT_NE(fresh.fingerprint, stale.fingerprint);
@@ -205,8 +205,8 @@ TEST(CertRenewalTest, OperatorProfilesAndTheControllerCertificateRenewAndTheCaWa
   profile.ip_addresses = {d.controllerHost().ipv4()};
   profile.server = true;
   profile.validity = absl::Seconds(20);
-  auto short_cert =
-      crypto::issueCertificate(crypto::CertificateAuthority{*ca_pem, *ca_key}, *server_key, profile);
+  auto short_cert = crypto::issueCertificate(crypto::CertificateAuthority{*ca_pem, *ca_key},
+                                             *server_key, profile);
   ASSERT_TRUE(short_cert.ok()) << short_cert.status();
   ASSERT_TRUE(d.stopController().ok());
   ASSERT_TRUE(writeFileAtomic(dir + "/server.pem", *short_cert, 0644).ok());
