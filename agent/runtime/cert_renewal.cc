@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <optional>
+#include <random>
 
 #include "absl/strings/str_format.h"
 #include "common/audit/cert_renewal.h"
@@ -132,21 +133,29 @@ absl::Status AgentCertificate::renew(bool expired) {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto stub = v1::AgentChannel::NewStub(
       grpc::CreateCustomChannel(controller_, grpc::SslCredentials(ssl), args));
-  const auto deadline = [] {
-    return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kRpcTimeout);
+  // Each call bounded in time, and cancelled by stop(): the agent's shutdown never waits for an
+  // unreachable controller.
+  const auto call = [this](const char* what, const auto& rpc) -> absl::Status {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kRpcTimeout));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return absl::CancelledError("the agent is stopping");
+      inflight_ = &ctx;
+    }
+    const grpc::Status s = rpc(&ctx);
+    std::lock_guard<std::mutex> lock(mu_);
+    inflight_ = nullptr;
+    return s.ok() ? absl::OkStatus() : fromGrpc(s, what);
   };
   const std::string subject = "agent:" + host_id_;
 
   v1::RenewalChallengeRequest creq;
   creq.set_subject(subject);
   v1::RenewalChallenge challenge;
-  {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(deadline());
-    if (auto s = stub->GetRenewalChallenge(&ctx, creq, &challenge); !s.ok()) {
-      return fromGrpc(s, "asking for a renewal challenge");
-    }
-  }
+  WARDEN_RETURN_IF_ERROR(call("asking for a renewal challenge", [&](grpc::ClientContext* ctx) {
+    return stub->GetRenewalChallenge(ctx, creq, &challenge);
+  }));
   WARDEN_ASSIGN_OR_RETURN(
       RenewalRequestParts parts,
       makeRenewalRequest(subject,
@@ -157,13 +166,9 @@ absl::Status AgentCertificate::renew(bool expired) {
   req.set_renewal(parts.renewal);
   req.set_signature(parts.signature);
   v1::RenewCertificateResponse resp;
-  {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(deadline());
-    if (auto s = stub->RenewCertificate(&ctx, req, &resp); !s.ok()) {
-      return fromGrpc(s, "renewal refused");
-    }
-  }
+  WARDEN_RETURN_IF_ERROR(call("renewal refused", [&](grpc::ClientContext* ctx) {
+    return stub->RenewCertificate(ctx, req, &resp);
+  }));
   // What comes back must be this host's certificate for the new key, from the pinned CA.
   const std::string& cert = resp.certificate_pem();
   WARDEN_RETURN_IF_ERROR(crypto::verifyCertIssuedBy(cert, id.ca_pem));
@@ -189,7 +194,7 @@ absl::Status AgentCertificate::renewIfExpired() {
   WARDEN_ASSIGN_OR_RETURN(crypto::CertValidity v, crypto::certValidity(id.cert_pem));
   if (absl::Now() + kExpiryMargin < v.not_after) return absl::OkStatus();
   auto s = renew(true);
-  if (!s.ok()) {
+  if (!s.ok() && s.code() != absl::StatusCode::kCancelled) {  // cancelled: stopping
     logWarning("host %s: certificate %s, and its renewal with the enrolled key failed: %s",
                host_id_, describeExpiry(v.not_after, absl::Now()), s.message());
   }
@@ -205,6 +210,7 @@ void AgentCertificate::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    if (inflight_ != nullptr) inflight_->TryCancel();
   }
   cv_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
@@ -214,6 +220,11 @@ void AgentCertificate::loop() {
   int failures = 0;
   absl::Time retry_at = absl::InfinitePast();
   bool warned_ca = false;
+  // Agents enrolled together would renew together: each waits a share of up to a tenth of the
+  // renewal window (at most a day) past its start, drawn once, so a fleet's renewals spread out
+  // instead of queueing on the controller's identity lock at one moment.
+  std::mt19937_64 rng(std::random_device{}());
+  const double spread = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   for (;;) {
     absl::Time wake = absl::Now() + kIdleLook;
     std::optional<crypto::CertValidity> cert;
@@ -232,7 +243,8 @@ void AgentCertificate::loop() {
       }
     } else {
       cert = *v;
-      wake = std::max(renewalStart(*v), retry_at);
+      const absl::Duration jitter = std::min(renewalLead(*v) / 10, absl::Hours(24)) * spread;
+      wake = std::max(renewalStart(*v) + jitter, retry_at);
     }
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -249,6 +261,7 @@ void AgentCertificate::loop() {
       retry_at = absl::InfinitePast();
       continue;
     }
+    if (s.code() == absl::StatusCode::kCancelled) continue;  // stopping: the wait returns
     ++failures;
     const absl::Duration delay = renewalRetryDelay(*cert, failures);
     retry_at = now + delay;

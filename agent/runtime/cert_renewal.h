@@ -1,7 +1,9 @@
 // The agent's TLS certificate, kept current over the channel (DESIGN.md "The hostile host").
 //
 // While the agent runs, a thread renews the certificate once the last third of its lifetime (or
-// its last 30 days) has begun (common/cert_lifetime.h): a new TLS key and its CSR, signed with
+// its last 30 days) has begun (common/cert_lifetime.h; each agent a random share of up to a tenth
+// of that window later, at most a day, so a fleet does not renew at one moment): a new TLS key and
+// its CSR, signed with
 // the agent's enrolled receipt key over a single-use controller challenge, sent with the current
 // certificate (controller/renewal/). A certificate that expired while the host was offline is
 // renewed the same way before the next connection, without a client certificate: the enrolled
@@ -26,6 +28,10 @@
 #include "agent/runtime/state_store.h"
 #include "common/crypto/ed25519.h"
 #include "common/crypto/x509.h"
+
+namespace grpc {
+class ClientContext;
+}
 
 namespace warden {
 
@@ -69,7 +75,8 @@ class AgentCertificate {
   std::mutex files_mu_;  // the swap of tls.key/tls.crt against identity()
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+  grpc::ClientContext* inflight_ = nullptr;  // the renewal call under way; guarded by mu_
   std::thread thread_;
 };
 
