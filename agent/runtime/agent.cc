@@ -37,7 +37,11 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options
   WARDEN_RETURN_IF_ERROR(agent->containment_->load());
   agent->certificate_ = std::make_unique<AgentCertificate>(*agent->store_, agent->trust_.host_id,
                                                            agent->controller_, agent->receipt_key_);
-  WARDEN_RETURN_IF_ERROR(agent->certificate_->recover());
+  // A half-stored renewal must never keep the agent (and its containment) from starting.
+  if (auto s = agent->certificate_->recover(); !s.ok()) {
+    logError("host %s: cannot finish storing a renewed certificate: %s", agent->trust_.host_id,
+             s.message());
+  }
   return agent;
 }
 
