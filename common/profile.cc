@@ -60,7 +60,7 @@ void emitText(YAML::Emitter& out, const char* key, const std::string& value) {
 
 }  // namespace
 
-absl::Status saveProfile(const std::string& path, const OperatorProfile& p) {
+absl::Status saveProfile(const std::string& path, const OperatorProfile& p, unsigned mode) {
   YAML::Emitter out;
   out << YAML::Comment("Warden operator profile. Secret: keep it mode 0600.");
   out << YAML::BeginMap;
@@ -72,7 +72,7 @@ absl::Status saveProfile(const std::string& path, const OperatorProfile& p) {
   emitText(out, "client_key", p.key_pem);
   emitText(out, "signing_key", p.signing_key_pem);
   out << YAML::EndMap;
-  return writeFileAtomic(path, std::string(out.c_str()) + "\n", 0600);
+  return writeFileAtomic(path, std::string(out.c_str()) + "\n", mode);
 }
 
 }  // namespace warden

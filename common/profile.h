@@ -20,6 +20,9 @@ struct OperatorProfile {
 };
 
 absl::StatusOr<OperatorProfile> loadProfile(const std::string& path);
-absl::Status saveProfile(const std::string& path, const OperatorProfile& profile);
+// Written atomically (temp file, fsync, rename) with `mode`: a renewal rewrites a profile with
+// the mode it had.
+absl::Status saveProfile(const std::string& path, const OperatorProfile& profile,
+                         unsigned mode = 0600);
 
 }  // namespace warden

@@ -38,6 +38,9 @@ constexpr RpcRoles kRoleTable[] = {
     {"ShowEvidence", kAdmin | kResponder | kAuditor},
     {"GetEvidence", kAdmin | kResponder | kAuditor},
     {"VerifyEvidence", kAdmin | kResponder | kAuditor},
+    // Every operator keeps its own certificate current (controller/renewal/).
+    {"GetRenewalChallenge", kAdmin | kResponder | kAuditor},
+    {"RenewCertificate", kAdmin | kResponder | kAuditor},
 };
 
 unsigned roleBit(std::string_view role) {
@@ -56,23 +59,36 @@ bool roleMayCall(std::string_view role, std::string_view rpc) {
   return false;
 }
 
-absl::StatusOr<PeerIdentity> peerIdentity(const grpc::ServerContext* ctx) {
+absl::StatusOr<std::optional<PeerIdentity>> optionalPeerIdentity(const grpc::ServerContext* ctx) {
   auto auth = ctx->auth_context();
-  if (!auth || !auth->IsPeerAuthenticated()) {
-    return absl::UnauthenticatedError("a client certificate issued by this controller is required");
-  }
+  if (!auth || !auth->IsPeerAuthenticated()) return std::nullopt;
   PeerIdentity id;
   for (const auto& v : auth->FindPropertyValues("x509_common_name")) {
     id.common_name.assign(v.data(), v.size());
   }
   for (const auto& v : auth->FindPropertyValues("x509_pem_cert")) {
-    auto fp = crypto::certFingerprint(std::string(v.data(), v.size()));
+    id.cert_pem.assign(v.data(), v.size());
+    auto fp = crypto::certFingerprint(id.cert_pem);
     if (fp.ok()) id.fingerprint = *fp;
   }
   if (id.common_name.empty() || id.fingerprint.empty()) {
     return absl::UnauthenticatedError("client certificate carries no usable identity");
   }
-  return id;
+  return std::optional<PeerIdentity>(std::move(id));
+}
+
+absl::StatusOr<PeerIdentity> peerIdentity(const grpc::ServerContext* ctx) {
+  auto id = optionalPeerIdentity(ctx);
+  if (!id.ok()) return id.status();
+  if (!id->has_value()) {
+    return absl::UnauthenticatedError("a client certificate issued by this controller is required");
+  }
+  return **std::move(id);
+}
+
+std::int64_t certNotAfterMs(const PeerIdentity& id) {
+  auto v = crypto::certValidity(id.cert_pem);
+  return v.ok() ? absl::ToUnixMillis(v->not_after) : 0;
 }
 
 std::optional<std::string> agentHostId(const PeerIdentity& id) {
@@ -104,14 +120,27 @@ absl::StatusOr<OperatorRecord> Authorizer::authorize(grpc::ServerContext* ctx,
     return absl::PermissionDeniedError("this certificate is not an operator's");
   }
   auto op = registry_.findOperator(id->common_name.substr(9));
-  if (!op.ok() || op->cert_fingerprint != id->fingerprint) {
+  if (!op.ok() || !op->holdsCertificate(id->fingerprint)) {
     logWarning("%s from %s refused: unknown or revoked operator certificate", rpc, ctx->peer());
     log_.logAnonymousRefusal(
         "", absl::StrFormat("%s from %s refused: unknown or revoked certificate of %s", rpc,
                             ctx->peer(), id->common_name));
     return absl::PermissionDeniedError("operator certificate is unknown or revoked");
   }
-  if (roleMayCall(op->role, rpc)) return op;
+  if (roleMayCall(op->role, rpc)) {
+    // The first call with a renewed certificate retires the one it replaced; an operator added
+    // before expiries were kept gets its expiry recorded.
+    if (id->fingerprint == op->cert_fingerprint &&
+        (!op->prev_cert_fingerprint.empty() || op->cert_not_after_ms == 0)) {
+      if (auto s =
+              registry_.noteOperatorCertificate(op->name, id->fingerprint, certNotAfterMs(*id));
+          !s.ok()) {
+        logWarning("operator %s: cannot record its certificate: %s", op->name, s.message());
+      }
+    }
+    op->cert_fingerprint = id->fingerprint;
+    return op;
+  }
   logWarning("%s by operator %s (%s) refused: role not allowed", rpc, op->name, op->role);
   log_.logRefusal("operator:" + op->name, "", "",
                   absl::StrFormat("%s refused: operator %s has role %s", rpc, op->name, op->role));
@@ -121,7 +150,7 @@ absl::StatusOr<OperatorRecord> Authorizer::authorize(grpc::ServerContext* ctx,
 
 absl::Status Authorizer::stillAuthorized(const OperatorRecord& op, std::string_view rpc) {
   auto now = registry_.findOperator(op.name);
-  if (now.ok() && now->cert_fingerprint == op.cert_fingerprint && roleMayCall(now->role, rpc)) {
+  if (now.ok() && now->holdsCertificate(op.cert_fingerprint) && roleMayCall(now->role, rpc)) {
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(

@@ -4,6 +4,7 @@
 // RPC with the roles that may call it. Every refusal is logged.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,10 +24,16 @@ class LogWriter;
 struct PeerIdentity {
   std::string common_name;
   std::string fingerprint;
+  std::string cert_pem;  // the verified certificate itself
 };
 
 // Unauthenticated when the peer has no verified certificate or it carries no usable identity.
 absl::StatusOr<PeerIdentity> peerIdentity(const grpc::ServerContext* ctx);
+// The same, but nullopt for a peer that presented no certificate at all (the only calls that
+// take one: enrollment, and the renewal of an agent whose certificate expired).
+absl::StatusOr<std::optional<PeerIdentity>> optionalPeerIdentity(const grpc::ServerContext* ctx);
+// When the peer's certificate expires, in Unix milliseconds (0 when it cannot be read).
+std::int64_t certNotAfterMs(const PeerIdentity& id);
 // The host id of an agent's certificate; nullopt for any other identity.
 std::optional<std::string> agentHostId(const PeerIdentity& id);
 
@@ -45,7 +52,9 @@ class Authorizer {
  public:
   Authorizer(Registry& registry, LogWriter& log) : registry_(registry), log_(log) {}
 
-  // The calling operator, if their certificate is current and their role may call `rpc`.
+  // The calling operator, if their certificate is current (or the one just renewed, until the
+  // new one is used) and their role may call `rpc`. The record's `cert_fingerprint` is the
+  // certificate this call presented.
   absl::StatusOr<OperatorRecord> authorize(grpc::ServerContext* ctx, std::string_view rpc);
   // The caller as the registry says now: authorize() ran before the call waited for the
   // identity lock, and a revocation or role change may have landed in between.

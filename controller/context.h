@@ -14,6 +14,8 @@
 #include "controller/evidence/store.h"
 #include "controller/health/host_health.h"
 #include "controller/log_writer.h"
+#include "controller/renewal/lifetimes.h"
+#include "controller/renewal/server_certificate.h"
 #include "controller/testing/fault_injection.h"
 
 namespace warden {
@@ -35,6 +37,10 @@ struct ControllerContext {
 
   ControllerKeys keys;
   const FaultInjection faults;
+  // How long the certificates it issues are valid (serve --*-cert-validity).
+  CertificateLifetimes lifetimes;
+  // The certificate the TLS port serves, which the controller renews itself.
+  std::unique_ptr<ServerCertificate> server_certificate;
   std::unique_ptr<LogWriter> log;
   std::unique_ptr<EvidenceStore> evidence;
   AgentSessions sessions;

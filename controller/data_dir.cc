@@ -28,6 +28,9 @@ std::string noteVerifierKey(const std::string& name, const std::string& public_k
 
 absl::Status initDataDir(const InitOptions& o) {
   if (o.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
+  if (o.ca_validity < kMinCaValidity) {
+    return absl::InvalidArgumentError("--ca-validity must be at least a day");
+  }
   if (pathExists(path(o.data_dir, "warden.db")) || pathExists(path(o.data_dir, "ca.key"))) {
     return absl::AlreadyExistsError(absl::StrFormat(
         "%s already holds a controller (warden.db / ca.key exist); refusing to overwrite it",
@@ -47,18 +50,10 @@ absl::Status initDataDir(const InitOptions& o) {
   WARDEN_ASSIGN_OR_RETURN(HostPort adv, HostPort::parse(advertise));
   WARDEN_RETURN_IF_ERROR(makeDirectory(o.data_dir, 0700));
 
-  WARDEN_ASSIGN_OR_RETURN(auto ca, crypto::createCa("Warden CA", absl::Hours(24 * 365 * 10)));
+  WARDEN_ASSIGN_OR_RETURN(auto ca, crypto::createCa("Warden CA", o.ca_validity));
   WARDEN_ASSIGN_OR_RETURN(std::string server_key, crypto::generateEcKeyPem());
-  crypto::CertProfile server_profile;
-  server_profile.common_name = kServerName;
-  server_profile.dns_names = {kServerName};
-  if (IpPrefix::parse(adv.host).ok()) {
-    server_profile.ip_addresses = {adv.host};
-  } else {
-    server_profile.dns_names.push_back(adv.host);
-  }
-  server_profile.server = true;
-  server_profile.validity = absl::Hours(24 * 365 * 5);
+  WARDEN_ASSIGN_OR_RETURN(crypto::CertProfile server_profile,
+                          controllerCertProfile(advertise, absl::Hours(24 * 365 * 5)));
   WARDEN_ASSIGN_OR_RETURN(std::string server_cert,
                           crypto::issueCertificate(ca, server_key, server_profile));
   WARDEN_ASSIGN_OR_RETURN(auto command_key, crypto::Ed25519Key::generate());
@@ -72,12 +67,15 @@ absl::Status initDataDir(const InitOptions& o) {
   WARDEN_ASSIGN_OR_RETURN(std::string admin_cert,
                           crypto::issueCertificate(ca, admin_key, admin_profile));
   WARDEN_ASSIGN_OR_RETURN(std::string admin_fp, crypto::certFingerprint(admin_cert));
+  WARDEN_ASSIGN_OR_RETURN(crypto::CertValidity admin_validity, crypto::certValidity(admin_cert));
   WARDEN_ASSIGN_OR_RETURN(auto admin_signing, crypto::Ed25519Key::generate());
 
   WARDEN_RETURN_IF_ERROR(writeFileAtomic(path(o.data_dir, "ca.key"), ca.key_pem, 0600));
   WARDEN_RETURN_IF_ERROR(writeFileAtomic(path(o.data_dir, "ca.pem"), ca.cert_pem, 0644));
   WARDEN_RETURN_IF_ERROR(writeFileAtomic(path(o.data_dir, "server.key"), server_key, 0600));
   WARDEN_RETURN_IF_ERROR(writeFileAtomic(path(o.data_dir, "server.pem"), server_cert, 0644));
+  WARDEN_RETURN_IF_ERROR(
+      writeFileAtomic(path(o.data_dir, "server-chain.pem"), server_cert + ca.cert_pem, 0644));
   WARDEN_RETURN_IF_ERROR(
       writeFileAtomic(path(o.data_dir, "command.key"), command_key.toPem(), 0600));
   WARDEN_RETURN_IF_ERROR(writeFileAtomic(path(o.data_dir, "log.key"), log_key.toPem(), 0600));
@@ -90,7 +88,8 @@ absl::Status initDataDir(const InitOptions& o) {
   WARDEN_RETURN_IF_ERROR(registry->setMeta("advertise", advertise));
   WARDEN_RETURN_IF_ERROR(registry->setMeta("log_origin", origin));
   WARDEN_RETURN_IF_ERROR(
-      registry->addOperator(OperatorRecord{"admin", "admin", admin_fp, admin_signing.publicKey()}));
+      registry->addOperator(OperatorRecord{"admin", "admin", admin_fp, admin_signing.publicKey(),
+                                           "", absl::ToUnixMillis(admin_validity.not_after)}));
 
   OperatorProfile profile;
   profile.controller = advertise;
@@ -101,6 +100,22 @@ absl::Status initDataDir(const InitOptions& o) {
   profile.key_pem = admin_key;
   profile.signing_key_pem = admin_signing.toPem();
   return saveProfile(path(o.data_dir, "admin.profile"), profile);
+}
+
+absl::StatusOr<crypto::CertProfile> controllerCertProfile(const std::string& advertise,
+                                                          absl::Duration validity) {
+  WARDEN_ASSIGN_OR_RETURN(HostPort adv, HostPort::parse(advertise));
+  crypto::CertProfile profile;
+  profile.common_name = kServerName;
+  profile.dns_names = {kServerName};
+  if (IpPrefix::parse(adv.host).ok()) {
+    profile.ip_addresses = {adv.host};
+  } else {
+    profile.dns_names.push_back(adv.host);
+  }
+  profile.server = true;
+  profile.validity = validity;
+  return profile;
 }
 
 absl::StatusOr<ControllerKeys> loadDataDir(const std::string& dir) {

@@ -2,6 +2,8 @@
 // and log keys, the registry database, the first admin profile and the log verifier key.
 //
 //   DIR/ca.pem ca.key server.pem server.key command.key log.key   (keys 0600)
+//   DIR/server-chain.pem  server.pem + ca.pem: what the TLS port serves, rewritten whenever the
+//                         controller renews server.pem (controller/renewal/server_certificate.h)
 //   DIR/log.vkey          note verifier key of the action log (public)
 //   DIR/admin.profile     operator profile of the first admin (0600)
 //   DIR/warden.db         registry (SQLite)
@@ -22,7 +24,14 @@ struct InitOptions {
   std::string data_dir;
   std::string listen = "[::]:7443";
   std::string advertise;  // HOST:PORT operators and agents dial; default: derived from listen
+  // The CA's lifetime. It cannot be renewed in place: every certificate ends with it, and
+  // `warden hosts` and the controller's log warn 60 days ahead.
+  absl::Duration ca_validity = absl::Hours(24 * 365 * 10);
 };
+
+// The shortest CA lifetime init accepts: the controller warns 60 days before the CA expires, so
+// anything shorter is a CA that warns from its first day (tests do that on purpose).
+inline constexpr absl::Duration kMinCaValidity = absl::Hours(24);
 
 // Creates a new data directory. Refuses to touch one that already holds a controller.
 absl::Status initDataDir(const InitOptions& options);
@@ -43,6 +52,12 @@ struct ControllerKeys {
 };
 
 absl::StatusOr<ControllerKeys> loadDataDir(const std::string& data_dir);
+
+// What the controller's own TLS certificate says, for the address it advertises: CN and DNS name
+// "warden-controller" (every client overrides the target name to it) and the advertised host as
+// an IP or DNS name. `validity` as given.
+absl::StatusOr<crypto::CertProfile> controllerCertProfile(const std::string& advertise,
+                                                          absl::Duration validity);
 
 // The note verifier key (C2SP signed-note): "<name>+<8 hex keyhash>+<base64(0x01||pubkey)>",
 // keyhash = first 4 bytes of SHA-256(name || "\n" || 0x01 || pubkey).

@@ -5,14 +5,31 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/cert_lifetime.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "controller/data_dir.h"
 #include "controller/server.h"
 
 namespace {
 
+// A CLI11 check that takes a duration as operators type it (common/duration.h), at least `min`.
+CLI::Validator durationAtLeast(absl::Duration min, const std::string& min_text) {
+  return CLI::Validator(
+      [min, min_text](std::string& text) -> std::string {
+        auto d = warden::parseDuration(text);
+        if (!d.ok()) return std::string(d.status().message());
+        if (*d < min) return "must be at least " + min_text;
+        return "";
+      },
+      "DURATION");
+}
+
+// Parses what durationAtLeast() accepted.
+absl::Duration durationOf(const std::string& text) { return *warden::parseDuration(text); }
+
 int serve(const std::string& data_dir, const std::string& listen,
-          const warden::EvidenceQuota& quota) {
+          const warden::EvidenceQuota& quota, const warden::CertificateLifetimes& lifetimes) {
   auto keys = warden::loadDataDir(data_dir);
   if (!keys.ok()) {
     std::fprintf(stderr, "warden-controller: %s\n", std::string(keys.status().message()).c_str());
@@ -21,6 +38,7 @@ int serve(const std::string& data_dir, const std::string& listen,
   warden::ServeOptions options;
   options.listen_override = listen;
   options.evidence_quota = quota;
+  options.cert_lifetimes = lifetimes;
   // Block the termination signals in every thread; one thread waits for them.
   sigset_t set;
   sigemptyset(&set);
@@ -63,6 +81,13 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--listen", init.listen, "Address to listen on")->capture_default_str();
   init_cmd->add_option("--advertise", init.advertise,
                        "HOST:PORT operators and agents dial (default: from --listen)");
+  std::string ca_validity = "3650d";
+  init_cmd
+      ->add_option("--ca-validity", ca_validity,
+                   "Lifetime of the new CA (at least 1d). It cannot be renewed in place and no "
+                   "certificate outlives it; the controller warns 60 days ahead")
+      ->check(durationAtLeast(warden::kMinCaValidity, "1d"))
+      ->capture_default_str();
 
   std::string data_dir, listen;
   auto* serve_cmd = app.add_subcommand("serve", "Serve agents and operators");
@@ -84,6 +109,21 @@ int main(int argc, char** argv) {
                    "action log and the registry")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
+  std::string agent_validity = "365d", operator_validity = "365d", controller_validity = "1826d";
+  const auto validity = [&](const char* flag, std::string& value, const char* help) {
+    serve_cmd->add_option(flag, value, help)
+        ->check(durationAtLeast(warden::kMinCertValidity, "20s"))
+        ->capture_default_str();
+  };
+  validity("--agent-cert-validity", agent_validity,
+           "Lifetime of the agent certificates issued at enrollment and renewal (at least 20s); "
+           "agents renew theirs over the channel once a third of it, or 30 days, is left");
+  validity("--operator-cert-validity", operator_validity,
+           "Lifetime of operator certificates ('warden operator add', renewals); 'warden' renews "
+           "a profile's certificate on use once a third of it, or 30 days, is left");
+  validity("--controller-cert-validity", controller_validity,
+           "Lifetime the controller gives its own TLS certificate when it renews it (at start, "
+           "and while it runs, once a third of it, or 30 days, is left)");
 
   try {
     app.parse(argc, argv);
@@ -92,6 +132,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (*init_cmd) {
+    init.ca_validity = durationOf(ca_validity);
     auto s = warden::initDataDir(init);
     if (!s.ok()) {
       std::fprintf(stderr, "warden-controller init: %s\n", std::string(s.message()).c_str());
@@ -105,5 +146,9 @@ int main(int argc, char** argv) {
         init.data_dir.c_str(), init.data_dir.c_str(), init.data_dir.c_str());
     return 0;
   }
-  return serve(data_dir, listen, quota);
+  warden::CertificateLifetimes lifetimes;
+  lifetimes.agent = durationOf(agent_validity);
+  lifetimes.operator_cert = durationOf(operator_validity);
+  lifetimes.controller = durationOf(controller_validity);
+  return serve(data_dir, listen, quota, lifetimes);
 }

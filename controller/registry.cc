@@ -13,7 +13,8 @@ constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS operators(
   name TEXT PRIMARY KEY, role TEXT NOT NULL, cert_fingerprint TEXT NOT NULL,
-  signing_public_key BLOB, created_ms INTEGER NOT NULL);
+  signing_public_key BLOB, created_ms INTEGER NOT NULL,
+  prev_cert_fingerprint TEXT NOT NULL DEFAULT '', cert_not_after_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS tokens(
   id TEXT PRIMARY KEY, secret_sha256 BLOB NOT NULL, host_id TEXT NOT NULL DEFAULT '',
   created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, created_by TEXT NOT NULL,
@@ -21,7 +22,8 @@ CREATE TABLE IF NOT EXISTS tokens(
 CREATE TABLE IF NOT EXISTS hosts(
   host_id TEXT PRIMARY KEY, cert_fingerprint TEXT NOT NULL, receipt_public_key BLOB NOT NULL,
   enrolled_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL DEFAULT 0, peer TEXT NOT NULL DEFAULT '',
-  facts BLOB, containment TEXT NOT NULL DEFAULT 'none');
+  facts BLOB, containment TEXT NOT NULL DEFAULT 'none',
+  prev_cert_fingerprint TEXT NOT NULL DEFAULT '', cert_not_after_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS actions(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, host_id TEXT NOT NULL,
   kind TEXT NOT NULL, state TEXT NOT NULL, requested_by TEXT NOT NULL, reason TEXT NOT NULL,
@@ -59,18 +61,42 @@ std::string containmentAfter(const std::string& action_kind, const Receipt& r) {
   return "";
 }
 
+namespace {
+
+// Registries made by an older controller get the columns added since, with their defaults.
+absl::Status addColumnIfMissing(Database& db, const char* table, const char* column,
+                                const char* declaration) {
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db.prepare(absl::StrFormat("SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'",
+                                          table, column)));
+  WARDEN_ASSIGN_OR_RETURN(bool has, st.step());
+  if (has) return absl::OkStatus();
+  return db.exec(absl::StrFormat("ALTER TABLE %s ADD COLUMN %s %s", table, column, declaration));
+}
+
+}  // namespace
+
+bool OperatorRecord::holdsCertificate(const std::string& fingerprint) const {
+  return !fingerprint.empty() &&
+         (fingerprint == cert_fingerprint || fingerprint == prev_cert_fingerprint);
+}
+
+bool HostRecord::holdsCertificate(const std::string& fingerprint) const {
+  return !fingerprint.empty() &&
+         (fingerprint == cert_fingerprint || fingerprint == prev_cert_fingerprint);
+}
+
 absl::StatusOr<std::unique_ptr<Registry>> Registry::open(const std::string& path) {
   WARDEN_ASSIGN_OR_RETURN(auto db, Database::open(path));
   WARDEN_RETURN_IF_ERROR(db->exec(kSchema));
-  // Registries made before the action log lack the dispatch's log index.
-  {
-    WARDEN_ASSIGN_OR_RETURN(auto st, db->prepare("SELECT 1 FROM pragma_table_info('actions') "
-                                                 "WHERE name = 'log_index'"));
-    WARDEN_ASSIGN_OR_RETURN(bool has, st.step());
-    if (!has) {
-      WARDEN_RETURN_IF_ERROR(
-          db->exec("ALTER TABLE actions ADD COLUMN log_index INTEGER NOT NULL DEFAULT -1"));
-    }
+  // Before the action log: no dispatch log index. Before renewal: no certificate columns.
+  WARDEN_RETURN_IF_ERROR(
+      addColumnIfMissing(*db, "actions", "log_index", "INTEGER NOT NULL DEFAULT -1"));
+  for (const char* table : {"hosts", "operators"}) {
+    WARDEN_RETURN_IF_ERROR(
+        addColumnIfMissing(*db, table, "prev_cert_fingerprint", "TEXT NOT NULL DEFAULT ''"));
+    WARDEN_RETURN_IF_ERROR(
+        addColumnIfMissing(*db, table, "cert_not_after_ms", "INTEGER NOT NULL DEFAULT 0"));
   }
   return std::unique_ptr<Registry>(new Registry(std::move(db)));
 }
@@ -95,12 +121,14 @@ absl::Status Registry::addOperator(const OperatorRecord& op) {
   std::lock_guard<std::mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st,
                           db_->prepare("INSERT INTO operators(name, role, cert_fingerprint, "
-                                       "signing_public_key, created_ms) VALUES(?, ?, ?, ?, ?)"));
+                                       "signing_public_key, created_ms, cert_not_after_ms) "
+                                       "VALUES(?, ?, ?, ?, ?, ?)"));
   auto s = st.bind(1, op.name)
                .bind(2, op.role)
                .bind(3, op.cert_fingerprint)
                .bindBlob(4, op.signing_public_key)
                .bind(5, nowUnixMs())
+               .bind(6, op.cert_not_after_ms)
                .run();
   if (!s.ok()) {
     return absl::AlreadyExistsError(absl::StrFormat("operator '%s' already exists", op.name));
@@ -111,7 +139,8 @@ absl::Status Registry::addOperator(const OperatorRecord& op) {
 absl::Status Registry::revokeOperator(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("UPDATE operators SET role = 'revoked', "
-                                                "cert_fingerprint = '' WHERE name = ? AND "
+                                                "cert_fingerprint = '', prev_cert_fingerprint = '' "
+                                                "WHERE name = ? AND "
                                                 "role != 'revoked'"));
   WARDEN_RETURN_IF_ERROR(st.bind(1, name).run());
   if (db_->changes() != 1) {
@@ -121,15 +150,23 @@ absl::Status Registry::revokeOperator(const std::string& name) {
   return absl::OkStatus();
 }
 
+namespace {
+constexpr char kOperatorColumns[] =
+    "name, role, cert_fingerprint, signing_public_key, prev_cert_fingerprint, cert_not_after_ms";
+OperatorRecord readOperator(Statement& st) {
+  return OperatorRecord{st.text(0), st.text(1), st.text(2), st.text(3), st.text(4), st.integer(5)};
+}
+}  // namespace
+
 absl::StatusOr<OperatorRecord> Registry::findOperator(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  WARDEN_ASSIGN_OR_RETURN(auto st,
-                          db_->prepare("SELECT name, role, cert_fingerprint, signing_public_key "
-                                       "FROM operators WHERE name = ?"));
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st,
+      db_->prepare(absl::StrFormat("SELECT %s FROM operators WHERE name = ?", kOperatorColumns)));
   st.bind(1, name);
   WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return absl::NotFoundError(absl::StrFormat("unknown operator '%s'", name));
-  return OperatorRecord{st.text(0), st.text(1), st.text(2), st.text(3)};
+  return readOperator(st);
 }
 
 absl::Status Registry::addToken(const std::string& id, const std::string& secret_hash,
@@ -194,12 +231,14 @@ absl::Status Registry::addHost(const HostRecord& h, bool replace) {
   const std::string verb = replace ? "INSERT OR REPLACE" : "INSERT";
   WARDEN_ASSIGN_OR_RETURN(
       auto st, db_->prepare(verb + " INTO hosts(host_id, cert_fingerprint, receipt_public_key, "
-                                   "enrolled_ms, containment) VALUES(?, ?, ?, ?, ?)"));
+                                   "enrolled_ms, containment, cert_not_after_ms) "
+                                   "VALUES(?, ?, ?, ?, ?, ?)"));
   auto s = st.bind(1, h.host_id)
                .bind(2, h.cert_fingerprint)
                .bindBlob(3, h.receipt_public_key)
                .bind(4, h.enrolled_ms)
                .bind(5, h.containment)
+               .bind(6, h.cert_not_after_ms)
                .run();
   if (!s.ok() && !replace) {
     return absl::AlreadyExistsError(absl::StrFormat("host '%s' is already enrolled", h.host_id));
@@ -488,14 +527,14 @@ absl::StatusOr<std::vector<ActionRecord>> Registry::actionsAwaitingReceipt() {
 
 absl::StatusOr<std::vector<OperatorRecord>> Registry::listOperators() {
   std::lock_guard<std::mutex> lock(mu_);
-  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("SELECT name, role, cert_fingerprint, "
-                                                "signing_public_key FROM operators ORDER BY "
-                                                "created_ms, name"));
+  WARDEN_ASSIGN_OR_RETURN(
+      auto st, db_->prepare(absl::StrFormat("SELECT %s FROM operators ORDER BY created_ms, name",
+                                            kOperatorColumns)));
   std::vector<OperatorRecord> out;
   for (;;) {
     WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    out.push_back(OperatorRecord{st.text(0), st.text(1), st.text(2), st.text(3)});
+    out.push_back(readOperator(st));
   }
   return out;
 }

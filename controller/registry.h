@@ -17,11 +17,18 @@
 
 namespace warden {
 
+// Agents and operators alike hold one current TLS certificate. After a renewal the certificate
+// it was renewed with stays good too (`prev_cert_fingerprint`) until the new one is first used:
+// a renewal whose answer was lost, or whose new certificate could not be stored, never locks
+// its holder out. Re-enrollment and revocation forget both.
 struct OperatorRecord {
   std::string name;
   std::string role;
   std::string cert_fingerprint;
   std::string signing_public_key;
+  std::string prev_cert_fingerprint;
+  std::int64_t cert_not_after_ms = 0;  // 0: not known (an operator added before renewal existed)
+  bool holdsCertificate(const std::string& fingerprint) const;
 };
 
 struct HostRecord {
@@ -33,6 +40,9 @@ struct HostRecord {
   std::string peer;
   v1::Facts facts;
   std::string containment = "none";
+  std::string prev_cert_fingerprint;
+  std::int64_t cert_not_after_ms = 0;  // 0: not known until the agent next connects
+  bool holdsCertificate(const std::string& fingerprint) const;
 };
 
 struct ActionRecord {
@@ -132,6 +142,24 @@ class Registry {
   absl::Status updateHostSeen(const std::string& host_id, const std::string& peer,
                               const v1::Facts* facts);
   absl::Status setContainment(const std::string& host_id, const std::string& containment);
+
+  // Certificates (registry_certificates.cc). A renewal makes `fingerprint` the identity's
+  // certificate and keeps `previous` (the one it proved itself with; "" for none) good until
+  // the new one is used. A host's renewal only lands while its enrolled receipt key is still
+  // `receipt_public_key` (a re-enrollment in between wins); an operator's only while not revoked.
+  absl::Status renewHostCertificate(const std::string& host_id,
+                                    const std::string& receipt_public_key,
+                                    const std::string& fingerprint, const std::string& previous,
+                                    std::int64_t not_after_ms);
+  absl::Status renewOperatorCertificate(const std::string& name, const std::string& fingerprint,
+                                        const std::string& previous, std::int64_t not_after_ms);
+  // The identity connected with its current certificate `fingerprint`, which expires at
+  // `not_after_ms`: the previous one retires, and the expiry is recorded (hosts enrolled
+  // before it was kept). Nothing changes when `fingerprint` is not the current one.
+  absl::Status noteHostCertificate(const std::string& host_id, const std::string& fingerprint,
+                                   std::int64_t not_after_ms);
+  absl::Status noteOperatorCertificate(const std::string& name, const std::string& fingerprint,
+                                       std::int64_t not_after_ms);
 
   absl::Status addAction(const ActionRecord& a);
   absl::StatusOr<ActionRecord> findAction(const std::string& id);

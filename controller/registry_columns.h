@@ -21,7 +21,7 @@ inline constexpr int kActionColumnCount = 16;
 // Read by readHost, in this order.
 inline constexpr char kHostColumns[] =
     "host_id, cert_fingerprint, receipt_public_key, enrolled_ms, last_seen_ms, peer, facts, "
-    "containment";
+    "containment, prev_cert_fingerprint, cert_not_after_ms";
 
 inline HostRecord readHost(Statement& st) {
   HostRecord h;
@@ -33,6 +33,8 @@ inline HostRecord readHost(Statement& st) {
   h.peer = st.text(5);
   h.facts.ParseFromString(st.text(6));
   h.containment = st.text(7);
+  h.prev_cert_fingerprint = st.text(8);
+  h.cert_not_after_ms = st.integer(9);
   return h;
 }
 

@@ -4,8 +4,11 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include "absl/strings/str_format.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/status.h"
@@ -16,6 +19,8 @@
 #include "controller/dispatch/request_policy.h"
 #include "controller/evidence/upload_intake.h"
 #include "controller/operator_api/operator_service.h"
+#include "controller/renewal/certificate_issuer.h"
+#include "controller/renewal/certificate_watch.h"
 
 namespace warden {
 
@@ -29,8 +34,10 @@ struct ControllerServer::Impl {
         receipts(*ctx, dispatcher),
         heartbeats(*ctx),
         evidence(*ctx),
-        agent_service(*ctx, dispatcher, receipts, heartbeats, evidence),
-        operator_service(*ctx, authz, policy, dispatcher) {}
+        issuer(*ctx),
+        watch(*ctx),
+        agent_service(*ctx, dispatcher, receipts, heartbeats, evidence, issuer),
+        operator_service(*ctx, authz, policy, dispatcher, issuer) {}
 
   std::unique_ptr<ControllerContext> ctx;
   Authorizer authz;
@@ -39,11 +46,19 @@ struct ControllerServer::Impl {
   ReceiptIntake receipts;
   HeartbeatIntake heartbeats;
   EvidenceIntake evidence;
+  CertificateIssuer issuer;
+  CertificateWatch watch;
   AgentChannelService agent_service;
   OperatorService operator_service;
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> certificates;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 };
+
+namespace {
+// How often the TLS port re-reads its certificate files.
+constexpr unsigned kCertificateReloadSeconds = 2;
+}  // namespace
 
 ControllerServer::ControllerServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -52,22 +67,37 @@ ControllerServer::~ControllerServer() { shutdown(); }
 absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
     ControllerKeys keys, const ServeOptions& options) {
   auto ctx = std::make_unique<ControllerContext>(std::move(keys));
+  ctx->lifetimes = options.cert_lifetimes;
   WARDEN_ASSIGN_OR_RETURN(ctx->log, LogWriter::open(ctx->keys, kMaxLogEntryBytes));
   WARDEN_ASSIGN_OR_RETURN(
       ctx->evidence, EvidenceStore::open(ctx->keys.data_dir + "/evidence", options.evidence_quota));
+  WARDEN_ASSIGN_OR_RETURN(ctx->server_certificate,
+                          ServerCertificate::load(ctx->keys, options.cert_lifetimes.controller));
   const ControllerKeys& k = ctx->keys;
   const std::string listen = options.listen_override.empty() ? k.listen : options.listen_override;
   WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(listen));
 
-  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
-  ssl.pem_root_certs = k.ca.cert_pem;
-  // The chain includes the CA so an enrolling agent can fetch it and check the fingerprint
-  // its join token pins.
-  ssl.pem_key_cert_pairs.push_back({k.server_key_pem, k.server_cert_pem + k.ca.cert_pem});
-
   auto impl = std::make_unique<Impl>(std::move(ctx), options);
+  // The first look renews the controller's certificate if it is due and writes the chain the
+  // port serves, before the port opens; then daily warnings and renewals as they fall due.
+  impl->watch.lookOnce(absl::Now());
+  // The certificate and CA come from files the provider re-reads every few seconds: a renewed
+  // certificate is served to new connections without a restart. The chain includes the CA so an
+  // enrolling agent can fetch it and check the fingerprint its join token pins.
+  const ServerCertificate& served = *impl->ctx->server_certificate;
+  if (!pathExists(served.chainPath())) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s could not be written; see the log above", served.chainPath()));
+  }
+  impl->certificates = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      served.keyPath(), served.chainPath(), served.caPath(), kCertificateReloadSeconds);
+  grpc::experimental::TlsServerCredentialsOptions tls(impl->certificates);
+  tls.watch_root_certs();
+  tls.watch_identity_key_cert_pairs();
+  tls.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(hp.toString(), grpc::SslServerCredentials(ssl), &impl->port);
+  builder.AddListeningPort(hp.toString(), grpc::experimental::TlsServerCredentials(tls),
+                           &impl->port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   // Agents keep their stream open for days; keepalives find dead peers.
@@ -83,6 +113,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   }
   logInfo("controller listening on %s (port %d), advertised as %s", hp.toString(), impl->port,
           impl->ctx->keys.advertise);
+  impl->watch.start();
   return std::unique_ptr<ControllerServer>(new ControllerServer(std::move(impl)));
 }
 
@@ -91,6 +122,7 @@ int ControllerServer::port() const { return impl_->port; }
 void ControllerServer::wait() { impl_->server->Wait(); }
 
 void ControllerServer::shutdown() {
+  if (impl_) impl_->watch.stop();
   if (impl_ && impl_->server) {
     impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "controller/data_dir.h"
 #include "controller/evidence/store.h"
+#include "controller/renewal/lifetimes.h"
 
 namespace grpc {
 class Server;
@@ -19,6 +20,7 @@ struct ServeOptions {
   std::string listen_override;  // empty: the address stored by `init`
   absl::Duration default_expiry = absl::Hours(24);
   EvidenceQuota evidence_quota;
+  CertificateLifetimes cert_lifetimes;
 };
 
 class ControllerServer {

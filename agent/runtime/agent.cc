@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/strings/str_split.h"
+#include "agent/runtime/cert_renewal.h"
 #include "agent/runtime/controller_pins.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -34,6 +35,13 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::create(const AgentOptions& options
   agent->controller_addresses_ =
       ControllerPins::decode(agent->store_->getOr("controller_addresses", "")).addresses();
   WARDEN_RETURN_IF_ERROR(agent->containment_->load());
+  agent->certificate_ = std::make_unique<AgentCertificate>(*agent->store_, agent->trust_.host_id,
+                                                           agent->controller_, agent->receipt_key_);
+  // A half-stored renewal must never keep the agent (and its containment) from starting.
+  if (auto s = agent->certificate_->recover(); !s.ok()) {
+    logError("host %s: cannot finish storing a renewed certificate: %s", agent->trust_.host_id,
+             s.message());
+  }
   return agent;
 }
 
@@ -56,6 +64,7 @@ Agent::Agent(AgentOptions options, std::unique_ptr<StateStore> store, AgentParts
 Agent::~Agent() {
   stop();
   if (watch_thread_.joinable()) watch_thread_.join();
+  certificate_.reset();
   std::vector<std::thread> imaging;
   {
     std::lock_guard<std::mutex> lock(imaging_mu_);
@@ -66,6 +75,7 @@ Agent::~Agent() {
 
 void Agent::stop() {
   stopping_ = true;
+  if (certificate_) certificate_->stop();
   std::lock_guard<std::mutex> lock(mu_);
   if (ctx_ != nullptr) ctx_->TryCancel();
   cv_.notify_all();
@@ -85,11 +95,14 @@ absl::Status Agent::run() {
                                              : "blocks re-applied at agent start");
   }
   watch_thread_ = std::thread([this] { watchLoop(); });
+  certificate_->start();
 
   std::mt19937_64 rng(std::random_device{}());
   absl::Duration backoff = absl::Milliseconds(250);
   while (!stopping_) {
     const absl::Time started = absl::Now();
+    // A certificate that ran out while the host was offline is renewed first (enrolled key).
+    (void)certificate_->renewIfExpired();
     auto s = session();
     if (stopping_) break;
     if (absl::Now() - started > absl::Seconds(30)) backoff = absl::Milliseconds(250);

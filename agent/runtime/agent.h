@@ -54,6 +54,8 @@ struct AgentParts {
       build_triage;
 };
 
+class AgentCertificate;  // cert_renewal.h
+
 class Agent {
  public:
   static absl::StatusOr<std::unique_ptr<Agent>> create(const AgentOptions& options,
@@ -114,6 +116,7 @@ class Agent {
   AgentParts parts_;
   crypto::Ed25519Key receipt_key_;
   std::unique_ptr<Containment> containment_;
+  std::unique_ptr<AgentCertificate> certificate_;  // the TLS identity, renewed over the channel
   CommandTrust trust_;
   std::string controller_;
   std::uint16_t controller_port_ = 0;

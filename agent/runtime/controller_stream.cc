@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/os/host_facts.h"
 #include "agent/runtime/agent.h"
+#include "agent/runtime/cert_renewal.h"
 #include "agent/runtime/controller_pins.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/hash.h"
@@ -43,13 +44,12 @@ void Agent::pinController(const std::string& grpc_peer) {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Agent::makeChannel(bool bulk) {
-  WARDEN_ASSIGN_OR_RETURN(std::string ca, readFile(store_->path("ca.pem")));
-  WARDEN_ASSIGN_OR_RETURN(std::string key, readFile(store_->path("tls.key")));
-  WARDEN_ASSIGN_OR_RETURN(std::string cert, readFile(store_->path("tls.crt")));
+  // Read as one pair under the renewal's lock (cert_renewal.h): the current certificate.
+  WARDEN_ASSIGN_OR_RETURN(AgentCertificate::Identity id, certificate_->identity());
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ca;
-  ssl.pem_private_key = key;
-  ssl.pem_cert_chain = cert;
+  ssl.pem_root_certs = std::move(id.ca_pem);
+  ssl.pem_private_key = std::move(id.key_pem);
+  ssl.pem_cert_chain = std::move(id.cert_pem);
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("warden-controller");
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);

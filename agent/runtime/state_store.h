@@ -1,5 +1,7 @@
 // The agent's durable state in its state directory (0700):
-//   tls.key tls.crt ca.pem receipt.key   identity (keys 0600)
+//   tls.key tls.crt ca.pem receipt.key   identity (keys 0600); tls.next.key and tls.next.crt
+//                                        only while a renewed certificate is being stored
+//                                        (cert_renewal.h)
 //   agent.db                             SQLite: settings, containment state, receipts,
 //                                        commands started but not yet answered
 // Containment state is what `warden-agent restore` re-applies at boot; receipts make commands

@@ -27,6 +27,9 @@ inline constexpr char kKey[] = "key";                // body: KeyRecord (control
 inline constexpr char kOperator[] = "operator";      // body: KeyRecord (an operator's key)
 inline constexpr char kEnrollment[] = "enrollment";  // body: KeyRecord (an agent's key)
 inline constexpr char kEvent[] = "event";            // detail: tamper, restore, token, ...
+// body: CertRenewal (common/audit/cert_renewal.h), signed by the agent's or operator's key
+// (unsigned for the controller's own certificate); ref: the new certificate's fingerprint
+inline constexpr char kRenewal[] = "renewal";
 }  // namespace entry_type
 
 struct LogEntry {

@@ -85,6 +85,15 @@ absl::StatusOr<std::string> privateKeyToPem(EVP_PKEY* key) {
   return bioContents(bio->get());
 }
 
+absl::StatusOr<absl::Time> asn1TimeToAbsl(const ASN1_TIME* t) {
+  struct tm tm = {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    return sslError(absl::StatusCode::kInvalidArgument, "Failed to read certificate time");
+  }
+  // ASN1_TIME_to_tm gives UTC; timegm(3) reads it as such.
+  return absl::FromTimeT(timegm(&tm));
+}
+
 const EVP_MD* signingDigest(EVP_PKEY* key) {
   int id = EVP_PKEY_get_id(key);
   return (id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448) ? nullptr : EVP_sha256();

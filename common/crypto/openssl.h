@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace warden::crypto {
 
@@ -69,6 +70,8 @@ absl::StatusOr<PkeyPtr> parsePrivateKey(std::string_view pem);
 absl::StatusOr<X509Ptr> parseCert(std::string_view pem);
 absl::StatusOr<std::string> certToPem(X509* cert);
 absl::StatusOr<std::string> privateKeyToPem(EVP_PKEY* key);
+// An X.509 time (UTCTime or GeneralizedTime) as an absl::Time.
+absl::StatusOr<absl::Time> asn1TimeToAbsl(const ASN1_TIME* t);
 // EdDSA signs the message itself (no separate digest), so OpenSSL wants a NULL md for it.
 const EVP_MD* signingDigest(EVP_PKEY* key);
 

@@ -25,7 +25,8 @@ absl::StatusOr<CertificateAuthority> createCa(std::string_view common_name,
                                               absl::Duration validity);
 
 // What the CA writes into a certificate it issues. The CA decides the identity: the CSR's
-// subject is ignored and replaced by `common_name`.
+// subject is ignored and replaced by `common_name`. A certificate never outlives the CA that
+// issued it: its notAfter is capped at the CA's.
 struct CertProfile {
   std::string common_name;
   std::vector<std::string> dns_names;
@@ -44,6 +45,19 @@ absl::StatusOr<std::string> signCsr(const CertificateAuthority& ca, std::string_
 // certificate, operator certificates).
 absl::StatusOr<std::string> issueCertificate(const CertificateAuthority& ca,
                                              std::string_view key_pem, const CertProfile& profile);
+
+// The subject common name a CSR asks for (the CA ignores it, but a renewal checks it names the
+// identity the request comes from).
+absl::StatusOr<std::string> csrCommonName(std::string_view csr_pem);
+// OK when the private key in `key_pem` is the one `cert_pem` certifies.
+absl::Status certMatchesKey(std::string_view cert_pem, std::string_view key_pem);
+
+// When a certificate is valid (X.509 times have one-second granularity).
+struct CertValidity {
+  absl::Time not_before;
+  absl::Time not_after;
+};
+absl::StatusOr<CertValidity> certValidity(std::string_view cert_pem);
 
 // SHA-256 over the DER encoding, lower-case hex (the value a join token pins).
 absl::StatusOr<std::string> certFingerprint(std::string_view cert_pem);

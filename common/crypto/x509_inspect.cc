@@ -38,6 +38,46 @@ absl::StatusOr<std::string> certCommonName(std::string_view cert_pem) {
   return std::string(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
 }
 
+absl::StatusOr<std::string> csrCommonName(std::string_view csr_pem) {
+  ERR_clear_error();
+  auto bio = readBio(csr_pem);
+  if (!bio.ok()) return bio.status();
+  ReqPtr req(PEM_read_bio_X509_REQ(bio->get(), nullptr, noPassphrase, nullptr));
+  if (!req) return sslError(absl::StatusCode::kInvalidArgument, "Failed to parse CSR");
+  X509_NAME* subject = X509_REQ_get_subject_name(req.get());
+  int idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (idx < 0) return absl::InvalidArgumentError("CSR subject has no common name");
+  unsigned char* utf8 = nullptr;
+  int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx)));
+  if (len < 0) return sslError(absl::StatusCode::kInvalidArgument, "Failed to decode CSR name");
+  OpensslStringPtr owned(utf8);
+  return std::string(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
+}
+
+absl::Status certMatchesKey(std::string_view cert_pem, std::string_view key_pem) {
+  ERR_clear_error();
+  auto cert = parseCert(cert_pem);
+  if (!cert.ok()) return cert.status();
+  auto key = parsePrivateKey(key_pem);
+  if (!key.ok()) return key.status();
+  if (X509_check_private_key(cert->get(), key->get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the private key is not the certificate's");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CertValidity> certValidity(std::string_view cert_pem) {
+  ERR_clear_error();
+  auto cert = parseCert(cert_pem);
+  if (!cert.ok()) return cert.status();
+  auto not_before = asn1TimeToAbsl(X509_get0_notBefore(cert->get()));
+  if (!not_before.ok()) return not_before.status();
+  auto not_after = asn1TimeToAbsl(X509_get0_notAfter(cert->get()));
+  if (!not_after.ok()) return not_after.status();
+  return CertValidity{*not_before, *not_after};
+}
+
 absl::Status verifyCertIssuedBy(std::string_view cert_pem, std::string_view ca_pem) {
   ERR_clear_error();
   auto cert = parseCert(cert_pem);

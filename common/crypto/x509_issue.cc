@@ -38,16 +38,23 @@ absl::Status setRandomSerial(X509* cert) {
   return absl::OkStatus();
 }
 
-absl::Status setValidity(X509* cert, absl::Duration validity) {
+// `cap`: the latest notAfter allowed (the issuing CA's own), or 0 for none.
+absl::Status setValidity(X509* cert, absl::Duration validity, std::time_t cap = 0) {
   if (validity <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("Certificate validity must be positive");
   }
-  // Back-dated so that a peer whose clock is a little behind still accepts a fresh certificate.
+  // Back-dated so that a peer whose clock is a little behind still accepts a fresh certificate:
+  // five minutes, or a tenth of a short validity, so that the share of a certificate's lifetime
+  // that lies in the past (which renewal decisions count) stays small.
   absl::Time now = absl::Now();
   // RFC 5280 4.1.2.5: 99991231235959Z means "no well-defined expiration"; nothing later encodes.
   constexpr std::time_t kMaxTime = 253402300799;
-  std::time_t not_before = absl::ToTimeT(now - absl::Minutes(5));
+  std::time_t not_before = absl::ToTimeT(now - std::min(absl::Minutes(5), validity / 10));
   std::time_t not_after = std::min(absl::ToTimeT(now + validity), kMaxTime);
+  if (cap > 0) not_after = std::min(not_after, cap);
+  if (not_after <= absl::ToTimeT(now)) {
+    return absl::FailedPreconditionError("the CA has expired: it can issue no certificate");
+  }
   if (ASN1_TIME_set(X509_getm_notBefore(cert), not_before) == nullptr ||
       ASN1_TIME_set(X509_getm_notAfter(cert), not_after) == nullptr) {
     return sslError(absl::StatusCode::kInternal, "Failed to set certificate validity");
@@ -161,7 +168,11 @@ absl::StatusOr<std::string> issueForKey(const CertificateAuthority& ca, EVP_PKEY
     return sslError(absl::StatusCode::kInternal, "Failed to set certificate version");
   }
   if (auto s = setRandomSerial(cert.get()); !s.ok()) return s;
-  if (auto s = setValidity(cert.get(), profile.validity); !s.ok()) return s;
+  auto ca_not_after = asn1TimeToAbsl(X509_get0_notAfter(ca_cert->get()));
+  if (!ca_not_after.ok()) return ca_not_after.status();
+  if (auto s = setValidity(cert.get(), profile.validity, absl::ToTimeT(*ca_not_after)); !s.ok()) {
+    return s;
+  }
   if (auto s = setSubjectCn(X509_get_subject_name(cert.get()), profile.common_name); !s.ok()) {
     return s;
   }

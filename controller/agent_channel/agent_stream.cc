@@ -33,8 +33,17 @@ grpc::Status AgentChannelService::Connect(grpc::ServerContext* ctx, AgentStream*
   Registry& registry = ctx_.registry();
   auto host = registry.findHost(host_id);
   if (!host.ok()) return toGrpc(absl::PermissionDeniedError("host is not enrolled"));
-  if (host->cert_fingerprint != id->fingerprint) {
+  if (!host->holdsCertificate(id->fingerprint)) {
     return toGrpc(absl::PermissionDeniedError("certificate was replaced or revoked"));
+  }
+  // The first connection with a renewed certificate retires the one it replaced; a host
+  // enrolled before expiries were kept gets its expiry recorded.
+  if (id->fingerprint == host->cert_fingerprint &&
+      (!host->prev_cert_fingerprint.empty() || host->cert_not_after_ms == 0)) {
+    if (auto s = registry.noteHostCertificate(host_id, id->fingerprint, certNotAfterMs(*id));
+        !s.ok()) {
+      logWarning("host %s: cannot record its certificate: %s", host_id, s.message());
+    }
   }
   v1::AgentMessage first;
   if (!stream->Read(&first) || !first.has_hello() || first.hello().host_id() != host_id) {

@@ -49,13 +49,16 @@ absl::Status AgentChannelService::enroll(const v1::EnrollRequest& req, v1::Enrol
   crypto::CertProfile profile;
   profile.common_name = "agent:" + req.host_id();
   profile.client = true;
+  profile.validity = ctx_.lifetimes.agent;
   WARDEN_ASSIGN_OR_RETURN(std::string cert, crypto::signCsr(keys.ca, req.csr_pem(), profile));
   WARDEN_ASSIGN_OR_RETURN(std::string fp, crypto::certFingerprint(cert));
+  WARDEN_ASSIGN_OR_RETURN(crypto::CertValidity validity, crypto::certValidity(cert));
   HostRecord host;
   host.host_id = req.host_id();
   host.cert_fingerprint = fp;
   host.receipt_public_key = req.receipt_public_key();
   host.enrolled_ms = nowUnixMs();
+  host.cert_not_after_ms = absl::ToUnixMillis(validity.not_after);
   // consumeToken let an existing host id through only with a token bound to it: that is a
   // deliberate re-enrollment (a reinstalled host), which replaces the old identity.
   std::unique_lock<std::shared_mutex> identity(ctx_.identity_mu);

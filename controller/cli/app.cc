@@ -15,6 +15,7 @@
 #include "controller/cli/host_actions.h"
 #include "controller/cli/hosts.h"
 #include "controller/cli/operators.h"
+#include "controller/cli/profile_renewal.h"
 #include "controller/cli/tokens.h"
 
 namespace warden::cli {
@@ -42,7 +43,11 @@ int runCli(int argc, char** argv) {
   token_create->add_option("--host-id", token_host, "Only this host id may enroll with it");
   token_create->add_flag("--json", g.json, "JSON output");
 
-  auto* hosts_cmd = app.add_subcommand("hosts", "List enrolled hosts, connection and containment");
+  auto* hosts_cmd = app.add_subcommand(
+      "hosts",
+      "List enrolled hosts, connection and containment; warns (stderr, and 'warnings' in --json) "
+      "of a host certificate expiring within 30 days and of the CA or the controller's "
+      "certificate expiring within 60");
   hosts_cmd->add_flag("--json", g.json, "JSON output");
 
   SubmitArgs sa;
@@ -107,6 +112,13 @@ int runCli(int argc, char** argv) {
   op_revoke->add_option("NAME", op_name, "Operator name")->required();
   op_revoke->add_option("--reason", op_reason, "Why (recorded in the log)");
   op_revoke->add_flag("--json", g.json, "JSON output");
+  auto* op_renew = op_cmd->add_subcommand(
+      "renew",
+      "Renew this profile's own certificate now: a new TLS key, certified over the channel and "
+      "logged; the profile file is rewritten in place with its mode. Every other command does "
+      "this by itself (with a note on stderr) once a third of the certificate's lifetime, or 30 "
+      "days, is left.");
+  op_renew->add_flag("--json", g.json, "JSON output");
 
   std::string one_host;
   auto* sessions = app.add_subcommand("sessions", "List the host's login sessions");
@@ -317,6 +329,7 @@ int runCli(int argc, char** argv) {
   if (*blocks_cmd) return listBlocks(g);
   if (*op_add) return operatorAdd(g, op_name, op_role, op_out);
   if (*op_revoke) return operatorRevoke(g, op_name, op_reason);
+  if (*op_renew) return operatorRenew(g);
   if (*sessions) return sessionsCmd(g, one_host);
   if (*image) return imageCmd(g, one_host, ia);
   if (*collect) return collectCmd(g, one_host, ca);

@@ -11,6 +11,7 @@
 #include "common/crypto/hash.h"
 #include "common/net.h"
 #include "controller/cli/exit_codes.h"
+#include "controller/cli/profile_renewal.h"
 
 namespace warden::cli {
 
@@ -25,17 +26,21 @@ absl::StatusOr<Client> Client::connect(const Globals& g) {
   }
   auto profile = loadProfile(path);
   if (!profile.ok()) return profile.status();
+  return connectWith(*std::move(profile), path);
+}
+
+absl::StatusOr<Client> Client::connectWith(OperatorProfile profile, const std::string& path) {
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = profile->ca_pem;
-  ssl.pem_private_key = profile->key_pem;
-  ssl.pem_cert_chain = profile->cert_pem;
+  ssl.pem_root_certs = profile.ca_pem;
+  ssl.pem_private_key = profile.key_pem;
+  ssl.pem_cert_chain = profile.cert_pem;
   grpc::ChannelArguments args;
   // The controller's certificate always names "warden-controller", whatever address
   // operators use to reach it.
   args.SetSslTargetNameOverride("warden-controller");
   args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(profile->controller, grpc::SslCredentials(ssl), args);
-  return Client{std::move(*profile), v1::Operator::NewStub(channel)};
+  auto channel = grpc::CreateCustomChannel(profile.controller, grpc::SslCredentials(ssl), args);
+  return Client{std::move(profile), v1::Operator::NewStub(channel), path};
 }
 
 std::unique_ptr<grpc::ClientContext> Client::context(absl::Duration timeout) const {
@@ -130,6 +135,7 @@ int withClient(const Globals& g, const std::function<int(Client&)>& fn) {
                ? kExitBadInput
                : kExitFailed;
   }
+  renewProfileIfDue(*c);
   // The process ends right after the command; tearing the channel down first (joining gRPC's
   // threads, freeing the TLS context) would only add to every command's latency.
   Client* kept = new Client(std::move(*c));

@@ -33,6 +33,8 @@ class Client {
   // The profile from --profile, else $WARDEN_PROFILE. The channel connects lazily, on the
   // first call.
   static absl::StatusOr<Client> connect(const Globals& g);
+  // A client for `profile`, read from `path`.
+  static absl::StatusOr<Client> connectWith(OperatorProfile profile, const std::string& path);
 
   // A unary method of the operator API, e.g. &v1::Operator::Stub::ListHosts.
   template <typename Req, typename Resp>
@@ -50,6 +52,7 @@ class Client {
 
   OperatorProfile profile;
   std::unique_ptr<v1::Operator::Stub> stub;
+  std::string profile_path;  // the file `profile` was read from
 };
 
 // The exit code an RPC's status means (exit_codes.h).
@@ -84,7 +87,8 @@ bool attachOperatorChange(const Client& c, const OperatorChange& change, const s
   return true;
 }
 
-// Connects and runs `fn`; a profile that cannot be used is bad input (2).
+// Connects and runs `fn`; a profile that cannot be used is bad input (2). A profile whose
+// certificate is due for renewal is renewed first (profile_renewal.h), with a note on stderr.
 int withClient(const Globals& g, const std::function<int(Client&)>& fn);
 
 // Signs `req` and submits it, giving up after `timeout`: kExitOk with `resp` filled in, or the exit

@@ -1,14 +1,11 @@
-// Durations as operators type them (--ttl, --timeout, isolate --for).
+// Durations as operators type them (--ttl, --timeout, isolate --for): common/duration.h, which
+// the controller's flags share.
 #pragma once
 
-#include <string>
-
-#include "absl/status/statusor.h"
-#include "absl/time/time.h"
+#include "common/duration.h"
 
 namespace warden::cli {
 
-// "90s", "15m", "24h", "7d", "1h30m".
-absl::StatusOr<absl::Duration> parseDuration(const std::string& text);
+using ::warden::parseDuration;
 
 }  // namespace warden::cli

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
+#include <type_traits>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -42,29 +44,37 @@ grpc::Status forEachPage(Req req, Fetch&& fetch, Page&& page) {
 }
 
 // How a list verb shows its items without --json: the table's header (printed before the first
-// row), a row per item, and what to say when there is none (null: the header alone).
+// row), a row per item, what to say when there is none (null: the header alone), and what to
+// print under the table (null: nothing).
 template <typename Item>
 struct ListTable {
-  void (*header)();
-  void (*row)(const Item&);
-  void (*none)() = nullptr;
+  std::function<void()> header;
+  std::function<void(const Item&)> row;
+  std::function<void()> none = nullptr;
+  std::function<void()> footer = nullptr;
 };
 
 // A list verb: every item of the list `req` asks for, as `table` shows it, or with --json as one
 // document {"KEY": [...]} (`key`: the response's repeated field, whose items `items` returns).
-// Each call gives up after `timeout`. `limit` > 0: no more than that many items. kExitOk, or the
-// failed call's exit code; a list
-// that failed part-way leaves its JSON document unterminated (it must not pass for the whole
-// list).
+// Each call gives up after `timeout`. `limit` > 0: no more than that many items. `first_page`
+// (when set) sees the first page before its items are shown: for what a response says besides
+// its list (a warning, fields for the --json document's trailer). kExitOk, or the failed call's
+// exit code; a list that failed part-way leaves its JSON document unterminated (it must not pass
+// for the whole list).
 template <typename Req, typename Resp, typename Items, typename Item>
 int showList(const Globals& g, Client::Rpc<Req, Resp> rpc, const Req& req, absl::Duration timeout,
              const char* key, Items (Resp::*items)() const, const ListTable<Item>& table,
-             std::uint64_t limit = 0) {
+             std::uint64_t limit = 0,
+             const std::type_identity_t<std::function<void(const Resp&, JsonListWriter&)>>&
+                 first_page = nullptr) {
   return withClient(g, [&](Client& c) {
     JsonListWriter json(key);
     std::uint64_t shown = 0;
+    bool first = true;
     auto fetch = [&](const Req& r, Resp* resp) { return c.call(rpc, r, resp, timeout); };
     grpc::Status s = forEachPage<Req, Resp>(req, fetch, [&](const Resp& page) {
+      if (first && first_page) first_page(page, json);
+      first = false;
       for (const Item& item : (page.*items)()) {
         if (limit > 0 && shown == limit) return false;
         if (g.json) {
@@ -80,8 +90,9 @@ int showList(const Globals& g, Client::Rpc<Req, Resp> rpc, const Req& req, absl:
     if (!s.ok()) return reportRpcError(s);
     if (g.json) {
       json.finish();
-    } else if (shown == 0) {
-      (table.none != nullptr ? table.none : table.header)();
+    } else {
+      if (shown == 0) (table.none ? table.none : table.header)();
+      if (table.footer) table.footer();
     }
     return kExitOk;
   });

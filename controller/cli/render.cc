@@ -121,12 +121,23 @@ void JsonListWriter::add(const google::protobuf::Message& item) {
   ++items_;
 }
 
+void JsonListWriter::trailer(const google::protobuf::Message& top) {
+  // protobuf's document "{\n FIELDS\n}\n": its fields' lines, each a level in already.
+  std::string text = toJson(top);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const std::size_t open = text.find('\n');
+  const std::size_t close = text.rfind('\n');
+  trailer_ = open == std::string::npos || close <= open
+                 ? ""
+                 : ",\n" + text.substr(open + 1, close - open - 1);
+}
+
 void JsonListWriter::finish() {
   // protobuf ends a document with a line break, and printMessageJson() adds one.
   if (items_ == 0) {
-    std::fprintf(out_, "{\n \"%s\": []\n}\n\n", key_.c_str());
+    std::fprintf(out_, "{\n \"%s\": []%s\n}\n\n", key_.c_str(), trailer_.c_str());
   } else {
-    std::fputs("\n ]\n}\n\n", out_);
+    std::fprintf(out_, "\n ]%s\n}\n\n", trailer_.c_str());
   }
   std::fflush(out_);
 }
@@ -161,6 +172,18 @@ void printHostRow(const v1::Host& h) {
 
 void printNoHosts() {
   std::printf("No hosts enrolled. Create a join token with 'warden token create'.\n");
+}
+
+void printHostCertificateNotes(const std::vector<std::pair<std::string, std::string>>& notes) {
+  // Certificates expiring within 30 days (or expired): a note per host under the table.
+  if (!notes.empty()) std::printf("\nCertificates:\n");
+  for (const auto& [host, note] : notes) {
+    std::printf("  %-20s %s\n", printable(host).c_str(), printable(note).c_str());
+  }
+}
+
+void printCertificateWarnings(const v1::ListHostsResponse& resp) {
+  for (const auto& w : resp.warnings()) printError("warning: " + w.message());
 }
 
 namespace {

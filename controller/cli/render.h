@@ -61,6 +61,9 @@ class JsonListWriter {
   explicit JsonListWriter(std::string key, std::FILE* out = stdout)
       : key_(std::move(key)), out_(out) {}
   void add(const google::protobuf::Message& item);
+  // The fields of `top` that are set, written after the list as protobuf's printer writes
+  // them (the rest of a response besides its list, e.g. `warden hosts`' certificate warnings).
+  void trailer(const google::protobuf::Message& top);
   // Ends the document (an empty list: "KEY": []).
   void finish();
 
@@ -68,6 +71,7 @@ class JsonListWriter {
   const std::string key_;
   std::FILE* const out_;
   std::size_t items_ = 0;
+  std::string trailer_;  // ",\n FIELD: ..." lines, or ""
 };
 
 // jsonLine(j) of an object, except that each element of its array `rows_key` stands on a line
@@ -81,6 +85,11 @@ std::string jsonRows(const Json& j, std::string_view rows_key);
 void printHostsHeader();
 void printHostRow(const v1::Host& h);
 void printNoHosts();
+// The notes under the hosts table: each host whose certificate expires within 30 days (or has
+// expired), with what was said of it.
+void printHostCertificateNotes(const std::vector<std::pair<std::string, std::string>>& notes);
+// The CA's and the controller's certificates expiring soon, on stderr ("warden: warning: ...").
+void printCertificateWarnings(const v1::ListHostsResponse& resp);
 // One line per host the request went to: the outcome, or where the action stands.
 void printSubmitted(const std::string& kind, const v1::SubmitResponse& resp);
 void printBlocks(const v1::ListBlocksResponse& resp);

@@ -146,7 +146,7 @@ absl::StatusOr<EvidenceIntake::Upload> EvidenceIntake::uploadingAction(
   if (!agent) return absl::PermissionDeniedError("only agents upload evidence");
   Upload up;
   WARDEN_ASSIGN_OR_RETURN(up.host, ctx_.registry().findHost(*agent));
-  if (up.host.cert_fingerprint != id.fingerprint) {
+  if (!up.host.holdsCertificate(id.fingerprint)) {
     return absl::PermissionDeniedError("certificate was replaced or revoked");
   }
   auto action = ctx_.registry().findAction(command_id);

@@ -3,14 +3,17 @@
 #include "common/command.h"
 #include "controller/operator_api/operator_service.h"
 #include "controller/paging.h"
+#include "controller/renewal/expiry_warnings.h"
 #include "controller/rpc_status.h"
 
 namespace warden {
 
-v1::Host OperatorService::hostView(const HostRecord& h) {
+v1::Host OperatorService::hostView(const HostRecord& h, absl::Time now) {
   v1::Host out;
   out.set_host_id(h.host_id);
   out.set_connected(ctx_.sessions.find(h.host_id) != nullptr);
+  out.set_cert_not_after_unix_ms(h.cert_not_after_ms);
+  out.set_cert_warning(hostCertificateWarning(h.cert_not_after_ms, out.connected(), now));
   out.set_last_seen_unix_ms(h.last_seen_ms);
   out.set_enrolled_unix_ms(h.enrolled_ms);
   *out.mutable_facts() = h.facts;
@@ -42,12 +45,24 @@ grpc::Status OperatorService::ListHosts(grpc::ServerContext* ctx, const v1::List
   const int size = servedPageSize(req->page_size());
   auto page = ctx_.registry().listHostsPage(after->has_value() ? (*after)->name : "", size);
   if (!page.ok()) return toGrpc(page.status());
+  // The CA's and the controller's own certificates, on every page.
+  const absl::Time now = absl::Now();
+  const ServerCertificate& served = *ctx_.server_certificate;
+  resp->set_ca_not_after_unix_ms(absl::ToUnixMillis(served.caValidity().not_after));
+  resp->set_controller_cert_not_after_unix_ms(absl::ToUnixMillis(served.validity().not_after));
+  for (const ExpiryWarning& w :
+       controllerExpiryWarnings(served.caValidity(), served.validity(), now)) {
+    auto* out = resp->add_warnings();
+    out->set_subject(w.subject);
+    out->set_not_after_unix_ms(absl::ToUnixMillis(w.not_after));
+    out->set_message(w.message);
+  }
   // The registry counted stored bytes; the page is held to what it sends (events too).
   PageBudget budget(size);
   bool more = page->more;
   std::string last;
   for (const HostRecord& h : page->rows) {
-    v1::Host host = hostView(h);
+    v1::Host host = hostView(h, now);
     if (!budget.take(repeatedFieldBytes(host.ByteSizeLong()))) {
       more = true;
       break;

@@ -7,6 +7,7 @@
 //   operators.cc    AddOperator, RevokeOperator
 //   audit_log.cc    ReadLog, GetCheckpoint, ProveEntry
 //   evidence.cc     ListEvidence, ShowEvidence, GetEvidence, VerifyEvidence
+//   renewal.cc      GetRenewalChallenge, RenewCertificate (the caller's own certificate)
 #pragma once
 
 #include <map>
@@ -16,6 +17,7 @@
 #include "controller/context.h"
 #include "controller/dispatch/dispatcher.h"
 #include "controller/dispatch/request_policy.h"
+#include "controller/renewal/certificate_issuer.h"
 #include "warden/v1/operator.grpc.pb.h"
 
 namespace warden {
@@ -23,8 +25,8 @@ namespace warden {
 class OperatorService final : public v1::Operator::Service {
  public:
   OperatorService(ControllerContext& ctx, Authorizer& authz, RequestPolicy& policy,
-                  Dispatcher& dispatcher)
-      : ctx_(ctx), authz_(authz), policy_(policy), dispatcher_(dispatcher) {}
+                  Dispatcher& dispatcher, CertificateIssuer& issuer)
+      : ctx_(ctx), authz_(authz), policy_(policy), dispatcher_(dispatcher), issuer_(issuer) {}
 
   grpc::Status CreateToken(grpc::ServerContext* ctx, const v1::CreateTokenRequest* req,
                            v1::CreateTokenResponse* resp) override;
@@ -56,13 +58,17 @@ class OperatorService final : public v1::Operator::Service {
                            grpc::ServerWriter<v1::EvidenceData>* writer) override;
   grpc::Status VerifyEvidence(grpc::ServerContext* ctx, const v1::ShowEvidenceRequest* req,
                               v1::VerifyEvidenceResponse* resp) override;
+  grpc::Status GetRenewalChallenge(grpc::ServerContext* ctx, const v1::RenewalChallengeRequest* req,
+                                   v1::RenewalChallenge* resp) override;
+  grpc::Status RenewCertificate(grpc::ServerContext* ctx, const v1::RenewCertificateRequest* req,
+                                v1::RenewCertificateResponse* resp) override;
 
  private:
   // An action as operators see it (actions.cc).
   static v1::Action actionView(const ActionRecord& a);
   // A host as operators see it: the registry's record, its session, health and latest events
   // (hosts.cc).
-  v1::Host hostView(const HostRecord& h);
+  v1::Host hostView(const HostRecord& h, absl::Time now);
   // containment.cc: refused before dispatch, a plan that needs its host connected now and whose
   // host is not (DispatchPlan::needs_connected_host).
   absl::Status refuseOffline(const DispatchPlan& plan) const;
@@ -82,6 +88,7 @@ class OperatorService final : public v1::Operator::Service {
   Authorizer& authz_;
   RequestPolicy& policy_;
   Dispatcher& dispatcher_;
+  CertificateIssuer& issuer_;
 };
 
 }  // namespace warden

@@ -120,15 +120,18 @@ absl::Status OperatorService::addOperator(const OperatorRecord& op,
   crypto::CertProfile profile;
   profile.common_name = "operator:" + req.name();
   profile.client = true;
+  profile.validity = ctx_.lifetimes.operator_cert;
   WARDEN_ASSIGN_OR_RETURN(std::string cert, crypto::signCsr(ctx_.keys.ca, req.csr_pem(), profile));
   WARDEN_ASSIGN_OR_RETURN(std::string fp, crypto::certFingerprint(cert));
+  WARDEN_ASSIGN_OR_RETURN(crypto::CertValidity validity, crypto::certValidity(cert));
   LogEntry e =
       operatorChangeEntry(op.name, signed_request.id, req.request(), req.request_signature());
   e.detail = absl::StrFormat("operator %s (%s) added by %s; certificate %s", req.name(), req.role(),
                              op.name, fp.substr(0, 16));
   WARDEN_RETURN_IF_ERROR(ctx_.log->appendEntry(e).status());
   WARDEN_RETURN_IF_ERROR(
-      registry.addOperator(OperatorRecord{req.name(), req.role(), fp, req.signing_public_key()}));
+      registry.addOperator(OperatorRecord{req.name(), req.role(), fp, req.signing_public_key(), "",
+                                          absl::ToUnixMillis(validity.not_after)}));
   logInfo("operator %s added operator %s with role %s", op.name, req.name(), req.role());
   resp->set_certificate_pem(cert);
   resp->set_ca_pem(ctx_.keys.ca.cert_pem);

@@ -66,6 +66,12 @@ def log_entry(kind="refusal", actor="controller", body=b"", sig=b"", detail="why
                   s("r-1"), s(body), s(sig), s(detail))
 
 
+def cert_renewal(subject="agent:host-1", proof="certificate", challenge=b"\x42" * 16,
+                 csr_sha256=hashlib.sha256(b"csr").digest(), issued=1764600000000):
+    return record("renewal", u64(1), s(subject), s(proof), s(challenge), s(csr_sha256),
+                  i64(issued))
+
+
 def key_record(purpose="log", subject="controller", role="", public_key=b""):
     return record("key", u64(1), s(purpose), s(subject), s(role), s(public_key), s(""))
 
@@ -251,6 +257,13 @@ def main():
     write("common_key_record", "agent", key_record("agent", "host-1", "", PUB))
     write("common_key_record", "operator", key_record("operator", "alice", "admin", PUB))
 
+    write("common_cert_renewal", "agent", cert_renewal())
+    write("common_cert_renewal", "expired_agent", cert_renewal(proof="enrolled-key"))
+    write("common_cert_renewal", "operator", cert_renewal("operator:alice"))
+    write("common_cert_renewal", "controller", cert_renewal("controller", "ca-key", b"", b""))
+    write("common_cert_renewal", "short_challenge", cert_renewal(challenge=b"\x01"))
+    write("common_cert_renewal", "torn", cert_renewal()[:-3])
+
     write("common_request", "isolate", request(allow=["198.18.0.0/24:22"]))
     write("common_request", "all_hosts", request("block", (), 1, addresses=["203.0.113.0/24"]))
     write("common_request", "add_operator", request("add-operator", (), 0, args=[
@@ -267,6 +280,9 @@ def main():
         write(t, "n%02d" % i, text)
     # Found by the fuzzer: a bracket in the host printed as text that did not parse back.
     write(t, "crash-bracket-host", b"[[0\x1a0\x1a\x1a/r]:81")
+    # Found by the CI campaign: a bracketed host that is not IPv6 printed as text that did not
+    # parse back.
+    write(t, "bracketed_host_not_ipv6", b'[[ffe8\x01\x00\x00\x00\x00\x00\x00\x0eE]:1')
 
     root1 = hashlib.sha256(b"").digest()
     cp0 = checkpoint(0, root1)
@@ -283,6 +299,8 @@ def main():
     write(t, "vkey", vkey())
     write(t, "blank_lines", sign_note("a\n\nb\n"))
     write(t, "text_only", "hello\n")
+    # Found by a campaign: a verifier key whose hash is upper-case hex (Go's note package takes it).
+    write(t, "vkey_upper_case_hash", b'fuzz.example/log+18ad62Be+AQOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4')
 
     # A whole, valid export: the log key, the command key, a checkpoint over both.
     e0 = log_entry("key", "controller", key_record(public_key=vkey().encode()), b"", "")

@@ -25,7 +25,8 @@ std::string wardenBinary(const std::string& name) {
 }
 
 absl::StatusOr<std::unique_ptr<WardenDeployment>> WardenDeployment::create(
-    const std::string& label, const std::map<std::string, int>& hosts) {
+    const std::string& label, const std::map<std::string, int>& hosts,
+    const std::vector<std::string>& init_args, const std::vector<std::string>& serve_args) {
   std::unique_ptr<WardenDeployment> d(new WardenDeployment());
   WARDEN_ASSIGN_OR_RETURN(d->fleet_, TestFleet::create(label));
   WARDEN_ASSIGN_OR_RETURN(d->controller_host_, d->fleet_->addHost("controller", kControllerIndex));
@@ -34,14 +35,18 @@ absl::StatusOr<std::unique_ptr<WardenDeployment>> WardenDeployment::create(
   }
   d->data_dir_ = d->controller_host_->dir() + "/controller";
   d->profile_ = d->data_dir_ + "/admin.profile";
-  WARDEN_ASSIGN_OR_RETURN(
-      RunResult init,
-      d->controller_host_->exec({wardenBinary("warden-controller"), "init", "--data-dir",
-                                 d->data_dir_, "--listen", d->controllerAddress()}));
-  if (init.exit_code != 0) {
-    return absl::InternalError(absl::StrFormat("controller init failed: %s", init.err));
+  std::vector<std::string> init = {wardenBinary("warden-controller"),
+                                   "init",
+                                   "--data-dir",
+                                   d->data_dir_,
+                                   "--listen",
+                                   d->controllerAddress()};
+  init.insert(init.end(), init_args.begin(), init_args.end());
+  WARDEN_ASSIGN_OR_RETURN(RunResult inited, d->controller_host_->exec(init));
+  if (inited.exit_code != 0) {
+    return absl::InternalError(absl::StrFormat("controller init failed: %s", inited.err));
   }
-  WARDEN_RETURN_IF_ERROR(d->startController());
+  WARDEN_RETURN_IF_ERROR(d->startController({}, serve_args));
   return d;
 }
 

@@ -29,10 +29,13 @@ struct LiftImmutable {
 
 class WardenDeployment {
  public:
-  // Makes the fleet (controller host plus `hosts`: name -> index), initialises and starts the
-  // controller and waits until it accepts connections.
+  // Makes the fleet (controller host plus `hosts`: name -> index), initialises (`init_args`
+  // added to `warden-controller init`'s) and starts the controller (`serve_args` added to
+  // `serve`'s) and waits until it accepts connections.
   static absl::StatusOr<std::unique_ptr<WardenDeployment>> create(
-      const std::string& label, const std::map<std::string, int>& hosts);
+      const std::string& label, const std::map<std::string, int>& hosts,
+      const std::vector<std::string>& init_args = {},
+      const std::vector<std::string>& serve_args = {});
   ~WardenDeployment();
 
   TestFleet& fleet() { return *fleet_; }

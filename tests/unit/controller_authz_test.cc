@@ -40,8 +40,8 @@ TEST(RoleTableTest, UnknownRolesAndRpcsAreRefused) {
 }
 
 TEST(IdentityTest, AgentHostIdComesFromAnAgentCertificateOnly) {
-  EXPECT_EQ(agentHostId(PeerIdentity{"agent:host-42", "fp"}), "host-42");
-  EXPECT_EQ(agentHostId(PeerIdentity{"operator:alice", "fp"}), std::nullopt);
+  EXPECT_EQ(agentHostId(PeerIdentity{"agent:host-42", "fp", ""}), "host-42");
+  EXPECT_EQ(agentHostId(PeerIdentity{"operator:alice", "fp", ""}), std::nullopt);
   EXPECT_TRUE(validHostId("host-42"));
   EXPECT_FALSE(validHostId("-host"));
   EXPECT_FALSE(validHostId(std::string(64, 'a')));

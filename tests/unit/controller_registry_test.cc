@@ -29,7 +29,7 @@ TEST_F(RegistryTest, Meta) {
 }
 
 TEST_F(RegistryTest, Operators) {
-  const OperatorRecord op{"alice", "responder", "ab12", std::string("\0pub", 4)};
+  const OperatorRecord op{"alice", "responder", "ab12", std::string("\0pub", 4), "", 0};
   ASSERT_TRUE(reg_->addOperator(op).ok());
   auto found = reg_->findOperator("alice");
   ASSERT_TRUE(found.ok()) << found.status();
@@ -37,7 +37,7 @@ TEST_F(RegistryTest, Operators) {
   EXPECT_EQ(found->role, "responder");
   EXPECT_EQ(found->cert_fingerprint, "ab12");
   EXPECT_EQ(found->signing_public_key, op.signing_public_key);
-  auto dup = reg_->addOperator(OperatorRecord{"alice", "admin", "cd34", "k"});
+  auto dup = reg_->addOperator(OperatorRecord{"alice", "admin", "cd34", "k", "", 0});
   EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(reg_->findOperator("alice")->role, "responder") << "the duplicate changed nothing";
   EXPECT_EQ(reg_->findOperator("bob").status().code(), absl::StatusCode::kNotFound);

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <cerrno>
 #include <cstring>
 
@@ -29,8 +28,8 @@ absl::Status LineReader::open(const std::string& path) {
   chunk_ = kReadChunk;
   struct stat st {};
   if (::fstat(fd_.get(), &st) == 0 && S_ISREG(st.st_mode)) {
-    chunk_ = std::clamp<std::size_t>(static_cast<std::size_t>(st.st_size) + 1, kMinChunk,
-                                     kReadChunk);
+    chunk_ =
+        std::clamp<std::size_t>(static_cast<std::size_t>(st.st_size) + 1, kMinChunk, kReadChunk);
   }
   buf_.resize(chunk_);
   return absl::OkStatus();

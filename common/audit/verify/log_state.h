@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/audit/verify/fields_digest.h"
@@ -78,6 +79,9 @@ struct LogState {
   // Requests the controller would refuse, with the reason (rare: kept apart from RequestState).
   std::unordered_map<std::string, std::string> unparseable;
   FleetBlocks fleet;
+  // The challenges renewals were signed over: each is good for one renewal (a few a year per
+  // identity, so kept whole).
+  std::unordered_set<std::string> renewal_challenges;
   std::string scratch;  // digestFields' buffer
 };
 

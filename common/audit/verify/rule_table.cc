@@ -15,6 +15,7 @@ const EntryRule& requestRule();
 const EntryRule& dispatchRule();
 const EntryRule& receiptRule();
 const EntryRule& refusalOrEventRule();
+const EntryRule& renewalRule();
 
 namespace {
 
@@ -33,6 +34,7 @@ constexpr TableLine kRuleTable[] = {
     {entry_type::kReceipt, receiptRule},
     {entry_type::kRefusal, refusalOrEventRule},
     {entry_type::kEvent, refusalOrEventRule},
+    {entry_type::kRenewal, renewalRule},
 };
 
 class UnknownTypeRule final : public EntryRule {

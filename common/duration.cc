@@ -1,10 +1,10 @@
-#include "controller/cli/duration.h"
+#include "common/duration.h"
 
 #include <cstdlib>
 
 #include "absl/strings/str_format.h"
 
-namespace warden::cli {
+namespace warden {
 
 absl::StatusOr<absl::Duration> parseDuration(const std::string& text) {
   const auto invalid = [&] {
@@ -26,4 +26,4 @@ absl::StatusOr<absl::Duration> parseDuration(const std::string& text) {
   return d;
 }
 
-}  // namespace warden::cli
+}  // namespace warden
