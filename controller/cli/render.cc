@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -122,14 +123,26 @@ void JsonListWriter::add(const google::protobuf::Message& item) {
 }
 
 void JsonListWriter::trailer(const google::protobuf::Message& top) {
-  // protobuf's document "{\n FIELDS\n}\n": its fields' lines, each a level in already.
-  std::string text = toJson(top);
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  const std::size_t open = text.find('\n');
-  const std::size_t close = text.rfind('\n');
-  trailer_ = open == std::string::npos || close <= open
-                 ? ""
-                 : ",\n" + text.substr(open + 1, close - open - 1);
+  // protobuf's document "{\n FIELD,\n FIELD\n}\n", a field starting on a line of its own at
+  // one space (its value may run over more lines). All but the list itself and the page token,
+  // which protobuf prints even when empty.
+  std::vector<std::string> fields;
+  for (absl::string_view line : absl::StrSplit(toJson(top), '\n')) {
+    if (absl::StartsWith(line, " \"")) {
+      fields.emplace_back(line);
+    } else if (!fields.empty() && absl::StartsWith(line, " ")) {  // " ]", "  {", ...
+      absl::StrAppend(&fields.back(), "\n", line);
+    }
+  }
+  trailer_.clear();
+  for (std::string& f : fields) {
+    if (absl::StartsWith(f, absl::StrCat(" \"", key_, "\":")) ||
+        absl::StartsWith(f, " \"next_page_token\":")) {
+      continue;
+    }
+    if (!f.empty() && f.back() == ',') f.pop_back();
+    absl::StrAppend(&trailer_, ",\n", f);
+  }
 }
 
 void JsonListWriter::finish() {

@@ -77,6 +77,55 @@ TEST(JsonListWriter, TheDocumentParses) {
   EXPECT_FALSE(j->contains("next_page_token"));
 }
 
+// `warden hosts --json`: the fields a response has besides its list follow the list, as
+// protobuf prints them; the list is not repeated (empty) and the page token not written.
+TEST(JsonListWriter, TheTrailerCarriesTheOtherFieldsOnce) {
+  v1::ListHostsResponse resp;
+  v1::Host h;
+  h.set_host_id("host-42");
+  h.set_connected(true);
+  *resp.add_hosts() = h;
+  resp.set_next_page_token("t1");
+  resp.set_ca_not_after_unix_ms(1800000000000);
+  resp.set_controller_cert_not_after_unix_ms(1700000000000);
+  auto* w = resp.add_warnings();
+  w->set_subject("ca");
+  w->set_message("the CA expires in 12 days");
+  auto* w2 = resp.add_warnings();
+  w2->set_subject("controller");
+  w2->set_message("the controller's certificate expires in 3 days");
+  char* buf = nullptr;
+  std::size_t size = 0;
+  std::FILE* f = open_memstream(&buf, &size);
+  {
+    JsonListWriter writer("hosts", f);
+    for (const auto& host : resp.hosts()) writer.add(host);
+    v1::ListHostsResponse top = resp;
+    top.clear_hosts();
+    top.clear_next_page_token();
+    writer.trailer(top);
+    writer.finish();
+  }
+  std::fclose(f);
+  const std::string doc(buf, size);
+  std::free(buf);
+  auto j = parseJson(doc, "hosts");
+  ASSERT_TRUE(j.ok()) << j.status() << doc;
+  ASSERT_EQ((*j)["hosts"].size(), 1u) << doc;
+  EXPECT_EQ((*j)["hosts"][0]["host_id"], "host-42");
+  EXPECT_EQ((*j)["ca_not_after_unix_ms"], "1800000000000");
+  ASSERT_EQ((*j)["warnings"].size(), 2u) << doc;
+  EXPECT_EQ((*j)["warnings"][1]["subject"], "controller");
+  EXPECT_FALSE(j->contains("next_page_token")) << doc;
+  // The same document as protobuf's for the whole answer, but for the page token.
+  v1::ListHostsResponse whole = resp;
+  whole.clear_next_page_token();
+  auto expected = parseJson(toJson(whole), "whole");
+  ASSERT_TRUE(expected.ok());
+  expected->erase("next_page_token");
+  EXPECT_EQ(*j, *expected) << doc;
+}
+
 // A controller that serves `items` `per_page` at a time, tokens "t1", "t2", ...
 struct FakeList {
   explicit FakeList(std::vector<std::string> v) : items(std::move(v)) {}
