@@ -51,21 +51,13 @@ TEST(TriageSandboxTest, ConfinedCollectorBringsBackThePlantedEvidence) {
   TempDir root, work;
   plantHost(root.path());
   // A listening socket of this process: the collector, another uid, must see who holds it.
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(listener, 1), 0);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::string local = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  LoopbackListener listener;
+  const std::string local = listener.local();
   const std::string bundle = work.file("bundle.tar.zst");
   const absl::Time start = absl::Now();
   auto result =
       writeTriageBundleSandboxed(bundle, scratchOptions(root.path()), sandboxFor(root.path()));
-  ::close(listener);
+  listener.close();
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("sandboxed bundle: %zu members, %llu bytes of content, in %s\n",
               result->members.size(), static_cast<unsigned long long>(result->content_bytes),

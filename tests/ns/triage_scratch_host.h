@@ -5,6 +5,8 @@
 #pragma once
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utmp.h>
@@ -100,6 +102,38 @@ inline void plantHost(const std::string& root) {
   ASSERT_EQ(::pwrite(fd, &ll, sizeof(ll), 1002 * sizeof(ll)), static_cast<ssize_t>(sizeof(ll)));
   ::close(fd);
 }
+
+// A TCP socket of this process listening on loopback (a port the kernel picks), for the live
+// socket table to show with this process as its holder; closed with the object.
+class LoopbackListener {
+ public:
+  LoopbackListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(fd_, 1) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback: " << std::strerror(errno);
+      return;
+    }
+    local_ = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  }
+  ~LoopbackListener() { close(); }
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  const std::string& local() const { return local_; }  // "127.0.0.1:PORT"
+
+ private:
+  int fd_ = -1;
+  std::string local_;
+};
 
 inline TriageOptions scratchOptions(const std::string& root) {
   TriageOptions o;

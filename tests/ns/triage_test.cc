@@ -36,16 +36,8 @@ TEST(TriageTest, PlantedEvidenceComesBackExactly) {
   TempDir root, work;
   plantHost(root.path());
   // A listening socket of this process: it must show up with this pid as its owner.
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(listener, 1), 0);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::string local = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  LoopbackListener listener;
+  const std::string local = listener.local();
 
   TriageOptions options = scratchOptions(root.path());
   options.include_journal = true;  // journalctl --root=SCRATCH: no journal there, still listed
@@ -53,7 +45,7 @@ TEST(TriageTest, PlantedEvidenceComesBackExactly) {
   const absl::Time start = absl::Now();
   auto result = writeTriageBundle(bundle, options);
   const absl::Duration took = absl::Now() - start;
-  ::close(listener);
+  listener.close();
   ASSERT_TRUE(result.ok()) << result.status();
   std::printf("bundle: %llu bytes of content, %llu bytes compressed, %zu members, %s\n",
               static_cast<unsigned long long>(result->content_bytes),

@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/os/linux/seccomp_filter.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -102,28 +103,12 @@ const std::vector<std::string>& agentDeniedSyscalls() {
 }
 
 absl::Status installAgentSyscallFilter() {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-  if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
-  struct Release {
-    scmp_filter_ctx c;
-    ~Release() { seccomp_release(c); }
-  } release{ctx};
-  // libseccomp sets no_new_privs when loading (SCMP_FLTATR_CTL_NNP, on by default); say so.
-  if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1) != 0) {
-    return absl::InternalError("seccomp: cannot require no_new_privs");
-  }
+  WARDEN_ASSIGN_OR_RETURN(SeccompFilter filter, SeccompFilter::create(SCMP_ACT_ALLOW));
   for (const std::string& name : agentDeniedSyscalls()) {
-    const int nr = seccomp_syscall_resolve_name(name.c_str());
-    if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
-    if (const int rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0); rc != 0) {
-      return absl::InternalError(
-          absl::StrCat("seccomp: cannot deny ", name, ": ", std::strerror(-rc)));
-    }
+    WARDEN_RETURN_IF_ERROR(filter.add(SCMP_ACT_NOTIFY, name));
   }
-  if (const int rc = seccomp_load(ctx); rc != 0) {
-    return absl::InternalError(
-        absl::StrCat("seccomp: loading the filter failed: ", std::strerror(-rc)));
-  }
+  WARDEN_RETURN_IF_ERROR(filter.load());
+  scmp_filter_ctx ctx = filter.context();
   const int fd = seccomp_notify_fd(ctx);
   if (fd < 0) return absl::InternalError("seccomp: no notification descriptor");
   // The descriptor outlives the context (seccomp_release does not close it). Close-on-exec:

@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/os/linux/seccomp_filter.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
@@ -78,59 +79,35 @@ absl::Status setLimits(const TriageLimits& limits) {
   return absl::OkStatus();
 }
 
-absl::Status allow(scmp_filter_ctx ctx, const std::string& name, unsigned count = 0,
-                   const scmp_arg_cmp* args = nullptr) {
-  const int nr = seccomp_syscall_resolve_name(name.c_str());
-  if (nr == __NR_SCMP_ERROR) return absl::OkStatus();  // not on this architecture
-  const int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, count, args);
-  if (rc != 0) {
-    return absl::InternalError(
-        absl::StrCat("seccomp: cannot allow ", name, ": ", std::strerror(-rc)));
-  }
-  return absl::OkStatus();
-}
-
 // The allowlist; the default is to kill the whole process.
 absl::Status installAllowlist() {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-  if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
-  struct Release {
-    scmp_filter_ctx c;
-    ~Release() { seccomp_release(c); }
-  } release{ctx};
-  if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1) != 0) {
-    return absl::InternalError("seccomp: cannot require no_new_privs");
-  }
+  WARDEN_ASSIGN_OR_RETURN(linux_os::SeccompFilter filter,
+                          linux_os::SeccompFilter::create(SCMP_ACT_KILL_PROCESS));
   for (const std::string& name : collectorAllowedSyscalls()) {
     if (name == "openat" || name == "open" || name == "mmap" || name == "mprotect" ||
         name == "prlimit64") {
       continue;  // below, with their arguments
     }
-    WARDEN_RETURN_IF_ERROR(allow(ctx, name));
+    WARDEN_RETURN_IF_ERROR(filter.add(SCMP_ACT_ALLOW, name));
   }
   // Opening for reading only: nothing written, created, truncated or appended to.
   // (glibc's __O_TMPFILE includes O_DIRECTORY; the kernel's own O_TMPFILE bit is this one.)
   constexpr scmp_datum_t kTmpfileBit = 020000000;
   constexpr scmp_datum_t kWriting = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | kTmpfileBit;
-  const scmp_arg_cmp open_flags = SCMP_A2(SCMP_CMP_MASKED_EQ, kWriting, 0);
-  WARDEN_RETURN_IF_ERROR(allow(ctx, "openat", 1, &open_flags));
-  const scmp_arg_cmp legacy_open_flags = SCMP_A1(SCMP_CMP_MASKED_EQ, kWriting, 0);
-  WARDEN_RETURN_IF_ERROR(allow(ctx, "open", 1, &legacy_open_flags));
+  WARDEN_RETURN_IF_ERROR(
+      filter.add(SCMP_ACT_ALLOW, "openat", {SCMP_A2(SCMP_CMP_MASKED_EQ, kWriting, 0)}));
+  WARDEN_RETURN_IF_ERROR(
+      filter.add(SCMP_ACT_ALLOW, "open", {SCMP_A1(SCMP_CMP_MASKED_EQ, kWriting, 0)}));
   // No new executable memory.
-  const scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
-  WARDEN_RETURN_IF_ERROR(allow(ctx, "mmap", 1, &no_exec));
-  WARDEN_RETURN_IF_ERROR(allow(ctx, "mprotect", 1, &no_exec));
-  // getrlimit only: no new limit.
-  const scmp_arg_cmp get_only = SCMP_A2(SCMP_CMP_EQ, 0);
-  WARDEN_RETURN_IF_ERROR(allow(ctx, "prlimit64", 1, &get_only));
-  if (const int rc = seccomp_load(ctx); rc != 0) {
-    return absl::InternalError(
-        absl::StrCat("seccomp: loading the collector's filter failed: ", std::strerror(-rc)));
+  for (const char* call : {"mmap", "mprotect"}) {
+    WARDEN_RETURN_IF_ERROR(
+        filter.add(SCMP_ACT_ALLOW, call, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}));
   }
-  return absl::OkStatus();
+  // getrlimit only: no new limit.
+  WARDEN_RETURN_IF_ERROR(filter.add(SCMP_ACT_ALLOW, "prlimit64", {SCMP_A2(SCMP_CMP_EQ, 0)}));
+  return filter.load();
 }
 
-// The kernel's Landlock ABI version, or 0 with the reason in `why`.
 int landlockAbi(std::string* why) {
   const long abi =
       ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
