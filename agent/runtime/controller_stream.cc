@@ -217,21 +217,28 @@ void Agent::heartbeatLoop() {
 }
 
 bool Agent::probeController() {
-  auto rnd = crypto::randomBytes(8);
-  const std::string nonce = rnd.ok() ? crypto::hex(*rnd) : std::to_string(nowUnixMs());
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    probe_nonce_ = nonce;
-    probe_acked_ = false;
+  // A probe the controller dropped (its per-stream rate limit) or an answer that got lost must
+  // not roll back an isolation: a new probe goes out each second until the window ends.
+  const absl::Time end = absl::Now() + options_.rollback_window;
+  for (;;) {
+    auto rnd = crypto::randomBytes(8);
+    const std::string nonce = rnd.ok() ? crypto::hex(*rnd) : std::to_string(nowUnixMs());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      probe_nonce_ = nonce;
+      probe_acked_ = false;
+    }
+    v1::AgentMessage m;
+    m.mutable_probe()->set_nonce(nonce);
+    if (!send(m)) return false;
+    const absl::Duration wait = std::min(absl::Seconds(1), end - absl::Now());
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(
+                           0, absl::ToInt64Milliseconds(wait))),
+                 [this] { return probe_acked_ || !connected_ || stopping_; });
+    if (probe_acked_) return true;
+    if (!connected_ || stopping_ || absl::Now() >= end) return false;
   }
-  v1::AgentMessage m;
-  m.mutable_probe()->set_nonce(nonce);
-  if (!send(m)) return false;
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(
-             lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.rollback_window)),
-             [this] { return probe_acked_ || !connected_ || stopping_; }) &&
-         probe_acked_;
 }
 
 bool Agent::waitForReceiptAck(const std::string& command_id, absl::Duration timeout) {

@@ -37,11 +37,13 @@ class TokenBucket {
   std::uint64_t dropped_ = 0;
 };
 
-// One agent stream's buckets. An agent probes once per containment change, sends events when
-// it notices something and heartbeats every few seconds: the rates leave room for bursts of
-// commands and tamper repairs, and nothing more.
+// One agent stream's buckets. An agent probes once per containment change (again each second
+// until answered), sends events when it notices something and heartbeats every few seconds:
+// the rates leave room for bursts of commands and tamper repairs, and nothing more. A probe's
+// answer is a few bytes and decides whether an isolation stands, so its bucket is the widest:
+// an operator isolating and releasing a host ten times a second must never see a rollback.
 struct PeerLimits {
-  TokenBucket probes{5, 20};
+  TokenBucket probes{20, 50};
   TokenBucket events{5, 50};
   TokenBucket heartbeats{5, 10};
   TokenBucket facts{1, 5};  // registry writes of the host's facts

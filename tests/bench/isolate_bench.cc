@@ -141,7 +141,9 @@ void BM_IsolateReleaseCycle(benchmark::State& state) {
     const std::int64_t t1 = Prober::now();
     if (!iso.ok() || iso->exit_code != 0) {
       ++failures;
-      state.SkipWithError("isolate failed");
+      const std::string why =
+          "isolate failed: " + (iso.ok() ? iso->out + iso->err : iso.status().ToString());
+      state.SkipWithError(why.c_str());
       break;
     }
     // Let late echoes of probes sent before the rules took hold arrive.
