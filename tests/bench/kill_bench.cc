@@ -6,6 +6,7 @@
 // from outside the host, that none of mallory's processes is left.
 #include <benchmark/benchmark.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,9 +34,16 @@ double percentile(std::vector<double> v, double q) {
   return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];
 }
 
+// "" when it cannot be read. With read(2), not an ifstream: a /proc file of a process that
+// exits meanwhile fails with ESRCH, and libstdc++'s filebuf throws on that.
 std::string readAll(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), {});
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
 }
 
 // Live processes with login uid 1002 in the PID namespace of `host` (read from outside).
