@@ -23,8 +23,10 @@ inline constexpr std::size_t kMaxReceiptBytes = 2 << 20;
 inline constexpr std::size_t kMaxResultDetailBytes = 1 << 20;
 // One string the host supplied inside a result: a command line, an executable path, a user name.
 inline constexpr std::size_t kMaxHostStringBytes = 1024;
-// The receipt's message and each other detail value.
-inline constexpr std::size_t kMaxReceiptTextBytes = 4096;
+// The receipt's message and each other detail value. Large enough for what the agent writes
+// itself: an isolate's "applied" is the whole ruleset (~6 KiB, more with many interfaces), which
+// an auditor recomputes installed_sha256 from.
+inline constexpr std::size_t kMaxReceiptTextBytes = 64 << 10;
 
 // Where the structured result travels (agent/actions/outcome.h kResultDetail).
 inline constexpr char kReceiptResultDetail[] = "result";
