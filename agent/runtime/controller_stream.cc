@@ -233,9 +233,9 @@ bool Agent::probeController() {
     if (!send(m)) return false;
     const absl::Duration wait = std::min(absl::Seconds(1), end - absl::Now());
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(
-                           0, absl::ToInt64Milliseconds(wait))),
-                 [this] { return probe_acked_ || !connected_ || stopping_; });
+    cv_.wait_for(
+        lock, std::chrono::milliseconds(std::max<std::int64_t>(0, absl::ToInt64Milliseconds(wait))),
+        [this] { return probe_acked_ || !connected_ || stopping_; });
     if (probe_acked_) return true;
     if (!connected_ || stopping_ || absl::Now() >= end) return false;
   }

@@ -23,12 +23,12 @@ absl::Status SeccompFilter::add(std::uint32_t action, const std::string& name,
   const int nr = seccomp_syscall_resolve_name(name.c_str());
   if (nr == __NR_SCMP_ERROR) return absl::OkStatus();  // not on this architecture
   const std::vector<scmp_arg_cmp> conditions(args);
-  const int rc = seccomp_rule_add_array(ctx_.get(), action, nr,
-                                        static_cast<unsigned>(conditions.size()),
-                                        conditions.empty() ? nullptr : conditions.data());
+  const int rc =
+      seccomp_rule_add_array(ctx_.get(), action, nr, static_cast<unsigned>(conditions.size()),
+                             conditions.empty() ? nullptr : conditions.data());
   if (rc != 0) {
-    return absl::InternalError(absl::StrCat("seccomp: cannot add a rule for ", name, ": ",
-                                            std::strerror(-rc)));
+    return absl::InternalError(
+        absl::StrCat("seccomp: cannot add a rule for ", name, ": ", std::strerror(-rc)));
   }
   return absl::OkStatus();
 }
