@@ -17,6 +17,12 @@ absl::StatusOr<v1::RenewalChallenge> CertificateIssuer::challenge(const std::str
   if ((!agent && !op) || subject.size() > 80) {
     return absl::InvalidArgumentError("a challenge is for agent:HOST or operator:NAME");
   }
+  // Anyone may ask for an agent's (an expired host has no certificate to show): only for a host
+  // that is enrolled, so what is held stays bounded by the fleet.
+  if (agent && !ctx_.registry().findHost(renewalAgentHost(subject)).ok()) {
+    return absl::NotFoundError(
+        absl::StrFormat("host '%s' is not enrolled", renewalAgentHost(subject)));
+  }
   WARDEN_ASSIGN_OR_RETURN(RenewalChallenges::Issued issued,
                           challenges_.issue(subject, absl::Now()));
   v1::RenewalChallenge out;

@@ -1,24 +1,44 @@
 #include "controller/renewal/challenges.h"
 
+#include <algorithm>
+
 #include "common/audit/cert_renewal.h"
 #include "common/crypto/hash.h"
 
 namespace warden {
+
+void RenewalChallenges::forget(const std::string& challenge, const std::string& subject) {
+  by_challenge_.erase(challenge);
+  auto it = by_subject_.find(subject);
+  if (it == by_subject_.end()) return;
+  std::deque<std::string>& held = it->second;
+  held.erase(std::remove(held.begin(), held.end(), challenge), held.end());
+  if (held.empty()) by_subject_.erase(it);
+}
 
 absl::StatusOr<RenewalChallenges::Issued> RenewalChallenges::issue(const std::string& subject,
                                                                    absl::Time now) {
   auto bytes = crypto::randomBytes(kRenewalChallengeBytes);
   if (!bytes.ok()) return bytes.status();
   std::lock_guard<std::mutex> lock(mu_);
-  // Forget what expired or was consumed, oldest first; then make room.
+  // Forget what expired, oldest first (and drop the order's record of what went already).
   while (!order_.empty()) {
     auto it = by_challenge_.find(order_.front());
-    const bool gone = it == by_challenge_.end() || it->second.expires <= now;
-    if (!gone && by_challenge_.size() < kMaxOutstanding) break;
-    if (it != by_challenge_.end()) by_challenge_.erase(it);
+    if (it != by_challenge_.end() && it->second.expires > now) break;
+    if (it != by_challenge_.end()) forget(order_.front(), it->second.subject);
     order_.pop_front();
   }
+  std::deque<std::string>& held = by_subject_[subject];
+  if (held.size() >= kPerSubject) {
+    const std::string oldest = held.front();  // a copy: forget() edits `held`
+    forget(oldest, subject);
+  } else if (by_challenge_.size() >= kMaxOutstanding) {
+    if (held.empty()) by_subject_.erase(subject);
+    return absl::ResourceExhaustedError(
+        "too many certificate renewals under way: ask again in a minute");
+  }
   by_challenge_[*bytes] = Entry{subject, now + kLifetime};
+  by_subject_[subject].push_back(*bytes);
   order_.push_back(*bytes);
   return Issued{*std::move(bytes), now + kLifetime};
 }
@@ -32,7 +52,7 @@ absl::Status RenewalChallenges::consume(const std::string& subject, const std::s
         "unknown or already used renewal challenge: ask for a new one");
   }
   const Entry entry = it->second;
-  by_challenge_.erase(it);
+  forget(challenge, entry.subject);
   if (entry.subject != subject) {
     return absl::PermissionDeniedError("the renewal challenge was issued for another identity");
   }

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/audit/cert_renewal.h"
 #include "common/cert_renewal_request.h"
 #include "common/crypto/ed25519.h"
@@ -167,16 +168,31 @@ TEST(RenewalChallenges, EachIsGoodOnceForItsSubjectWithinAMinute) {
               HasSubstr("expired"));
 }
 
-TEST(RenewalChallenges, AFloodKeepsAtMostTheBoundAndForgetsTheOldestFirst) {
+TEST(RenewalChallenges, AFloodAtOneHostNeverTouchesAnothersAndTheTotalIsBounded) {
   RenewalChallenges c;
   const absl::Time t0 = absl::Now();
-  auto first = c.issue("agent:victim", t0);
-  ASSERT_TRUE(first.ok());
-  for (std::size_t i = 0; i < RenewalChallenges::kMaxOutstanding + 10; ++i) {
-    ASSERT_TRUE(c.issue("agent:flood", t0).ok());
+  auto victim = c.issue("agent:victim", t0);
+  ASSERT_TRUE(victim.ok());
+  std::vector<std::string> flood;
+  for (std::size_t i = 0; i < 10'000; ++i) {
+    auto f = c.issue("agent:flood", t0);
+    ASSERT_TRUE(f.ok());
+    flood.push_back(f->challenge);
   }
-  EXPECT_EQ(c.outstanding(), RenewalChallenges::kMaxOutstanding);
-  EXPECT_FALSE(c.consume("agent:victim", first->challenge, t0).ok());
+  // The flooded host keeps its newest few; the victim's challenge is still good.
+  EXPECT_EQ(c.outstanding(), 1 + RenewalChallenges::kPerSubject);
+  EXPECT_TRUE(c.consume("agent:victim", victim->challenge, t0).ok());
+  EXPECT_FALSE(c.consume("agent:flood", flood.front(), t0).ok());
+  EXPECT_TRUE(c.consume("agent:flood", flood.back(), t0).ok());
+
+  // Past kMaxOutstanding in all, new ones are refused until some expire.
+  for (std::size_t i = 0; c.outstanding() < RenewalChallenges::kMaxOutstanding; ++i) {
+    ASSERT_TRUE(c.issue(absl::StrCat("agent:h", i / RenewalChallenges::kPerSubject), t0).ok());
+  }
+  auto refused = c.issue("agent:one-more", t0);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  // A host that already holds some still gets a new one (its oldest is forgotten).
+  EXPECT_TRUE(c.issue("agent:h0", t0).ok());
   // Expired ones are forgotten as new ones come.
   ASSERT_TRUE(c.issue("agent:later", t0 + absl::Minutes(2)).ok());
   EXPECT_EQ(c.outstanding(), 1u);
