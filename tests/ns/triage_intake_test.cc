@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "agent/os/linux/triage/bundle.h"
 #include "agent/os/linux/triage/collector_intake.h"
 #include "common/crypto/encoding.h"
@@ -131,6 +132,10 @@ TEST_F(IntakeTest, NamesThatEscapeOrTakeTheAgentsOwnAreViolations) {
   expectViolation(file("commands/collector.json", "x"), "the agent's record");
   expectViolation(file(std::string("files/etc/a\0b", 13), "x"), "NUL");
   expectViolation({entryMessage("files/etc", 0, '5')}, "a directory without /");
+  // Nothing after the prefix: the name of no file (this once read past the name's end).
+  expectViolation({entryMessage("files/", 0, '5')}, "files/ as a directory");
+  expectViolation(file("files/", "x"), "files/ as a file");
+  expectViolation({memberMessage("files/", "directory", false)}, "files/ as a member");
   expectViolation({entryMessage("files/etc/x", 0, '3')}, "a device");
 }
 
@@ -187,6 +192,28 @@ TEST_F(IntakeTest, MaxMembersHoldsAgainstTheCollector) {
     ASSERT_TRUE(feed({memberMessage("files/m" + std::to_string(i), "absent", false)}).ok());
   }
   expectViolation({memberMessage("files/m10", "absent", false)}, "past max_members");
+}
+
+TEST(IntakeMetadata, TheMembersTextIsBoundedInAllNotOnlyEach) {
+  TempDir dir;
+  TriageOptions options = scratchOptions(dir.path());
+  options.limits.max_members = 100'000;
+  Bundle bundle(options, dir.file("b.tar.zst"));
+  ASSERT_TRUE(bundle.create().ok());
+  CollectorIntake intake(bundle);
+  // Each field within its own bound (names 4 KiB, errors 8 KiB): ~12 KiB a member.
+  const std::string error(8000, 'e');
+  absl::Status refused;
+  int taken = 0;
+  for (; taken < 10'000 && refused.ok(); ++taken) {
+    const std::string name = absl::StrCat("files/", taken, "/", std::string(3900, 'n'));
+    refused = intake.take(memberMessage(name, "absent", false, error)).status();
+  }
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "names, sources and errors pass")) << refused;
+  // ~16 KiB each (the source repeats the name): refused near 32 MiB, not at 10,000 members.
+  EXPECT_GT(taken, 1500);
+  EXPECT_LT(taken, 2500);
 }
 
 TEST_F(IntakeTest, ACollectorStoppedMidEntryLeavesASoundArchive) {

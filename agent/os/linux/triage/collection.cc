@@ -34,9 +34,12 @@
 //                               the agent's step kStepJournal)
 //   MANIFEST.json               (manifest.cc)
 //
-// `warden collect` runs this in a sandboxed, exec'd child (collector_main.cc): the live tables
-// first, then Landlock closes everything but collectorReadPaths(), then the host files. In
-// process (writeTriageBundle, the tests of the collectors) the steps are plain calls.
+// `warden collect` runs this in a sandboxed, exec'd child (collector_main.cc): the live links
+// first (the exe, cwd and root of each process, its executable's hash, its sockets: the one
+// read that needs CAP_SYS_PTRACE, and which parses nothing the host wrote), then the child
+// drops CAP_SYS_PTRACE and Landlock closes everything but /proc and collectorReadPaths(), then
+// the live tables and the host files. In process (writeTriageBundle, the tests of the
+// collectors) the steps are plain calls.
 //
 // How files are read: root.h and host_files.h. Outputs whose size is known only at their end:
 // spool.h. The archive format: tar_header.h and bundle_writer.h. JSON strings: json_fields.h.
@@ -107,12 +110,12 @@ constexpr Source kSessions[] = {
 constexpr const char* kOtherReadTrees[] = {"/var/log", "/var/lib/lastlog", "/usr/lib/systemd",
                                            "/lib/systemd"};
 
-// The live kernel's tables: read before Landlock, which would blind the collector to every
-// other process (see collector_main.cc).
-absl::Status collectLiveTables(Bundle& bundle, const TriageRoot& root) {
+// The live kernel's tables, with the links read before Landlock (which would have blinded the
+// collector to every other process's links).
+absl::Status collectLiveTables(Bundle& bundle, const TriageRoot& root, const LiveLinks& links) {
   WARDEN_RETURN_IF_ERROR(addHostFacts(bundle, root));
-  WARDEN_RETURN_IF_ERROR(addProcesses(bundle));
-  WARDEN_RETURN_IF_ERROR(addSockets(bundle));
+  WARDEN_RETURN_IF_ERROR(addProcesses(bundle, links));
+  WARDEN_RETURN_IF_ERROR(addSockets(bundle, links));
   WARDEN_RETURN_IF_ERROR(addProcFile(bundle, "commands/modules.txt", "/proc/modules"));
   WARDEN_RETURN_IF_ERROR(addProcFile(bundle, "commands/tainted.txt", "/proc/sys/kernel/tainted"));
   return addProcFile(bundle, "commands/mountinfo.txt", "/proc/self/mountinfo");
@@ -150,9 +153,12 @@ std::vector<ReadPath> collectorReadPaths(const TriageRoot& root) {
 }
 
 absl::Status collectAll(Bundle& bundle, const TriageRoot& root, const CollectionSteps& steps) {
-  WARDEN_RETURN_IF_ERROR(collectLiveTables(bundle, root));
+  {
+    const LiveLinks links = readLiveLinks(bundle.limits());
+    WARDEN_RETURN_IF_ERROR(steps.after_live_links(bundle, root));
+    WARDEN_RETURN_IF_ERROR(collectLiveTables(bundle, root, links));
+  }
   WARDEN_RETURN_IF_ERROR(steps.agent_step(bundle, kStepNetworkTables));
-  WARDEN_RETURN_IF_ERROR(steps.before_host_files(bundle, root));
   WARDEN_RETURN_IF_ERROR(collectHostFiles(bundle, root));
   return steps.agent_step(bundle, kStepJournal);
 }
@@ -187,7 +193,7 @@ absl::StatusOr<TriageResult> writeTriageBundle(const std::string& out_path,
   WARDEN_RETURN_IF_ERROR(bundle.create());
   triage::CollectionSteps in_process;
   in_process.agent_step = triage::addAgentStep;
-  in_process.before_host_files = [](triage::Bundle&, const triage::TriageRoot&) {
+  in_process.after_live_links = [](triage::Bundle&, const triage::TriageRoot&) {
     return absl::OkStatus();
   };
   absl::Status collected = triage::collectAll(bundle, root, in_process);

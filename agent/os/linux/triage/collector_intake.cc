@@ -140,6 +140,11 @@ absl::Status CollectorIntake::endEntry() {
 absl::Status CollectorIntake::listMember(const v1::CollectorMember& w) {
   if (state_ == State::kEntry) return violation("a member inside an entry");
   WARDEN_ASSIGN_OR_RETURN(TriageMember m, memberFromWire(w));
+  metadata_bytes_ += m.name.size() + m.source.size() + m.error.size() + m.link_target.size();
+  if (metadata_bytes_ > kMaxCollectorMetadataBytes) {
+    return violation(absl::StrCat("the members' names, sources and errors pass ",
+                                  kMaxCollectorMetadataBytes, " bytes"));
+  }
   if (state_ == State::kDescribe) {
     const bool type_ok = entry_.type == '0' ? m.type == "file" || m.type == "output"
                                             : m.type == memberType(entry_.type);

@@ -65,6 +65,12 @@ class CollectorIntake {
   std::uint64_t messages_ = 0;
   std::string last_member_;
   std::optional<v1::CollectorSandbox> sandbox_;
+  std::uint64_t metadata_bytes_ = 0;  // of the members' names, sources, errors and link targets
 };
+
+// What the members' text may hold in all, whatever max_members allows: each field is bounded
+// (4 KiB, 8 KiB for an error), but 20,000 members of the largest would hold 400 MiB in the
+// agent, and the manifest several times that.
+inline constexpr std::uint64_t kMaxCollectorMetadataBytes = 32u << 20;
 
 }  // namespace warden::triage

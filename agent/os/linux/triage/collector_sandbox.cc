@@ -80,15 +80,18 @@ absl::Status setLimits(const TriageLimits& limits) {
 }
 
 // The allowlist; the default is to kill the whole process.
-absl::Status installAllowlist() {
+absl::Status installAllowlist(bool refuse_openat2) {
   WARDEN_ASSIGN_OR_RETURN(linux_os::SeccompFilter filter,
                           linux_os::SeccompFilter::create(SCMP_ACT_KILL_PROCESS));
   for (const std::string& name : collectorAllowedSyscalls()) {
     if (name == "openat" || name == "open" || name == "mmap" || name == "mprotect" ||
-        name == "prlimit64") {
+        name == "prlimit64" || (name == "openat2" && refuse_openat2)) {
       continue;  // below, with their arguments
     }
     WARDEN_RETURN_IF_ERROR(filter.add(SCMP_ACT_ALLOW, name));
+  }
+  if (refuse_openat2) {
+    WARDEN_RETURN_IF_ERROR(filter.add(SCMP_ACT_ERRNO(ENOSYS), "openat2"));
   }
   // Opening for reading only: nothing written, created, truncated or appended to.
   // (glibc's __O_TMPFILE includes O_DIRECTORY; the kernel's own O_TMPFILE bit is this one.)
@@ -144,7 +147,10 @@ const std::vector<std::string>& collectorAllowedSyscalls() {
   return *names;
 }
 
-absl::Status confineCollector(std::uint32_t uid, std::uint32_t gid, const TriageLimits& limits) {
+absl::Status dropPtrace() { return keepCapabilities(/*ptrace=*/false); }
+
+absl::Status confineCollector(std::uint32_t uid, std::uint32_t gid, const TriageLimits& limits,
+                              bool live_root) {
   if (uid == 0 || gid == 0) return absl::InvalidArgumentError("the collector must not be root");
   // Dies with the agent: nobody else would read what it writes.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return errnoStatus(errno, "PR_SET_PDEATHSIG");
@@ -166,7 +172,8 @@ absl::Status confineCollector(std::uint32_t uid, std::uint32_t gid, const Triage
   // Not dumpable: no process of its uid may ptrace it or open its /proc files.
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return errnoStatus(errno, "PR_SET_DUMPABLE");
   WARDEN_RETURN_IF_ERROR(setLimits(limits));
-  return installAllowlist();
+  std::string no_landlock;
+  return installAllowlist(live_root && landlockAbi(&no_landlock) < 1);
 }
 
 bool reachesWithheld(const std::string& rule, bool tree, const std::string& withheld) {
@@ -182,14 +189,16 @@ absl::StatusOr<v1::CollectorSandbox> restrictCollectorReads(
     const TriageRoot& root, const std::vector<ReadPath>& paths,
     const std::vector<std::string>& withheld) {
   v1::CollectorSandbox report;
-  WARDEN_RETURN_IF_ERROR(keepCapabilities(/*ptrace=*/false));
+  WARDEN_RETURN_IF_ERROR(dropPtrace());
   std::string why;
   const int abi = landlockAbi(&why);
   report.set_landlock_abi(static_cast<std::uint32_t>(abi));
   if (abi < 1) {
-    report.set_note(absl::StrCat(why,
-                                 ": the collector is confined by its uid, capabilities "
-                                 "and seccomp filter only"));
+    report.set_note(absl::StrCat(
+        why, ": the collector is confined by its uid, capabilities and seccomp filter only",
+        root.real() == "/" ? ""
+                           : " (and may open files through openat2(2), whose flags seccomp "
+                             "cannot check, which a root other than / needs)"));
     return report;
   }
   constexpr std::uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
@@ -209,6 +218,19 @@ absl::StatusOr<v1::CollectorSandbox> restrictCollectorReads(
   }
   const UniqueFd ruleset(static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, size, 0)));
   if (!ruleset.ok()) return errnoStatus(errno, "landlock_create_ruleset failed");
+  // The live tables read the kernel's /proc whatever the root. Landlock's ptrace scoping still
+  // closes every other process's memory, descriptors and links (and without CAP_SYS_PTRACE
+  // they are closed anyway); a path through /proc/self/root is checked where it lands.
+  if (const UniqueFd proc(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)); proc.ok()) {
+    landlock_path_beneath_attr rule{};
+    rule.allowed_access = kRead;
+    rule.parent_fd = proc.get();
+    if (::syscall(SYS_landlock_add_rule, ruleset.get(), LANDLOCK_RULE_PATH_BENEATH, &rule, 0) !=
+        0) {
+      return errnoStatus(errno, "landlock_add_rule failed for /proc");
+    }
+    report.add_live_read_paths("/proc");
+  }
   std::size_t rules = 0, skipped = 0;
   for (const ReadPath& p : paths) {
     const UniqueFd fd(root.openPath(p.path, O_PATH | O_NOFOLLOW));

@@ -9,11 +9,13 @@
 //   - no_new_privs and a strict seccomp allowlist whose default is to kill the process
 //     (SIGSYS): no sockets, no exec, no fork, no ptrace, no opening for writing, no executable
 //     mappings.
-// After the live process tables (Landlock's ptrace scoping would hide every other process's
-// exe and descriptors from it), it drops CAP_SYS_PTRACE and restricts itself with Landlock to
-// reading exactly the paths the files phase collects (collectorReadPaths), never a path that
-// reaches one of the agent's (its state directory), and nothing else at all: no writing,
-// no network (ABI 4), no signals or abstract sockets outside (ABI 6).
+// Once the live links are read (readLiveLinks: every process's exe, cwd, root and sockets, the
+// executables hashed, nothing the host wrote parsed; Landlock's ptrace scoping would hide them
+// from it), it drops CAP_SYS_PTRACE, which would also let it read the agent's memory, and
+// restricts itself with Landlock to reading /proc and exactly the paths the files phase
+// collects (collectorReadPaths), never a path that reaches one of the agent's (its state
+// directory), and nothing else at all: no writing, no network (ABI 4), no signals or abstract
+// sockets outside (ABI 6). Only then does it parse what the host wrote.
 #pragma once
 
 #include <cstdint>
@@ -33,13 +35,21 @@ namespace warden::triage {
 const std::vector<std::string>& collectorAllowedSyscalls();
 
 // Everything above up to (not including) Landlock. Call it first, in a single-threaded process.
-absl::Status confineCollector(std::uint32_t uid, std::uint32_t gid, const TriageLimits& limits);
+// seccomp cannot read openat2(2)'s flags, so that call could open for writing where Landlock
+// does not stop it; on a kernel without Landlock, collecting the live host (`live_root`: "/",
+// where RESOLVE_IN_ROOT changes nothing) it fails with ENOSYS and the root falls back to
+// openat(2), whose flags are checked.
+absl::Status confineCollector(std::uint32_t uid, std::uint32_t gid, const TriageLimits& limits,
+                              bool live_root);
 
 // Whether a Landlock rule on `rule` (a physical path; a tree or one file) would let the
 // collector read `withheld` or anything below it.
 bool reachesWithheld(const std::string& rule, bool tree, const std::string& withheld);
 
-// Drops CAP_SYS_PTRACE and restricts the process with Landlock to reading `paths` (inside
+// Gives up CAP_SYS_PTRACE for good (CAP_DAC_READ_SEARCH stays).
+absl::Status dropPtrace();
+
+// Drops CAP_SYS_PTRACE and restricts the process with Landlock to reading /proc and `paths` (inside
 // `root`; resolved as collection resolves them, the last component not followed). A path that
 // would reach a withheld one is left out and listed. Without Landlock in the kernel (ABI 0)
 // the result says so and nothing else is restricted; any other failure is an error.

@@ -99,12 +99,15 @@ absl::Status checkCollectorName(const std::string& name, bool directory) {
                                   " is neither files/... nor one of the collector's outputs"));
   }
   absl::string_view path = absl::string_view(name).substr(kFilesPrefix.size());
+  if (path.empty()) {
+    return violation(absl::StrCat("member name ", shownName(name), " names no file"));
+  }
   if (directory != absl::EndsWith(name, "/")) {
     return violation(absl::StrCat(
         "member name ", shownName(name),
         directory ? " of a directory does not end with /" : " ends with / but is not a directory"));
   }
-  if (directory) path.remove_suffix(1);
+  if (directory) path.remove_suffix(1);  // not empty: name ends with '/' past the prefix
   for (absl::string_view c : absl::StrSplit(path, '/')) {
     if (c.empty() || c == "." || c == "..") {
       return violation(

@@ -2,11 +2,16 @@
 // the Bundle (collection.cc calls them in member order).
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "agent/os/linux/exe_hasher.h"
 #include "agent/os/linux/triage/bundle.h"
 #include "agent/os/linux/triage/collector_wire.h"
 #include "agent/os/linux/triage/host_files.h"
@@ -19,11 +24,34 @@ namespace warden::triage {
 // the bundle the host's name and boot id for the manifest.
 absl::Status addHostFacts(Bundle& bundle, const TriageRoot& root);
 
-// commands/processes.json: every /proc/PID (process_table.cc).
-absl::Status addProcesses(Bundle& bundle);
+// What only CAP_SYS_PTRACE shows of another user's process: its exe, cwd and root links, the
+// executable's hash, the sockets it holds (live_links.cc). Read first and on their own, so the
+// sandboxed collector gives that capability up (it would open the agent's own memory,
+// /proc/PPID/mem, to the child) before it parses a byte the host wrote.
+inline constexpr std::size_t kMaxLiveLinkBytes = 64 << 20;  // of all the links read, in all
+struct ProcessLinks {
+  bool unread = false;  // kMaxLiveLinkBytes used up before this process
+  std::string exe, cwd, root;
+  int exe_err = 0, cwd_err = 0, root_err = 0;  // errno of each readlink; 0: read
+  ExeHasher::Facts exe_facts;                  // when exe was read
+};
+struct LiveLinks {
+  std::string proc_error;   // /proc could not be opened
+  std::vector<pid_t> pids;  // ascending, at most kMaxProcessesScanned
+  bool more_pids = false;
+  std::unordered_map<pid_t, ProcessLinks> processes;
+  std::unordered_map<std::uint64_t, std::vector<pid_t>> socket_holders;  // by socket inode
+  bool fds_complete = true;  // false: stopped at a bound, some sockets' holders not looked for
+  std::size_t unread = 0;    // processes whose links were not read (ProcessLinks::unread)
+  std::size_t hashes_partial = 0, hashes_skipped = 0;
+};
+LiveLinks readLiveLinks(const TriageLimits& limits);
+
+// commands/processes.json: every process of `links` (process_table.cc).
+absl::Status addProcesses(Bundle& bundle, const LiveLinks& links);
 
 // commands/sockets.json: the agent's network namespace's sockets and who holds them.
-absl::Status addSockets(Bundle& bundle);
+absl::Status addSockets(Bundle& bundle, const LiveLinks& links);
 
 // A procfs file (no size until read) as an output member.
 absl::Status addProcFile(Bundle& bundle, const std::string& name, const std::string& path);
@@ -58,10 +86,12 @@ std::vector<ReadPath> collectorReadPaths(const TriageRoot& root);
 std::vector<ReadPath> accountReadPaths(const TriageRoot& root);
 
 // What happens between the phases: the agent's own steps (in process: addAgentStep; in the
-// sandboxed collector: a request to the agent) and, before the host files, Landlock.
+// sandboxed collector: a request to the agent) and, once the live links are read and before
+// anything the host wrote is parsed, the sandboxed collector's last confinement (CAP_SYS_PTRACE
+// dropped, Landlock).
 struct CollectionSteps {
   std::function<absl::Status(Bundle&, CollectorStep)> agent_step;
-  std::function<absl::Status(Bundle&, const TriageRoot&)> before_host_files;
+  std::function<absl::Status(Bundle&, const TriageRoot&)> after_live_links;
 };
 // Every member in order (the list at the top of collection.cc).
 absl::Status collectAll(Bundle& bundle, const TriageRoot& root, const CollectionSteps& steps);

@@ -1,8 +1,8 @@
 // commands/processes.json: one object per /proc/PID, by pid: ids, login uid, audit session,
 // tty, start time, state, exe and its SHA-256, argv, cwd and root. Kernel threads are marked
 // and have no exe, argv or cwd. start_time is boot time plus field 22 of /proc/PID/stat.
-// Read with the agent's one procfs reader and executable hasher (agent/os/linux/procfs.h,
-// exe_hasher.h).
+// Read with the agent's one procfs reader (agent/os/linux/procfs.h); the links and the
+// executables' hashes were read before (live_links.cc).
 #include <fcntl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "agent/os/linux/exe_hasher.h"
 #include "agent/os/linux/procfs.h"
 #include "agent/os/linux/triage/collectors.h"
 #include "agent/os/linux/triage/json_fields.h"
@@ -29,7 +28,7 @@ constexpr std::size_t kMaxArgvBytes = 32 << 10;  // of one /proc/PID/cmdline
 Json auditId(std::int64_t id) { return id < 0 ? Json(nullptr) : Json(id); }
 
 // The record of one process; null when it is gone.
-Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, ExeHasher& hasher,
+Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, const ProcessLinks& links,
                    std::int64_t ticks) {
   const std::optional<ProcStat> st = readProcStat(proc_fd, pid);
   if (!st) return nullptr;
@@ -63,14 +62,13 @@ Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, ExeHasher& hash
   r["sessionid"] = auditId(readAuditId(proc_fd, pid, "sessionid"));
   if (kthread) return r;
 
-  int err = 0;
-  const std::string exe_link = absl::StrCat(pid, "/exe");
-  const std::string exe = readLinkAt(proc_fd, exe_link.c_str(), &err);
-  if (err != 0) {
-    putText(r, "exe_error", std::string(errnoStatus(err, "readlink").message()));
+  if (links.unread) {
+    r["exe_error"] = "not read: the collection's budget for links was used up";
+  } else if (links.exe_err != 0) {
+    putText(r, "exe_error", std::string(errnoStatus(links.exe_err, "readlink").message()));
   } else {
-    putText(r, "exe", exe);
-    const ExeHasher::Facts f = hasher.hash(proc_fd, exe_link);
+    putText(r, "exe", links.exe);
+    const ExeHasher::Facts& f = links.exe_facts;
     r["exe_deleted"] = f.deleted;
     r["exe_dev"] = absl::StrFormat("%d:%d", major(f.dev), minor(f.dev));
     r["exe_inode"] = f.ino;
@@ -93,62 +91,59 @@ Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, ExeHasher& hash
     if (!validUtf8(cmdline)) r["cmdline_hex"] = textArray(argv, true);
     r["cmdline_truncated"] = cut;
   }
-  const std::string cwd = readLinkAt(proc_fd, absl::StrCat(pid, "/cwd").c_str(), &err);
-  if (err == 0) putText(r, "cwd", cwd);
-  const std::string root = readLinkAt(proc_fd, absl::StrCat(pid, "/root").c_str(), &err);
-  if (err == 0) putText(r, "root", root);
+  if (!links.unread && links.cwd_err == 0) putText(r, "cwd", links.cwd);
+  if (!links.unread && links.root_err == 0) putText(r, "root", links.root);
   return r;
 }
 
 }  // namespace
 
-absl::Status addProcesses(Bundle& bundle) {
+absl::Status addProcesses(Bundle& bundle, const LiveLinks& links) {
   const UniqueFd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!proc.ok()) {
+  if (!proc.ok() || !links.proc_error.empty()) {
     if (bundle.admit("commands/processes.json")) {
       bundle.listUncollected(bundle.outputMember("commands/processes.json", "/proc"),
-                             std::string(errnoStatus(errno, "open /proc").message()));
+                             links.proc_error.empty()
+                                 ? std::string(errnoStatus(errno, "open /proc").message())
+                                 : links.proc_error);
     }
     return absl::OkStatus();
   }
-  bool more = false;
-  // A /proc that cannot be listed is an empty table, as one with no processes would be.
-  std::vector<pid_t> pids =
-      listPids(proc.get(), kMaxProcessesScanned, &more).value_or(std::vector<pid_t>{});
-  if (more) {
+  if (links.more_pids) {
     bundle.noteLimit(absl::StrFormat("more than %d processes: only the first %d were read",
                                      kMaxProcessesScanned, kMaxProcessesScanned));
   }
-  std::sort(pids.begin(), pids.end());
-  const TriageLimits& limits = bundle.limits();
-  ExeHasher hasher({.per_exe = limits.max_member_bytes,
-                    .total = limits.max_total_bytes,
-                    .whole_only = false,
-                    .max_cached = kMaxProcessesScanned});
   const long hz = ::sysconf(_SC_CLK_TCK);
   const std::int64_t ticks = hz > 0 ? hz : 100;
   WARDEN_RETURN_IF_ERROR(bundle.addJsonTable(
       "commands/processes.json", "/proc/PID/{stat,status,loginuid,sessionid,cmdline,exe,cwd}",
       "processes", [&](const Bundle::AddRecord& add) {
         std::size_t all = 0;
-        for (pid_t pid : pids) {
-          const Json record = processRecord(proc.get(), pid, bundle.bootTime(), hasher, ticks);
+        for (pid_t pid : links.pids) {
+          const Json record =
+              processRecord(proc.get(), pid, bundle.bootTime(), links.processes.at(pid), ticks);
           if (record.is_null()) continue;  // gone meanwhile
           ++all;
           add(record);
         }
         return all;
       }));
-  if (hasher.partial() > 0) {
+  const TriageLimits& limits = bundle.limits();
+  if (links.unread > 0) {
+    bundle.noteLimit(absl::StrFormat(
+        "%d processes: exe, cwd and root not read (the links passed %d bytes in all)", links.unread,
+        kMaxLiveLinkBytes));
+  }
+  if (links.hashes_partial > 0) {
     bundle.noteLimit(absl::StrFormat(
         "%d executables are larger than max_member_bytes (%d): only that many bytes of each "
         "were hashed (exe_hash_truncated in commands/processes.json)",
-        hasher.partial(), limits.max_member_bytes));
+        links.hashes_partial, limits.max_member_bytes));
   }
-  if (hasher.unhashed() > 0) {
+  if (links.hashes_skipped > 0) {
     bundle.noteLimit(absl::StrFormat(
         "%d executables were not hashed: max_total_bytes (%d) of executable hashing used up",
-        hasher.unhashed(), limits.max_total_bytes));
+        links.hashes_skipped, limits.max_total_bytes));
   }
   return absl::OkStatus();
 }

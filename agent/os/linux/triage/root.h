@@ -45,6 +45,8 @@ class TriageRoot {
   absl::Status open(const std::string& root);
 
   int fd() const { return fd_.get(); }
+  // The root's own path in the agent's view ("/" for the live host).
+  const std::string& real() const { return real_; }
 
   // Opens `path` (absolute, inside the root) with every symlink on the way resolved inside
   // the root: openat2(2) RESOLVE_IN_ROOT, magic links refused. Kernels before 5.6 have no

@@ -11,8 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -63,18 +66,30 @@ Json confinementOf(pid_t pid) {
   return j;
 }
 
-// Why `c` is not a confined collector running as `uid`; "" when it is one.
-std::string unconfinedBecause(const Json& c, std::uint32_t uid) {
+// Why `c` is not a confined collector running as `uid`:`gid`; "" when it is one. (The bounding
+// set is not required empty: an agent whose unit withholds CAP_SETPCAP cannot empty it, and
+// with no_new_privs and no exec it grants nothing.)
+std::string unconfinedBecause(const Json& c, std::uint32_t uid, std::uint32_t gid) {
   const auto field = [&](const char* k) { return c.contains(k) ? c[k].get<std::string>() : ""; };
   if (field("Seccomp") != "2") return absl::StrCat("Seccomp is \"", field("Seccomp"), "\", not 2");
   if (field("NoNewPrivs") != "1") return "no_new_privs is not set";
-  for (absl::string_view id : absl::StrSplit(field("Uid"), ' ', absl::SkipEmpty())) {
-    if (id != std::to_string(uid)) return absl::StrCat("it runs as uid ", field("Uid"));
-  }
-  std::uint64_t eff = 0;
-  if (!absl::SimpleHexAtoi(field("CapEff"), &eff)) return "CapEff cannot be read";
+  const auto all = [&](const char* k, std::uint32_t want) {
+    const std::string value = field(k);
+    const std::vector<absl::string_view> ids = absl::StrSplit(value, ' ', absl::SkipEmpty());
+    return ids.size() == 4 &&
+           std::all_of(ids.begin(), ids.end(), [&](auto id) { return id == std::to_string(want); });
+  };
+  if (!all("Uid", uid)) return absl::StrCat("it runs as uid ", field("Uid"));
+  if (!all("Gid", gid)) return absl::StrCat("it runs as gid ", field("Gid"));
+  if (!field("Groups").empty()) return absl::StrCat("it is in the groups ", field("Groups"));
+  // Effective, permitted (which capset could make effective again) and ambient.
   constexpr std::uint64_t kAllowed = (1ull << 2) | (1ull << 19);  // DAC_READ_SEARCH, SYS_PTRACE
-  if ((eff & ~kAllowed) != 0) return absl::StrCat("it holds capabilities ", field("CapEff"));
+  for (const char* set : {"CapEff", "CapPrm", "CapAmb"}) {
+    std::uint64_t caps = 0;
+    if (!absl::SimpleHexAtoi(field(set), &caps)) return absl::StrCat(set, " cannot be read");
+    const std::uint64_t allowed = std::string_view(set) == "CapAmb" ? 0 : kAllowed;
+    if ((caps & ~allowed) != 0) return absl::StrCat("it holds capabilities ", set, " ", field(set));
+  }
   return "";
 }
 
@@ -172,7 +187,8 @@ absl::Status converse(Bundle& bundle, CollectorIntake& intake, int sock, int err
         // Nothing is taken from a collector that is not confined as it must be.
         checked = true;
         run.confinement = confinementOf(run.pid);
-        if (const std::string why = unconfinedBecause(run.confinement, sandbox.uid); !why.empty()) {
+        if (const std::string why = unconfinedBecause(run.confinement, sandbox.uid, sandbox.gid);
+            !why.empty()) {
           run.stopped = absl::StrCat("it is not confined: ", why);
           return absl::OkStatus();
         }
@@ -191,24 +207,36 @@ absl::Status converse(Bundle& bundle, CollectorIntake& intake, int sock, int err
         *answer.mutable_step_done() = done;
         if (!sendAll(sock, triage::frameMessage(answer)).ok()) return absl::OkStatus();
       }
+      // Nothing may follow its end (the intake refuses it): no waiting for it to close.
+      if (request->end) return absl::OkStatus();
     }
   }
 }
 
-// Reaps the collector: a few seconds to exit on its own after its stream closed, then killed.
-int reap(pid_t pid, bool kill_now) {
+// Reaps the collector: a few seconds to exit on its own after its stream closed, then killed
+// and a few seconds more. A child that outlives SIGKILL (stuck in a file system that never
+// answers, which any user can mount) is left to a detached reaper, not waited for: nullopt.
+std::optional<int> reap(pid_t pid, bool kill_now) {
   if (kill_now) ::kill(pid, SIGKILL);
+  bool killed = kill_now;
   int status = 0;
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  absl::Time give_up = absl::Now() + absl::Seconds(5);
   for (;;) {
     const pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) return status;
     if (w < 0 && errno != EINTR) return 0;
     if (absl::Now() >= give_up) {
-      ::kill(pid, SIGKILL);
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      if (killed) {
+        std::thread([pid] {
+          int ignored = 0;
+          while (::waitpid(pid, &ignored, 0) < 0 && errno == EINTR) {
+          }
+        }).detach();
+        return std::nullopt;
       }
-      return status;
+      ::kill(pid, SIGKILL);
+      killed = true;
+      give_up = absl::Now() + absl::Seconds(5);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -223,7 +251,9 @@ Json collectorRecord(const Run& run, const CollectorIntake& intake, const std::s
     Json landlock;
     landlock["abi"] = s->landlock_abi();
     std::vector<std::string> read(s->read_paths().begin(), s->read_paths().end());
+    std::vector<std::string> live(s->live_read_paths().begin(), s->live_read_paths().end());
     std::vector<std::string> withheld(s->withheld().begin(), s->withheld().end());
+    landlock["live_read_paths"] = triage::textArray(live);
     landlock["read_paths"] = triage::textArray(read);
     landlock["withheld"] = triage::textArray(withheld);
     triage::putText(landlock, "note", s->note());
@@ -311,11 +341,13 @@ absl::StatusOr<TriageResult> writeTriageBundleSandboxed(const std::string& out_p
       run.stopped = std::string(s.message());
     }
     sock.reset();
-    const int status = reap(*pid, !run.stopped.empty() || !failure.ok());
+    const std::optional<int> status = reap(*pid, !run.stopped.empty() || !failure.ok());
     // It has exited: what it wrote last (why it failed) is still in the pipe.
     (void)::fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
     for (int i = 0; i < 64 && readStderr(err_read.get(), run);) ++i;
-    run.ended = describeExit(status);
+    run.ended = status ? describeExit(*status)
+                       : "still there 5 s after SIGKILL (stuck in the kernel; reaped when it "
+                         "returns)";
     if (!run.stopped.empty()) run.ended = absl::StrCat("stopped by the agent: ", run.stopped);
   }
   if (!failure.ok()) {

@@ -2,7 +2,6 @@
 // network namespace, each socket with the pids that hold a descriptor for it (the
 // "socket:[INODE]" links in /proc/PID/fd).
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -26,7 +25,6 @@ namespace warden::triage {
 namespace {
 
 constexpr std::size_t kMaxSocketRows = 1 << 17;  // per table
-constexpr std::size_t kMaxFdsScanned = 1 << 22;
 
 using Owners = std::unordered_map<std::uint64_t, std::vector<pid_t>>;
 
@@ -195,77 +193,36 @@ bool forEachSocket(const std::function<void(const SocketRow&)>& fn,
   return complete;
 }
 
-// Adds to `owners` (keyed by the inodes wanted) the pids holding each socket; false if it
-// stopped at kMaxFdsScanned descriptors.
-bool findSocketOwners(Owners& owners) {
-  const UniqueFd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!proc.ok()) return true;
-  std::size_t seen = 0;
-  for (const pid_t pid : listPids(proc.get(), SIZE_MAX).value_or(std::vector<pid_t>{})) {
-    UniqueFd fd_dir(
-        ::openat(proc.get(), absl::StrCat(pid, "/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    DIR* fds = fd_dir.ok() ? ::fdopendir(fd_dir.get()) : nullptr;
-    if (fds == nullptr) continue;
-    fd_dir.release();  // closedir() closes it
-    bool complete = true;
-    while (dirent* f = ::readdir(fds)) {
-      if (f->d_name[0] == '.') continue;
-      if (++seen > kMaxFdsScanned) {
-        complete = false;
-        break;
-      }
-      int err = 0;
-      const std::string target = readLinkAt(::dirfd(fds), f->d_name, &err);
-      unsigned long long inode = 0;
-      if (err == 0 && std::sscanf(target.c_str(), "socket:[%llu]", &inode) == 1) {
-        if (auto it = owners.find(inode); it != owners.end()) {
-          if (it->second.empty() || it->second.back() != pid) it->second.push_back(pid);
-        }
-      }
-    }
-    ::closedir(fds);
-    if (!complete) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
-// Two passes over the tables, so no more than the inodes and their owners are held in memory:
-// the first finds the inodes, the second writes the rows (a socket opened in between has no
-// owners listed).
-absl::Status addSockets(Bundle& bundle) {
-  Owners owners;
+// The holders of each socket were read before (live_links.cc): a socket opened since has none
+// listed.
+absl::Status addSockets(Bundle& bundle, const LiveLinks& links) {
   std::vector<std::string> problems;
-  const bool complete = forEachSocket(
-      [&](const SocketRow& row) {
-        if (row.inode != 0) owners[row.inode];
-      },
-      &problems);
+  if (!links.fds_complete) {
+    bundle.noteLimit(
+        "commands/sockets.json: past the bound on descriptors or sockets read, the holders of "
+        "some sockets were not looked for");
+  }
+  const std::size_t before = bundle.memberCount();
+  bool complete = true;
+  WARDEN_RETURN_IF_ERROR(bundle.addJsonTable(
+      "commands/sockets.json", "/proc/self/net/{tcp,tcp6,udp,udp6,raw,raw6,unix}, /proc/PID/fd",
+      "sockets", [&](const Bundle::AddRecord& add) {
+        std::size_t all = 0;
+        complete = forEachSocket(
+            [&](const SocketRow& row) {
+              ++all;
+              add(socketJson(row, links.socket_holders));
+            },
+            &problems);
+        return all;
+      }));
   if (!complete) {
     bundle.noteLimit(absl::StrFormat(
         "commands/sockets.json: more than %d lines in a socket table, the rest were not read",
         kMaxSocketRows));
   }
-  if (!owners.empty() && !findSocketOwners(owners)) {
-    bundle.noteLimit(absl::StrFormat(
-        "commands/sockets.json: more than %d open descriptors, the owners of some sockets "
-        "were not looked for",
-        kMaxFdsScanned));
-  }
-  const std::size_t before = bundle.memberCount();
-  WARDEN_RETURN_IF_ERROR(bundle.addJsonTable(
-      "commands/sockets.json", "/proc/self/net/{tcp,tcp6,udp,udp6,raw,raw6,unix}, /proc/PID/fd",
-      "sockets", [&](const Bundle::AddRecord& add) {
-        std::size_t all = 0;
-        forEachSocket(
-            [&](const SocketRow& row) {
-              ++all;
-              add(socketJson(row, owners));
-            },
-            nullptr);
-        return all;
-      }));
   if (!problems.empty() && bundle.memberCount() > before) {
     TriageMember& table = bundle.member(bundle.memberCount() - 1);
     if (table.error.empty()) table.error = absl::StrJoin(problems, "; ");
