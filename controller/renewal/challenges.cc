@@ -7,7 +7,8 @@
 
 namespace warden {
 
-void RenewalChallenges::forget(const std::string& challenge, const std::string& subject) {
+void RenewalChallenges::forget(std::string challenge, std::string subject) {
+  // (Copies: the caller's may live in the entry erased here.)
   by_challenge_.erase(challenge);
   auto it = by_subject_.find(subject);
   if (it == by_subject_.end()) return;
@@ -28,10 +29,14 @@ absl::StatusOr<RenewalChallenges::Issued> RenewalChallenges::issue(const std::st
     if (it != by_challenge_.end()) forget(order_.front(), it->second.subject);
     order_.pop_front();
   }
+  // What eviction left behind in the order: compacted before it outgrows what is held, so a
+  // flood at one host behind another's live challenge cannot grow it without bound.
+  if (order_.size() > 2 * by_challenge_.size() + 64) {
+    std::erase_if(order_, [&](const std::string& c) { return !by_challenge_.contains(c); });
+  }
   std::deque<std::string>& held = by_subject_[subject];
   if (held.size() >= kPerSubject) {
-    const std::string oldest = held.front();  // a copy: forget() edits `held`
-    forget(oldest, subject);
+    forget(held.front(), subject);
   } else if (by_challenge_.size() >= kMaxOutstanding) {
     if (held.empty()) by_subject_.erase(subject);
     return absl::ResourceExhaustedError(

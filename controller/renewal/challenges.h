@@ -46,13 +46,13 @@ class RenewalChallenges {
     absl::Time expires;
   };
   // Forgets `challenge` (held, of `subject`). Caller holds mu_.
-  void forget(const std::string& challenge, const std::string& subject);
+  void forget(std::string challenge, std::string subject);
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> by_challenge_;  // guarded by mu_
   // Each subject's challenges held, oldest first (at most kPerSubject).
   std::unordered_map<std::string, std::deque<std::string>> by_subject_;
-  std::deque<std::string> order_;  // issue order, may hold forgotten ones
+  std::deque<std::string> order_;  // issue order; may hold forgotten ones, at most twice as many
 };
 
 }  // namespace warden

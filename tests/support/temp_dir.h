@@ -14,10 +14,10 @@ namespace warden::testing {
 
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/warden-test-XXXXXX";
+  TempDir() : TempDir(defaultBase()) {}
+  // Under `base` (a tmpfs such as /dev/shm, for a test that makes many small files).
+  explicit TempDir(const std::string& base) {
+    std::string tmpl = base + "/warden-test-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
     path_ = tmpl;
   }
@@ -28,6 +28,10 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return path_; }
+  static std::string defaultBase() {
+    const char* base = std::getenv("TMPDIR");
+    return base != nullptr && *base != '\0' ? base : "/tmp";
+  }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
 
  private:

@@ -141,6 +141,10 @@ std::int64_t readAuditId(int proc_fd, pid_t pid, const char* file) {
   std::snprintf(path, sizeof(path), "%d/%s", pid, file);
   std::string text;
   if (!readProcFile(proc_fd, path, text, 32)) return -1;
+  return parseAuditId(text);
+}
+
+std::int64_t parseAuditId(const std::string& text) {
   char* end = nullptr;
   const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
   if (end == text.c_str() || v >= kUnsetId) return -1;

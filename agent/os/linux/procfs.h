@@ -74,5 +74,7 @@ std::string joinedCmdline(std::string_view cmdline);
 // /proc/PID/loginuid or /proc/PID/sessionid (`file`): the number, or -1 when it is unset
 // (4294967295, (uid_t)-1) or cannot be read.
 std::int64_t readAuditId(int proc_fd, pid_t pid, const char* file);
+// The same from the file's text.
+std::int64_t parseAuditId(const std::string& text);
 
 }  // namespace warden

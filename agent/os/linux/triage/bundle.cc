@@ -72,6 +72,15 @@ bool Bundle::admit(const std::string& name) {
     ++over_member_limit_;
     return false;
   }
+  if (member_text_ >= max_member_text_) {
+    if (over_text_limit_++ == 0) {
+      noteLimit(absl::StrFormat(
+          "the members' names, sources and errors reached %d bytes: further sources are neither "
+          "collected nor listed",
+          max_member_text_));
+    }
+    return false;
+  }
   return true;
 }
 
@@ -89,6 +98,7 @@ std::string Bundle::conflictFor(const std::string& name, bool directory) const {
 }
 
 void Bundle::list(TriageMember m) {
+  member_text_ += m.name.size() + m.source.size() + m.error.size() + m.link_target.size();
   if (stream_ != nullptr) (void)stream_->member(m);
   names_.insert(m.name);
   if (m.archived) {

@@ -38,6 +38,9 @@ inline constexpr char kTotalLimitError[] = "not collected: total size limit reac
 // The tar entry of a member: its name, mode, owner and mtime, with `type` and `size`.
 TarEntry tarEntryFor(const TriageMember& m, char type, std::uint64_t size);
 
+// What the members' names, sources, errors and link targets may hold in all.
+inline constexpr std::uint64_t kMaxMemberTextBytes = 32u << 20;
+
 class Bundle {
  public:
   // The agent's end: the bundle file at `out_path`.
@@ -91,8 +94,12 @@ class Bundle {
 
   // ---- members ----
   // Whether a new entry named `name` may be listed: not when that name is listed already (the
-  // same file asked for twice), nor past max_members (then it is counted for limits_hit).
+  // same file asked for twice), nor past max_members or kMaxMemberTextBytes (then it is
+  // counted for limits_hit).
   bool admit(const std::string& name);
+  // The agent's copy of a collector's bundle: the collector keeps the text bound, the agent's
+  // intake holds it to one with room for the agent's own members (collector_intake.h).
+  void unboundMemberText() { max_member_text_ = UINT64_MAX; }
   bool listed(const std::string& name) const { return names_.contains(name); }
   bool archived(const std::string& name) const { return archived_.contains(name); }
   // The archived entry that extracting `name` would have to go through (a non-directory on
@@ -146,6 +153,11 @@ class Bundle {
   std::uint64_t total_ = 0;
   std::size_t over_total_limit_ = 0;
   std::size_t over_member_limit_ = 0;
+  // The members' names, sources, errors and link targets: each is bounded, but 20,000 of the
+  // largest would hold 400 MiB (and the manifest several times that).
+  std::uint64_t member_text_ = 0;
+  std::uint64_t max_member_text_ = kMaxMemberTextBytes;
+  std::size_t over_text_limit_ = 0;
   std::vector<std::string> limits_hit_;
 };
 

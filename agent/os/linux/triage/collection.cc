@@ -35,11 +35,11 @@
 //   MANIFEST.json               (manifest.cc)
 //
 // `warden collect` runs this in a sandboxed, exec'd child (collector_main.cc): the live links
-// first (the exe, cwd and root of each process, its executable's hash, its sockets: the one
-// read that needs CAP_SYS_PTRACE, and which parses nothing the host wrote), then the child
-// drops CAP_SYS_PTRACE and Landlock closes everything but /proc and collectorReadPaths(), then
-// the live tables and the host files. In process (writeTriageBundle, the tests of the
-// collectors) the steps are plain calls.
+// first (each process's /proc files as raw bytes, its exe, cwd and root, its executable's hash,
+// its sockets: the one read that needs CAP_SYS_PTRACE, and which parses nothing the host
+// wrote), then the child drops CAP_SYS_PTRACE and Landlock closes everything but /proc and
+// collectorReadPaths(), then the live tables and the host files. In process (writeTriageBundle, the
+// tests of the collectors) the steps are plain calls.
 //
 // How files are read: root.h and host_files.h. Outputs whose size is known only at their end:
 // spool.h. The archive format: tar_header.h and bundle_writer.h. JSON strings: json_fields.h.

@@ -140,7 +140,9 @@ absl::Status CollectorIntake::endEntry() {
 absl::Status CollectorIntake::listMember(const v1::CollectorMember& w) {
   if (state_ == State::kEntry) return violation("a member inside an entry");
   WARDEN_ASSIGN_OR_RETURN(TriageMember m, memberFromWire(w));
-  metadata_bytes_ += m.name.size() + m.source.size() + m.error.size() + m.link_target.size();
+  // As the collector's Bundle counts them (an archived member's link target is its entry's).
+  metadata_bytes_ += m.name.size() + m.source.size() + m.error.size() +
+                     (state_ == State::kDescribe ? entry_.link.size() : m.link_target.size());
   if (metadata_bytes_ > kMaxCollectorMetadataBytes) {
     return violation(absl::StrCat("the members' names, sources and errors pass ",
                                   kMaxCollectorMetadataBytes, " bytes"));

@@ -21,7 +21,7 @@ namespace warden::triage {
 
 class CollectorIntake {
  public:
-  explicit CollectorIntake(Bundle& bundle) : bundle_(bundle) {}
+  explicit CollectorIntake(Bundle& bundle) : bundle_(bundle) { bundle_.unboundMemberText(); }
 
   // What a message asks of the agent: one of its steps, or nothing more (the end).
   struct Request {
@@ -68,9 +68,11 @@ class CollectorIntake {
   std::uint64_t metadata_bytes_ = 0;  // of the members' names, sources, errors and link targets
 };
 
-// What the members' text may hold in all, whatever max_members allows: each field is bounded
-// (4 KiB, 8 KiB for an error), but 20,000 members of the largest would hold 400 MiB in the
-// agent, and the manifest several times that.
-inline constexpr std::uint64_t kMaxCollectorMetadataBytes = 32u << 20;
+// What the collector's members' text may hold in all, whatever max_members allows: each field
+// is bounded (4 KiB, 8 KiB for an error), but 20,000 members of the largest would hold 400 MiB
+// in the agent, and the manifest several times that. The collector's own Bundle stops listing
+// at kMaxMemberTextBytes, counted the same way; past this, with room to spare, it is a protocol
+// violation.
+inline constexpr std::uint64_t kMaxCollectorMetadataBytes = kMaxMemberTextBytes + (8u << 20);
 
 }  // namespace warden::triage

@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "agent/os/linux/triage/collector_sandbox.h"
 #include "agent/os/linux/triage/collector_stream.h"
 #include "agent/os/linux/triage/collectors.h"
@@ -69,6 +71,16 @@ int runTriageCollector(int in_fd, int out_fd) {
     // CAP_SYS_PTRACE goes before the first byte the host wrote is parsed (collectorReadPaths
     // reads /etc/passwd and sshd_config): with it, this process could read the agent's memory.
     if (absl::Status s = triage::dropPtrace(); !s.ok()) return s;
+    if (absl::Status s = triage::restrictToAllBut(orders->withheld); !s.ok()) return s;
+    if (absl::StartsWith(orders->fault, "open-early:")) {
+      // Test: what a collector taken over while it parses the accounts could still open.
+      for (absl::string_view path : absl::StrSplit(orders->fault.substr(11), ',')) {
+        const std::string p(path);
+        const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        std::fprintf(stderr, "open %s: %s\n", p.c_str(), fd >= 0 ? "opened" : std::strerror(errno));
+        if (fd >= 0) ::close(fd);
+      }
+    }
     absl::StatusOr<v1::CollectorSandbox> report =
         triage::restrictCollectorReads(r, triage::collectorReadPaths(r), orders->withheld);
     if (!report.ok()) return report.status();

@@ -1,5 +1,6 @@
 #include "agent/os/linux/triage/collector_sandbox.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -15,6 +16,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -123,6 +125,48 @@ int landlockAbi(std::string* why) {
   return 0;
 }
 
+constexpr std::uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+
+// A ruleset that handles every right this kernel's Landlock knows (`abi`), so that whatever no
+// rule grants is denied: writing, making, removing, truncating, device ioctls, TCP bind and
+// connect, signals and abstract sockets outside.
+absl::StatusOr<UniqueFd> createRuleset(int abi) {
+  RulesetAttr attr;
+  attr.handled_access_fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;  // ABI 1: bits 0-12
+  if (abi >= 2) attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+  if (abi >= 3) attr.handled_access_fs |= kFsTruncate;
+  if (abi >= 5) attr.handled_access_fs |= kFsIoctlDev;
+  std::size_t size = sizeof(std::uint64_t);
+  if (abi >= 4) {
+    attr.handled_access_net = kNetBindTcp | kNetConnectTcp;
+    size = 2 * sizeof(std::uint64_t);
+  }
+  if (abi >= 6) {
+    attr.scoped = kScopeAbstractUnixSocket | kScopeSignal;
+    size = sizeof(RulesetAttr);
+  }
+  UniqueFd ruleset(static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, size, 0)));
+  if (!ruleset.ok()) return errnoStatus(errno, "landlock_create_ruleset failed");
+  return ruleset;
+}
+
+absl::Status addReadRule(int ruleset, int fd, std::uint64_t access, const std::string& path) {
+  landlock_path_beneath_attr rule{};
+  rule.allowed_access = access;
+  rule.parent_fd = fd;
+  if (::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0) {
+    return errnoStatus(errno, absl::StrCat("landlock_add_rule failed for ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status restrictSelf(int ruleset) {
+  if (::syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
+    return errnoStatus(errno, "landlock_restrict_self failed");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<std::string>& collectorAllowedSyscalls() {
@@ -185,6 +229,51 @@ bool reachesWithheld(const std::string& rule, bool tree, const std::string& with
                                   withheld.size() > rule.size() && withheld[rule.size()] == '/'));
 }
 
+absl::Status restrictToAllBut(const std::vector<std::string>& withheld) {
+  std::string why;
+  const int abi = landlockAbi(&why);
+  if (abi < 1) return absl::OkStatus();  // restrictCollectorReads reports it
+  // Kept out: the withheld paths, and the device nodes of /dev (a raw disk, which
+  // CAP_DAC_READ_SEARCH would open, holds the withheld files too). Each directory on the way to
+  // one, and /dev, is opened up entry by entry: its directories and regular files, never a
+  // device node (nor a symlink, which is checked where it lands).
+  std::set<std::string> hidden;
+  for (const std::string& w : withheld) hidden.insert(cleanPath(w));
+  std::set<std::string> on_the_way = {"/", "/dev"};
+  for (const std::string& h : hidden) {
+    for (std::size_t slash = h.find('/'); slash != std::string::npos && slash + 1 < h.size();
+         slash = h.find('/', slash + 1)) {
+      on_the_way.insert(slash == 0 ? "/" : h.substr(0, slash));
+    }
+  }
+  WARDEN_ASSIGN_OR_RETURN(const UniqueFd ruleset, createRuleset(abi));
+  std::size_t rules = 0;
+  for (const std::string& dir : on_the_way) {
+    const UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    DIR* entries = dir_fd.ok() ? ::fdopendir(::dup(dir_fd.get())) : nullptr;
+    if (entries == nullptr) continue;  // not there, or a symlink: nothing below it to open up
+    while (const dirent* e = ::readdir(entries)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      const std::string path = dir == "/" ? "/" + name : dir + "/" + name;
+      if (hidden.contains(path) || on_the_way.contains(path) || ++rules > kMaxRules) continue;
+      const UniqueFd fd(::openat(dir_fd.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      struct stat st {};
+      if (!fd.ok() || ::fstat(fd.get(), &st) != 0) continue;
+      if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) continue;  // a symlink lands elsewhere
+      const absl::Status added =
+          addReadRule(ruleset.get(), fd.get(),
+                      S_ISDIR(st.st_mode) ? kRead : LANDLOCK_ACCESS_FS_READ_FILE, path);
+      if (!added.ok()) {
+        ::closedir(entries);
+        return added;
+      }
+    }
+    ::closedir(entries);
+  }
+  return restrictSelf(ruleset.get());
+}
+
 absl::StatusOr<v1::CollectorSandbox> restrictCollectorReads(
     const TriageRoot& root, const std::vector<ReadPath>& paths,
     const std::vector<std::string>& withheld) {
@@ -201,34 +290,12 @@ absl::StatusOr<v1::CollectorSandbox> restrictCollectorReads(
                              "cannot check, which a root other than / needs)"));
     return report;
   }
-  constexpr std::uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
-  RulesetAttr attr;
-  attr.handled_access_fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;  // ABI 1: bits 0-12
-  if (abi >= 2) attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
-  if (abi >= 3) attr.handled_access_fs |= kFsTruncate;
-  if (abi >= 5) attr.handled_access_fs |= kFsIoctlDev;
-  std::size_t size = sizeof(std::uint64_t);
-  if (abi >= 4) {
-    attr.handled_access_net = kNetBindTcp | kNetConnectTcp;
-    size = 2 * sizeof(std::uint64_t);
-  }
-  if (abi >= 6) {
-    attr.scoped = kScopeAbstractUnixSocket | kScopeSignal;
-    size = sizeof(RulesetAttr);
-  }
-  const UniqueFd ruleset(static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, size, 0)));
-  if (!ruleset.ok()) return errnoStatus(errno, "landlock_create_ruleset failed");
+  WARDEN_ASSIGN_OR_RETURN(const UniqueFd ruleset, createRuleset(abi));
   // The live tables read the kernel's /proc whatever the root. Landlock's ptrace scoping still
   // closes every other process's memory, descriptors and links (and without CAP_SYS_PTRACE
   // they are closed anyway); a path through /proc/self/root is checked where it lands.
   if (const UniqueFd proc(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)); proc.ok()) {
-    landlock_path_beneath_attr rule{};
-    rule.allowed_access = kRead;
-    rule.parent_fd = proc.get();
-    if (::syscall(SYS_landlock_add_rule, ruleset.get(), LANDLOCK_RULE_PATH_BENEATH, &rule, 0) !=
-        0) {
-      return errnoStatus(errno, "landlock_add_rule failed for /proc");
-    }
+    WARDEN_RETURN_IF_ERROR(addReadRule(ruleset.get(), proc.get(), kRead, "/proc"));
     report.add_live_read_paths("/proc");
   }
   std::size_t rules = 0, skipped = 0;
@@ -251,13 +318,8 @@ absl::StatusOr<v1::CollectorSandbox> restrictCollectorReads(
       ++skipped;
       continue;
     }
-    landlock_path_beneath_attr rule{};
-    rule.allowed_access = tree ? kRead : LANDLOCK_ACCESS_FS_READ_FILE;
-    rule.parent_fd = fd.get();
-    if (::syscall(SYS_landlock_add_rule, ruleset.get(), LANDLOCK_RULE_PATH_BENEATH, &rule, 0) !=
-        0) {
-      return errnoStatus(errno, absl::StrCat("landlock_add_rule failed for ", p.path));
-    }
+    WARDEN_RETURN_IF_ERROR(
+        addReadRule(ruleset.get(), fd.get(), tree ? kRead : LANDLOCK_ACCESS_FS_READ_FILE, p.path));
     ++rules;
     report.add_read_paths(p.path);
   }
@@ -265,9 +327,7 @@ absl::StatusOr<v1::CollectorSandbox> restrictCollectorReads(
     report.set_note(absl::StrFormat("more than %d paths: %d more are unreadable to the collector",
                                     kMaxRules, skipped));
   }
-  if (::syscall(SYS_landlock_restrict_self, ruleset.get(), 0) != 0) {
-    return errnoStatus(errno, "landlock_restrict_self failed");
-  }
+  WARDEN_RETURN_IF_ERROR(restrictSelf(ruleset.get()));
   return report;
 }
 

@@ -9,12 +9,13 @@
 //   - no_new_privs and a strict seccomp allowlist whose default is to kill the process
 //     (SIGSYS): no sockets, no exec, no fork, no ptrace, no opening for writing, no executable
 //     mappings.
-// Once the live links are read (readLiveLinks: every process's exe, cwd, root and sockets, the
-// executables hashed, nothing the host wrote parsed; Landlock's ptrace scoping would hide them
-// from it), it drops CAP_SYS_PTRACE, which would also let it read the agent's memory, and
-// restricts itself with Landlock to reading /proc and exactly the paths the files phase
-// collects (collectorReadPaths), never a path that reaches one of the agent's (its state
-// directory), and nothing else at all: no writing, no network (ABI 4), no signals or abstract
+// Once the live links are read (readLiveLinks: every process's /proc files as raw bytes, its
+// exe, cwd, root and sockets, the executables hashed, nothing the host wrote parsed; Landlock's
+// ptrace scoping would hide them from it), it drops CAP_SYS_PTRACE, which would also let it read
+// the agent's memory, takes a first Landlock layer (restrictToAllBut) to parse the accounts'
+// paths under, and restricts itself with Landlock to reading /proc and exactly the paths the
+// files phase collects (collectorReadPaths), never a path that reaches one of the agent's (its
+// state directory), and nothing else at all: no writing, no network (ABI 4), no signals or abstract
 // sockets outside (ABI 6). Only then does it parse what the host wrote.
 #pragma once
 
@@ -48,6 +49,12 @@ bool reachesWithheld(const std::string& rule, bool tree, const std::string& with
 
 // Gives up CAP_SYS_PTRACE for good (CAP_DAC_READ_SEARCH stays).
 absl::Status dropPtrace();
+
+// A first Landlock layer, before the accounts' paths are parsed out of /etc/passwd and
+// sshd_config: reading anything but the withheld paths and the device nodes in /dev, nothing
+// else (no writing, no network). restrictCollectorReads stacks the exact rules on it. Without
+// Landlock, nothing.
+absl::Status restrictToAllBut(const std::vector<std::string>& withheld);
 
 // Drops CAP_SYS_PTRACE and restricts the process with Landlock to reading /proc and `paths` (inside
 // `root`; resolved as collection resolves them, the last component not followed). A path that

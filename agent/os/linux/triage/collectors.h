@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,16 +26,22 @@ namespace warden::triage {
 absl::Status addHostFacts(Bundle& bundle, const TriageRoot& root);
 
 // What only CAP_SYS_PTRACE shows of another user's process: its exe, cwd and root links, the
-// executable's hash, the sockets it holds (live_links.cc). Read first and on their own, so the
-// sandboxed collector gives that capability up (it would open the agent's own memory,
-// /proc/PPID/mem, to the child) before it parses a byte the host wrote.
-inline constexpr std::size_t kMaxLiveLinkBytes = 64 << 20;  // of all the links read, in all
+// executable's hash, the sockets it holds and, where /proc is mounted hidepid, everything else
+// too (live_links.cc). Read first and on their own, as raw bytes, so the sandboxed collector
+// gives that capability up (it would open the agent's own memory, /proc/PPID/mem, to the child)
+// before it parses a byte the host wrote. One process's files are read together, so a pid
+// reused later cannot pair one process's executable with another's command line.
+inline constexpr std::size_t kMaxLiveBytes = 256 << 20;  // of everything read, in all
 struct ProcessLinks {
-  bool unread = false;  // kMaxLiveLinkBytes used up before this process
+  bool unread = false;  // kMaxLiveBytes used up before this process
+  std::string stat;     // /proc/PID/stat; empty: the process was gone
+  std::string status, loginuid, sessionid;
+  std::optional<std::string> cmdline;  // at most kMaxArgvBytes + 1
   std::string exe, cwd, root;
   int exe_err = 0, cwd_err = 0, root_err = 0;  // errno of each readlink; 0: read
   ExeHasher::Facts exe_facts;                  // when exe was read
 };
+inline constexpr std::size_t kMaxArgvBytes = 32 << 10;  // of one /proc/PID/cmdline
 struct LiveLinks {
   std::string proc_error;   // /proc could not be opened
   std::vector<pid_t> pids;  // ascending, at most kMaxProcessesScanned
@@ -42,7 +49,7 @@ struct LiveLinks {
   std::unordered_map<pid_t, ProcessLinks> processes;
   std::unordered_map<std::uint64_t, std::vector<pid_t>> socket_holders;  // by socket inode
   bool fds_complete = true;  // false: stopped at a bound, some sockets' holders not looked for
-  std::size_t unread = 0;    // processes whose links were not read (ProcessLinks::unread)
+  std::size_t unread = 0;    // processes not read (ProcessLinks::unread)
   std::size_t hashes_partial = 0, hashes_skipped = 0;
 };
 LiveLinks readLiveLinks(const TriageLimits& limits);

@@ -1,8 +1,8 @@
 // commands/processes.json: one object per /proc/PID, by pid: ids, login uid, audit session,
 // tty, start time, state, exe and its SHA-256, argv, cwd and root. Kernel threads are marked
 // and have no exe, argv or cwd. start_time is boot time plus field 22 of /proc/PID/stat.
-// Read with the agent's one procfs reader (agent/os/linux/procfs.h); the links and the
-// executables' hashes were read before (live_links.cc).
+// Parsed with the agent's one procfs parser (agent/os/linux/procfs.h) from what was read of each
+// process at once, before anything was parsed (live_links.cc).
 #include <fcntl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -22,16 +22,20 @@
 namespace warden::triage {
 namespace {
 
-constexpr std::size_t kMaxArgvBytes = 32 << 10;  // of one /proc/PID/cmdline
-
 // loginuid and sessionid: null when unset.
 Json auditId(std::int64_t id) { return id < 0 ? Json(nullptr) : Json(id); }
 
-// The record of one process; null when it is gone.
-Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, const ProcessLinks& links,
-                   std::int64_t ticks) {
-  const std::optional<ProcStat> st = readProcStat(proc_fd, pid);
-  if (!st) return nullptr;
+// The record of one process, from what was read of it (live_links.cc); null when it was gone.
+Json processRecord(pid_t pid, absl::Time boot_time, const ProcessLinks& links, std::int64_t ticks) {
+  if (links.unread) {
+    Json r;
+    r["pid"] = pid;
+    r["error"] = "not read: the collection's budget for the process table was used up";
+    return r;
+  }
+  ProcStat parsed;
+  if (links.stat.empty() || !parseProcStat(links.stat, &parsed)) return nullptr;
+  const ProcStat* st = &parsed;
   // PF_KTHREAD alone: "pid 2 or a child of it" would mark a container's ordinary processes.
   const bool kthread = (st->flags & kPfKthread) != 0;
   const absl::Time started =
@@ -48,7 +52,8 @@ Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, const ProcessLi
   r["tty_nr"] = st->tty_nr;
   r["start_ticks"] = st->start_ticks;
   r["start_time"] = rfc3339(started);
-  if (ProcIds ids; readProcIds(proc_fd, pid, 16384, &ids)) {
+  if (!links.status.empty()) {
+    const ProcIds ids = parseProcIds(links.status);
     if (ids.uid) {
       r["uid"] = ids.uid->real;
       r["euid"] = ids.uid->effective;
@@ -58,13 +63,11 @@ Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, const ProcessLi
       r["egid"] = ids.gid->effective;
     }
   }
-  r["loginuid"] = auditId(readAuditId(proc_fd, pid, "loginuid"));
-  r["sessionid"] = auditId(readAuditId(proc_fd, pid, "sessionid"));
+  r["loginuid"] = auditId(links.loginuid.empty() ? -1 : parseAuditId(links.loginuid));
+  r["sessionid"] = auditId(links.sessionid.empty() ? -1 : parseAuditId(links.sessionid));
   if (kthread) return r;
 
-  if (links.unread) {
-    r["exe_error"] = "not read: the collection's budget for links was used up";
-  } else if (links.exe_err != 0) {
+  if (links.exe_err != 0) {
     putText(r, "exe_error", std::string(errnoStatus(links.exe_err, "readlink").message()));
   } else {
     putText(r, "exe", links.exe);
@@ -81,8 +84,8 @@ Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, const ProcessLi
       r["exe_hash_truncated"] = f.partial;
     }
   }
-  std::string cmdline;
-  if (readProcFile(proc_fd, absl::StrCat(pid, "/cmdline").c_str(), cmdline, kMaxArgvBytes + 1)) {
+  if (links.cmdline) {
+    std::string cmdline = *links.cmdline;
     const bool cut = cmdline.size() > kMaxArgvBytes;
     if (cut) cmdline.resize(kMaxArgvBytes);
     const std::vector<std::string> argv = splitCmdline(cmdline);
@@ -91,21 +94,18 @@ Json processRecord(int proc_fd, pid_t pid, absl::Time boot_time, const ProcessLi
     if (!validUtf8(cmdline)) r["cmdline_hex"] = textArray(argv, true);
     r["cmdline_truncated"] = cut;
   }
-  if (!links.unread && links.cwd_err == 0) putText(r, "cwd", links.cwd);
-  if (!links.unread && links.root_err == 0) putText(r, "root", links.root);
+  if (links.cwd_err == 0) putText(r, "cwd", links.cwd);
+  if (links.root_err == 0) putText(r, "root", links.root);
   return r;
 }
 
 }  // namespace
 
 absl::Status addProcesses(Bundle& bundle, const LiveLinks& links) {
-  const UniqueFd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!proc.ok() || !links.proc_error.empty()) {
+  if (!links.proc_error.empty()) {
     if (bundle.admit("commands/processes.json")) {
       bundle.listUncollected(bundle.outputMember("commands/processes.json", "/proc"),
-                             links.proc_error.empty()
-                                 ? std::string(errnoStatus(errno, "open /proc").message())
-                                 : links.proc_error);
+                             links.proc_error);
     }
     return absl::OkStatus();
   }
@@ -120,8 +120,7 @@ absl::Status addProcesses(Bundle& bundle, const LiveLinks& links) {
       "processes", [&](const Bundle::AddRecord& add) {
         std::size_t all = 0;
         for (pid_t pid : links.pids) {
-          const Json record =
-              processRecord(proc.get(), pid, bundle.bootTime(), links.processes.at(pid), ticks);
+          const Json record = processRecord(pid, bundle.bootTime(), links.processes.at(pid), ticks);
           if (record.is_null()) continue;  // gone meanwhile
           ++all;
           add(record);
@@ -130,9 +129,9 @@ absl::Status addProcesses(Bundle& bundle, const LiveLinks& links) {
       }));
   const TriageLimits& limits = bundle.limits();
   if (links.unread > 0) {
-    bundle.noteLimit(absl::StrFormat(
-        "%d processes: exe, cwd and root not read (the links passed %d bytes in all)", links.unread,
-        kMaxLiveLinkBytes));
+    bundle.noteLimit(
+        absl::StrFormat("%d processes not read: what was read of the others passed %d bytes in all",
+                        links.unread, kMaxLiveBytes));
   }
   if (links.hashes_partial > 0) {
     bundle.noteLimit(absl::StrFormat(

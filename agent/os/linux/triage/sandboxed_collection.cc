@@ -82,8 +82,9 @@ std::string unconfinedBecause(const Json& c, std::uint32_t uid, std::uint32_t gi
   if (!all("Uid", uid)) return absl::StrCat("it runs as uid ", field("Uid"));
   if (!all("Gid", gid)) return absl::StrCat("it runs as gid ", field("Gid"));
   if (!field("Groups").empty()) return absl::StrCat("it is in the groups ", field("Groups"));
-  // Effective, permitted (which capset could make effective again) and ambient.
-  constexpr std::uint64_t kAllowed = (1ull << 2) | (1ull << 19);  // DAC_READ_SEARCH, SYS_PTRACE
+  // Effective, permitted (which capset could make effective again) and ambient. It sends
+  // nothing before it has dropped CAP_SYS_PTRACE (collector_main.cc): CAP_DAC_READ_SEARCH only.
+  constexpr std::uint64_t kAllowed = 1ull << 2;
   for (const char* set : {"CapEff", "CapPrm", "CapAmb"}) {
     std::uint64_t caps = 0;
     if (!absl::SimpleHexAtoi(field(set), &caps)) return absl::StrCat(set, " cannot be read");
