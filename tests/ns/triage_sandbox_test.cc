@@ -7,8 +7,11 @@
 // stopped at the deadline; one that does not confine itself is not listened to.
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -154,6 +157,43 @@ TEST(TriageSandboxTest, LandlockKeepsTheAgentsStateDirectoryOut) {
       << landlock.dump();
   // The keys file the same line names for the account's home still comes.
   EXPECT_TRUE(memberNamed(manifest, "files/home/mallory/.ssh/authorized_keys").at("archived"));
+}
+
+// Where /proc is mounted hidepid=invisible, only CAP_SYS_PTRACE shows another user's process
+// at all. The live snapshot reads each process whole before the collector drops it, so the
+// table still holds them. (In a child with a mount namespace and a procfs of its own.)
+TEST(TriageSandboxTest, AHidepidProcStillShowsEveryProcess) {
+  WARDEN_REQUIRE_PRIVILEGES();
+  TempDir root, work;
+  plantHost(root.path());
+  const std::string bundle = work.file("bundle.tar.zst");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int rc = 3;
+    if (::unshare(CLONE_NEWNS) == 0 &&
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+        ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") ==
+            0) {
+      auto r =
+          writeTriageBundleSandboxed(bundle, scratchOptions(root.path()), sandboxFor(root.path()));
+      rc = r.ok() && r->collector == "exited 0" ? 0 : 2;
+    }
+    ::_exit(rc);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child ended " << status;
+  extractBundle(bundle, work.file("x"));
+  bool found = false;
+  for (const Json& p : loadJson(work.file("x/commands/processes.json"))) {
+    if (p.at("pid").get<int>() != ::getpid()) continue;  // root's: hidden from uid 65533
+    found = true;
+    EXPECT_EQ(p.at("uid").get<int>(), 0);
+    EXPECT_EQ(p.at("exe").get<std::string>(), fs::read_symlink("/proc/self/exe").string());
+    EXPECT_FALSE(p.at("cmdline").empty());
+  }
+  EXPECT_TRUE(found);
 }
 
 // CAP_SYS_PTRACE would open the agent's own memory (its keys) to the collector; it is gone
