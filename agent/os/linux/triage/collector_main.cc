@@ -85,13 +85,6 @@ int runTriageCollector(int in_fd, int out_fd) {
         triage::restrictCollectorReads(r, triage::collectorReadPaths(r), orders->withheld);
     if (!report.ok()) return report.status();
     if (absl::Status s = stream.sandbox(*report); !s.ok()) return s;
-    if (orders->fault == "read-agent-memory") {
-      // What a collector taken over by the host's files would try first: refused from here on.
-      const std::string mem = absl::StrCat("/proc/", ::getppid(), "/mem");
-      const int fd = ::open(mem.c_str(), O_RDONLY | O_CLOEXEC);
-      std::fprintf(stderr, "open %s: %s\n", mem.c_str(), fd >= 0 ? "opened" : std::strerror(errno));
-      if (fd >= 0) ::close(fd);
-    }
     return absl::OkStatus();
   };
   if (absl::Status s = triage::collectAll(bundle, root, steps); !s.ok()) {
