@@ -41,6 +41,15 @@ constexpr RpcRoles kRoleTable[] = {
     // Every operator keeps its own certificate current (controller/renewal/).
     {"GetRenewalChallenge", kAdmin | kResponder | kAuditor},
     {"RenewCertificate", kAdmin | kResponder | kAuditor},
+    {"AddAlertSource", kAdmin},
+    {"ApplyRules", kAdmin},
+    {"ListAlerts", kAdmin | kResponder | kAuditor},
+    {"ShowRules", kAdmin | kResponder | kAuditor},
+    {"ListApprovals", kAdmin | kResponder | kAuditor},
+    {"SettleApproval", kAdmin | kResponder},
+    {"SetBreaker", kAdmin | kResponder},
+    {"GetBreaker", kAdmin | kResponder | kAuditor},
+    {"SetLabels", kAdmin | kResponder},
 };
 
 unsigned roleBit(std::string_view role) {

@@ -58,6 +58,10 @@ absl::Status initDataDir(const InitOptions& o) {
                           crypto::issueCertificate(ca, server_key, server_profile));
   WARDEN_ASSIGN_OR_RETURN(auto command_key, crypto::Ed25519Key::generate());
   WARDEN_ASSIGN_OR_RETURN(auto log_key, crypto::Ed25519Key::generate());
+  WARDEN_ASSIGN_OR_RETURN(auto automation_key, crypto::Ed25519Key::generate());
+  const std::string alerts_listen =
+      o.alerts_listen.empty() ? defaultAlertsListen(o.listen) : o.alerts_listen;
+  WARDEN_RETURN_IF_ERROR(HostPort::parse(alerts_listen).status());
 
   // The first operator: admin.
   WARDEN_ASSIGN_OR_RETURN(std::string admin_key, crypto::generateEcKeyPem());
@@ -79,6 +83,8 @@ absl::Status initDataDir(const InitOptions& o) {
   WARDEN_RETURN_IF_ERROR(
       writeFileAtomic(path(o.data_dir, "command.key"), command_key.toPem(), 0600));
   WARDEN_RETURN_IF_ERROR(writeFileAtomic(path(o.data_dir, "log.key"), log_key.toPem(), 0600));
+  WARDEN_RETURN_IF_ERROR(
+      writeFileAtomic(path(o.data_dir, "automation.key"), automation_key.toPem(), 0600));
   const std::string origin = absl::StrFormat("warden/%s", adv.host);
   const std::string vkey = noteVerifierKey(origin, log_key.publicKey());
   WARDEN_RETURN_IF_ERROR(writeFileAtomic(path(o.data_dir, "log.vkey"), vkey + "\n", 0644));
@@ -86,6 +92,7 @@ absl::Status initDataDir(const InitOptions& o) {
   WARDEN_ASSIGN_OR_RETURN(auto registry, Registry::open(path(o.data_dir, "warden.db")));
   WARDEN_RETURN_IF_ERROR(registry->setMeta("listen", o.listen));
   WARDEN_RETURN_IF_ERROR(registry->setMeta("advertise", advertise));
+  WARDEN_RETURN_IF_ERROR(registry->setMeta("alerts_listen", alerts_listen));
   WARDEN_RETURN_IF_ERROR(registry->setMeta("log_origin", origin));
   WARDEN_RETURN_IF_ERROR(
       registry->addOperator(OperatorRecord{"admin", "admin", admin_fp, admin_signing.publicKey(),
@@ -100,6 +107,13 @@ absl::Status initDataDir(const InitOptions& o) {
   profile.key_pem = admin_key;
   profile.signing_key_pem = admin_signing.toPem();
   return saveProfile(path(o.data_dir, "admin.profile"), profile);
+}
+
+std::string defaultAlertsListen(const std::string& listen) {
+  auto hp = HostPort::parse(listen);
+  if (!hp.ok()) return "[::]:7444";
+  // A controller on a port the kernel picks (tests) gets an intake on one too.
+  return HostPort{hp->host, static_cast<std::uint16_t>(hp->port == 0 ? 0 : 7444)}.toString();
 }
 
 absl::StatusOr<crypto::CertProfile> controllerCertProfile(const std::string& advertise,
@@ -136,12 +150,42 @@ absl::StatusOr<ControllerKeys> loadDataDir(const std::string& dir) {
   WARDEN_ASSIGN_OR_RETURN(std::string listen, registry->meta("listen"));
   WARDEN_ASSIGN_OR_RETURN(std::string advertise, registry->meta("advertise"));
   WARDEN_ASSIGN_OR_RETURN(std::string origin, registry->meta("log_origin"));
-  ControllerKeys keys{dir,        crypto::CertificateAuthority{ca_pem, ca_key},
-                      ca_fp,      server_pem,
-                      server_key, command_key,
-                      log_key,    noteVerifierKey(origin, log_key.publicKey()),
-                      origin,     listen,
-                      advertise,  std::move(registry)};
+  // Directories made before the alert intake existed: the default address, and an automation
+  // key made now (its key entry is logged when the log opens, controller/log_genesis.cc).
+  auto alerts_listen = registry->meta("alerts_listen");
+  if (!pathExists(path(dir, "automation.key"))) {
+    WARDEN_ASSIGN_OR_RETURN(auto made, crypto::Ed25519Key::generate());
+    WARDEN_RETURN_IF_ERROR(writeFileAtomic(path(dir, "automation.key"), made.toPem(), 0600));
+  }
+  WARDEN_ASSIGN_OR_RETURN(std::string automation_pem, readFile(path(dir, "automation.key")));
+  WARDEN_ASSIGN_OR_RETURN(auto automation_key, crypto::Ed25519Key::fromPem(automation_pem));
+  // The webhook notification key (controller/alerts/notifier.h), made on the first load; its
+  // public key as Standard Webhooks receivers take it, rewritten whenever it is missing.
+  if (!pathExists(path(dir, "notify.key"))) {
+    WARDEN_ASSIGN_OR_RETURN(auto made, crypto::Ed25519Key::generate());
+    WARDEN_RETURN_IF_ERROR(writeFileAtomic(path(dir, "notify.key"), made.toPem(), 0600));
+  }
+  WARDEN_ASSIGN_OR_RETURN(std::string notify_pem, readFile(path(dir, "notify.key")));
+  WARDEN_ASSIGN_OR_RETURN(auto notify_key, crypto::Ed25519Key::fromPem(notify_pem));
+  if (!pathExists(path(dir, "notify.pub"))) {
+    WARDEN_RETURN_IF_ERROR(writeFileAtomic(
+        path(dir, "notify.pub"), "whpk_" + crypto::base64(notify_key.publicKey()) + "\n", 0644));
+  }
+  ControllerKeys keys{dir,
+                      crypto::CertificateAuthority{ca_pem, ca_key},
+                      ca_fp,
+                      server_pem,
+                      server_key,
+                      command_key,
+                      log_key,
+                      automation_key,
+                      notify_key,
+                      noteVerifierKey(origin, log_key.publicKey()),
+                      origin,
+                      listen,
+                      advertise,
+                      alerts_listen.ok() ? *alerts_listen : defaultAlertsListen(listen),
+                      std::move(registry)};
   return keys;
 }
 

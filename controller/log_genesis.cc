@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/audit/key_record.h"
+#include "common/crypto/encoding.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "controller/log_writer.h"
@@ -24,6 +25,7 @@ absl::StatusOr<std::unique_ptr<LogWriter>> LogWriter::open(const ControllerKeys&
     w->last_logged_ms_ = e.logged_unix_ms;
   }
   WARDEN_RETURN_IF_ERROR(w->writeGenesis());
+  WARDEN_RETURN_IF_ERROR(w->logAutomationKey());
   WARDEN_RETURN_IF_ERROR(w->recoverReceipts());
   logInfo("action log: %d entries", l.size());
   return w;
@@ -82,6 +84,22 @@ absl::StatusOr<std::vector<LogEntry>> LogWriter::genesisEntries() {
     out.push_back(a);
   }
   return out;
+}
+
+absl::Status LogWriter::logAutomationKey() {
+  const std::string key = keys_.automation_key.publicKey();
+  const std::string marker = crypto::hex(key);
+  if (auto logged = keys_.registry->meta("automation_key_logged");
+      logged.ok() && *logged == marker) {
+    return absl::OkStatus();
+  }
+  LogEntry e;
+  e.type = entry_type::kKey;
+  e.actor = "controller";
+  e.body = encodeKeyRecord(KeyRecord{kKeyRecordVersion, "automation", "controller", "", key, ""});
+  e.detail = "automated requests (alert rules) are signed by this key";
+  WARDEN_RETURN_IF_ERROR(appendEntry(e).status());
+  return keys_.registry->setMeta("automation_key_logged", marker);
 }
 
 // A controller that died between logging a receipt and storing it in the registry: the log is

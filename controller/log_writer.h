@@ -60,6 +60,8 @@ class LogWriter {
   absl::StatusOr<std::vector<LogEntry>> genesisEntries();
   absl::Status writeGenesis();
   absl::Status recoverReceipts();
+  // The automation key's key entry, once per key: automated requests are checked against it.
+  absl::Status logAutomationKey();
 
   const ControllerKeys& keys_;
   std::unique_ptr<ActionLog> log_;

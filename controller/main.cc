@@ -28,7 +28,7 @@ CLI::Validator durationAtLeast(absl::Duration min, const std::string& min_text) 
 // Parses what durationAtLeast() accepted.
 absl::Duration durationOf(const std::string& text) { return *warden::parseDuration(text); }
 
-int serve(const std::string& data_dir, const std::string& listen,
+int serve(const std::string& data_dir, const std::string& listen, const std::string& alerts_listen,
           const warden::EvidenceQuota& quota, const warden::CertificateLifetimes& lifetimes) {
   auto keys = warden::loadDataDir(data_dir);
   if (!keys.ok()) {
@@ -37,6 +37,7 @@ int serve(const std::string& data_dir, const std::string& listen,
   }
   warden::ServeOptions options;
   options.listen_override = listen;
+  options.alerts_listen_override = alerts_listen;
   options.evidence_quota = quota;
   options.cert_lifetimes = lifetimes;
   // Block the termination signals in every thread; one thread waits for them.
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--listen", init.listen, "Address to listen on")->capture_default_str();
   init_cmd->add_option("--advertise", init.advertise,
                        "HOST:PORT operators and agents dial (default: from --listen)");
+  init_cmd->add_option("--alerts-listen", init.alerts_listen,
+                       "Address of the HTTPS alert intake (Alertmanager, Falco, JSON webhooks; "
+                       "default: the --listen host on port 7444)");
   std::string ca_validity = "3650d";
   init_cmd
       ->add_option("--ca-validity", ca_validity,
@@ -89,10 +93,12 @@ int main(int argc, char** argv) {
       ->check(durationAtLeast(warden::kMinCaValidity, "1d"))
       ->capture_default_str();
 
-  std::string data_dir, listen;
+  std::string data_dir, listen, alerts_listen;
   auto* serve_cmd = app.add_subcommand("serve", "Serve agents and operators");
   serve_cmd->add_option("--data-dir", data_dir, "Data directory made by init")->required();
   serve_cmd->add_option("--listen", listen, "Override the listen address stored by init");
+  serve_cmd->add_option("--alerts-listen", alerts_listen,
+                        "Override the alert intake's address stored by init ('off': no intake)");
   warden::EvidenceQuota quota;
   serve_cmd
       ->add_option("--evidence-quota", quota.total_bytes,
@@ -150,5 +156,5 @@ int main(int argc, char** argv) {
   lifetimes.agent = durationOf(agent_validity);
   lifetimes.operator_cert = durationOf(operator_validity);
   lifetimes.controller = durationOf(controller_validity);
-  return serve(data_dir, listen, quota, lifetimes);
+  return serve(data_dir, listen, alerts_listen, quota, lifetimes);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +31,10 @@ struct OperatorRecord {
   std::int64_t cert_not_after_ms = 0;  // 0: not known (an operator added before renewal existed)
   bool holdsCertificate(const std::string& fingerprint) const;
 };
+
+// An operator label: key [a-z0-9][a-z0-9._/-]{0,62}, value [A-Za-z0-9._-]{0,63}; the facts the
+// agents report (os, kernel, firewall, hostname) are not operator labels.
+absl::Status validLabel(const std::string& key, const std::string& value);
 
 struct HostRecord {
   std::string host_id;
@@ -189,6 +194,14 @@ class Registry {
                              const std::string& reason);
   absl::Status removeFleetBlock(const std::string& address);
   absl::StatusOr<std::vector<std::vector<std::string>>> fleetBlocks();  // address, by, ms, reason
+
+  // Operator labels (registry_labels.cc). Keys and values are checked by validLabel().
+  absl::Status setLabels(const std::string& host_id, const std::map<std::string, std::string>& set,
+                         const std::vector<std::string>& remove);
+  absl::StatusOr<std::map<std::string, std::string>> labels(const std::string& host_id);
+  // Hosts whose id, or whose label `key`, equals `value` (ASCII case ignored).
+  absl::StatusOr<std::vector<std::string>> hostsNamed(const std::string& value,
+                                                      const std::string& key);
 
   absl::Status addEvent(const HostEventRecord& e);
   absl::StatusOr<std::vector<HostEventRecord>> recentEvents(const std::string& host_id, int limit);

@@ -13,6 +13,10 @@
 #include "common/net.h"
 #include "common/status.h"
 #include "controller/agent_channel/agent_service.h"
+#include "controller/alerts/alert_intake.h"
+#include "controller/alerts/alert_store.h"
+#include "controller/alerts/automation.h"
+#include "controller/alerts/intake_server.h"
 #include "controller/authz.h"
 #include "controller/context.h"
 #include "controller/dispatch/dispatcher.h"
@@ -26,8 +30,10 @@ namespace warden {
 
 // Declared in the order they are made: each uses only what comes before it.
 struct ControllerServer::Impl {
-  Impl(std::unique_ptr<ControllerContext> context, const ServeOptions& options)
+  Impl(std::unique_ptr<ControllerContext> context, std::unique_ptr<AlertStore> alerts,
+       const ServeOptions& options)
       : ctx(std::move(context)),
+        alert_store(std::move(alerts)),
         authz(ctx->registry(), *ctx->log),
         policy(ctx->keys),
         dispatcher(*ctx, options.default_expiry),
@@ -36,10 +42,13 @@ struct ControllerServer::Impl {
         evidence(*ctx),
         issuer(*ctx),
         watch(*ctx),
+        automation(*ctx, *alert_store, dispatcher),
+        intake(*alert_store, automation, *ctx->log),
         agent_service(*ctx, dispatcher, receipts, heartbeats, evidence, issuer),
-        operator_service(*ctx, authz, policy, dispatcher, issuer) {}
+        operator_service(*ctx, authz, policy, dispatcher, issuer, *alert_store, automation) {}
 
   std::unique_ptr<ControllerContext> ctx;
+  std::unique_ptr<AlertStore> alert_store;
   Authorizer authz;
   RequestPolicy policy;
   Dispatcher dispatcher;
@@ -48,11 +57,14 @@ struct ControllerServer::Impl {
   EvidenceIntake evidence;
   CertificateIssuer issuer;
   CertificateWatch watch;
+  Automation automation;
+  AlertIntake intake;
   AgentChannelService agent_service;
   OperatorService operator_service;
   std::shared_ptr<grpc::experimental::CertificateProviderInterface> certificates;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  std::unique_ptr<IntakeServer> intake_server;  // the HTTPS alert intake
 };
 
 namespace {
@@ -77,7 +89,10 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   const std::string listen = options.listen_override.empty() ? k.listen : options.listen_override;
   WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(listen));
 
-  auto impl = std::make_unique<Impl>(std::move(ctx), options);
+  WARDEN_ASSIGN_OR_RETURN(auto alert_store, AlertStore::open(ctx->keys.data_dir + "/warden.db"));
+  auto impl = std::make_unique<Impl>(std::move(ctx), std::move(alert_store), options);
+  WARDEN_RETURN_IF_ERROR(impl->automation.loadRules());
+  WARDEN_RETURN_IF_ERROR(impl->automation.catchUpFromLog());
   // The first look renews the controller's certificate if it is due and writes the chain the
   // port serves, before the port opens; then daily warnings and renewals as they fall due.
   impl->watch.lookOnce(absl::Now());
@@ -113,16 +128,33 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   }
   logInfo("controller listening on %s (port %d), advertised as %s", hp.toString(), impl->port,
           impl->ctx->keys.advertise);
+  // The alert intake serves the controller's own certificate (renewed in place: read at start).
+  const std::string alerts_listen = options.alerts_listen_override.empty()
+                                        ? impl->ctx->keys.alerts_listen
+                                        : options.alerts_listen_override;
+  if (alerts_listen != "off") {
+    WARDEN_ASSIGN_OR_RETURN(std::string chain, readFile(served.chainPath()));
+    WARDEN_ASSIGN_OR_RETURN(std::string key, readFile(served.keyPath()));
+    IntakeTls tls{chain, key, impl->ctx->keys.ca.cert_pem};
+    WARDEN_ASSIGN_OR_RETURN(impl->intake_server,
+                            IntakeServer::start(alerts_listen, tls, impl->intake));
+    logInfo("alert intake listening on %s (port %d)", alerts_listen, impl->intake_server->port());
+  }
   impl->watch.start();
   return std::unique_ptr<ControllerServer>(new ControllerServer(std::move(impl)));
 }
 
 int ControllerServer::port() const { return impl_->port; }
 
+int ControllerServer::alertsPort() const {
+  return impl_->intake_server ? impl_->intake_server->port() : 0;
+}
+
 void ControllerServer::wait() { impl_->server->Wait(); }
 
 void ControllerServer::shutdown() {
   if (impl_) impl_->watch.stop();
+  if (impl_ && impl_->intake_server) impl_->intake_server->stop();
   if (impl_ && impl_->server) {
     impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }

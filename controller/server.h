@@ -18,6 +18,8 @@ namespace warden {
 
 struct ServeOptions {
   std::string listen_override;  // empty: the address stored by `init`
+  // The HTTPS alert intake's address; empty: the one stored by `init`; "off": none.
+  std::string alerts_listen_override;
   absl::Duration default_expiry = absl::Hours(24);
   EvidenceQuota evidence_quota;
   CertificateLifetimes cert_lifetimes;
@@ -29,6 +31,7 @@ class ControllerServer {
                                                                  const ServeOptions& options);
   ~ControllerServer();
   int port() const;
+  int alertsPort() const;  // 0 when the intake is off
   void wait();
   void shutdown();
 

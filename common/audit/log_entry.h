@@ -30,6 +30,10 @@ inline constexpr char kEvent[] = "event";            // detail: tamper, restore,
 // body: CertRenewal (common/audit/cert_renewal.h), signed by the agent's or operator's key
 // (unsigned for the controller's own certificate); ref: the new certificate's fingerprint
 inline constexpr char kRenewal[] = "renewal";
+// body: AlertRecord (common/audit/automation_record.h); actor "source:NAME"; ref: the alert id
+inline constexpr char kAlert[] = "alert";
+// body: DecisionRecord; actor "controller"; ref: the alert id; host_id: the host it names
+inline constexpr char kDecision[] = "decision";
 }  // namespace entry_type
 
 struct LogEntry {

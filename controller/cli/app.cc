@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "controller/cli/actions.h"
+#include "controller/cli/alerts.h"
+#include "controller/cli/approvals.h"
 #include "controller/cli/audit.h"
 #include "controller/cli/audit_verify.h"
 #include "controller/cli/client.h"
@@ -49,6 +51,16 @@ int runCli(int argc, char** argv) {
       "of a host certificate expiring within 30 days and of the CA or the controller's "
       "certificate expiring within 60");
   hosts_cmd->add_flag("--json", g.json, "JSON output");
+
+  std::string label_host;
+  std::vector<std::string> label_changes;
+  auto* label_cmd = app.add_subcommand(
+      "label",
+      "Set (KEY=VALUE) or remove (KEY-) operator labels on a host. Automation names a host by "
+      "its id or its warden.alias label, and never acts on warden.protected=true");
+  label_cmd->add_option("HOST", label_host, "Host id")->required();
+  label_cmd->add_option("CHANGES", label_changes, "KEY=VALUE or KEY-")->required();
+  label_cmd->add_flag("--json", g.json, "JSON output");
 
   SubmitArgs sa;
   auto* isolate = app.add_subcommand(
@@ -307,6 +319,84 @@ int runCli(int argc, char** argv) {
       audit->add_subcommand("checkpoint", "Print the latest signed checkpoint (a signed note)");
   audit_checkpoint->add_flag("--json", g.json, "JSON output");
 
+  // Automation: alert sources, what arrived and was decided, and the rules.
+  auto* alerts_cmd = app.add_subcommand(
+      "alerts",
+      "Alerts received at the HTTPS intake (Alertmanager, Falco, JSON webhooks), newest first, "
+      "each with its decision (acted, dry-run, pending-approval, no-action) and reason code");
+  unsigned alerts_limit = 100;
+  alerts_cmd->add_option("--limit", alerts_limit, "How many (at most 1000)")->capture_default_str();
+  alerts_cmd->add_flag("--json", g.json, "JSON output");
+  auto* alerts_source = alerts_cmd->add_subcommand("source", "Named senders of alerts");
+  std::string source_name, source_cert_out;
+  auto* source_add = alerts_source->add_subcommand(
+      "add",
+      "Add an alert source and print its bearer token alone on stdout (shown once; the "
+      "controller keeps only its hash)");
+  source_add->add_option("NAME", source_name, "The source's name, as rules' senders: name it")
+      ->required();
+  source_add->add_option("--cert-out", source_cert_out,
+                         "Also issue a client certificate: writes PREFIX.key and PREFIX.pem");
+  source_add->add_flag("--json", g.json, "JSON output");
+  auto* rules_cmd = app.add_subcommand("rules", "Alert rules and their guardrails (YAML)");
+  rules_cmd->require_subcommand(1);
+  std::string rules_file, rules_alert, rules_format, rules_source, rules_reason;
+  auto* rules_check = rules_cmd->add_subcommand(
+      "check", "Check a rules file offline; errors name their line. Exit 0 good, 2 not");
+  rules_check->add_option("FILE", rules_file, "Rules file")->required();
+  rules_check->add_flag("--json", g.json, "JSON output");
+  auto* rules_test = rules_cmd->add_subcommand(
+      "test",
+      "Offline: which rule an alert payload matches, which host it names, and the decision "
+      "and why (no controller, no history)");
+  rules_test->add_option("FILE", rules_file, "Rules file")->required();
+  rules_test->add_option("--alert", rules_alert, "A payload as a sender posts it")->required();
+  rules_test->add_option("--format", rules_format,
+                         "alertmanager | falco | json (default: from the payload's shape)");
+  rules_test->add_option("--source", rules_source, "The sending source's name (default: any)");
+  rules_test->add_flag("--json", g.json, "JSON output");
+  auto* rules_apply = rules_cmd->add_subcommand(
+      "apply",
+      "Apply a rules file (admin): checked, signed as your request and logged whole; the "
+      "version is the request id");
+  rules_apply->add_option("FILE", rules_file, "Rules file")->required();
+  rules_apply->add_option("--reason", rules_reason, "Why (recorded with the request)");
+  rules_apply->add_flag("--json", g.json, "JSON output");
+  auto* rules_show = rules_cmd->add_subcommand("show", "The rules version in force, as applied");
+  rules_show->add_flag("--json", g.json, "JSON output");
+
+  auto* approvals_cmd = app.add_subcommand(
+      "approvals", "Automated decisions waiting for an operator (pending-approval), oldest first");
+  approvals_cmd->add_flag("--json", g.json, "JSON output");
+  std::string approval_id, approval_reason, approval_timeout = "30s";
+  bool approval_no_wait = false;
+  auto approval = [&](const char* name, const char* help) {
+    auto* cmd = app.add_subcommand(name, help);
+    cmd->add_option("ID", approval_id, "The decision id (warden approvals)")->required();
+    cmd->add_option("--reason", approval_reason, "Why (recorded with your signed request)");
+    cmd->add_flag("--json", g.json, "JSON output");
+    return cmd;
+  };
+  auto* approve_cmd = approval(
+      "approve",
+      "Approve a pending decision: its action is dispatched as the automation's request naming "
+      "your signed approval; waits for the host's receipt like 'isolate'");
+  approve_cmd->add_flag("--no-wait", approval_no_wait,
+                        "Return at once with the action id (exit 4)");
+  approve_cmd->add_option("--timeout", approval_timeout, "How long to wait for the receipt")
+      ->capture_default_str();
+  auto* reject_cmd = approval("reject", "Reject a pending decision: nothing is done for it");
+  auto* breaker = app.add_subcommand(
+      "breaker",
+      "The automation breaker: 'open' turns every automated action into a pending approval "
+      "until 'close'; 'status' shows it");
+  std::string breaker_verb, breaker_reason;
+  breaker->add_option("VERB", breaker_verb, "open | close | status")
+      ->required()
+      ->check(CLI::IsMember({"open", "close", "status"}));
+  breaker->add_option("--reason", breaker_reason, "Why (recorded with your signed request)");
+  breaker->add_flag("--json", g.json, "JSON output");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -322,6 +412,7 @@ int runCli(int argc, char** argv) {
   if (*audit_prove) return auditProve(g, audit_index);
   if (*audit_checkpoint) return auditCheckpoint(g);
   if (*hosts_cmd) return listHosts(g);
+  if (*label_cmd) return labelHost(g, label_host, label_changes);
   if (*isolate) return submit(g, "isolate", sa);
   if (*release) return submit(g, "release", sa);
   if (*block) return submit(g, "block", sa);
@@ -343,6 +434,19 @@ int runCli(int argc, char** argv) {
   if (*shutdown) return shutdownCmd(g, one_host, reboot, halt, now, yes);
   if (*actions) return listActions(g, actions_host, actions_limit);
   if (*action) return showAction(g, action_id);
+  if (*source_add) return alertsSourceAdd(g, source_name, source_cert_out);
+  if (*alerts_cmd) return alertsList(g, alerts_limit);
+  if (*rules_check) return rulesCheck(g, rules_file);
+  if (*rules_test) return rulesTest(g, rules_file, rules_alert, rules_format, rules_source);
+  if (*rules_apply) return rulesApply(g, rules_file, rules_reason);
+  if (*rules_show) return rulesShow(g);
+  if (*approvals_cmd) return approvalsList(g);
+  if (*approve_cmd) {
+    return approvalSettle(g, approval_id, true, approval_reason, approval_timeout,
+                          approval_no_wait);
+  }
+  if (*reject_cmd) return approvalSettle(g, approval_id, false, approval_reason, "30s", true);
+  if (*breaker) return breakerCmd(g, breaker_verb, breaker_reason);
   return kExitBadInput;
 }
 

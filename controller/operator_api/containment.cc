@@ -32,6 +32,29 @@ absl::Status OperatorService::refuseOffline(const DispatchPlan& plan) const {
   return absl::OkStatus();
 }
 
+absl::Status OperatorService::waitForActions(grpc::ServerContext* ctx,
+                                             const std::vector<std::string>& ids,
+                                             std::uint32_t wait_ms, v1::SubmitResponse* resp) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::min<std::uint32_t>(wait_ms, kMaxWaitMs));
+  for (;;) {
+    bool all_done = true;
+    resp->clear_actions();
+    for (const auto& id : ids) {
+      auto a = ctx_.registry().findAction(id);
+      if (!a.ok()) return a.status();
+      all_done = all_done && a->finished();
+      *resp->add_actions() = actionView(*a);
+    }
+    if (all_done || wait_ms == 0 || ctx->IsCancelled() ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return absl::OkStatus();
+    }
+    dispatcher_.waitForFinished(
+        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)));
+  }
+}
+
 grpc::Status OperatorService::Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
                                      v1::SubmitResponse* resp) {
   auto op = authz_.authorize(ctx, "Submit");
@@ -103,24 +126,8 @@ grpc::Status OperatorService::Submit(grpc::ServerContext* ctx, const v1::SubmitR
     return toGrpc(dispatched);
   }
   // Wait for every receipt (or the deadline, or the operator giving up).
-  const auto deadline =
-      std::chrono::steady_clock::now() +
-      std::chrono::milliseconds(std::min<std::uint32_t>(req->wait_ms(), kMaxWaitMs));
-  for (;;) {
-    bool all_done = true;
-    resp->clear_actions();
-    for (const auto& id : ids) {
-      auto a = ctx_.registry().findAction(id);
-      if (!a.ok()) return toGrpc(a.status());
-      all_done = all_done && a->finished();
-      *resp->add_actions() = actionView(*a);
-    }
-    if (all_done || req->wait_ms() == 0 || ctx->IsCancelled() ||
-        std::chrono::steady_clock::now() >= deadline) {
-      break;
-    }
-    dispatcher_.waitForFinished(
-        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)));
+  if (auto waited = waitForActions(ctx, ids, req->wait_ms(), resp); !waited.ok()) {
+    return toGrpc(waited);
   }
   return grpc::Status::OK;
 }

@@ -1,5 +1,6 @@
 // The fleet as operators see it: every enrolled host, connected or not, with its facts,
 // containment and latest events, a page at a time (paging.h) in order of host id.
+#include "absl/strings/str_format.h"
 #include "common/command.h"
 #include "controller/operator_api/operator_service.h"
 #include "controller/paging.h"
@@ -25,6 +26,9 @@ v1::Host OperatorService::hostView(const HostRecord& h, absl::Time now) {
   out.set_health_detail(health.detail);
   out.set_last_heartbeat_unix_ms(health.last_heartbeat_unix_ms);
   out.set_heartbeat_interval_ms(health.heartbeat_interval_ms);
+  if (auto labels = ctx_.registry().labels(h.host_id); labels.ok()) {
+    for (const auto& [k, v] : *labels) (*out.mutable_labels())[k] = v;
+  }
   if (auto events = ctx_.registry().recentEvents(h.host_id, 10); events.ok()) {
     for (const auto& e : *events) {
       auto* ev = out.add_events();
@@ -71,6 +75,29 @@ grpc::Status OperatorService::ListHosts(grpc::ServerContext* ctx, const v1::List
     last = h.host_id;
   }
   if (more) resp->set_next_page_token(encodePageToken("hosts", "", PageCursor{0, last}));
+  return grpc::Status::OK;
+}
+
+grpc::Status OperatorService::SetLabels(grpc::ServerContext* ctx, const v1::SetLabelsRequest* req,
+                                        v1::SetLabelsResponse* resp) {
+  auto op = authz_.authorize(ctx, "SetLabels");
+  if (!op.ok()) return toGrpc(op.status());
+  std::map<std::string, std::string> set(req->set().begin(), req->set().end());
+  std::vector<std::string> remove(req->remove().begin(), req->remove().end());
+  if (set.size() + remove.size() > 64) {
+    return toGrpc(absl::InvalidArgumentError("too many labels in one call"));
+  }
+  if (auto s = ctx_.registry().setLabels(req->host_id(), set, remove); !s.ok()) {
+    return toGrpc(absl::IsNotFound(s) ? absl::InvalidArgumentError(s.message()) : s);
+  }
+  std::string what;
+  for (const auto& [k, v] : set) what += absl::StrFormat(" %s=%s", k, v);
+  for (const auto& k : remove) what += absl::StrFormat(" %s-", k);
+  ctx_.log->recordLoggedEvent("operator:" + op->name, req->host_id(), "labels",
+                              "labels set by " + op->name + ":" + what);
+  auto now = ctx_.registry().labels(req->host_id());
+  if (!now.ok()) return toGrpc(now.status());
+  for (const auto& [k, v] : *now) (*resp->mutable_labels())[k] = v;
   return grpc::Status::OK;
 }
 

@@ -1,18 +1,23 @@
 // The operator API (proto/warden/v1/operator.proto), one file per verb group, each a thin
 // adapter: check the caller (authz.h), hand over to the policy code, answer.
 //   tokens.cc       CreateToken
-//   hosts.cc        ListHosts
+//   hosts.cc        ListHosts, SetLabels
 //   containment.cc  Submit (every action on hosts goes through it)
 //   actions.cc      ListActions, GetAction, ListBlocks
 //   operators.cc    AddOperator, RevokeOperator
 //   audit_log.cc    ReadLog, GetCheckpoint, ProveEntry
 //   evidence.cc     ListEvidence, ShowEvidence, GetEvidence, VerifyEvidence
 //   renewal.cc      GetRenewalChallenge, RenewCertificate (the caller's own certificate)
+//   alerts.cc       AddAlertSource, ApplyRules, ShowRules, ListAlerts (automation)
+//   approvals.cc    ListApprovals, SettleApproval, SetBreaker, GetBreaker
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <string>
 
+#include "controller/alerts/alert_store.h"
+#include "controller/alerts/automation.h"
 #include "controller/authz.h"
 #include "controller/context.h"
 #include "controller/dispatch/dispatcher.h"
@@ -25,8 +30,15 @@ namespace warden {
 class OperatorService final : public v1::Operator::Service {
  public:
   OperatorService(ControllerContext& ctx, Authorizer& authz, RequestPolicy& policy,
-                  Dispatcher& dispatcher, CertificateIssuer& issuer)
-      : ctx_(ctx), authz_(authz), policy_(policy), dispatcher_(dispatcher), issuer_(issuer) {}
+                  Dispatcher& dispatcher, CertificateIssuer& issuer, AlertStore& alert_store,
+                  Automation& automation)
+      : ctx_(ctx),
+        authz_(authz),
+        policy_(policy),
+        dispatcher_(dispatcher),
+        issuer_(issuer),
+        alert_store_(alert_store),
+        automation_(automation) {}
 
   grpc::Status CreateToken(grpc::ServerContext* ctx, const v1::CreateTokenRequest* req,
                            v1::CreateTokenResponse* resp) override;
@@ -62,6 +74,24 @@ class OperatorService final : public v1::Operator::Service {
                                    v1::RenewalChallenge* resp) override;
   grpc::Status RenewCertificate(grpc::ServerContext* ctx, const v1::RenewCertificateRequest* req,
                                 v1::RenewCertificateResponse* resp) override;
+  grpc::Status AddAlertSource(grpc::ServerContext* ctx, const v1::AddAlertSourceRequest* req,
+                              v1::AddAlertSourceResponse* resp) override;
+  grpc::Status ApplyRules(grpc::ServerContext* ctx, const v1::ApplyRulesRequest* req,
+                          v1::ApplyRulesResponse* resp) override;
+  grpc::Status ShowRules(grpc::ServerContext* ctx, const v1::ShowRulesRequest* req,
+                         v1::ShowRulesResponse* resp) override;
+  grpc::Status ListAlerts(grpc::ServerContext* ctx, const v1::ListAlertsRequest* req,
+                          v1::ListAlertsResponse* resp) override;
+  grpc::Status ListApprovals(grpc::ServerContext* ctx, const v1::ListApprovalsRequest* req,
+                             v1::ListApprovalsResponse* resp) override;
+  grpc::Status SettleApproval(grpc::ServerContext* ctx, const v1::SettleApprovalRequest* req,
+                              v1::SubmitResponse* resp) override;
+  grpc::Status SetBreaker(grpc::ServerContext* ctx, const v1::SetBreakerRequest* req,
+                          v1::BreakerState* resp) override;
+  grpc::Status GetBreaker(grpc::ServerContext* ctx, const v1::GetBreakerRequest* req,
+                          v1::BreakerState* resp) override;
+  grpc::Status SetLabels(grpc::ServerContext* ctx, const v1::SetLabelsRequest* req,
+                         v1::SetLabelsResponse* resp) override;
 
  private:
   // An action as operators see it (actions.cc).
@@ -72,6 +102,17 @@ class OperatorService final : public v1::Operator::Service {
   // containment.cc: refused before dispatch, a plan that needs its host connected now and whose
   // host is not (DispatchPlan::needs_connected_host).
   absl::Status refuseOffline(const DispatchPlan& plan) const;
+  // Fills `resp` with the actions `ids`, once every one is finished or after `wait_ms` (or when
+  // the caller gives up).
+  absl::Status waitForActions(grpc::ServerContext* ctx, const std::vector<std::string>& ids,
+                              std::uint32_t wait_ms, v1::SubmitResponse* resp);
+  // alerts.cc: an alert and its decision as operators see it.
+  v1::AlertView alertView(const AlertDecisionRecord& r);
+  // approvals.cc: an operator's signed request about automation (approve, reject, breaker),
+  // verified and of one of `kinds`; refused (and the refusal logged) otherwise.
+  absl::StatusOr<Request> automationRequest(const OperatorRecord& op, const std::string& bytes,
+                                            const std::string& signature,
+                                            std::initializer_list<const char*> kinds);
   // operators.cc
   // `s`, logged as a refusal of `change` ("adding", "revoking") of operator `name` if it is one.
   absl::Status refusalLogged(const OperatorRecord& by, const char* change, const std::string& name,
@@ -89,6 +130,8 @@ class OperatorService final : public v1::Operator::Service {
   RequestPolicy& policy_;
   Dispatcher& dispatcher_;
   CertificateIssuer& issuer_;
+  AlertStore& alert_store_;
+  Automation& automation_;
 };
 
 }  // namespace warden

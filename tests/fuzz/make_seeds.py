@@ -7,6 +7,7 @@ Ed25519 test key, so the output is the same on every run. Needs python3-cryptogr
 """
 import base64
 import hashlib
+import json
 import os
 import shutil
 import struct
@@ -82,6 +83,19 @@ def request(kind="isolate", hosts=("host-1",), all_hosts=0, allow=(), addresses=
                   i64(1764600000000))
 
 
+def alert_record(labels=("alertname=SSHBruteForce", "hostname=host-42"), status="firing"):
+    return record("alert", u64(1), s("al-0123456789abcdef"), s("prometheus"), s("alertmanager"),
+                  s("warden"), s("419fcca5dcfe411d"), s(status), i64(1764600000000),
+                  lst(labels), s("ab" * 32), i64(1764600000100))
+
+
+def decision_record(outcome="acted", reason="rule-matched", request_id="r-0123456789abcdef"):
+    return record("decision", u64(1), s("d-0123456789abcdef"), s("al-0123456789abcdef"),
+                  s("r-fedcba9876543210"), s("ssh-bruteforce"), s("host-42"), s("host-42"),
+                  s(outcome), s(reason), s("isolate"), lst(["198.51.100.7:22"]), lst([]),
+                  lst([]), s(request_id), s("cd" * 32), u64(1))
+
+
 # ---- signed notes (common/note.h) ----
 def key_id(name, pub):
     return struct.unpack(">I", hashlib.sha256(name.encode() + b"\n\x01" + pub).digest()[:4])[0]
@@ -138,6 +152,139 @@ def utmp(kind=7, pid=1234, line="pts/0", user="alice", host="198.18.0.9", sessio
         b"\0" * 16 + b"\0" * 20
     assert len(rec) == 384
     return rec
+
+
+# ---- alert webhook bodies (common/alerts/*_payload.h) ----
+def alert_payload_seeds():
+    """The first byte picks the parser (tests/fuzz/common_alert_payloads.cc): 0 Alertmanager, 1 Falco,
+    2 the generic JSON list. Small synthetic bodies, not the real senders' captures."""
+    t = "common_alert_payloads"
+
+    def body(parser, doc):
+        text = doc if isinstance(doc, (str, bytes)) else json.dumps(doc, separators=(",", ":"))
+        return bytes([parser]) + (text if isinstance(text, bytes) else text.encode())
+
+    def am_alert(host, status="firing", ends="0001-01-01T00:00:00Z", **extra):
+        a = {"status": status, "labels": {"alertname": "SSHBruteForce", "hostname": host,
+                                          "instance": host + ".example.org:9100"},
+             "annotations": {"summary": "brute force on " + host},
+             "startsAt": "2026-12-01T18:58:18.398244425Z", "endsAt": ends,
+             "generatorURL": "http://prometheus.example.org/graph"}
+        a.update(extra)
+        return a
+
+    write(t, "am_group", body(0, {
+        "receiver": "warden", "status": "firing", "version": "4", "groupKey": "{}:{a=\"b\"}",
+        "truncatedAlerts": 1, "alerts": [am_alert("h1", fingerprint="0123456789abcdef"),
+                                         am_alert("h2", "resolved", "2026-12-01T18:59:00Z")]}))
+    write(t, "am_legacy", body(0, {
+        "receiver": "webhook", "status": "firing", "alerts": [
+            am_alert("h3", startsAt="2017-10-21T15:50:17.16095407-02:00"),
+            am_alert("h4", "resolved", "2017-10-21T15:50:28+05:30", annotations=None)]}))
+    write(t, "am_unicode", body(0, {"version": "4", "alerts": [
+        {"status": "firing", "labels": {"h\u00f4te": "\ud83d\ude00", "a": ""}, "fingerprint": ""}]}))
+    write(t, "am_wrong_types", body(0, {"version": "4", "truncatedAlerts": -1, "alerts": [
+        {"status": "firing", "labels": {"hostname": 42}}]}))
+    write(t, "am_version_1", body(0, {"version": "1", "alerts": []}))
+    write(t, "am_bad_status", body(0, {"alerts": [{"status": "pending", "labels": {}}]}))
+    write(t, "am_alerts_object", body(0, {"alerts": {"status": "firing"}}))
+
+    write(t, "falco_event", body(1, {
+        "output": "13:44:05: Critical shell (user=root)", "priority": "Critical",
+        "rule": "Terminal shell in container", "source": "syscall", "hostname": "node-1",
+        "tags": ["shell", "container", "mitre_execution"], "time": "2023-05-25T13:44:05.478445995Z",
+        "uuid": "0b5c7d3e-1f2a-4b6c-8d9e-a1b2c3d4e5f6",
+        "output_fields": {"evt.time": 1685022245478445995, "proc.tty": 34816, "user.loginuid": -1,
+                          "user.name": "root", "fd.is_new": True, "evt.rate": 0.5,
+                          "proc.pname": None, "ka.req.pod.containers.image": ["nginx", "busybox"],
+                          "ka.uri.param[command]": "sh"}}))
+    write(t, "falco_minimal", body(1, {"rule": "r"}))
+    write(t, "falco_no_rule", body(1, {"priority": "Notice", "output_fields": {}}))
+    write(t, "falco_object_field", body(1, {"rule": "r", "output_fields": {"x": {"y": 1}}}))
+    write(t, "falco_tags_wrong", body(1, {"rule": "r", "tags": "k8s", "time": "yesterday"}))
+
+    write(t, "json_list", body(2, [
+        {"labels": {"alertname": "Beacon", "hostname": "h5"}, "annotations": {"s": "x"},
+         "startsAt": "2025-12-01T00:00:00Z", "endsAt": "2025-12-01T00:10:00Z"},
+        {"labels": {"alertname": "Beacon", "hostname": "h6"}, "fingerprint": "siem-77",
+         "startsAt": "2025-12-01T00:00:00.5+01:00", "endsAt": "2099-01-01T00:00:00Z"}]))
+    write(t, "json_no_labels", body(2, [{"annotations": {}}]))
+    write(t, "json_not_array", body(2, {"labels": {"a": "b"}}))
+    write(t, "json_bad_time", body(2, [{"labels": {"a": "b"}, "startsAt": "2026-02-30T00:00:00Z"}]))
+    write(t, "deep", body(2, "[" * 70 + "]" * 70))
+    write(t, "deep_in_string", body(2, '[{"labels":{"a":"' + "[" * 100 + '"}}]'))
+    write(t, "bad_utf8", body(0, b'{"alerts":[{"status":"firing","labels":{"a":"\xff"}}]}'))
+    write(t, "torn", body(1, '{"rule":"r","output_fields":{"a":'))
+    write(t, "empty", b"\x02")
+    write(t, "json_too_many", body(2, [{"labels": {}}] * 1001))
+    write(t, "long_label", body(2, [{"labels": {"a": "x" * 4097}}]))
+
+
+# ---- alert rules files and matchers (common/alerts/rules.h, matcher.h) ----
+def alert_rules_seeds():
+    """Each input is read both as a rules file and as one matcher (tests/fuzz/common_alert_rules.cc)."""
+    t = "common_alert_rules"
+    rule = ("rules:\n"
+            "  - name: ssh-bruteforce\n"
+            "    format: alertmanager\n"
+            "    senders: [prometheus-prod]\n"
+            "    match:\n"
+            "      - alertname=\"SSHBruteForce\"\n"
+            "      - severity=~\"critical|page\"\n"
+            "    host_from: [hostname, instance]\n"
+            "    action: isolate\n"
+            "    with: {allow: [\"198.51.100.7:22\", \"[2001:db8::/32]:443\"]}\n"
+            "    mode: enforce\n")
+    guardrails = ("guardrails:\n  window: 10m\n  max_isolations: 3\n  max_hosts_per_alert: 3\n"
+                  "  max_blocks: 20\n  cooldown: 30m\n  dedupe: 1h\n  max_alert_age: 1h\n"
+                  "  approval_ttl: 60m\n  protected_hosts: [ctl-1, db.example.org]\n"
+                  "  never_block: [10.0.0.0/8, \"2001:db8::/32\"]\n")
+    notify = "notify:\n  - url: https://chat.example.net/hooks/warden\n"
+    write(t, "design_example", rule + guardrails + notify)
+    write(t, "every_action", "rules:\n"
+          "  - {name: k, format: [falco, json], host_from: [hostname], action: kill-sessions,\n"
+          "     with: {user_from: output_fields.user.name}, mode: approve,\n"
+          "     match: ['output_fields.ka.uri.param[command]=~\"sh|bash\"',"
+          " '\"output_fields.k8s.pod.label[app]\"!=\"web\"']}\n"
+          "  - {name: b, senders: [wazuh], host_from: [agent], action: block,"
+          " with: {address_from: src_ip}}\n"
+          "  - {name: c, host_from: [instance], action: collect}\n")
+    write(t, "empty", "")
+    write(t, "no_rules", "rules: []\n")
+    write(t, "comments", "# nothing yet\n---\n")
+    write(t, "bad_regex", rule.replace("critical|page", "(critical"))
+    write(t, "timed_release", rule.replace("]}\n", "], for: 4h}\n"))
+    write(t, "shutdown", rule.replace("action: isolate", "action: shutdown").replace(
+        "    with: {allow: [\"198.51.100.7:22\", \"[2001:db8::/32]:443\"]}\n", ""))
+    write(t, "duplicate_names", rule + rule[len("rules:\n"):])
+    write(t, "unknown_key", rule + "    matches: []\n")
+    write(t, "bad_guardrails", "guardrails: {window: 10 minutes, max_blocks: -1,"
+          " never_block: [10.0.0.0/33]}\n")
+    write(t, "http_notify", "notify: [{url: 'http://user:pw@chat.example.net/'}]\n")
+    write(t, "anchors", "x: &a [1]\nrules: *a\n")
+    write(t, "billion_laughs", "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        "%s: &%s [*%s, *%s, *%s]\n" % (c, c, p, p, p) for p, c in zip("abcdefghi", "bcdefghij")))
+    write(t, "tags", "rules:\n  - name: !!str r1\n    host_from: !foo [h]\n")
+    write(t, "two_documents", "rules: []\n---\nrules: []\n")
+    write(t, "deep", "rules: " + "[" * 200 + "]" * 200 + "\n")
+    write(t, "deep_block", "".join(" " * i + "- \n" for i in range(0, 120, 2)))
+    write(t, "flow_mess", "{rules: [{name: a, host_from: [h], action: collect, with: {}}],"
+          " notify: , guardrails: {? [a] : b}}\n")
+    write(t, "control_chars", b"rules: []\n# \x1b[2J\x00\n")
+    write(t, "not_utf8", b"rules: [{name: caf\xe9}]\n")
+    write(t, "many_rules", "rules:\n" + "".join(
+        "  - {name: r%d, host_from: [h], action: collect}\n" % i for i in range(257)))
+    # Matchers alone.
+    write(t, "m_equal", 'alertname="SSHBruteForce"')
+    write(t, "m_regex", 'severity =~ "critical|page"')
+    write(t, "m_not_regex", r'instance!~"host-\d+\.example\.org(:\d+)?"')
+    write(t, "m_not_equal_unquoted", "severity != info ")
+    write(t, "m_escapes", r'msg="say \"hi\"\n\t\\ \x"')
+    write(t, "m_quoted_name", r'"output_fields.k8s.pod.label[app.kubernetes.io/name]"="web"')
+    write(t, "m_falco_name", 'output_fields.ka.uri.param[command]="sh"')
+    write(t, "m_bad_regex", 'a=~"x)|(y"')
+    write(t, "m_big_regex", r'a=~"\pL{1000}"')
+    write(t, "m_utf8", 'who=~"caf\u00e9.*"')
 
 
 def main():
@@ -272,6 +419,16 @@ def main():
     write("common_request", "bad_operator", request("add-operator", (), 0, args=[
         "name=bob", "name=eve", "signing_key=" + PUB.hex().upper()]))
 
+    t = "common_automation_record"
+    write(t, "alert", alert_record())
+    write(t, "alert_resolved_no_labels", alert_record((), "resolved"))
+    write(t, "decision_acted", decision_record())
+    write(t, "decision_pending", decision_record("pending-approval", "budget-exhausted", ""))
+    write(t, "decision_torn", decision_record()[:-5])
+    write(t, "reason", "automated: alert al-0123456789abcdef, decision d-0123456789abcdef")
+    write(t, "reason_approved", "automated: alert al-1, decision d-2, approved in request r-3")
+    write(t, "reason_nested", "automated: alert , decision , decision , approved in request ")
+
     t = "common_net"
     for i, text in enumerate(["198.18.0.7", "198.18.0.0/15", "2001:db8::/32", "::ffff:1.2.3.4",
                               "198.18.0.7/24", "198.18.0.0/15:443", "[2001:db8::1]:22",
@@ -371,6 +528,9 @@ def main():
           frame(entry(b"files/b", 0, ord("1"), b"files/a")))
     write(t, "oversized", b"\xff\xff" + struct.pack("<I", 1 << 30) + b"x" * 64)
     write(t, "garbage", b"\x10\x00" + frame(b"\xff\xff\xff"))
+
+    alert_payload_seeds()
+    alert_rules_seeds()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/audit/verify/automation_log.h"
 #include "common/audit/verify/fields_digest.h"
 #include "common/audit/verify/fleet_blocks.h"
 #include "common/audit/verify/public_key.h"
@@ -82,6 +83,7 @@ struct LogState {
   // The challenges renewals were signed over: each is good for one renewal (a few a year per
   // identity, so kept whole).
   std::unordered_set<std::string> renewal_challenges;
+  AutomationLog automation;
   std::string scratch;  // digestFields' buffer
 };
 

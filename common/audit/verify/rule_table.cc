@@ -16,6 +16,8 @@ const EntryRule& dispatchRule();
 const EntryRule& receiptRule();
 const EntryRule& refusalOrEventRule();
 const EntryRule& renewalRule();
+const EntryRule& alertRule();
+const EntryRule& decisionRule();
 
 namespace {
 
@@ -35,6 +37,8 @@ constexpr TableLine kRuleTable[] = {
     {entry_type::kRefusal, refusalOrEventRule},
     {entry_type::kEvent, refusalOrEventRule},
     {entry_type::kRenewal, renewalRule},
+    {entry_type::kAlert, alertRule},
+    {entry_type::kDecision, decisionRule},
 };
 
 class UnknownTypeRule final : public EntryRule {

@@ -37,6 +37,8 @@ class DispatchRule final : public EntryRule {
     if (!log.commands.try_emplace(c->id, CommandState{host, false, log.names.id(c->kind)}).second) {
       return StrFormat("command id %s was already dispatched", c->id);
     }
+    // An operator's release starts the host's automation cooldown (common/alerts/decide.h).
+    if (c->kind == "release") log.automation.noteChange(c->host_id, c->issued_unix_ms);
     return RuleOutcome::signedBy(*log.command_key);
   }
 

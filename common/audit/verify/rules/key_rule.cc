@@ -35,8 +35,15 @@ class KeyRule final : public EntryRule {
                          k->public_key.size());
       }
       log.command_key = keyArray(k->public_key);
+    } else if (k->purpose == "automation") {
+      if (k->public_key.size() != 32) {
+        return StrFormat("automation key is %d bytes, not a 32-byte Ed25519 key",
+                         k->public_key.size());
+      }
+      log.automation.key = keyArray(k->public_key);
     } else {
-      return StrFormat("key entry with purpose %s (expected log or command)", quote(k->purpose));
+      return StrFormat("key entry with purpose %s (expected log, command or automation)",
+                       quote(k->purpose));
     }
     return {};
   }
