@@ -10,6 +10,7 @@
 
 #include "common/receipt_bounds.h"
 #include "controller/agent_channel/agent_session.h"
+#include "controller/alerts/notifier.h"
 #include "controller/data_dir.h"
 #include "controller/evidence/store.h"
 #include "controller/health/host_health.h"
@@ -46,6 +47,9 @@ struct ControllerContext {
   AgentSessions sessions;
   // Each host's health as its heartbeats and receipts say (agent_channel/heartbeat_intake.h).
   HostHealthBook health;
+  // Signed webhooks to the rules' notify URLs (automated actions, approvals, health); never on
+  // the containment path.
+  std::unique_ptr<Notifier> notifier;
   // Who may act, and with which key, as the log and the registry both say. Exclusive for
   // enrollments and operator changes (and fleet-wide requests, see Submit); shared while a
   // request or receipt is checked against a key and logged, so neither can be logged under a

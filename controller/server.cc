@@ -90,6 +90,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   WARDEN_ASSIGN_OR_RETURN(HostPort hp, HostPort::parse(listen));
 
   WARDEN_ASSIGN_OR_RETURN(auto alert_store, AlertStore::open(ctx->keys.data_dir + "/warden.db"));
+  ctx->notifier = Notifier::start(ctx->keys.notify_key);
   auto impl = std::make_unique<Impl>(std::move(ctx), std::move(alert_store), options);
   WARDEN_RETURN_IF_ERROR(impl->automation.loadRules());
   WARDEN_RETURN_IF_ERROR(impl->automation.catchUpFromLog());
@@ -155,6 +156,7 @@ void ControllerServer::wait() { impl_->server->Wait(); }
 void ControllerServer::shutdown() {
   if (impl_) impl_->watch.stop();
   if (impl_ && impl_->intake_server) impl_->intake_server->stop();
+  if (impl_ && impl_->ctx->notifier) impl_->ctx->notifier->stop();
   if (impl_ && impl_->server) {
     impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }

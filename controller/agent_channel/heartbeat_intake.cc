@@ -117,6 +117,13 @@ void HeartbeatIntake::watchLoop() {
       ctx_.log->recordLoggedEvent(
           "controller", c.host_id, "health",
           absl::StrFormat("%s: %s", hostHealthName(c.to), c.detail.substr(0, 1024)));
+      if (ctx_.notifier && (c.to == HostHealth::kUnresponsive || c.to == HostHealth::kTampered)) {
+        NotifyEvent n;
+        n.type = "host-health";
+        n.host = c.host_id;
+        n.outcome = std::string(hostHealthName(c.to));
+        ctx_.notifier->notify(n);
+      }
     }
     lock.lock();
   }

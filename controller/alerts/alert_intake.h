@@ -31,6 +31,10 @@ class AlertIntake final : public AlertSink {
       : store_(store), automation_(automation), log_(log), rate_(rate) {}
 
   IntakeAnswer receive(const IntakeRequest& req) override;
+  void refusedByServer(unsigned status, const std::string& peer_address,
+                       const std::string& what) override {
+    refused(status, "from " + peer_address, what);
+  }
 
  private:
   bool withinRate(const std::string& source);

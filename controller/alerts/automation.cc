@@ -178,6 +178,11 @@ absl::Status Automation::catchUpFromLog() {
 }
 
 void Automation::useRules(const std::string& version, std::shared_ptr<const RuleSet> rules) {
+  if (ctx_.notifier && rules) {
+    std::vector<std::string> urls;
+    for (const auto& t : rules->notify) urls.push_back(t.url);
+    ctx_.notifier->setTargets(std::move(urls));
+  }
   std::lock_guard<std::mutex> lock(rules_mu_);
   rules_ = Rules{version, std::move(rules)};
 }
@@ -313,6 +318,16 @@ absl::StatusOr<AlertOutcome> Automation::decideOne(const std::string& source,
       out.action_id = *action;
       WARDEN_RETURN_IF_ERROR(store_.setActionId(d.id, *action));
     }
+  }
+  if (ctx_.notifier && (d.outcome == decision::kActed || d.outcome == decision::kPendingApproval)) {
+    NotifyEvent n;
+    n.type = d.outcome == decision::kActed ? "automated-action" : "pending-approval";
+    n.host = d.host;
+    n.action = d.action;
+    n.outcome = d.outcome;
+    n.ref = d.id;
+    n.log_index = decision_index;
+    ctx_.notifier->notify(n);
   }
   logInfo("automation: alert %s from %s: %s (%s)%s%s", alert_id, source, d.outcome, d.reason,
           d.host.empty() ? "" : " host ", d.host);

@@ -258,12 +258,18 @@ void IntakeConnection::onBody(error_code ec) {
 
 void IntakeConnection::failRequest(error_code ec) {
   if (ec == http::error::body_limit) {
+    shared_.sink.refusedByServer(
+        413, peer_address_,
+        absl::StrCat("body larger than ", shared_.limits.max_body_bytes, " bytes"));
     return respond(413,
                    absl::StrCat(R"({"error":"body larger than )", shared_.limits.max_body_bytes,
                                 R"( bytes"})"),
                    true);
   }
   if (ec == http::error::header_limit) {
+    shared_.sink.refusedByServer(
+        431, peer_address_,
+        absl::StrCat("request header larger than ", shared_.limits.max_header_bytes, " bytes"));
     return respond(431,
                    absl::StrCat(R"({"error":"request header larger than )",
                                 shared_.limits.max_header_bytes, R"( bytes"})"),
@@ -271,6 +277,7 @@ void IntakeConnection::failRequest(error_code ec) {
   }
   if (peerGone(ec)) return;
   if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
+    shared_.sink.refusedByServer(400, peer_address_, "malformed HTTP request");
     return respond(400, R"({"error":"malformed HTTP request"})", true);
   }
   // A TLS or socket error: nobody to answer.

@@ -52,6 +52,12 @@ class AlertSink {
  public:
   virtual ~AlertSink() = default;
   virtual IntakeAnswer receive(const IntakeRequest& req) = 0;
+  // The server itself refused a request before the sink saw it (413 too large, 431, 400
+  // malformed HTTP): for the sink to log (rate-limited). Called on a server thread.
+  virtual void refusedByServer(unsigned status, const std::string& peer_address,
+                               const std::string& what) {
+    (void)status, (void)peer_address, (void)what;
+  }
 };
 
 struct IntakeTls {
