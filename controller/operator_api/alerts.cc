@@ -100,17 +100,8 @@ grpc::Status OperatorService::ApplyRules(grpc::ServerContext* ctx, const v1::App
                    absl::StrFormat("request %s refused: %s", request->id, still.message()));
     return toGrpc(still);
   }
-  LogEntry e;
-  e.type = entry_type::kRequest;
-  e.actor = actor;
-  e.ref = request->id;
-  e.body = req->request();
-  e.signature = req->request_signature();
-  auto index = log.appendEntry(e);
-  if (!index.ok()) {
-    return toGrpc(absl::UnavailableError(
-        absl::StrFormat("the action log refused the rules: %s", index.status().message())));
-  }
+  auto index = logSignedRequest(*op, *request, req->request(), req->request_signature(), "");
+  if (!index.ok()) return toGrpc(index.status());
   RulesVersionRecord v{request->id, *yaml, op->name, nowUnixMs(), *index};
   if (auto stored = alert_store_.addRulesVersion(v); !stored.ok()) return toGrpc(stored);
   const std::size_t count = rules->rules.size();

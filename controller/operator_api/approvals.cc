@@ -50,6 +50,26 @@ absl::StatusOr<Request> OperatorService::automationRequest(
   return request;
 }
 
+absl::StatusOr<std::uint64_t> OperatorService::logSignedRequest(const OperatorRecord& op,
+                                                                const Request& request,
+                                                                const std::string& bytes,
+                                                                const std::string& signature,
+                                                                const std::string& host_id) {
+  LogEntry e;
+  e.type = entry_type::kRequest;
+  e.actor = "operator:" + op.name;
+  e.host_id = host_id;
+  e.ref = request.id;
+  e.body = bytes;
+  e.signature = signature;
+  auto logged = ctx_.log->appendEntry(e);
+  if (!logged.ok()) {
+    return absl::UnavailableError(
+        absl::StrFormat("the action log refused the request: %s", logged.status().message()));
+  }
+  return logged;
+}
+
 grpc::Status OperatorService::ListApprovals(grpc::ServerContext* ctx,
                                             const v1::ListApprovalsRequest*,
                                             v1::ListApprovalsResponse* resp) {
@@ -111,16 +131,10 @@ grpc::Status OperatorService::SettleApproval(grpc::ServerContext* ctx,
     if (auto still = authz_.stillAuthorized(*op, "SettleApproval"); !still.ok()) {
       return toGrpc(still);
     }
-    LogEntry e;
-    e.type = entry_type::kRequest;
-    e.actor = actor;
-    e.host_id = row->host;
-    e.ref = request->id;
-    e.body = req->request();
-    e.signature = req->request_signature();
-    if (auto logged = ctx_.log->appendEntry(e); !logged.ok()) {
-      return toGrpc(absl::UnavailableError(
-          absl::StrFormat("the action log refused the request: %s", logged.status().message())));
+    if (auto logged =
+            logSignedRequest(*op, *request, req->request(), req->request_signature(), row->host);
+        !logged.ok()) {
+      return toGrpc(logged.status());
     }
     auto settled = alert_store_.settleApproval(row->decision_id, approve ? "approved" : "rejected",
                                                op->name, request->id, now);
@@ -156,15 +170,9 @@ grpc::Status OperatorService::SetBreaker(grpc::ServerContext* ctx, const v1::Set
   {
     std::shared_lock<std::shared_mutex> identity(ctx_.identity_mu);
     if (auto still = authz_.stillAuthorized(*op, "SetBreaker"); !still.ok()) return toGrpc(still);
-    LogEntry e;
-    e.type = entry_type::kRequest;
-    e.actor = "operator:" + op->name;
-    e.ref = request->id;
-    e.body = req->request();
-    e.signature = req->request_signature();
-    if (auto logged = ctx_.log->appendEntry(e); !logged.ok()) {
-      return toGrpc(absl::UnavailableError(
-          absl::StrFormat("the action log refused the request: %s", logged.status().message())));
+    if (auto logged = logSignedRequest(*op, *request, req->request(), req->request_signature(), "");
+        !logged.ok()) {
+      return toGrpc(logged.status());
     }
     const std::int64_t now = nowUnixMs();
     for (const auto& [key, value] :

@@ -110,6 +110,12 @@ class OperatorService final : public v1::Operator::Service {
   v1::AlertView alertView(const AlertDecisionRecord& r);
   // approvals.cc: an operator's signed request about automation (approve, reject, breaker),
   // verified and of one of `kinds`; refused (and the refusal logged) otherwise.
+  // The operator's verified request, logged as its REQUEST entry (Unavailable if the log
+  // refuses it): the log index.
+  absl::StatusOr<std::uint64_t> logSignedRequest(const OperatorRecord& op, const Request& request,
+                                                 const std::string& bytes,
+                                                 const std::string& signature,
+                                                 const std::string& host_id);
   absl::StatusOr<Request> automationRequest(const OperatorRecord& op, const std::string& bytes,
                                             const std::string& signature,
                                             std::initializer_list<const char*> kinds);
