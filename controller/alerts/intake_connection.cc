@@ -258,29 +258,29 @@ void IntakeConnection::onBody(error_code ec) {
 
 void IntakeConnection::failRequest(error_code ec) {
   if (ec == http::error::body_limit) {
-    shared_.sink.refusedByServer(
-        413, peer_address_,
-        absl::StrCat("body larger than ", shared_.limits.max_body_bytes, " bytes"));
-    return respond(413,
-                   absl::StrCat(R"({"error":"body larger than )", shared_.limits.max_body_bytes,
-                                R"( bytes"})"),
-                   true);
+    const std::string what =
+        absl::StrCat("body larger than ", shared_.limits.max_body_bytes, " bytes");
+    return refuse(413, what, absl::StrCat(R"({"error":")", what, R"("})"));
   }
   if (ec == http::error::header_limit) {
-    shared_.sink.refusedByServer(
-        431, peer_address_,
-        absl::StrCat("request header larger than ", shared_.limits.max_header_bytes, " bytes"));
-    return respond(431,
-                   absl::StrCat(R"({"error":"request header larger than )",
-                                shared_.limits.max_header_bytes, R"( bytes"})"),
-                   true);
+    const std::string what =
+        absl::StrCat("request header larger than ", shared_.limits.max_header_bytes, " bytes");
+    return refuse(431, what, absl::StrCat(R"({"error":")", what, R"("})"));
   }
   if (peerGone(ec)) return;
   if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
-    shared_.sink.refusedByServer(400, peer_address_, "malformed HTTP request");
-    return respond(400, R"({"error":"malformed HTTP request"})", true);
+    return refuse(400, absl::StrCat("malformed HTTP request: ", ec.message()),
+                  R"({"error":"malformed HTTP request"})");
   }
   // A TLS or socket error: nobody to answer.
+}
+
+void IntakeConnection::refuse(unsigned status, const std::string& what, std::string body) {
+  try {
+    shared_.sink.refusedByServer(status, peer_address_, what);
+  } catch (...) {  // the sink's logging failed; the answer still goes out
+  }
+  respond(status, std::move(body), true);
 }
 
 void IntakeConnection::handle(Request&& req) {

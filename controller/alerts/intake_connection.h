@@ -83,6 +83,8 @@ class IntakeConnection : public std::enable_shared_from_this<IntakeConnection> {
   void onBody(boost::beast::error_code ec);
   // Answers a parse failure (413, 431, 400) and closes; a timeout or a peer gone just closes.
   void failRequest(boost::beast::error_code ec);
+  // Tells the sink (AlertSink::refusedByServer), then answers `body` and closes.
+  void refuse(unsigned status, const std::string& what, std::string body);
   void handle(Request&& req);
   void respond(unsigned status, std::string body, bool close, std::uint32_t retry_after_s = 0,
                const char* allow = nullptr);
