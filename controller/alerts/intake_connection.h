@@ -8,6 +8,15 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
 // Boost 1.74's Beast parser returns boost::none from content_length_unchecked(), which GCC 12
 // at -O3 with -fsanitize=address reports as -Wmaybe-uninitialized inside Beast (a false
 // positive in the library's own code, not ours); silenced for these headers only.
@@ -19,13 +28,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #pragma GCC diagnostic pop
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <unordered_map>
 
 #include "controller/alerts/intake_server.h"
 
