@@ -7,12 +7,23 @@
 namespace warden {
 
 Statement::Statement(Statement&& o) noexcept
-    : db_(o.db_), stmt_(o.stmt_), bind_error_(std::move(o.bind_error_)) {
+    : db_(o.db_),
+      stmt_(o.stmt_),
+      owner_(o.owner_),
+      sql_(std::move(o.sql_)),
+      bind_error_(std::move(o.bind_error_)) {
   o.stmt_ = nullptr;
 }
 
 Statement::~Statement() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+  if (stmt_ == nullptr) return;
+  if (owner_ == nullptr) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  owner_->keep(std::move(sql_), stmt_);
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
@@ -71,7 +82,7 @@ std::int64_t Statement::integer(int col) const { return sqlite3_column_int64(stm
 
 bool Statement::isNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
-absl::StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path, Sync sync) {
   sqlite3* db = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &db,
@@ -83,15 +94,28 @@ absl::StatusOr<std::unique_ptr<Database>> Database::open(const std::string& path
   }
   std::unique_ptr<Database> out(new Database(db));
   sqlite3_busy_timeout(db, 5000);
-  if (auto s =
-          out->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  if (auto s = out->exec(sync == Sync::kFull ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                                               "PRAGMA foreign_keys=ON;"
+                                             : "PRAGMA journal_mode=WAL; PRAGMA "
+                                               "synchronous=NORMAL; PRAGMA foreign_keys=ON;");
       !s.ok()) {
     return s;
   }
   return out;
 }
 
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() {
+  for (auto& [sql, stmt] : kept_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+void Database::keep(std::string sql, sqlite3_stmt* stmt) {
+  {
+    std::lock_guard<std::mutex> lock(kept_mu_);
+    if (kept_.size() < kMaxKeptStatements && kept_.emplace(std::move(sql), stmt).second) return;
+  }
+  sqlite3_finalize(stmt);  // one of the same text is kept already, or enough are
+}
 
 absl::Status Database::exec(std::string_view sql) {
   char* err = nullptr;
@@ -105,13 +129,22 @@ absl::Status Database::exec(std::string_view sql) {
 }
 
 absl::StatusOr<Statement> Database::prepare(std::string_view sql) {
+  std::string text(sql);
+  {
+    std::lock_guard<std::mutex> lock(kept_mu_);
+    if (auto it = kept_.find(text); it != kept_.end()) {
+      sqlite3_stmt* kept = it->second;
+      kept_.erase(it);
+      return Statement(db_, kept, this, std::move(text));
+    }
+  }
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
       SQLITE_OK) {
     return absl::InternalError(
         absl::StrFormat("sqlite prepare '%s': %s", sql, sqlite3_errmsg(db_)));
   }
-  return Statement(db_, stmt);
+  return Statement(db_, stmt, this, std::move(text));
 }
 
 std::int64_t Database::changes() const { return sqlite3_changes(db_); }

@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "absl/status/statusor.h"
 
@@ -14,6 +16,8 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace warden {
+
+class Database;
 
 class Statement {
  public:
@@ -34,24 +38,39 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(sqlite3* db, sqlite3_stmt* stmt, Database* owner, std::string sql)
+      : db_(db), stmt_(stmt), owner_(owner), sql_(std::move(sql)) {}
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  Database* owner_;  // takes the compiled statement back when this one ends
+  std::string sql_;
   absl::Status bind_error_;
 };
 
 class Database {
  public:
-  // Opens (creating if needed) with WAL, synchronous=FULL and a busy timeout.
-  static absl::StatusOr<std::unique_ptr<Database>> open(const std::string& path);
+  // How a commit reaches the disk: kFull syncs the WAL at every commit; kNormal only at
+  // checkpoints (in WAL mode a process crash loses nothing, a power loss may lose the last
+  // commits), for a store rebuilt from something durable elsewhere.
+  enum class Sync { kFull, kNormal };
+  // Opens (creating if needed) with WAL, the given sync mode and a busy timeout.
+  static absl::StatusOr<std::unique_ptr<Database>> open(const std::string& path,
+                                                        Sync sync = Sync::kFull);
   ~Database();
   absl::Status exec(std::string_view sql);
+  // A statement for `sql`. Compiled statements are kept when a Statement ends (reset, bindings
+  // cleared) and handed out again for the same text: compiling costs more than most queries.
   absl::StatusOr<Statement> prepare(std::string_view sql);
   std::int64_t changes() const;
 
  private:
+  friend class Statement;
+  static constexpr std::size_t kMaxKeptStatements = 256;
   explicit Database(sqlite3* db) : db_(db) {}
+  void keep(std::string sql, sqlite3_stmt* stmt);
   sqlite3* db_;
+  std::mutex kept_mu_;
+  std::unordered_map<std::string, sqlite3_stmt*> kept_;  // idle compiled statements, by text
 };
 
 }  // namespace warden

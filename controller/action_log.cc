@@ -185,14 +185,29 @@ absl::StatusOr<UniqueFd> openFile(const std::string& path) {
 
 }  // namespace
 
+// One caller's entries, written together in one commit.
 struct ActionLog::Waiter {
-  std::string record;
-  std::uint32_t length = 0;
-  std::uint64_t index = 0;
+  std::string records;                 // each entry's record, back to back
+  std::vector<std::uint32_t> lengths;  // each entry's length
+  std::uint64_t first = 0;             // the first entry's index, given when queued
   absl::Status status;
   bool done = false;
+  bool waiting = false;  // a thread is waiting on cv (it may lead the next commit)
   std::condition_variable cv;
 };
+
+ActionLog::Ticket::Ticket(ActionLog* log, std::unique_ptr<Waiter> w)
+    : log_(log), w_(std::move(w)) {}
+
+ActionLog::Ticket::Ticket(Ticket&& o) noexcept : log_(o.log_), w_(std::move(o.w_)) {}
+
+ActionLog::Ticket::~Ticket() {
+  if (w_ != nullptr) (void)log_->wait(*this);
+}
+
+std::uint64_t ActionLog::Ticket::first() const { return w_->first; }
+
+std::size_t ActionLog::Ticket::count() const { return w_->lengths.size(); }
 
 ActionLog::ActionLog(ActionLogOptions options, note::Signer signer)
     : options_(std::move(options)), signer_(std::move(signer)) {}
@@ -260,6 +275,7 @@ absl::Status ActionLog::recover() {
     }
     file_end_ = valid_end;
     size_.store(tree_.size());
+    next_index_ = tree_.size();
   }
   if (!existed) WARDEN_RETURN_IF_ERROR(fsyncDir(options_.dir));
   return recoverCheckpoints();
@@ -323,14 +339,25 @@ absl::Status ActionLog::checkEntrySize(std::size_t size) const {
   return absl::OkStatus();
 }
 
+void ActionLog::addRecord(Waiter& w, std::string_view entry) {
+  w.records += makeRecord(entry, merkle::leafHash(entry));
+  w.lengths.push_back(static_cast<std::uint32_t>(entry.size()));
+}
+
+void ActionLog::enqueueLocked(Waiter& w) {
+  w.first = next_index_;
+  next_index_ += w.lengths.size();
+  queue_.push_back(&w);
+}
+
 absl::StatusOr<std::uint64_t> ActionLog::append(std::string_view entry) {
   WARDEN_RETURN_IF_ERROR(checkEntrySize(entry.size()));
   Waiter w;
-  w.record = makeRecord(entry, merkle::leafHash(entry));
-  w.length = static_cast<std::uint32_t>(entry.size());
+  addRecord(w, entry);
   std::unique_lock<std::mutex> lock(queue_mu_);
   if (!broken_.ok()) return broken_;
-  return enqueueAndWait(w, lock);
+  enqueueLocked(w);
+  return waitLocked(w, lock);
 }
 
 absl::StatusOr<std::uint64_t> ActionLog::appendInOrder(absl::FunctionRef<std::string()> make) {
@@ -339,20 +366,48 @@ absl::StatusOr<std::uint64_t> ActionLog::appendInOrder(absl::FunctionRef<std::st
   if (!broken_.ok()) return broken_;
   const std::string entry = make();
   WARDEN_RETURN_IF_ERROR(checkEntrySize(entry.size()));
-  w.record = makeRecord(entry, merkle::leafHash(entry));
-  w.length = static_cast<std::uint32_t>(entry.size());
-  return enqueueAndWait(w, lock);
+  addRecord(w, entry);
+  enqueueLocked(w);
+  return waitLocked(w, lock);
 }
 
-absl::StatusOr<std::uint64_t> ActionLog::enqueueAndWait(Waiter& w,
-                                                        std::unique_lock<std::mutex>& lock) {
-  queue_.push_back(&w);
+absl::StatusOr<ActionLog::Ticket> ActionLog::enqueueInOrder(
+    absl::FunctionRef<std::vector<std::string>()> make, std::uint64_t failures_seen) {
+  auto w = std::make_unique<Waiter>();
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  if (!broken_.ok()) return broken_;
+  if (failures_.load() != failures_seen) {
+    return absl::UnavailableError(
+        "action log: an earlier append failed since these entries were prepared");
+  }
+  const std::vector<std::string> entries = make();
+  if (entries.empty()) return absl::InvalidArgumentError("action log: no entries");
+  for (const std::string& e : entries) {
+    WARDEN_RETURN_IF_ERROR(checkEntrySize(e.size()));
+    addRecord(*w, e);
+  }
+  enqueueLocked(*w);
+  return Ticket(this, std::move(w));
+}
+
+absl::StatusOr<std::uint64_t> ActionLog::wait(Ticket& ticket) {
+  if (ticket.w_ == nullptr) return absl::FailedPreconditionError("action log: ticket moved from");
+  std::unique_ptr<Waiter> w = std::move(ticket.w_);
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  return waitLocked(*w, lock);
+}
+
+std::uint64_t ActionLog::failures() const { return failures_.load(); }
+
+absl::StatusOr<std::uint64_t> ActionLog::waitLocked(Waiter& w, std::unique_lock<std::mutex>& lock) {
   while (!w.done) {
     if (leader_active_) {
+      w.waiting = true;
       w.cv.wait(lock);
+      w.waiting = false;
       continue;
     }
-    // Lead: commit everything pending (our own entry included).
+    // Lead: commit everything pending (our own entries included).
     leader_active_ = true;
     std::vector<Waiter*> batch(queue_.begin(), queue_.end());
     queue_.clear();
@@ -360,14 +415,36 @@ absl::StatusOr<std::uint64_t> ActionLog::enqueueAndWait(Waiter& w,
     commitBatch(batch);
     lock.lock();
     leader_active_ = false;
+    absl::Status failed;
     for (Waiter* b : batch) {
+      if (!b->status.ok()) failed = b->status;
       b->done = true;
       if (b != &w) b->cv.notify_one();
     }
-    if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
+    if (!failed.ok()) {
+      // Whatever was queued behind the lost entries would follow them in no log: fail it too,
+      // and hand out indices from what is on disk.
+      for (Waiter* q : queue_) {
+        q->status = absl::UnavailableError(absl::StrFormat(
+            "action log: an entry queued before this one was not written: %s", failed.message()));
+        q->done = true;
+        q->cv.notify_one();
+      }
+      queue_.clear();
+      next_index_ = size_.load();
+      failures_.fetch_add(1);
+    }
+    // The next leader: the first queued entry whose owner is waiting (an owner that has not
+    // called wait() yet leads when it does).
+    for (Waiter* q : queue_) {
+      if (q->waiting) {
+        q->cv.notify_one();
+        break;
+      }
+    }
   }
   if (!w.status.ok()) return w.status;
-  return w.index;
+  return w.first;
 }
 
 void ActionLog::commitBatch(const std::vector<Waiter*>& batch) {
@@ -380,12 +457,12 @@ void ActionLog::commitBatch(const std::vector<Waiter*>& batch) {
   std::string buffer;
   if (st.ok()) {
     std::size_t total = 0;
-    for (const Waiter* w : batch) total += w->record.size();
+    for (const Waiter* w : batch) total += w->records.size();
     if (batch.size() == 1) {
-      buffer.swap(batch.front()->record);
+      buffer.swap(batch.front()->records);
     } else {
       buffer.reserve(total);
-      for (const Waiter* w : batch) buffer += w->record;
+      for (const Waiter* w : batch) buffer += w->records;
     }
     st = pwriteAll(entries_fd_.get(), buffer, file_end_, path);
     if (!st.ok()) {
@@ -411,18 +488,22 @@ void ActionLog::commitBatch(const std::vector<Waiter*>& batch) {
     std::unique_lock<std::shared_mutex> lock(tree_mu_);
     std::uint64_t offset = file_end_;
     for (Waiter* w : batch) {
-      // The hash view points into the record, which may have been moved into `buffer`.
-      const std::string_view hash(buffer.data() + (offset - file_end_) + kHeaderSize + w->length,
-                                  kHashSize);
-      auto index = tree_.appendLeafHash(hash);
-      if (!index.ok()) {  // cannot happen: the hash is 32 bytes
-        w->status = index.status();
-        continue;
+      for (std::size_t i = 0; i < w->lengths.size(); ++i) {
+        const std::uint32_t length = w->lengths[i];
+        // The hash view points into the record, which may have been moved into `buffer`.
+        const std::string_view hash(buffer.data() + (offset - file_end_) + kHeaderSize + length,
+                                    kHashSize);
+        auto index = tree_.appendLeafHash(hash);
+        if (!index.ok()) {  // cannot happen: the hash is 32 bytes
+          w->status = index.status();
+        } else if (*index != w->first + i) {  // cannot happen: indices are handed out in order
+          w->status = absl::InternalError(absl::StrFormat(
+              "action log: entry written at %d, expected at %d", *index, w->first + i));
+        }
+        offsets_.push_back(offset);
+        lengths_.push_back(length);
+        offset += kRecordOverhead + length;
       }
-      w->index = *index;
-      offsets_.push_back(offset);
-      lengths_.push_back(w->length);
-      offset += kRecordOverhead + w->length;
     }
     file_end_ = offset;
     size_.store(tree_.size(), std::memory_order_release);

@@ -65,6 +65,8 @@ struct ActionLogOptions {
 };
 
 class ActionLog {
+  struct Waiter;
+
  public:
   // Creates the log in `options.dir`, or recovers an existing one (see above). Fails with
   // DataLoss on tampering or rollback, InvalidArgument on bad options, FailedPrecondition when
@@ -89,6 +91,38 @@ class ActionLog {
   // must not call into this ActionLog.
   absl::StatusOr<std::uint64_t> appendInOrder(absl::FunctionRef<std::string()> make);
 
+  // A place in the log taken by enqueueInOrder(): entries first() .. first() + count() - 1,
+  // durable once wait() says so. Destroying a ticket not waited for waits.
+  class Ticket {
+   public:
+    Ticket(Ticket&& o) noexcept;
+    Ticket& operator=(Ticket&&) = delete;
+    ~Ticket();
+    std::uint64_t first() const;
+    std::size_t count() const;
+
+   private:
+    friend class ActionLog;
+    Ticket(ActionLog* log, std::unique_ptr<Waiter> w);
+    ActionLog* log_;
+    std::unique_ptr<Waiter> w_;
+  };
+  // Two-phase append, for a caller that must fix the order of its entries (and know their
+  // indices) under its own lock and wait for durability outside it, so that the next holder
+  // of that lock shares the same group commit. The entries `make` returns (under the queue
+  // lock, as appendInOrder) take the next places in the log, in order, all written in the same
+  // commit. When a commit fails, every entry queued behind it fails too (the log never holds
+  // an entry that a lost one came before) and failures() grows; enqueueInOrder refuses
+  // (Unavailable) while failures() differs from `failures_seen`, so a caller that decided on
+  // entries not yet durable finds out before it adds more.
+  absl::StatusOr<Ticket> enqueueInOrder(absl::FunctionRef<std::vector<std::string>()> make,
+                                        std::uint64_t failures_seen);
+  // Waits until the ticket's entries are durable (leading a group commit if none is running);
+  // the index of the first, or why they were not written.
+  absl::StatusOr<std::uint64_t> wait(Ticket& ticket);
+  // Commits that failed since open (each failing everything queued at the time).
+  std::uint64_t failures() const;
+
   // Number of durable entries.
   std::uint64_t size() const;
   // The entry at `index` (< size()): one pread. OutOfRange past the end.
@@ -110,12 +144,14 @@ class ActionLog {
   absl::StatusOr<std::vector<std::string>> checkpoints() const;
 
  private:
-  struct Waiter;
-
   ActionLog(ActionLogOptions options, note::Signer signer);
   absl::Status recover();
   absl::Status checkEntrySize(std::size_t size) const;
-  absl::StatusOr<std::uint64_t> enqueueAndWait(Waiter& w, std::unique_lock<std::mutex>& lock);
+  // Adds one entry's record to `w`.
+  static void addRecord(Waiter& w, std::string_view entry);
+  // Gives `w` its indices and queues it. Caller holds queue_mu_.
+  void enqueueLocked(Waiter& w);
+  absl::StatusOr<std::uint64_t> waitLocked(Waiter& w, std::unique_lock<std::mutex>& lock);
   absl::Status recoverCheckpoints();
   // Writes and fdatasyncs one batch, updates the tree; sets every waiter's index or status.
   void commitBatch(const std::vector<Waiter*>& batch);
@@ -140,7 +176,9 @@ class ActionLog {
   std::mutex queue_mu_;
   std::deque<Waiter*> queue_;
   bool leader_active_ = false;
-  absl::Status broken_;         // set after an unrecoverable write failure
+  absl::Status broken_;           // set after an unrecoverable write failure
+  std::uint64_t next_index_ = 0;  // the index the next queued entry will have
+  std::atomic<std::uint64_t> failures_{0};
   std::uint64_t file_end_ = 0;  // end of `entries`; only the leader touches it
 
   // Checkpoints: cp_mu_ serialises signing and the checkpoints file.

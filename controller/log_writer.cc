@@ -16,6 +16,23 @@ absl::StatusOr<std::uint64_t> LogWriter::appendEntry(LogEntry e) {
   });
 }
 
+absl::StatusOr<ActionLog::Ticket> LogWriter::enqueueEntries(std::vector<LogEntry> entries,
+                                                            std::uint64_t failures_seen) {
+  return log_->enqueueInOrder(
+      [&] {
+        std::vector<std::string> out;
+        out.reserve(entries.size());
+        const std::int64_t now = std::max(nowUnixMs(), last_logged_ms_);
+        last_logged_ms_ = now;
+        for (LogEntry& e : entries) {
+          e.logged_unix_ms = now;
+          out.push_back(encodeLogEntry(e));
+        }
+        return out;
+      },
+      failures_seen);
+}
+
 void LogWriter::logRefusal(const std::string& actor, const std::string& host_id,
                            const std::string& ref, const std::string& detail) {
   LogEntry e;

@@ -37,6 +37,10 @@ class LogWriter {
 
   // Appends an entry, durable when this returns. Times never decrease along the log.
   absl::StatusOr<std::uint64_t> appendEntry(LogEntry e);
+  // Places `entries` in the log now, in this order (ActionLog::enqueueInOrder): durable once
+  // the ticket is waited for. Times never decrease along the log.
+  absl::StatusOr<ActionLog::Ticket> enqueueEntries(std::vector<LogEntry> entries,
+                                                   std::uint64_t failures_seen);
   // A refusal by the controller: logged (best effort: the refusal stands either way).
   void logRefusal(const std::string& actor, const std::string& host_id, const std::string& ref,
                   const std::string& detail);
@@ -65,7 +69,7 @@ class LogWriter {
 
   const ControllerKeys& keys_;
   std::unique_ptr<ActionLog> log_;
-  std::int64_t last_logged_ms_ = 0;  // only touched inside ActionLog::appendInOrder's lock
+  std::int64_t last_logged_ms_ = 0;  // only touched under ActionLog's queue lock
   std::mutex anonymous_mu_;
   std::int64_t anonymous_window_start_ms_ = 0;  // guarded by anonymous_mu_
   int anonymous_in_window_ = 0;

@@ -76,9 +76,16 @@ absl::StatusOr<AlertSourceRecord> oneSource(Statement& st, const char* what) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::open(const std::string& db_path) {
-  WARDEN_ASSIGN_OR_RETURN(auto db, Database::open(db_path));
+  WARDEN_ASSIGN_OR_RETURN(auto db, Database::open(db_path, Database::Sync::kNormal));
   WARDEN_RETURN_IF_ERROR(db->exec(kSchema));
   return std::unique_ptr<AlertStore>(new AlertStore(std::move(db)));
+}
+
+absl::Status AlertStore::synced(absl::FunctionRef<absl::Status()> write) {
+  WARDEN_RETURN_IF_ERROR(db_->exec("PRAGMA synchronous=FULL"));
+  absl::Status st = write();
+  if (auto back = db_->exec("PRAGMA synchronous=NORMAL"); st.ok()) st = back;
+  return st;
 }
 
 absl::Status AlertStore::addSource(const AlertSourceRecord& s) {
@@ -94,12 +101,14 @@ absl::Status AlertStore::addSource(const AlertSourceRecord& s) {
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("INSERT INTO alert_sources(name, token_sha256, "
                                                 "cert_fingerprint, created_ms, created_by) "
                                                 "VALUES(?, ?, ?, ?, ?)"));
-  return st.bind(1, s.name)
-      .bind(2, s.token_sha256)
-      .bind(3, s.cert_fingerprint)
-      .bind(4, s.created_ms)
-      .bind(5, s.created_by)
-      .run();
+  return synced([&] {
+    return st.bind(1, s.name)
+        .bind(2, s.token_sha256)
+        .bind(3, s.cert_fingerprint)
+        .bind(4, s.created_ms)
+        .bind(5, s.created_by)
+        .run();
+  });
 }
 
 absl::StatusOr<AlertSourceRecord> AlertStore::sourceByToken(const std::string& token_sha256) {
@@ -140,12 +149,14 @@ absl::Status AlertStore::addRulesVersion(const RulesVersionRecord& r) {
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("INSERT INTO rule_versions(version, yaml, "
                                                 "applied_by, applied_ms, log_index) "
                                                 "VALUES(?, ?, ?, ?, ?)"));
-  return st.bind(1, r.version)
-      .bind(2, r.yaml)
-      .bind(3, r.applied_by)
-      .bind(4, r.applied_ms)
-      .bind(5, static_cast<std::int64_t>(r.log_index))
-      .run();
+  return synced([&] {
+    return st.bind(1, r.version)
+        .bind(2, r.yaml)
+        .bind(3, r.applied_by)
+        .bind(4, r.applied_ms)
+        .bind(5, static_cast<std::int64_t>(r.log_index))
+        .run();
+  });
 }
 
 absl::StatusOr<RulesVersionRecord> AlertStore::currentRules() {
@@ -159,36 +170,74 @@ absl::StatusOr<RulesVersionRecord> AlertStore::currentRules() {
                             static_cast<std::uint64_t>(st.integer(4))};
 }
 
-absl::Status AlertStore::addAlert(const AlertDecisionRecord& a) {
+absl::Status AlertStore::addAlert(const AlertDecisionRecord& a) { return addAlerts({a}); }
+
+absl::Status AlertStore::addAlerts(const std::vector<AlertDecisionRecord>& rows) {
   std::lock_guard<std::mutex> lock(mu_);
-  WARDEN_ASSIGN_OR_RETURN(
-      auto st, db_->prepare(absl::StrFormat("INSERT OR IGNORE INTO alerts(%s) VALUES(NULL, ?, ?, "
+  WARDEN_RETURN_IF_ERROR(db_->exec("BEGIN IMMEDIATE"));
+  absl::Status st = [&]() -> absl::Status {
+    for (const AlertDecisionRecord& a : rows) {
+      WARDEN_ASSIGN_OR_RETURN(auto ins, db_->prepare(absl::StrFormat(
+                                            "INSERT OR IGNORE INTO alerts(%s) VALUES(NULL, ?, ?, "
                                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                                             "?, ?, ?, '', '', '', 0)",
                                             kAlertColumns)));
-  return st.bind(1, a.alert_id)
-      .bind(2, a.source)
-      .bind(3, a.format)
-      .bind(4, a.receiver)
-      .bind(5, a.fingerprint)
-      .bind(6, a.status)
-      .bind(7, a.labels_json)
-      .bind(8, a.received_ms)
-      .bind(9, static_cast<std::int64_t>(a.alert_log_index))
-      .bind(10, a.decision_id)
-      .bind(11, a.rules_version)
-      .bind(12, a.rule)
-      .bind(13, a.host)
-      .bind(14, a.outcome)
-      .bind(15, a.reason)
-      .bind(16, a.action)
-      .bind(17, a.why)
-      .bind(18, a.request_id)
-      .bind(19, a.action_id)
-      .bind(20, a.dedupe_key)
-      .bind(21, static_cast<std::int64_t>(a.decision_log_index))
-      .bind(22, a.approval_ttl_ms)
-      .run();
+      WARDEN_RETURN_IF_ERROR(ins.bind(1, a.alert_id)
+                                 .bind(2, a.source)
+                                 .bind(3, a.format)
+                                 .bind(4, a.receiver)
+                                 .bind(5, a.fingerprint)
+                                 .bind(6, a.status)
+                                 .bind(7, a.labels_json)
+                                 .bind(8, a.received_ms)
+                                 .bind(9, static_cast<std::int64_t>(a.alert_log_index))
+                                 .bind(10, a.decision_id)
+                                 .bind(11, a.rules_version)
+                                 .bind(12, a.rule)
+                                 .bind(13, a.host)
+                                 .bind(14, a.outcome)
+                                 .bind(15, a.reason)
+                                 .bind(16, a.action)
+                                 .bind(17, a.why)
+                                 .bind(18, a.request_id)
+                                 .bind(19, a.action_id)
+                                 .bind(20, a.dedupe_key)
+                                 .bind(21, static_cast<std::int64_t>(a.decision_log_index))
+                                 .bind(22, a.approval_ttl_ms)
+                                 .run());
+    }
+    return absl::OkStatus();
+  }();
+  if (!st.ok()) {
+    (void)db_->exec("ROLLBACK");
+    return st;
+  }
+  if (auto c = db_->exec("COMMIT"); !c.ok()) {
+    (void)db_->exec("ROLLBACK");
+    return c;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::uint64_t>>> AlertStore::decisionsFrom(
+    std::uint64_t log_index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("SELECT decision_id, decision_log_index FROM "
+                                                "alerts WHERE decision_log_index >= ?"));
+  st.bind(1, static_cast<std::int64_t>(log_index));
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  for (;;) {
+    WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.emplace_back(st.text(0), static_cast<std::uint64_t>(st.integer(1)));
+  }
+  return out;
+}
+
+absl::Status AlertStore::removeDecision(const std::string& decision_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("DELETE FROM alerts WHERE decision_id = ?"));
+  return st.bind(1, decision_id).run();
 }
 
 absl::StatusOr<AlertDecisionRecord> AlertStore::findDecision(const std::string& decision_id) {
@@ -210,8 +259,14 @@ absl::StatusOr<bool> AlertStore::settleApproval(const std::string& decision_id,
                                                 "approval_request = ?, approval_ms = ? WHERE "
                                                 "decision_id = ? AND outcome = 'pending-approval' "
                                                 "AND approval = ''"));
-  WARDEN_RETURN_IF_ERROR(
-      st.bind(1, approval).bind(2, by).bind(3, request).bind(4, at_ms).bind(5, decision_id).run());
+  WARDEN_RETURN_IF_ERROR(synced([&] {
+    return st.bind(1, approval)
+        .bind(2, by)
+        .bind(3, request)
+        .bind(4, at_ms)
+        .bind(5, decision_id)
+        .run();
+  }));
   return db_->changes() == 1;
 }
 

@@ -9,8 +9,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/sqlite.h"
 
@@ -65,6 +67,13 @@ class AlertStore {
   absl::StatusOr<RulesVersionRecord> currentRules();
 
   absl::Status addAlert(const AlertDecisionRecord& a);
+  // Several, in one transaction: all or none.
+  absl::Status addAlerts(const std::vector<AlertDecisionRecord>& rows);
+  // Decisions stored with a log index at or past `log_index` (decision id, index): the ones
+  // whose entries may not have reached the log (Automation repairs after a failed append).
+  absl::StatusOr<std::vector<std::pair<std::string, std::uint64_t>>> decisionsFrom(
+      std::uint64_t log_index);
+  absl::Status removeDecision(const std::string& decision_id);
   absl::Status setActionId(const std::string& decision_id, const std::string& action_id);
   absl::StatusOr<AlertDecisionRecord> findDecision(const std::string& decision_id);
   // Approves or rejects a pending decision; false when it is not pending (any more).
@@ -87,6 +96,10 @@ class AlertStore {
 
  private:
   explicit AlertStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  // Alerts and their decisions are in the action log first and rebuilt from it
+  // (Automation::catchUpFromLog), so the store commits them without a sync. What is only here
+  // (sources, rules versions, approvals) is committed with one. Caller holds mu_.
+  absl::Status synced(absl::FunctionRef<absl::Status()> write);
   std::mutex mu_;
   std::unique_ptr<Database> db_;
 };

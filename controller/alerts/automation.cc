@@ -1,6 +1,8 @@
 #include "controller/alerts/automation.h"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 
@@ -23,36 +25,6 @@ absl::StatusOr<std::string> newId(const char* prefix) {
   WARDEN_ASSIGN_OR_RETURN(std::string rnd, crypto::randomBytes(8));
   return prefix + crypto::hex(rnd);
 }
-
-// The controller's store as the decision's history: the guardrails' counters are queries, so a
-// restart loses none of them. A store error counts as "yes, it happened" where that is the
-// cautious answer (dedupe, budget), so a broken database never lets automation do more.
-class StoredHistory final : public AutomationHistory {
- public:
-  StoredHistory(AlertStore& store, bool breaker_open)
-      : store_(store), breaker_open_(breaker_open) {}
-  bool decidedSince(const std::string& key, std::int64_t since) override {
-    auto r = store_.decidedSince(key, since);
-    return !r.ok() || *r;
-  }
-  std::uint32_t actedSince(const std::string& action, std::int64_t since) override {
-    auto r = store_.actedSince(action, since);
-    return r.ok() ? *r : UINT32_MAX;
-  }
-  std::optional<std::int64_t> lastContainmentChange(const std::string& host) override {
-    auto acted = store_.lastActedOn(host);
-    auto released = store_.lastReleaseOf(host);
-    if (!acted.ok() || !released.ok()) return nowUnixMs();
-    if (!*acted) return *released;
-    if (!*released) return *acted;
-    return std::max(**acted, **released);
-  }
-  bool breakerOpen() override { return breaker_open_; }
-
- private:
-  AlertStore& store_;
-  const bool breaker_open_;
-};
 
 // Enrolled hosts by id or by their warden.alias label. A registry that cannot say names no
 // host, and protects every host: automation then does nothing.
@@ -98,6 +70,53 @@ std::string labelsJson(const Alert& a) {
 
 }  // namespace
 
+// The controller's store as the decision's history: the guardrails' counters are queries, so a
+// restart loses none of them. A store error counts as "yes, it happened" where that is the
+// cautious answer (dedupe, budget), so a broken database never lets automation do more.
+class Automation::History final : public AutomationHistory {
+ public:
+  History(AlertStore& store, bool breaker_open) : store_(store), breaker_open_(breaker_open) {}
+  // A decision being made with others (one or several requests decided together): not stored
+  // yet, but the next alert's decision must see it, as the verifier will.
+  void add(const AlertDecisionRecord& row) { own_.push_back(&row); }
+  void reserve(std::size_t n) { own_.reserve(n); }
+
+  bool decidedSince(const std::string& key, std::int64_t since) override {
+    for (const AlertDecisionRecord* r : own_) {
+      if (r->dedupe_key == key && r->received_ms >= since) return true;
+    }
+    auto r = store_.decidedSince(key, since);
+    return !r.ok() || *r;
+  }
+  std::uint32_t actedSince(const std::string& action, std::int64_t since) override {
+    auto r = store_.actedSince(action, since);
+    if (!r.ok()) return UINT32_MAX;
+    std::uint32_t n = *r;
+    for (const AlertDecisionRecord* o : own_) {
+      if (o->outcome == decision::kActed && o->action == action && o->received_ms >= since) ++n;
+    }
+    return n;
+  }
+  std::optional<std::int64_t> lastContainmentChange(const std::string& host) override {
+    auto acted = store_.lastActedOn(host);
+    auto released = store_.lastReleaseOf(host);
+    if (!acted.ok() || !released.ok()) return nowUnixMs();
+    std::optional<std::int64_t> last = *released;
+    auto later = [&](std::int64_t t) { last = last ? std::max(*last, t) : t; };
+    if (*acted) later(**acted);
+    for (const AlertDecisionRecord* o : own_) {
+      if (o->outcome == decision::kActed && o->host == host) later(o->received_ms);
+    }
+    return last;
+  }
+  bool breakerOpen() override { return breaker_open_; }
+
+ private:
+  AlertStore& store_;
+  const bool breaker_open_;
+  std::vector<const AlertDecisionRecord*> own_;
+};
+
 absl::Status Automation::loadRules() {
   auto current = store_.currentRules();
   if (absl::IsNotFound(current.status())) return absl::OkStatus();
@@ -116,6 +135,8 @@ absl::Status Automation::loadRules() {
 absl::Status Automation::catchUpFromLog() {
   ActionLog& log = ctx_.log->log();
   constexpr char kMeta[] = "automation_log_checked";
+  // Rows stored for entries a crash kept from the log (stored before they were durable).
+  WARDEN_RETURN_IF_ERROR(dropUnlogged(log.size()));
   WARDEN_ASSIGN_OR_RETURN(std::uint64_t last, store_.lastDecisionLogIndex());
   std::uint64_t from = last == 0 ? 0 : last + 1;
   if (auto checked = ctx_.registry().meta(kMeta); checked.ok()) {
@@ -192,146 +213,289 @@ Automation::Rules Automation::rules() {
   return rules_;
 }
 
+// A request waiting for its alerts to be decided and durable (see receive()).
+struct Automation::Job {
+  const std::string& source;
+  const AlertBatch& batch;
+  const std::string& payload_sha256;
+  std::vector<Decided> decided;
+  absl::Status status;
+  bool done = false;  // guarded by jobs_mu_
+  std::condition_variable cv;
+};
+
 absl::StatusOr<std::vector<AlertOutcome>> Automation::receive(const std::string& source,
                                                               const AlertBatch& batch,
                                                               const std::string& payload_sha256) {
-  std::vector<AlertOutcome> out;
-  std::vector<ActionRecord> created;
-  absl::Status failed;
+  // Leader and followers, as the log's group commit: the first request to find no one deciding
+  // decides every request queued by then, in arrival order, and places their entries in the
+  // log as one; the next request to arrive decides the next batch while this one is written.
+  Job job{source, batch, payload_sha256, {}, {}, false, {}};
   {
-    std::lock_guard<std::mutex> lock(decide_mu_);
-    const Rules in_force = rules();
-    const std::int64_t now = nowUnixMs();
-    // How many hosts the group names for rules that would act: a group naming more than
-    // max_hosts_per_alert goes to approval whole, not the first few acted on.
-    std::set<std::string> group;
-    if (in_force.set) {
-      RegistryHosts hosts(ctx_.registry());
-      AlertContext ctx{source, batch.format, batch.receiver, now, 0};
-      for (const auto& a : batch.alerts) {
-        if (a.resolved) continue;
-        const AlertRule* rule = firstMatchingRule(*in_force.set, a, ctx);
-        if (rule == nullptr || rule->mode == RuleMode::kDryRun) continue;
-        HostPick pick = pickHost(*rule, a, hosts);
-        if (!pick.host.empty()) group.insert(pick.host);
+    std::unique_lock<std::mutex> lock(jobs_mu_);
+    jobs_.push_back(&job);
+    while (!job.done) {
+      if (deciding_) {
+        job.cv.wait(lock);
+        continue;
       }
-    }
-    for (const auto& a : batch.alerts) {
-      auto one = decideOne(source, batch, a, payload_sha256, now,
-                           static_cast<std::uint32_t>(group.size()), in_force, &created);
-      if (!one.ok()) {
-        failed = one.status();
-        break;
+      deciding_ = true;
+      std::vector<Job*> jobs(jobs_.begin(), jobs_.end());
+      jobs_.clear();
+      lock.unlock();
+      std::optional<ActionLog::Ticket> ticket = decideJobs(jobs);
+      lock.lock();
+      deciding_ = false;
+      if (!jobs_.empty()) jobs_.front()->cv.notify_one();  // the next leader
+      if (ticket) {
+        lock.unlock();
+        finishJobs(jobs, *ticket);
+        lock.lock();
       }
-      out.push_back(std::move(*one));
+      for (Job* j : jobs) {
+        j->done = true;
+        if (j != &job) j->cv.notify_one();
+      }
     }
   }
-  // Sent outside the lock: a host that does not read its stream holds up nobody.
+  if (!job.status.ok()) return job.status;
+
+  std::vector<AlertOutcome> out;
+  std::vector<ActionRecord> created;
+  for (Decided& one : job.decided) {
+    const DecisionRecord& d = one.decision;
+    AlertOutcome o{one.alert.id, d.id, d.outcome, d.reason, d.rule, d.host, "", one.row.why};
+    if (d.outcome == decision::kActed) {
+      auto action = act(d, &created);
+      if (!action.ok()) {
+        // Logged as decided; the dispatch failed (the host vanished, the log refused): the
+        // refusal is in the log under the automated request.
+        logWarning("automation: decision %s (alert %s): %s", d.id, one.alert.id,
+                   action.status().message());
+        o.why += absl::StrFormat("; not dispatched: %s", action.status().message());
+      } else {
+        o.action_id = *action;
+        if (auto st = store_.setActionId(d.id, *action); !st.ok()) {
+          logWarning("automation: decision %s: cannot store its action %s: %s", d.id, *action,
+                     st.message());
+        }
+      }
+    }
+    if (d.outcome == decision::kActed || d.outcome == decision::kPendingApproval) {
+      if (ctx_.notifier) {
+        NotifyEvent n;
+        n.type = d.outcome == decision::kActed ? "automated-action" : "pending-approval";
+        n.host = d.host;
+        n.action = d.action;
+        n.outcome = d.outcome;
+        n.ref = d.id;
+        n.log_index = one.row.decision_log_index;
+        ctx_.notifier->notify(n);
+      }
+      // The others are in `warden alerts` and the log; a storm would drown this one.
+      logInfo("automation: alert %s from %s: %s (%s) host %s", one.alert.id, source, d.outcome,
+              d.reason, d.host);
+    }
+    out.push_back(std::move(o));
+  }
+  // Sent after every decision is answered for: a host that does not read its stream holds up
+  // nobody.
   for (const auto& a : created) dispatcher_.deliver(a);
-  if (!failed.ok()) return failed;
   return out;
 }
 
-absl::StatusOr<AlertOutcome> Automation::decideOne(const std::string& source,
-                                                   const AlertBatch& batch, const Alert& alert,
-                                                   const std::string& payload_sha256,
-                                                   std::int64_t now, std::uint32_t group_hosts,
-                                                   const Rules& rules,
-                                                   std::vector<ActionRecord>* created) {
-  LogWriter& log = *ctx_.log;
-  WARDEN_ASSIGN_OR_RETURN(std::string alert_id, newId("al-"));
-  const AlertRecord record = alertRecordOf(alert_id, source, batch, alert, payload_sha256, now);
-  LogEntry ae;
-  ae.type = entry_type::kAlert;
-  ae.actor = "source:" + source;
-  ae.ref = alert_id;
-  ae.body = encodeAlertRecord(record);
-  WARDEN_ASSIGN_OR_RETURN(std::uint64_t alert_index, log.appendEntry(ae));
-
-  StoredHistory history(store_, breakerOpen());
-  RegistryHosts hosts(ctx_.registry());
-  AlertContext actx{source, batch.format, batch.receiver, now, group_hosts};
-  Decision decided = decide(rules.set.get(), alert, actx, history, hosts);
-
-  DecisionRecord d;
-  WARDEN_ASSIGN_OR_RETURN(d.id, newId("d-"));
-  d.alert_id = alert_id;
-  d.rules_version = rules.version;
-  d.rule = decided.rule;
-  d.host = decided.host;
-  d.via = decided.via;
-  d.outcome = decided.outcome;
-  d.reason = decided.reason;
-  d.action = decided.action;
-  d.allow = decided.allow;
-  d.addresses = decided.addresses;
-  d.args = decided.args;
-  d.dedupe_key = decided.dedupe_key;
-  d.group_hosts = group_hosts;
-  if (d.outcome == decision::kActed) {
-    WARDEN_ASSIGN_OR_RETURN(std::string rnd, crypto::randomBytes(8));
-    d.request_id = "r-" + crypto::hex(rnd);
-  }
-  LogEntry de;
-  de.type = entry_type::kDecision;
-  de.actor = "controller";
-  de.host_id = d.host;
-  de.ref = alert_id;
-  de.body = encodeDecisionRecord(d);
-  de.detail = decided.why.substr(0, 4 * kMaxUntrustedText);
-  WARDEN_ASSIGN_OR_RETURN(std::uint64_t decision_index, log.appendEntry(de));
-
-  AlertDecisionRecord row;
-  row.alert_id = alert_id;
-  row.source = source;
-  row.format = record.format;
-  row.receiver = batch.receiver;
-  row.fingerprint = alert.fingerprint;
-  row.status = record.status;
-  row.labels_json = labelsJson(alert);
-  row.received_ms = now;
-  row.alert_log_index = alert_index;
-  row.decision_id = d.id;
-  row.rules_version = d.rules_version;
-  row.rule = d.rule;
-  row.host = d.host;
-  row.outcome = d.outcome;
-  row.reason = d.reason;
-  row.action = d.action;
-  row.why = decided.why;
-  row.request_id = d.request_id;
-  row.dedupe_key = d.dedupe_key;
-  row.decision_log_index = decision_index;
-  row.approval_ttl_ms = rules.set ? rules.set->guardrails.approval_ttl_ms : 0;
-  WARDEN_RETURN_IF_ERROR(store_.addAlert(row));
-
-  AlertOutcome out{alert_id, d.id, d.outcome, d.reason, d.rule, d.host, "", decided.why};
-  if (d.outcome == decision::kActed) {
-    auto action = act(d, created);
-    if (!action.ok()) {
-      // Logged as decided; the dispatch failed (the host vanished, the log refused): the
-      // refusal is in the log under the automated request.
-      logWarning("automation: decision %s (alert %s): %s", d.id, alert_id,
-                 action.status().message());
-      out.why += absl::StrFormat("; not dispatched: %s", action.status().message());
-    } else {
-      out.action_id = *action;
-      WARDEN_RETURN_IF_ERROR(store_.setActionId(d.id, *action));
+std::optional<ActionLog::Ticket> Automation::decideJobs(const std::vector<Job*>& jobs) {
+  auto failAll = [&](const absl::Status& st) {
+    for (Job* j : jobs) j->status = st;
+    return std::nullopt;
+  };
+  if (auto st = settle(); !st.ok()) return failAll(st);
+  History history(store_, breakerOpen());
+  std::size_t alerts = 0;
+  for (const Job* j : jobs) alerts += j->batch.alerts.size();
+  history.reserve(alerts);
+  std::vector<LogEntry> entries;
+  entries.reserve(2 * alerts);
+  for (Job* j : jobs) {
+    if (auto st = decideAll(*j, history); !st.ok()) {
+      j->status = st;
+      continue;
+    }
+    // Each alert's ALERT entry and then its DECISION entry, in the order decided: the
+    // verifier replays the decisions in log order against the same history.
+    for (const Decided& one : j->decided) {
+      LogEntry ae;
+      ae.type = entry_type::kAlert;
+      ae.actor = "source:" + j->source;
+      ae.ref = one.alert.id;
+      ae.body = encodeAlertRecord(one.alert);
+      entries.push_back(std::move(ae));
+      LogEntry de;
+      de.type = entry_type::kDecision;
+      de.actor = "controller";
+      de.host_id = one.decision.host;
+      de.ref = one.alert.id;
+      de.body = encodeDecisionRecord(one.decision);
+      de.detail = one.row.why.substr(0, 4 * kMaxUntrustedText);
+      entries.push_back(std::move(de));
     }
   }
-  if (ctx_.notifier && (d.outcome == decision::kActed || d.outcome == decision::kPendingApproval)) {
-    NotifyEvent n;
-    n.type = d.outcome == decision::kActed ? "automated-action" : "pending-approval";
-    n.host = d.host;
-    n.action = d.action;
-    n.outcome = d.outcome;
-    n.ref = d.id;
-    n.log_index = decision_index;
-    ctx_.notifier->notify(n);
+  if (entries.empty()) return std::nullopt;  // no alerts (or every job failed)
+  auto placed = ctx_.log->enqueueEntries(std::move(entries), failures_seen_);
+  if (!placed.ok()) return failAll(placed.status());
+  std::vector<AlertDecisionRecord> rows;
+  rows.reserve(alerts);
+  std::uint64_t index = placed->first();
+  for (Job* j : jobs) {
+    if (!j->status.ok()) continue;
+    for (Decided& one : j->decided) {
+      one.row.alert_log_index = index++;
+      one.row.decision_log_index = index++;
+      rows.push_back(one.row);
+    }
   }
-  logInfo("automation: alert %s from %s: %s (%s)%s%s", alert_id, source, d.outcome, d.reason,
-          d.host.empty() ? "" : " host ", d.host);
-  return out;
+  {
+    std::lock_guard<std::mutex> flight(flight_mu_);
+    ++in_flight_;
+  }
+  // The next batch may be decided as soon as this returns: it sees these rows, and its
+  // entries follow these in the log (in the same commit when quick enough).
+  if (auto st = store_.addAlerts(rows); !st.ok()) {
+    // The entries still reach the log; before the next decision the store catches up from it.
+    for (Job* j : jobs) j->status.Update(st);
+    std::lock_guard<std::mutex> flight(flight_mu_);
+    store_behind_ = true;
+  }
+  ctx_.faults.alertsStoredBeforeLogged();
+  return std::move(*placed);
+}
+
+void Automation::finishJobs(const std::vector<Job*>& jobs, ActionLog::Ticket& ticket) {
+  const std::uint64_t first = ticket.first();
+  auto durable = ctx_.log->log().wait(ticket);
+  {
+    std::lock_guard<std::mutex> flight(flight_mu_);
+    --in_flight_;
+    if (!durable.ok()) {
+      // Stored but never logged: the store drops them before anything is decided again.
+      store_behind_ = true;
+      unlogged_from_ = std::min(unlogged_from_, first);
+    }
+  }
+  flight_cv_.notify_all();
+  if (!durable.ok()) {
+    for (Job* j : jobs) j->status.Update(durable.status());
+  }
+}
+
+absl::Status Automation::settle() {
+  std::unique_lock<std::mutex> flight(flight_mu_);
+  if (ctx_.log->log().failures() == failures_seen_ && !store_behind_) return absl::OkStatus();
+  // An append failed, or the store missed rows: wait for every request in flight to know its
+  // fate (the log commits or fails each), then make the store match the log again.
+  flight_cv_.wait(flight, [&] { return in_flight_ == 0; });
+  failures_seen_ = ctx_.log->log().failures();
+  if (!store_behind_) return absl::OkStatus();
+  const std::uint64_t from = unlogged_from_;
+  flight.unlock();
+  if (from != UINT64_MAX) WARDEN_RETURN_IF_ERROR(dropUnlogged(from));
+  WARDEN_RETURN_IF_ERROR(catchUpFromLog());
+  flight.lock();
+  store_behind_ = false;
+  unlogged_from_ = UINT64_MAX;
+  return absl::OkStatus();
+}
+
+absl::Status Automation::dropUnlogged(std::uint64_t from) {
+  WARDEN_ASSIGN_OR_RETURN(auto rows, store_.decisionsFrom(from));
+  std::size_t dropped = 0;
+  for (const auto& [id, index] : rows) {
+    auto logged = decisionRecordAt(index);
+    if (logged.ok() && logged->id == id) continue;
+    WARDEN_RETURN_IF_ERROR(store_.removeDecision(id));
+    ++dropped;
+  }
+  if (dropped > 0) {
+    logWarning(
+        "automation: %d decisions dropped from the store: their entries never reached the "
+        "action log (the senders were answered 503 and retry)",
+        dropped);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Automation::decideAll(Job& job, History& history) {
+  const std::string& source = job.source;
+  const AlertBatch& batch = job.batch;
+  const Rules in_force = rules();
+  const std::int64_t now = nowUnixMs();
+  RegistryHosts hosts(ctx_.registry());
+  // How many hosts the group names for rules that would act: a group naming more than
+  // max_hosts_per_alert goes to approval whole, not the first few acted on.
+  std::set<std::string> group;
+  if (in_force.set) {
+    AlertContext ctx{source, batch.format, batch.receiver, now, 0};
+    for (const auto& a : batch.alerts) {
+      if (a.resolved) continue;
+      const AlertRule* rule = firstMatchingRule(*in_force.set, a, ctx);
+      if (rule == nullptr || rule->mode == RuleMode::kDryRun) continue;
+      HostPick pick = pickHost(*rule, a, hosts);
+      if (!pick.host.empty()) group.insert(pick.host);
+    }
+  }
+  const auto group_hosts = static_cast<std::uint32_t>(group.size());
+  const AlertContext actx{source, batch.format, batch.receiver, now, group_hosts};
+  std::vector<Decided>& out = job.decided;
+  out.reserve(batch.alerts.size());
+  for (const Alert& alert : batch.alerts) {
+    Decided one;
+    WARDEN_ASSIGN_OR_RETURN(std::string alert_id, newId("al-"));
+    one.alert = alertRecordOf(alert_id, source, batch, alert, job.payload_sha256, now);
+    Decision decided = decide(in_force.set.get(), alert, actx, history, hosts);
+
+    DecisionRecord& d = one.decision;
+    WARDEN_ASSIGN_OR_RETURN(d.id, newId("d-"));
+    d.alert_id = alert_id;
+    d.rules_version = in_force.version;
+    d.rule = decided.rule;
+    d.host = decided.host;
+    d.via = decided.via;
+    d.outcome = decided.outcome;
+    d.reason = decided.reason;
+    d.action = decided.action;
+    d.allow = decided.allow;
+    d.addresses = decided.addresses;
+    d.args = decided.args;
+    d.dedupe_key = decided.dedupe_key;
+    d.group_hosts = group_hosts;
+    if (d.outcome == decision::kActed) {
+      WARDEN_ASSIGN_OR_RETURN(d.request_id, newId("r-"));
+    }
+
+    AlertDecisionRecord& row = one.row;
+    row.alert_id = alert_id;
+    row.source = source;
+    row.format = one.alert.format;
+    row.receiver = batch.receiver;
+    row.fingerprint = alert.fingerprint;
+    row.status = one.alert.status;
+    row.labels_json = labelsJson(alert);
+    row.received_ms = now;
+    row.decision_id = d.id;
+    row.rules_version = d.rules_version;
+    row.rule = d.rule;
+    row.host = d.host;
+    row.outcome = d.outcome;
+    row.reason = d.reason;
+    row.action = d.action;
+    row.why = std::move(decided.why);
+    row.request_id = d.request_id;
+    row.dedupe_key = d.dedupe_key;
+    row.approval_ttl_ms = in_force.set ? in_force.set->guardrails.approval_ttl_ms : 0;
+    out.push_back(std::move(one));
+    history.add(out.back().row);  // `out` never reallocates: reserved above
+  }
+  return absl::OkStatus();
 }
 
 bool Automation::breakerOpen() {

@@ -313,16 +313,23 @@ void IntakeConnection::handle(Request&& req) {
   in.peer_address = peer_address_;
   in.body = std::move(req.body());
 
-  IntakeAnswer answer;
-  try {
-    answer = shared_.sink.receive(in);
-  } catch (...) {  // the sink's failure is a 500 to this sender, not the server's end
-    answer = {500, R"({"error":"internal error"})", 0};
-  }
-  if (answer.status < 200 || answer.status > 599) {
-    answer = {500, R"({"error":"internal error"})", 0};
-  }
-  respond(answer.status, std::move(answer.body), close, answer.retry_after_s);
+  // The sink may wait (for the log's commit): on a worker, so this connection's thread goes on
+  // serving the others (health probes, refusals) meanwhile. Nothing else happens on this
+  // connection until the answer is back on its strand.
+  asio::post(shared_.workers, [self = shared_from_this(), in = std::move(in), close]() {
+    IntakeAnswer answer;
+    try {
+      answer = self->shared_.sink.receive(in);
+    } catch (...) {  // the sink's failure is a 500 to this sender, not the server's end
+      answer = {500, R"({"error":"internal error"})", 0};
+    }
+    if (answer.status < 200 || answer.status > 599) {
+      answer = {500, R"({"error":"internal error"})", 0};
+    }
+    asio::post(self->stream_.get_executor(), [self, answer = std::move(answer), close]() mutable {
+      self->respond(answer.status, std::move(answer.body), close, answer.retry_after_s);
+    });
+  });
 }
 
 void IntakeConnection::respond(unsigned status, std::string body, bool close,

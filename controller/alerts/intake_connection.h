@@ -24,6 +24,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -38,10 +39,13 @@ class IntakeConnection;
 // What the server and its connections share. Outlives every connection: the server destroys
 // its io_context (and with it every connection a pending handler still holds) first.
 struct IntakeShared {
-  IntakeShared(AlertSink& s, const IntakeLimits& l) : sink(s), limits(l) {}
+  IntakeShared(AlertSink& s, const IntakeLimits& l) : sink(s), limits(l), workers(l.sink_threads) {}
 
   AlertSink& sink;
   const IntakeLimits limits;
+  // Where the sink is called: it may block until what it decided is durable. The server joins
+  // them in stop(), before its io_context goes.
+  boost::asio::thread_pool workers;
   boost::asio::ssl::context tls{boost::asio::ssl::context::tls_server};
   bool client_certs = false;  // a CA was given: client certificates are asked for
 

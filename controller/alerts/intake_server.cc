@@ -258,6 +258,8 @@ void IntakeServerImpl::stop() {
   shared_.stopping.store(true);
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
+  // Calls in the sink finish (their answers go to the stopped io_context, never sent).
+  shared_.workers.join();
   // No handler runs any more: close the listener and every connection. Their pending
   // operations stay queued, never run, until the io_context is destroyed, which frees them.
   error_code ignored;
@@ -279,8 +281,8 @@ absl::StatusOr<std::unique_ptr<IntakeServer>> IntakeServer::start(const std::str
                                                                   const IntakeTls& tls,
                                                                   AlertSink& sink,
                                                                   const IntakeLimits& limits) {
-  if (limits.threads == 0 || limits.max_connections == 0 || limits.read_timeout_ms == 0 ||
-      limits.idle_timeout_ms == 0 || limits.max_header_bytes == 0) {
+  if (limits.threads == 0 || limits.sink_threads == 0 || limits.max_connections == 0 ||
+      limits.read_timeout_ms == 0 || limits.idle_timeout_ms == 0 || limits.max_header_bytes == 0) {
     return absl::InvalidArgumentError(
         "Alert intake limits: threads, connections, timeouts and header size must be positive");
   }

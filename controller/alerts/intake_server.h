@@ -25,7 +25,10 @@ struct IntakeLimits {
   std::size_t max_connections = 256;                // further connections are closed at accept
   std::uint32_t read_timeout_ms = 10'000;           // a whole request, TLS handshake included
   std::uint32_t idle_timeout_ms = 30'000;           // keep-alive between requests
-  std::size_t threads = 4;
+  std::size_t threads = 2;                          // network and HTTP: never wait for the sink
+  // The sink's calls: a POST holds one until its alerts are durable, and POSTs waiting together
+  // share a commit.
+  std::size_t sink_threads = 16;
 };
 
 // One POST to a known endpoint, body complete and within the limits.

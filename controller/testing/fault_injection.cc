@@ -16,6 +16,7 @@ FaultInjection FaultInjection::fromEnvironment() {
   f.proof_corrupt_ = v.find("dispatch-proof-corrupt") != std::string::npos;
   f.exit_after_request_ = v.find("exit-after-log:request") != std::string::npos;
   f.exit_after_receipt_ = v.find("exit-after-log:receipt") != std::string::npos;
+  f.exit_before_log_alerts_ = v.find("exit-before-log:alerts") != std::string::npos;
   if (!v.empty()) logWarning("FAULT INJECTION ACTIVE (WARDEN_FAULT_INJECT=%s): testing only", v);
   return f;
 }
@@ -26,6 +27,10 @@ void FaultInjection::afterRequestLogged() const {
 
 void FaultInjection::afterReceiptLogged() const {
   if (exit_after_receipt_) _exit(70);
+}
+
+void FaultInjection::alertsStoredBeforeLogged() const {
+  if (exit_before_log_alerts_) _exit(70);
 }
 
 bool FaultInjection::applyToProof(std::vector<std::string>* proof) const {

@@ -5,6 +5,8 @@
 //   dispatch-proof-corrupt   send commands with a wrong inclusion proof
 //   exit-after-log:request   exit(70) right after a REQUEST entry is durable, before answering
 //   exit-after-log:receipt   exit(70) right after a RECEIPT entry is durable, before the ack
+//   exit-before-log:alerts   exit(70) once received alerts' decisions are stored, before their
+//                            log entries are durable
 // Production code calls the hooks below at those points; with the variable unset they do
 // nothing.
 #pragma once
@@ -22,6 +24,8 @@ class FaultInjection {
   // Called once a REQUEST / RECEIPT entry is durable, before the caller hears of it.
   void afterRequestLogged() const;
   void afterReceiptLogged() const;
+  // Called once a batch of alerts is decided and stored, its entries queued but not written.
+  void alertsStoredBeforeLogged() const;
   // Called with a command's inclusion proof just before the command is sent: false when the
   // command is to go out without any proof; the proof may come back corrupted.
   bool applyToProof(std::vector<std::string>* proof) const;
@@ -31,6 +35,7 @@ class FaultInjection {
   bool proof_corrupt_ = false;
   bool exit_after_request_ = false;
   bool exit_after_receipt_ = false;
+  bool exit_before_log_alerts_ = false;
 };
 
 }  // namespace warden

@@ -596,6 +596,36 @@ TEST_F(AlertIntakeTest, BadInputIsRefusedOrDecidedAndNothingIsDispatched) {
   EXPECT_EQ(unknown, 2);
 }
 
+// Killed once an alert's decision is stored but before its entries are durable: the sender
+// never got its 200, and the restarted controller drops the stored row, so the sender's retry
+// is decided afresh rather than as a duplicate of something the log never held.
+TEST_F(AlertIntakeTest, KilledBeforeTheAlertIsLoggedTheRetryIsDecidedAfresh) {
+  const std::string body =
+      R"([{"labels":{"alertname":"CryptoMiner","hostname":"host-97","user":"mallory",)"
+      R"("case":"killed-before-log"}}])";
+  ASSERT_TRUE(d_->restartController({"WARDEN_FAULT_INJECT=exit-before-log:alerts"}).ok())
+      << d_->controllerLog();
+  Posted lost = post("/v1/alerts/json", body, bearer(token_));
+  EXPECT_NE(lost.code, "200") << lost;
+  auto ended = d_->waitControllerExit();
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->exit_code, 70);
+
+  ASSERT_TRUE(d_->restartController().ok()) << d_->controllerLog();
+  Posted retry = post("/v1/alerts/json", body, bearer(token_));
+  ASSERT_EQ(retry.code, "200") << retry;
+  ASSERT_TRUE(retry.json.contains("alerts") && retry.json["alerts"].size() == 1) << retry;
+  EXPECT_EQ(retry.json["alerts"][0].value("reason", ""), "unknown-host") << retry.body;
+  int stored = 0;
+  for (const Json& a : alerts()) stored += absl::StrContains(a.dump(), "killed-before-log");
+  EXPECT_EQ(stored, 1) << "only the alert that reached the log is stored";
+  // Sent once more, it is now a duplicate of the logged one.
+  Posted again = post("/v1/alerts/json", body, bearer(token_));
+  ASSERT_EQ(again.code, "200") << again;
+  ASSERT_TRUE(again.json.contains("alerts") && again.json["alerts"].size() == 1) << again;
+  EXPECT_EQ(again.json["alerts"][0].value("reason", ""), "deduplicated") << again.body;
+}
+
 // Last: everything the tests above did verifies offline against the published log key.
 TEST_F(AlertIntakeTest, ZzExportedLogVerifiesOffline) {
   const std::string file = work_ + "/log.export";

@@ -21,6 +21,7 @@
 #pragma GCC diagnostic pop
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -98,9 +99,27 @@ IntakeTls serverTls() { return {pki().server_cert, pki().server_key, pki().ca.ce
 class RecordingSink : public AlertSink {
  public:
   IntakeAnswer receive(const IntakeRequest& req) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     requests_.push_back(req);
+    cv_.notify_all();
+    // Held: answer only once released (as the automation answers only once the log's commit
+    // is done), or after 10 s so that a failing test still ends.
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !held_; });
     return answer_;
+  }
+  void hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = true;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = false;
+    cv_.notify_all();
+  }
+  // At least `n` requests reached the sink within `timeout`.
+  bool reached(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return requests_.size() >= n; });
   }
   std::vector<IntakeRequest> requests() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -127,6 +146,8 @@ class RecordingSink : public AlertSink {
 
  private:
   mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
   std::vector<IntakeRequest> requests_;
   std::vector<Refusal> refusals_;
   IntakeAnswer answer_{200, R"({"status":"ok","accepted":1})", 0};
@@ -507,6 +528,38 @@ TEST_F(IntakeServerTest, HealthNeedsNoCredentialsAndNoSink) {
   EXPECT_EQ(res.result_int(), 405u);
   EXPECT_EQ(res[http::field::allow], "GET");
   EXPECT_TRUE(sink_.requests().empty());
+}
+
+// A sink that waits (the automation waits for the log's commit) holds up only its own
+// requests: a load balancer's probe and other senders are served meanwhile.
+TEST_F(IntakeServerTest, AWaitingSinkHoldsUpNoOtherConnection) {
+  IntakeLimits limits;
+  limits.sink_threads = 2;
+  startServer(limits);
+  sink_.hold();
+  Client first(port());
+  ASSERT_FALSE(first.connect());
+  auto req = post("/v1/alerts/json", "[1]", "Bearer t");
+  ASSERT_FALSE(first.send(req));
+  ASSERT_TRUE(sink_.reached(1, milliseconds(5000)));
+
+  http::request<http::string_body> get{http::verb::get, "/v1/alerts/health", 11};
+  get.set(http::field::host, "127.0.0.1");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(roundTrip(get).result_int(), 200u);
+  EXPECT_EQ(roundTrip(post("/nowhere", "")).result_int(), 404u);
+  // A second sender reaches the sink while the first still waits in it.
+  Client second(port());
+  ASSERT_FALSE(second.connect());
+  auto other = post("/v1/alerts/json", "[2]", "Bearer t");
+  ASSERT_FALSE(second.send(other));
+  ASSERT_TRUE(sink_.reached(2, milliseconds(5000)));
+
+  sink_.release();
+  Response res;
+  ASSERT_FALSE(first.read(res));
+  EXPECT_EQ(res.result_int(), 200u);
+  ASSERT_FALSE(second.read(res));
+  EXPECT_EQ(res.result_int(), 200u);
 }
 
 // ---- connections -------------------------------------------------------------------------------
