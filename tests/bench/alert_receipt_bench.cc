@@ -133,8 +133,8 @@ std::int64_t receiptLoggedAt(WardenDeployment& d, const std::string& host, std::
 }
 
 void BM_AlertToVerifiedIsolation(benchmark::State& state) {
-  auto made = WardenDeployment::create(absl::StrFormat("bench%d", getpid() % 10000),
-                                       {{"host-42", 42}});
+  auto made =
+      WardenDeployment::create(absl::StrFormat("bench%d", getpid() % 10000), {{"host-42", 42}});
   if (!made.ok()) {
     state.SkipWithError(std::string(made.status().message()).c_str());
     return;
