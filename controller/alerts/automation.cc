@@ -317,10 +317,9 @@ std::optional<ActionLog::Ticket> Automation::decideJobs(const std::vector<Job*>&
   std::vector<LogEntry> entries;
   entries.reserve(2 * alerts);
   for (Job* j : jobs) {
-    if (auto st = decideAll(*j, history); !st.ok()) {
-      j->status = st;
-      continue;
-    }
+    // A request that cannot be decided fails the batch: the requests after it were decided
+    // seeing its first decisions, which are never logged.
+    if (auto st = decideAll(*j, history); !st.ok()) return failAll(st);
     // Each alert's ALERT entry and then its DECISION entry, in the order decided: the
     // verifier replays the decisions in log order against the same history.
     for (const Decided& one : j->decided) {
@@ -340,14 +339,13 @@ std::optional<ActionLog::Ticket> Automation::decideJobs(const std::vector<Job*>&
       entries.push_back(std::move(de));
     }
   }
-  if (entries.empty()) return std::nullopt;  // no alerts (or every job failed)
+  if (entries.empty()) return std::nullopt;  // no alerts
   auto placed = ctx_.log->enqueueEntries(std::move(entries), failures_seen_);
   if (!placed.ok()) return failAll(placed.status());
   std::vector<AlertDecisionRecord> rows;
   rows.reserve(alerts);
   std::uint64_t index = placed->first();
   for (Job* j : jobs) {
-    if (!j->status.ok()) continue;
     for (Decided& one : j->decided) {
       one.row.alert_log_index = index++;
       one.row.decision_log_index = index++;
