@@ -11,7 +11,7 @@
 #include <string_view>
 #include <utility>
 
-#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/hash.h"
@@ -48,31 +48,7 @@ constexpr std::string_view kNoSuchEndpoint =
 
 std::string_view view(beast::string_view s) { return std::string_view(s.data(), s.size()); }
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return absl::ascii_tolower(static_cast<unsigned char>(x)) ==
-                  absl::ascii_tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// Drops spaces and tabs (RFC 9110 §5.6.3 OWS) at both ends.
-std::string_view trimOws(std::string_view s) {
-  const std::size_t begin = s.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
-}
-
 std::chrono::milliseconds millis(std::uint32_t ms) { return std::chrono::milliseconds(ms); }
-
-// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-bool isBearerToken(std::string_view t) {
-  const std::size_t end = t.find_last_not_of('=');
-  if (end == std::string_view::npos) return false;
-  return std::all_of(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(end) + 1, [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-           c == '~' || c == '+' || c == '/';
-  });
-}
 
 // The verified client certificate's SHA-256 over DER (hex, as crypto::certFingerprint) and
 // subject common name; nothing when none was presented.
@@ -114,27 +90,6 @@ bool peerGone(const error_code& ec) {
 }
 
 }  // namespace
-
-Authorization parseAuthorization(std::string_view value) {
-  Authorization out;
-  value = trimOws(value);
-  const std::size_t space = value.find(' ');
-  if (space == std::string_view::npos) return out;
-  const std::string_view scheme = value.substr(0, space);
-  const std::string_view credentials = trimOws(value.substr(space + 1));
-  if (!isBearerToken(credentials)) return out;  // token68, which base64 also is
-  if (equalsIgnoreCase(scheme, "Bearer")) {
-    out.bearer_token = std::string(credentials);
-  } else if (equalsIgnoreCase(scheme, "Basic")) {
-    auto decoded = crypto::unbase64(credentials);
-    if (!decoded.ok()) return out;
-    const std::size_t colon = decoded->find(':');  // RFC 7617 §2: a user-id has no colon
-    if (colon == std::string::npos) return out;
-    out.basic_user = decoded->substr(0, colon);
-    out.basic_password = decoded->substr(colon + 1);
-  }
-  return out;
-}
 
 IntakeConnection::IntakeConnection(IntakeShared& shared, asio::ip::tcp::socket socket)
     : shared_(shared), stream_(std::move(socket), shared.tls) {
@@ -227,7 +182,10 @@ void IntakeConnection::onHeader(error_code ec) {
   if (ec) return failRequest(ec);
   const auto& req = parser_->get();
   version_ = req.version();
-  if (!parser_->is_done() && equalsIgnoreCase(view(req[http::field::expect]), "100-continue")) {
+  if (!parser_->is_done() &&
+      absl::EqualsIgnoreCase(
+          absl::string_view(req[http::field::expect].data(), req[http::field::expect].size()),
+          "100-continue")) {
     // RFC 9110 §10.1.1: the client waits for this before sending the body.
     continue_.emplace(http::status::continue_, req.version());
     http::async_write(stream_, *continue_, [self = shared_from_this()](error_code ec, std::size_t) {

@@ -30,6 +30,7 @@
 #include <boost/beast/ssl.hpp>
 #pragma GCC diagnostic pop
 
+#include "controller/alerts/authorization.h"
 #include "controller/alerts/intake_server.h"
 
 namespace warden::intake {
@@ -118,15 +119,5 @@ class IntakeConnection : public std::enable_shared_from_this<IntakeConnection> {
   std::string linger_buffer_;
   std::size_t lingered_bytes_ = 0;
 };
-
-// Pure helpers, exposed for tests.
-struct Authorization {
-  std::string bearer_token;
-  std::string basic_user;
-  std::string basic_password;
-};
-// `Bearer TOKEN` or `Basic base64(user:password)` (RFC 6750 §2.1, RFC 7617 §2; the scheme is
-// case-insensitive). Anything else, malformed included, is no authorization at all.
-Authorization parseAuthorization(std::string_view value);
 
 }  // namespace warden::intake

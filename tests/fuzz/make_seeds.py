@@ -287,6 +287,20 @@ def alert_rules_seeds():
     write(t, "m_utf8", 'who=~"caf\u00e9.*"')
 
 
+def intake_authorization_seeds():
+    """The alert intake's Authorization header (controller/alerts/authorization.h)."""
+    t = "controller_intake_authorization"
+    write(t, "bearer", "Bearer 0123456789abcdef-._~+/==")
+    write(t, "bearer-lower-ows", " \tbearer   abc  ")
+    write(t, "basic", "Basic " + base64.b64encode(b"alertmanager:s3cret").decode())
+    write(t, "basic-no-colon", "Basic " + base64.b64encode(b"nocolon").decode())
+    write(t, "basic-unpadded", "Basic dXNlcjpwdw")
+    write(t, "other-scheme", "Digest username=x")
+    write(t, "two-spaces-inside", "Bearer a b")
+    write(t, "only-equals", "Bearer ===")
+    write(t, "empty", "")
+
+
 def main():
     if os.path.isdir(ROOT):
         shutil.rmtree(ROOT)
@@ -531,6 +545,7 @@ def main():
 
     alert_payload_seeds()
     alert_rules_seeds()
+    intake_authorization_seeds()
 
 
 if __name__ == "__main__":
