@@ -135,13 +135,18 @@ absl::Status Automation::loadRules() {
 absl::Status Automation::catchUpFromLog() {
   ActionLog& log = ctx_.log->log();
   constexpr char kMeta[] = "automation_log_checked";
-  // Rows stored for entries a crash kept from the log (stored before they were durable).
-  WARDEN_RETURN_IF_ERROR(dropUnlogged(log.size()));
+  std::uint64_t checked = 0;
+  if (auto meta = ctx_.registry().meta(kMeta); meta.ok()) {
+    checked = std::strtoull(meta->c_str(), nullptr, 10);
+  }
+  // Rows stored for entries that never reached the log: a crash before they were durable, or
+  // a failed append whose rows could not be dropped then. Every row stored since the last
+  // check has an index at or past it (indices after a failure are reused by later entries,
+  // so the log's end alone does not say which rows are missing from it).
+  WARDEN_RETURN_IF_ERROR(dropUnlogged(std::min<std::uint64_t>(checked, log.size())));
   WARDEN_ASSIGN_OR_RETURN(std::uint64_t last, store_.lastDecisionLogIndex());
   std::uint64_t from = last == 0 ? 0 : last + 1;
-  if (auto checked = ctx_.registry().meta(kMeta); checked.ok()) {
-    from = std::max<std::uint64_t>(from, std::strtoull(checked->c_str(), nullptr, 10));
-  }
+  from = std::max<std::uint64_t>(from, checked);
   // The alert entry comes just before its decision: start a few entries early.
   from = from > 64 ? from - 64 : 0;
   std::map<std::string, AlertRecord> alerts;
@@ -371,13 +376,21 @@ std::optional<ActionLog::Ticket> Automation::decideJobs(const std::vector<Job*>&
 void Automation::finishJobs(const std::vector<Job*>& jobs, ActionLog::Ticket& ticket) {
   const std::uint64_t first = ticket.first();
   auto durable = ctx_.log->log().wait(ticket);
+  absl::Status dropped = absl::OkStatus();
+  if (!durable.ok()) {
+    // Stored but never logged: drop them now, so that no operator approves one meanwhile.
+    // Safe while this batch is still counted in flight: every row from `first` on belongs to
+    // a batch that failed with this one (the log failed everything queued behind it, and
+    // refuses new entries from anyone who has not settled since).
+    dropped = dropUnlogged(first);
+  }
   {
     std::lock_guard<std::mutex> flight(flight_mu_);
     --in_flight_;
     if (!durable.ok()) {
-      // Stored but never logged: the store drops them before anything is decided again.
+      // And before anything is decided again, the store is checked against the log once more.
       store_behind_ = true;
-      unlogged_from_ = std::min(unlogged_from_, first);
+      if (!dropped.ok()) unlogged_from_ = std::min(unlogged_from_, first);
     }
   }
   flight_cv_.notify_all();
@@ -404,12 +417,34 @@ absl::Status Automation::settle() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> Automation::logHolds(const std::string& decision_id, std::uint64_t index) {
+  auto logged = decisionRecordAt(index);
+  if (logged.ok()) return logged->id == decision_id;
+  switch (logged.status().code()) {
+    case absl::StatusCode::kOutOfRange:       // past the log's end
+    case absl::StatusCode::kDataLoss:         // another kind of entry there
+    case absl::StatusCode::kInvalidArgument:  // not a decision's encoding
+      return false;
+    default:  // the log could not be read: say nothing either way
+      return logged.status();
+  }
+}
+
+absl::Status Automation::checkLogged(const AlertDecisionRecord& row) {
+  WARDEN_ASSIGN_OR_RETURN(bool held, logHolds(row.decision_id, row.decision_log_index));
+  if (held) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "decision %s is not in the action log (yet): its entry was not written; the alert's "
+      "sender was answered 503 and will send it again",
+      row.decision_id));
+}
+
 absl::Status Automation::dropUnlogged(std::uint64_t from) {
   WARDEN_ASSIGN_OR_RETURN(auto rows, store_.decisionsFrom(from));
   std::size_t dropped = 0;
   for (const auto& [id, index] : rows) {
-    auto logged = decisionRecordAt(index);
-    if (logged.ok() && logged->id == id) continue;
+    WARDEN_ASSIGN_OR_RETURN(bool held, logHolds(id, index));
+    if (held) continue;
     WARDEN_RETURN_IF_ERROR(store_.removeDecision(id));
     ++dropped;
   }
@@ -511,6 +546,10 @@ absl::StatusOr<std::vector<ActionRecord>> Automation::dispatchApproved(
   d.action = row.action;
   auto logged = decisionRecordAt(row.decision_log_index);
   if (!logged.ok()) return logged.status();
+  if (logged->id != row.decision_id) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("decision %s is not in the action log", row.decision_id));
+  }
   d.allow = logged->allow;
   d.addresses = logged->addresses;
   d.args = logged->args;

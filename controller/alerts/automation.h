@@ -65,6 +65,10 @@ class Automation {
   absl::StatusOr<std::vector<ActionRecord>> dispatchApproved(const AlertDecisionRecord& row,
                                                              const std::string& approval_request);
 
+  // OK when the log holds the decision `row` names (an approval must follow a logged
+  // decision); FailedPrecondition when its entry was never written.
+  absl::Status checkLogged(const AlertDecisionRecord& row);
+
   // `warden breaker open`: every automated action needs approval until it is closed. Kept in
   // the registry (meta kBreakerMeta), so it holds across restarts.
   static constexpr char kBreakerMeta[] = "automation_breaker";
@@ -97,6 +101,9 @@ class Automation {
   absl::Status settle();
   // Drops stored decisions from log index `from` on whose entries are not in the log.
   absl::Status dropUnlogged(std::uint64_t from);
+  // Whether the log holds decision `decision_id` at `index` (false: past the end, or another
+  // entry there); an error when the log cannot be read.
+  absl::StatusOr<bool> logHolds(const std::string& decision_id, std::uint64_t index);
   // The automated request for an acted decision: logged, planned and dispatched.
   absl::StatusOr<std::string> act(const DecisionRecord& d, std::vector<ActionRecord>* created,
                                   const std::string& approval_request = "");

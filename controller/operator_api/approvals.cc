@@ -107,6 +107,8 @@ grpc::Status OperatorService::SettleApproval(grpc::ServerContext* ctx,
     } else if (!row->approval.empty()) {
       row = absl::FailedPreconditionError(absl::StrFormat(
           "decision %s was already %s by %s", row->decision_id, row->approval, row->approval_by));
+    } else if (auto logged = automation_.checkLogged(*row); !logged.ok()) {
+      row = logged;
     } else if (now >= row->received_ms + row->approval_ttl_ms) {
       row = absl::FailedPreconditionError(absl::StrFormat(
           "decision %s expired unapproved at %s UTC: it counts as rejected (the alert must fire "
