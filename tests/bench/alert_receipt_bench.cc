@@ -31,6 +31,7 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -185,23 +186,43 @@ double rssMiB(int pid) {
   return -1;
 }
 
-void BM_Storm(benchmark::State& state) {
-  constexpr int kHosts = 2000;
-  constexpr int kAlerts = 20000;
-  constexpr int kConnections = 16;
-  constexpr double kSeconds = 10;
+// A controller and host-42 with its agent connected, `rules` applied. Null, with the benchmark
+// skipped saying why, when any of it fails.
+std::unique_ptr<WardenDeployment> fleetWithHost42(benchmark::State& state, const std::string& name,
+                                                  const char* rules) {
   auto made =
-      WardenDeployment::create(absl::StrFormat("storm%d", getpid() % 10000), {{"host-42", 42}});
+      WardenDeployment::create(absl::StrFormat("%s%d", name, getpid() % 10000), {{"host-42", 42}});
   if (!made.ok()) {
     state.SkipWithError(std::string(made.status().message()).c_str());
-    return;
+    return nullptr;
   }
   WardenDeployment& d = **made;
   if (!d.enroll("host-42").ok() || !d.startAgent("host-42", benchAgentArgs()).ok() ||
       !d.waitConnected("host-42", true).ok()) {
     state.SkipWithError("agent did not start");
-    return;
+    return nullptr;
   }
+  const std::string file = d.dataDir() + "/bench-rules.yaml";
+  if (FILE* f = std::fopen(file.c_str(), "w"); f != nullptr) {
+    std::fputs(rules, f);
+    std::fclose(f);
+  }
+  auto applied = d.cli({"rules", "apply", file});
+  if (!applied.ok() || applied->exit_code != 0) {
+    state.SkipWithError("rules apply");
+    return nullptr;
+  }
+  return std::move(*made);
+}
+
+void BM_Storm(benchmark::State& state) {
+  constexpr int kHosts = 2000;
+  constexpr int kAlerts = 20000;
+  constexpr int kConnections = 16;
+  constexpr double kSeconds = 10;
+  auto fleet = fleetWithHost42(state, "storm", kStormRules);
+  if (fleet == nullptr) return;
+  WardenDeployment& d = *fleet;
   // One source per connection, as a storm comes from many senders (each source may send 200
   // requests/s, burst 400: one sender of single-alert POSTs could not carry 2,000/s).
   std::vector<std::string> tokens;
@@ -212,16 +233,6 @@ void BM_Storm(benchmark::State& state) {
       return;
     }
     tokens.emplace_back(absl::StripAsciiWhitespace(source->out));
-  }
-  const std::string rules = d.dataDir() + "/storm-rules.yaml";
-  if (FILE* f = std::fopen(rules.c_str(), "w"); f != nullptr) {
-    std::fputs(kStormRules, f);
-    std::fclose(f);
-  }
-  auto applied = d.cli({"rules", "apply", rules});
-  if (!applied.ok() || applied->exit_code != 0) {
-    state.SkipWithError("rules");
-    return;
   }
 
   // 2,000 hosts, enrolled for real; they never connect.
@@ -378,28 +389,12 @@ void BM_Storm(benchmark::State& state) {
 BENCHMARK(BM_Storm)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 
 void BM_AlertToVerifiedIsolation(benchmark::State& state) {
-  auto made =
-      WardenDeployment::create(absl::StrFormat("bench%d", getpid() % 10000), {{"host-42", 42}});
-  if (!made.ok()) {
-    state.SkipWithError(std::string(made.status().message()).c_str());
-    return;
-  }
-  WardenDeployment& d = **made;
-  if (!d.enroll("host-42").ok() || !d.startAgent("host-42", benchAgentArgs()).ok() ||
-      !d.waitConnected("host-42", true).ok()) {
-    state.SkipWithError("agent did not start");
-    return;
-  }
+  auto fleet = fleetWithHost42(state, "bench", kRules);
+  if (fleet == nullptr) return;
+  WardenDeployment& d = *fleet;
   auto source = d.cli({"alerts", "source", "add", "bench"});
-  const std::string rules = d.dataDir() + "/bench-rules.yaml";
-  FILE* f = std::fopen(rules.c_str(), "w");
-  if (f != nullptr) {
-    std::fputs(kRules, f);
-    std::fclose(f);
-  }
-  auto applied = d.cli({"rules", "apply", rules});
-  if (!source.ok() || source->exit_code != 0 || !applied.ok() || applied->exit_code != 0) {
-    state.SkipWithError("alert source or rules");
+  if (!source.ok() || source->exit_code != 0) {
+    state.SkipWithError("alert source");
     return;
   }
   const std::string token(absl::StripAsciiWhitespace(source->out));
