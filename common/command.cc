@@ -18,15 +18,27 @@ bool knownCommandKind(const std::string& kind) {
 std::int64_t nowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
 std::string encodeCommand(const Command& c) {
+  if (c.version == 1) {
+    return canonicalRecord("command", c.version, c.id, c.host_id, c.kind, c.issued_unix_ms,
+                           c.expires_unix_ms, c.requested_by, c.reason, c.allow, c.addresses,
+                           c.args);
+  }
   return canonicalRecord("command", c.version, c.id, c.host_id, c.kind, c.issued_unix_ms,
-                         c.expires_unix_ms, c.requested_by, c.reason, c.allow, c.addresses, c.args);
+                         c.expires_unix_ms, c.requested_by, c.incident, c.allow, c.addresses,
+                         c.args);
 }
 
 absl::StatusOr<Command> decodeCommand(std::string_view bytes) {
+  WARDEN_ASSIGN_OR_RETURN(CanonicalReader r, CanonicalReader::open(bytes, "command"));
   Command c;
-  WARDEN_RETURN_IF_ERROR(readCanonicalRecord(
-      bytes, "command", "command", kCommandVersion, c.version, c.id, c.host_id, c.kind,
-      c.issued_unix_ms, c.expires_unix_ms, c.requested_by, c.reason, c.allow, c.addresses, c.args));
+  WARDEN_ASSIGN_OR_RETURN(c.version, r.u64());
+  if (c.version != 1 && c.version != kCommandVersion) {
+    return absl::InvalidArgumentError(absl::StrFormat("unsupported command version %d", c.version));
+  }
+  WARDEN_RETURN_IF_ERROR(r.fields(c.id, c.host_id, c.kind, c.issued_unix_ms, c.expires_unix_ms,
+                                  c.requested_by, c.version == 1 ? c.reason : c.incident, c.allow,
+                                  c.addresses, c.args));
+  WARDEN_RETURN_IF_ERROR(r.done());
   return c;
 }
 

@@ -13,7 +13,9 @@
 
 namespace warden {
 
-inline constexpr std::uint64_t kCommandVersion = 1;
+// Version 2 carries the incident id in place of the operator's reason: nothing a responder
+// writes reaches the host, which may be the attacker's. Version 1 commands still decode.
+inline constexpr std::uint64_t kCommandVersion = 2;
 inline constexpr std::uint64_t kReceiptVersion = 1;
 
 struct Command {
@@ -24,7 +26,8 @@ struct Command {
   std::int64_t issued_unix_ms = 0;
   std::int64_t expires_unix_ms = 0;
   std::string requested_by;            // operator name
-  std::string reason;                  // free text from --reason
+  std::string incident;                // "i-" + 16 hex, or empty (version 2)
+  std::string reason;                  // version 1 only: free text from --reason
   std::vector<std::string> allow;      // canonical AllowEntry strings (isolate)
   std::vector<std::string> addresses;  // canonical IpPrefix strings (block, unblock)
   std::vector<std::string> args;  // "key=value" (host actions, see agent/actions/host_actions.h)

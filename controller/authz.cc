@@ -49,6 +49,9 @@ constexpr RpcRoles kRoleTable[] = {
     {"SettleApproval", kAdmin | kResponder},
     {"SetBreaker", kAdmin | kResponder},
     {"GetBreaker", kAdmin | kResponder | kAuditor},
+    {"ChangeIncident", kAdmin | kResponder},
+    {"ListIncidents", kAdmin | kResponder | kAuditor},
+    {"GetIncident", kAdmin | kResponder | kAuditor},
     {"SetLabels", kAdmin | kResponder},
 };
 

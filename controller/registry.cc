@@ -41,6 +41,15 @@ CREATE TABLE IF NOT EXISTS host_labels(
   host_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(host_id, key));
 CREATE INDEX IF NOT EXISTS host_labels_by_value ON host_labels(key, value COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS hosts_by_name ON hosts(host_id COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS incidents(
+  id TEXT PRIMARY KEY, codename TEXT UNIQUE NOT NULL, severity INTEGER NOT NULL,
+  summary TEXT NOT NULL, opened_by TEXT NOT NULL, opened_ms INTEGER NOT NULL,
+  open_log_index INTEGER NOT NULL, closed_by TEXT NOT NULL DEFAULT '',
+  closed_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS incident_notes(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, incident TEXT NOT NULL, author TEXT NOT NULL,
+  at_ms INTEGER NOT NULL, text TEXT NOT NULL, log_index INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS incident_notes_by_incident ON incident_notes(incident, seq);
 CREATE TABLE IF NOT EXISTS events(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, host_id TEXT NOT NULL, kind TEXT NOT NULL,
   detail TEXT NOT NULL, at_ms INTEGER NOT NULL);

@@ -108,6 +108,28 @@ struct HostEventRecord {
   std::int64_t at_ms = 0;
 };
 
+// An incident (common/audit/incident.h) as the controller keeps it; the log holds the signed
+// requests that made it.
+struct IncidentRecord {
+  std::string id;
+  std::string codename;
+  int severity = 0;
+  std::string summary;
+  std::string opened_by;
+  std::int64_t opened_ms = 0;
+  std::int64_t open_log_index = 0;
+  std::string closed_by;  // empty while open
+  std::int64_t closed_ms = 0;
+  bool open() const { return closed_by.empty(); }
+};
+
+struct IncidentNote {
+  std::string by;
+  std::int64_t at_ms = 0;
+  std::string text;
+  std::int64_t log_index = 0;
+};
+
 class Registry {
  public:
   static absl::StatusOr<std::unique_ptr<Registry>> open(const std::string& path);
@@ -202,6 +224,17 @@ class Registry {
   // Hosts whose id, or whose label `key`, equals `value` (ASCII case ignored).
   absl::StatusOr<std::vector<std::string>> hostsNamed(const std::string& value,
                                                       const std::string& key);
+
+  // Incidents (registry_incidents.cc). AlreadyExists when the id or codename is taken.
+  absl::Status addIncident(const IncidentRecord& i);
+  // By id or codename; NotFound otherwise.
+  absl::StatusOr<IncidentRecord> findIncident(const std::string& id_or_codename);
+  // Newest first, at most `limit`.
+  absl::StatusOr<std::vector<IncidentRecord>> listIncidents(int limit);
+  // FailedPrecondition when it is closed already.
+  absl::Status closeIncident(const std::string& id, const std::string& by, std::int64_t at_ms);
+  absl::Status addIncidentNote(const std::string& id, const IncidentNote& note);
+  absl::StatusOr<std::vector<IncidentNote>> incidentNotes(const std::string& id);
 
   absl::Status addEvent(const HostEventRecord& e);
   absl::StatusOr<std::vector<HostEventRecord>> recentEvents(const std::string& host_id, int limit);

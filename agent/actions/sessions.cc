@@ -491,6 +491,7 @@ class SessionActionsImpl : public SessionActions {
     info->set_cmdline(e.cmdline);
     info->set_unread(e.unread);
     info->set_start_time(p.start_time);
+    info->set_start_unix_ms(host_->startUnixMs(p));
     info->set_user(nameOf(p.loginuid >= 0 ? static_cast<uid_t>(p.loginuid) : p.uid));
   }
 

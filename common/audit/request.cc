@@ -10,21 +10,31 @@
 namespace warden {
 
 std::string encodeRequest(const Request& q) {
+  // A version 1 request (decoded from an older log) is written back as it was signed.
+  if (q.version == 1) {
+    return canonicalRecord("request", q.version, q.id, q.operator_name, q.kind, q.hosts,
+                           std::uint64_t{q.all_hosts ? 1u : 0u}, q.allow, q.addresses, q.args,
+                           q.reason, q.issued_unix_ms);
+  }
   return canonicalRecord("request", q.version, q.id, q.operator_name, q.kind, q.hosts,
                          std::uint64_t{q.all_hosts ? 1u : 0u}, q.allow, q.addresses, q.args,
-                         q.reason, q.issued_unix_ms);
+                         q.reason, q.issued_unix_ms, q.incident);
 }
 
 absl::StatusOr<Request> decodeRequest(std::string_view bytes) {
   WARDEN_ASSIGN_OR_RETURN(CanonicalReader r, CanonicalReader::open(bytes, "request"));
   Request q;
-  WARDEN_RETURN_IF_ERROR(r.version(q.version, kRequestVersion, "request"));
+  WARDEN_ASSIGN_OR_RETURN(q.version, r.u64());
+  if (q.version != 1 && q.version != kRequestVersion) {
+    return absl::InvalidArgumentError(absl::StrFormat("unsupported request version %d", q.version));
+  }
   WARDEN_RETURN_IF_ERROR(r.fields(q.id, q.operator_name, q.kind, q.hosts));
   std::uint64_t all = 0;
   WARDEN_ASSIGN_OR_RETURN(all, r.u64());
   if (all > 1) return absl::InvalidArgumentError("request all_hosts is not 0 or 1");
   q.all_hosts = all == 1;
   WARDEN_RETURN_IF_ERROR(r.fields(q.allow, q.addresses, q.args, q.reason, q.issued_unix_ms));
+  if (q.version >= 2) WARDEN_RETURN_IF_ERROR(r.fields(q.incident));
   WARDEN_RETURN_IF_ERROR(r.done());
   return q;
 }

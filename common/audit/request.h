@@ -11,7 +11,8 @@
 
 namespace warden {
 
-inline constexpr std::uint64_t kRequestVersion = 1;
+// Version 2 added the incident; version 1 requests (no incident) still decode.
+inline constexpr std::uint64_t kRequestVersion = 2;
 
 // What an operator asks for, signed by the operator's Ed25519 key (profile signing key).
 struct Request {
@@ -26,6 +27,9 @@ struct Request {
   std::vector<std::string> args;       // "key=value"
   std::string reason;
   std::int64_t issued_unix_ms = 0;
+  // The incident it is part of ("i-" + 16 hex, see common/audit/incident.h), or empty. The id
+  // alone reaches the host, inside the command; never the codename, summary or reason.
+  std::string incident;
 };
 
 std::string encodeRequest(const Request& r);

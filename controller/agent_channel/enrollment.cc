@@ -89,7 +89,7 @@ absl::Status AgentChannelService::enroll(const v1::EnrollRequest& req, v1::Enrol
     std::vector<std::string> addresses;
     for (const auto& b : *fleet) addresses.push_back(b[0]);
     auto a = dispatcher_.createAction("", "controller", req.host_id(), "block",
-                                      "fleet-wide blocks in force", {}, addresses);
+                                      "fleet-wide blocks in force", "", {}, addresses);
     if (!a.ok()) {
       logError("host %s: cannot queue fleet-wide blocks: %s", req.host_id(), a.status().message());
     }

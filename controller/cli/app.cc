@@ -16,6 +16,7 @@
 #include "controller/cli/exit_codes.h"
 #include "controller/cli/host_actions.h"
 #include "controller/cli/hosts.h"
+#include "controller/cli/incidents.h"
 #include "controller/cli/operators.h"
 #include "controller/cli/profile_renewal.h"
 #include "controller/cli/tokens.h"
@@ -71,8 +72,18 @@ int runCli(int argc, char** argv) {
   isolate->add_option("HOST", sa.hosts, "Host ids")->required();
   isolate->add_option("--allow", sa.allow,
                       "Keep a responder reachable: CIDR, CIDR:PORT or [IPv6-CIDR]:PORT");
+  // Every host-changing command: why, and the incident it belongs to.
+  auto tagged = [&g](CLI::App* cmd) {
+    cmd->add_option("--reason", g.reason,
+                    "Why (recorded with your signed request on the controller; never sent to the "
+                    "host)");
+    cmd->add_option("--incident", g.incident,
+                    "The open incident this is part of, by codename or id (only its id reaches "
+                    "the host)")
+        ->envname("WARDEN_INCIDENT");
+  };
   auto common = [&](CLI::App* cmd) {
-    cmd->add_option("--reason", sa.reason, "Why (recorded with the action)");
+    tagged(cmd);
     cmd->add_flag("--no-wait", sa.no_wait, "Return at once with the action ids (exit 4)");
     cmd->add_option("--timeout", sa.timeout, "How long to wait for the receipts")
         ->capture_default_str();
@@ -163,6 +174,7 @@ int runCli(int argc, char** argv) {
   selector(kill, "--except", "except", "Never kill this user's processes");
   kill->add_flag("--dry-run", dry_run, "Show what would be killed; change nothing");
   kill->add_flag("--json", g.json, "JSON output");
+  tagged(kill);
 
   bool all_accounts = false, rotate_root = false;
   auto* lock = app.add_subcommand(
@@ -177,6 +189,7 @@ int runCli(int argc, char** argv) {
   lock->add_flag("--rotate-root", rotate_root,
                  "Also set a new random root password, shown once here and stored nowhere");
   lock->add_flag("--json", g.json, "JSON output");
+  tagged(lock);
 
   auto* unlock =
       app.add_subcommand("unlock-accounts", "Restore the exact account lines from before the lock");
@@ -184,6 +197,7 @@ int runCli(int argc, char** argv) {
   selector(unlock, "--user", "user", "Account to unlock");
   unlock->add_flag("--all", all_accounts, "Every account Warden locked");
   unlock->add_flag("--json", g.json, "JSON output");
+  tagged(unlock);
 
   bool reboot = false, halt = false, now = false, yes = false;
   auto* shutdown = app.add_subcommand(
@@ -196,6 +210,7 @@ int runCli(int argc, char** argv) {
   shutdown->add_flag("--now", now, "Skip the orderly shutdown: sync, then reboot(2)");
   shutdown->add_flag("--yes", yes, "Required: confirms the shutdown");
   shutdown->add_flag("--json", g.json, "JSON output");
+  tagged(shutdown);
 
   ImageArgs ia;
   auto* image = app.add_subcommand(
@@ -216,6 +231,7 @@ int runCli(int argc, char** argv) {
   image->add_option("--timeout", ia.timeout, "How long to wait for the receipt")
       ->capture_default_str();
   image->add_flag("--json", g.json, "JSON output");
+  tagged(image);
 
   CollectArgs ca;
   auto* collect = app.add_subcommand(
@@ -232,6 +248,7 @@ int runCli(int argc, char** argv) {
   collect->add_option("--timeout", ca.timeout, "How long to wait for the receipt")
       ->capture_default_str();
   collect->add_flag("--json", g.json, "JSON output");
+  tagged(collect);
 
   std::string evidence_id, evidence_out, evidence_host;
   auto* evidence = app.add_subcommand("evidence", "The controller's evidence store");
@@ -397,6 +414,58 @@ int runCli(int argc, char** argv) {
   breaker->add_option("--reason", breaker_reason, "Why (recorded with your signed request)");
   breaker->add_flag("--json", g.json, "JSON output");
 
+  // Incidents and their timeline.
+  auto* incident = app.add_subcommand(
+      "incident",
+      "Incidents: an innocuous codename, a severity and a summary; every host-changing command "
+      "may name one (--incident or $WARDEN_INCIDENT). Only the incident's id reaches a host.");
+  incident->require_subcommand(1);
+  IncidentOpenArgs io;
+  std::string incident_name, incident_text, incident_out;
+  auto* inc_open = incident->add_subcommand(
+      "open", "Open an incident and print its codename alone on stdout (generated when not given)");
+  inc_open->add_option("--codename", io.codename, "e.g. sapphire-unicorn (lower-case words and -)");
+  inc_open->add_option("--sev", io.severity, "Severity, 1 (most severe) to 5")
+      ->capture_default_str();
+  inc_open->add_option("--summary", io.summary, "What is known so far");
+  inc_open->add_flag("--json", g.json, "JSON output");
+  auto* inc_list = incident->add_subcommand("list", "Incidents, newest first");
+  inc_list->add_flag("--json", g.json, "JSON output");
+  auto* inc_show = incident->add_subcommand("show", "One incident with the scribe's notes");
+  inc_show->add_option("NAME", incident_name, "Codename or id")->required();
+  inc_show->add_flag("--json", g.json, "JSON output");
+  auto* inc_close = incident->add_subcommand(
+      "close", "Close an incident: no further command may name it (notes still may)");
+  inc_close->add_option("NAME", incident_name, "Codename or id")->required();
+  inc_close->add_flag("--json", g.json, "JSON output");
+  auto* inc_note = incident->add_subcommand("note", "Add the scribe's note: a signed log entry");
+  inc_note->add_option("NAME", incident_name, "Codename or id")->required();
+  inc_note->add_option("TEXT", incident_text, "The note")->required();
+  inc_note->add_flag("--json", g.json, "JSON output");
+  auto* inc_report = incident->add_subcommand(
+      "report",
+      "Write the post-mortem draft (Markdown): summary, responders, hosts, time to contain, the "
+      "timeline with a proof per row, evidence with hashes, open items and the covering "
+      "checkpoint");
+  inc_report->add_option("NAME", incident_name, "Codename or id")->required();
+  inc_report->add_option("--out", incident_out, "File to create (default: stdout)");
+
+  auto* timeline = app.add_subcommand("timeline", "The attack and response timeline");
+  timeline->require_subcommand(1);
+  TimelineArgs ta;
+  auto* tl_export = timeline->add_subcommand(
+      "export",
+      "Write the timeline of an incident, a host or the whole log from the signed log (checked "
+      "against its checkpoint): Timesketch JSONL (message, datetime, timestamp_desc, ...), CSV "
+      "with the same columns, a Markdown table, or OCSF 1.1 events for a SIEM. Every row names "
+      "its log entry (log_index, leaf_hash)");
+  tl_export->add_option("--incident", ta.incident, "Only this incident (codename or id)");
+  tl_export->add_option("--host", ta.host, "Only this host");
+  tl_export->add_option("--format", ta.format, "jsonl | csv | markdown | ocsf")
+      ->capture_default_str();
+  tl_export->add_option("--out", ta.out, "File to create, or - for stdout")->required();
+  tl_export->add_flag("--json", g.json, "JSON summary on stdout");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -447,6 +516,13 @@ int runCli(int argc, char** argv) {
   }
   if (*reject_cmd) return approvalSettle(g, approval_id, false, approval_reason, "30s", true);
   if (*breaker) return breakerCmd(g, breaker_verb, breaker_reason);
+  if (*inc_open) return incidentOpen(g, io);
+  if (*inc_list) return incidentList(g);
+  if (*inc_show) return incidentShow(g, incident_name);
+  if (*inc_close) return incidentClose(g, incident_name);
+  if (*inc_note) return incidentNote(g, incident_name, incident_text);
+  if (*inc_report) return incidentReport(g, incident_name, incident_out);
+  if (*tl_export) return timelineExport(g, ta);
   return kExitBadInput;
 }
 

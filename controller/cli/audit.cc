@@ -44,6 +44,35 @@ absl::StatusOr<std::vector<std::string>> readLog(Client& c, std::uint64_t start,
   return out;
 }
 
+}  // namespace
+
+absl::Status forEachLogEntry(
+    Client& c, std::uint64_t start, std::uint64_t end,
+    const std::function<absl::Status(std::uint64_t, std::string_view)>& each) {
+  std::uint64_t next = start;
+  while (next < end) {
+    v1::ReadLogRequest req;
+    req.set_start(next);
+    v1::ReadLogResponse resp;
+    auto s = c.call(&v1::Operator::Stub::ReadLog, req, &resp, absl::Seconds(60));
+    if (!s.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    }
+    if (resp.entries().empty()) {
+      return absl::DataLossError(
+          absl::StrFormat("the controller served no entry at %d of %d", next, end));
+    }
+    for (const auto& e : resp.entries()) {
+      if (next >= end) break;
+      if (auto st = each(next, e); !st.ok()) return st;
+      ++next;
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
 // One log entry as a timeline row: what happened, in a line (raw text: render escapes it).
 std::string summarize(const LogEntry& e) {
   if (e.type == entry_type::kRequest) {

@@ -3,11 +3,20 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
+#include "absl/status/status.h"
 #include "controller/cli/client.h"
 
 namespace warden::cli {
+
+// Every log entry from `start` to `end` (exclusive), page by page, handed to `each` with its
+// index; the first error stops it.
+absl::Status forEachLogEntry(
+    Client& c, std::uint64_t start, std::uint64_t end,
+    const std::function<absl::Status(std::uint64_t, std::string_view)>& each);
 
 // The timeline: the last `last` entries (0: all), or with `host` the last `last` about it.
 int auditShow(const Globals& g, const std::string& host, std::uint64_t last);

@@ -108,6 +108,7 @@ absl::Status signRequest(const Client& c, v1::SubmitRequest& req) {
   r.addresses.assign(req.addresses().begin(), req.addresses().end());
   r.args.assign(req.args().begin(), req.args().end());
   r.reason = req.reason();
+  r.incident = req.incident();
   auto signed_request = signedRequest(c, std::move(r));
   if (!signed_request.ok()) return signed_request.status();
   req.set_request(signed_request->first);
@@ -115,8 +116,39 @@ absl::Status signRequest(const Client& c, v1::SubmitRequest& req) {
   return absl::OkStatus();
 }
 
-int signAndSubmit(Client& c, v1::SubmitRequest& req, absl::Duration timeout,
+absl::StatusOr<std::string> openIncidentId(Client& c, const std::string& name) {
+  v1::GetIncidentRequest q;
+  q.set_name(name);
+  v1::IncidentView incident;
+  auto s = c.call(&v1::Operator::Stub::GetIncident, q, &incident, absl::Seconds(15));
+  if (!s.ok()) {
+    return absl::Status(s.error_code() == grpc::StatusCode::NOT_FOUND
+                            ? absl::StatusCode::kInvalidArgument
+                            : static_cast<absl::StatusCode>(s.error_code()),
+                        s.error_message());
+  }
+  if (incident.state() != "open") {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("incident %s is closed (by %s): open a new one with 'warden incident open'",
+                        incident.codename(), incident.closed_by()));
+  }
+  return incident.id();
+}
+
+int signAndSubmit(const Globals& g, Client& c, v1::SubmitRequest& req, absl::Duration timeout,
                   v1::SubmitResponse& resp) {
+  if (req.reason().empty()) req.set_reason(g.reason);
+  if (!g.incident.empty()) {
+    auto id = openIncidentId(c, g.incident);
+    if (!id.ok()) {
+      printError(std::string(id.status().message()));
+      return id.status().code() == absl::StatusCode::kInvalidArgument
+                 ? kExitBadInput
+                 : exitFor(grpc::Status(static_cast<grpc::StatusCode>(id.status().code()),
+                                        std::string(id.status().message())));
+    }
+    req.set_incident(*id);
+  }
   auto ctx = c.context(timeout);
   if (auto signed_ok = signRequest(c, req); !signed_ok.ok()) {
     printError(std::string(signed_ok.message()));

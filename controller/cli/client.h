@@ -24,6 +24,10 @@ namespace warden::cli {
 struct Globals {
   std::string profile_path;
   bool json = false;
+  // Every host-changing command: why (kept on the controller and in the log, never sent to
+  // the host) and the incident it is part of (codename or id; $WARDEN_INCIDENT).
+  std::string reason;
+  std::string incident;
 };
 
 // A connection to the controller as one operator: their profile (keys, certificates, name)
@@ -93,8 +97,14 @@ int withClient(const Globals& g, const std::function<int(Client&)>& fn);
 
 // Signs `req` and submits it, giving up after `timeout`: kExitOk with `resp` filled in, or the exit
 // code after saying what went wrong (an unusable signing key is bad input).
-int signAndSubmit(Client& c, v1::SubmitRequest& req, absl::Duration timeout,
+// The request carries g.reason and the id of g.incident, which must name an open incident
+// (bad input otherwise: nothing is sent).
+int signAndSubmit(const Globals& g, Client& c, v1::SubmitRequest& req, absl::Duration timeout,
                   v1::SubmitResponse& resp);
+
+// The open incident `name` (codename or id) names: its id, or the exit code after saying why
+// not (unknown or closed: bad input).
+absl::StatusOr<std::string> openIncidentId(Client& c, const std::string& name);
 
 // Connects, makes one call and hands its answer to `then(Client&, const Resp&)`, which returns
 // the exit code; a failed call is reported and its exit code returned.

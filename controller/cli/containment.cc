@@ -16,7 +16,6 @@ int submit(const Globals& g, const std::string& kind, const SubmitArgs& args) {
   const std::string& timeout_text = args.timeout;
   v1::SubmitRequest req;
   req.set_kind(kind);
-  req.set_reason(args.reason);
   req.set_all_hosts(args.all_hosts);
   for (const auto& h : args.hosts) req.add_hosts(h);
   if ((kind == "block" || kind == "unblock") && args.all_hosts == !args.hosts.empty()) {
@@ -50,7 +49,7 @@ int submit(const Globals& g, const std::string& kind, const SubmitArgs& args) {
   req.set_wait_ms(no_wait ? 0 : static_cast<std::uint32_t>(absl::ToInt64Milliseconds(*timeout)));
   return withClient(g, [&](Client& c) {
     v1::SubmitResponse resp;
-    if (int rc = signAndSubmit(c, req, *timeout + absl::Seconds(10), resp); rc != kExitOk) {
+    if (int rc = signAndSubmit(g, c, req, *timeout + absl::Seconds(10), resp); rc != kExitOk) {
       return rc;
     }
     const int rc = actionExitCode(resp);

@@ -14,7 +14,6 @@ struct SubmitArgs {
   std::vector<std::string> allow;      // isolate --allow: CIDR, CIDR:PORT, [IPv6-CIDR]:PORT
   std::vector<std::string> addresses;  // block/unblock ADDR
   bool all_hosts = false;
-  std::string reason;
   bool no_wait = false;
   std::string timeout = "30s";
 };

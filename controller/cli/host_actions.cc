@@ -38,7 +38,7 @@ int hostAction(const Globals& g, const std::string& kind, const std::string& hos
   req.set_wait_ms(poll ? 0 : static_cast<std::uint32_t>(absl::ToInt64Milliseconds(*timeout)));
   return withClient(g, [&](Client& c) {
     v1::SubmitResponse resp;
-    if (int rc = signAndSubmit(c, req, *timeout + absl::Seconds(10), resp); rc != kExitOk) {
+    if (int rc = signAndSubmit(g, c, req, *timeout + absl::Seconds(10), resp); rc != kExitOk) {
       return rc;
     }
     if (resp.actions_size() != 1) {

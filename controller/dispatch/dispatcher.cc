@@ -16,8 +16,9 @@ void showExpiry(ActionRecord& a) {
 
 absl::StatusOr<ActionRecord> Dispatcher::createAction(
     const std::string& request_id, const std::string& requested_by, const std::string& host_id,
-    const std::string& kind, const std::string& reason, const std::vector<std::string>& allow,
-    const std::vector<std::string>& addresses, const std::vector<std::string>& args) {
+    const std::string& kind, const std::string& reason, const std::string& incident,
+    const std::vector<std::string>& allow, const std::vector<std::string>& addresses,
+    const std::vector<std::string>& args) {
   WARDEN_ASSIGN_OR_RETURN(std::string rnd, crypto::randomBytes(8));
   const std::int64_t now = nowUnixMs();
   Command c;
@@ -27,7 +28,7 @@ absl::StatusOr<ActionRecord> Dispatcher::createAction(
   c.issued_unix_ms = now;
   c.expires_unix_ms = now + absl::ToInt64Milliseconds(default_expiry_);
   c.requested_by = requested_by;
-  c.reason = reason;
+  c.incident = incident;
   c.allow = allow;
   c.addresses = addresses;
   c.args = args;
@@ -74,8 +75,8 @@ absl::Status Dispatcher::dispatch(const std::string& operator_name, const std::s
             absl::StrJoin(plan.addresses, ","));
   }
   for (const auto& h : plan.hosts) {
-    auto a = createAction(request_id, operator_name, h, plan.kind, plan.reason, plan.allow,
-                          plan.addresses, plan.args);
+    auto a = createAction(request_id, operator_name, h, plan.kind, plan.reason, plan.incident,
+                          plan.allow, plan.addresses, plan.args);
     if (!a.ok()) {
       // What is logged and queued goes out; the operator hears which hosts did not get it.
       return absl::Status(

@@ -30,11 +30,15 @@ class Dispatcher {
 
   // Signs a command for one host, logs its DISPATCH and records it as queued; the caller
   // delivers it (deliver()) once every command of the request is logged, so one checkpoint
-  // covers them all. `request_id` is empty for commands the controller makes itself.
-  absl::StatusOr<ActionRecord> createAction(
-      const std::string& request_id, const std::string& requested_by, const std::string& host_id,
-      const std::string& kind, const std::string& reason, const std::vector<std::string>& allow,
-      const std::vector<std::string>& addresses, const std::vector<std::string>& args = {});
+  // covers them all. `request_id` is empty for commands the controller makes itself. The
+  // command carries the incident id; the reason stays on the controller (the action record).
+  absl::StatusOr<ActionRecord> createAction(const std::string& request_id,
+                                            const std::string& requested_by,
+                                            const std::string& host_id, const std::string& kind,
+                                            const std::string& reason, const std::string& incident,
+                                            const std::vector<std::string>& allow,
+                                            const std::vector<std::string>& addresses,
+                                            const std::vector<std::string>& args = {});
   // Records a fleet-wide change, then logs and queues one command per host of `plan` into
   // `created`; the caller delivers them. After an error part way, `created` holds what was
   // logged.

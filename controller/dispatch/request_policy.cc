@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "common/audit/incident.h"
 #include "common/command.h"
 #include "common/crypto/ed25519.h"
 #include "common/net.h"
@@ -191,6 +192,22 @@ absl::StatusOr<DispatchPlan> RequestPolicy::plan(const Request& r) {
       kind == "lock-accounts" && std::any_of(r.args.begin(), r.args.end(), [](const auto& a) {
         return a.starts_with("rotate_root=") || a.starts_with("recipient=");
       });
+  if (!r.incident.empty()) {
+    if (!validIncidentId(r.incident)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("invalid incident id '%s'", r.incident.substr(0, 40)));
+    }
+    auto incident = keys_.registry->findIncident(r.incident);
+    if (!incident.ok() || incident->id != r.incident) {
+      return absl::InvalidArgumentError(absl::StrFormat("unknown incident %s", r.incident));
+    }
+    if (!incident->open()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("incident %s (%s) is closed: open a new one, or act without --incident",
+                          incident->codename, r.incident));
+    }
+    plan.incident = r.incident;
+  }
   plan.hosts = r.hosts;
   if (r.all_hosts) {
     WARDEN_ASSIGN_OR_RETURN(auto all, keys_.registry->listHosts());

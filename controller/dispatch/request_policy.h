@@ -22,7 +22,8 @@ struct DispatchPlan {
   std::string kind;
   std::vector<std::string> hosts;  // each enrolled; every enrolled host for a fleet-wide request
   bool all_hosts = false;          // a fleet-wide block or unblock
-  std::string reason;
+  std::string reason;              // kept on the controller, never sent
+  std::string incident;  // an open incident's id, or empty: the one thing the command says why
   std::vector<std::string> allow;      // canonical AllowEntry text
   std::vector<std::string> addresses;  // canonical IpPrefix text, no duplicates
   std::vector<std::string> args;

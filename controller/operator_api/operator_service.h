@@ -10,10 +10,12 @@
 //   renewal.cc      GetRenewalChallenge, RenewCertificate (the caller's own certificate)
 //   alerts.cc       AddAlertSource, ApplyRules, ShowRules, ListAlerts (automation)
 //   approvals.cc    ListApprovals, SettleApproval, SetBreaker, GetBreaker
+//   incidents.cc    ChangeIncident, ListIncidents, GetIncident
 #pragma once
 
 #include <initializer_list>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "controller/alerts/alert_store.h"
@@ -92,6 +94,12 @@ class OperatorService final : public v1::Operator::Service {
                           v1::BreakerState* resp) override;
   grpc::Status SetLabels(grpc::ServerContext* ctx, const v1::SetLabelsRequest* req,
                          v1::SetLabelsResponse* resp) override;
+  grpc::Status ChangeIncident(grpc::ServerContext* ctx, const v1::ChangeIncidentRequest* req,
+                              v1::IncidentView* resp) override;
+  grpc::Status ListIncidents(grpc::ServerContext* ctx, const v1::ListIncidentsRequest* req,
+                             v1::ListIncidentsResponse* resp) override;
+  grpc::Status GetIncident(grpc::ServerContext* ctx, const v1::GetIncidentRequest* req,
+                           v1::IncidentView* resp) override;
 
  private:
   // An action as operators see it (actions.cc).
@@ -126,6 +134,10 @@ class OperatorService final : public v1::Operator::Service {
   absl::Status addOperator(const OperatorRecord& op, const v1::AddOperatorRequest& req,
                            v1::AddOperatorResponse* resp);
   absl::Status revokeOperator(const OperatorRecord& by, const v1::RevokeOperatorRequest& req);
+  // incidents.cc: an incident change checked against the incidents there are, logged and
+  // applied.
+  absl::Status changeIncident(const OperatorRecord& op, const v1::ChangeIncidentRequest& req,
+                              v1::IncidentView* resp);
   // evidence.cc
   v1::EvidenceItem evidenceItem(const StoredEvidence& e,
                                 const std::map<std::string, TransferProgress>& progress);
@@ -138,6 +150,9 @@ class OperatorService final : public v1::Operator::Service {
   CertificateIssuer& issuer_;
   AlertStore& alert_store_;
   Automation& automation_;
+  // Incident changes one at a time: a codename is checked free and the request logged before
+  // anyone else's change is checked (the log never holds two opens of one codename).
+  std::mutex incidents_mu_;
 };
 
 }  // namespace warden

@@ -9,7 +9,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view bytes = fuzz::asText(data, size);
   auto c = decodeCommand(bytes);
   if (!c.ok()) return 0;
-  FUZZ_CHECK(c->version == kCommandVersion);
+  FUZZ_CHECK(c->version == 1 || c->version == kCommandVersion);
+  FUZZ_CHECK(c->version == 1 || c->reason.empty());
   FUZZ_CHECK(encodeCommand(*c) == bytes);
   return 0;
 }

@@ -9,7 +9,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view bytes = fuzz::asText(data, size);
   auto r = decodeRequest(bytes);
   if (!r.ok()) return 0;
-  FUZZ_CHECK(r->version == kRequestVersion);
+  FUZZ_CHECK(r->version == 1 || r->version == kRequestVersion);
+  FUZZ_CHECK(r->version != 1 || r->incident.empty());
   FUZZ_CHECK(encodeRequest(*r) == bytes);
   if (auto change = operatorChangeOf(*r); change.ok()) {
     FUZZ_CHECK(r->kind == (change->revoke ? kRevokeOperatorKind : kAddOperatorKind));

@@ -26,7 +26,7 @@ inline Command sampleCommand() {
   c.issued_unix_ms = 1'700'000'000'123;
   c.expires_unix_ms = 1'700'086'400'123;
   c.requested_by = "alice";
-  c.reason = "INC-7: beacon to 203.0.113.9\nsecond line \xe2\x9c\x93";
+  c.incident = "i-00112233445566ff";
   c.allow = {"198.18.0.9", "198.18.0.0/24:443", "[2001:db8::/64]:22", ""};
   return c;
 }
@@ -56,6 +56,7 @@ inline void expectSameCommand(const Command& a, const Command& b) {
   EXPECT_EQ(a.expires_unix_ms, b.expires_unix_ms);
   EXPECT_EQ(a.requested_by, b.requested_by);
   EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.incident, b.incident);
   EXPECT_EQ(a.allow, b.allow);
   EXPECT_EQ(a.addresses, b.addresses);
   EXPECT_EQ(a.args, b.args);

@@ -171,9 +171,18 @@ TEST_F(AuditVerifyTest, DispatchCarriesWhatItsRequestAskedFor) {
        requestAndDispatch(
            "isolate", [](Request& q) { q.allow.clear(); }, [](Command& c) { c.allow.clear(); }),
        ""},
-      {"reason rewritten",
-       requestAndDispatch("isolate", same, [](Command& c) { c.reason = "routine maintenance"; }),
-       "command reason differs from request r-00000000000000d1's"},
+      {"incident added",
+       requestAndDispatch("isolate", same, [](Command& c) { c.incident = "i-0000000000000001"; }),
+       "command incident differs from request r-00000000000000d1's"},
+      {"reason sent to the host (a version 1 command)",
+       requestAndDispatch("isolate", same,
+                          [](Command& c) {
+                            c.version = 1;
+                            c.reason = "routine maintenance";
+                          }),
+       "carries the operator's reason text to the host"},
+      {"version 1 command without a reason",
+       requestAndDispatch("isolate", same, [](Command& c) { c.version = 1; }), ""},
       {"arguments rewritten",
        requestAndDispatch("kill-sessions", same, [](Command& c) { c.args = {"user=root"}; }),
        "command argument list differs from request r-00000000000000d1's"},

@@ -198,7 +198,7 @@ TEST(ReceiptDecoding, UnknownStatusFails) {
 }
 
 TEST(CommandDecoding, UnknownVersionFails) {
-  for (std::uint64_t v : {0ull, 2ull, 0xffffffffffffffffull}) {
+  for (std::uint64_t v : {0ull, 3ull, 0xffffffffffffffffull}) {
     Command c = sampleCommand();
     c.version = v;
     auto back = decodeCommand(encodeCommand(c));

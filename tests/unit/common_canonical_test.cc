@@ -80,11 +80,11 @@ TEST(CommandEncoding, ExactBytesOfATinyCommand) {
   c.issued_unix_ms = 1;
   c.expires_unix_ms = 0x0100;
   c.requested_by = "op";
-  c.reason = "";
+  c.incident = "";
   c.allow = {"198.18.0.9"};
   const std::string want = bytes(
       "warden/command\n"
-      "\x00\x00\x00\x00\x00\x00\x00\x01"  // version 1
+      "\x00\x00\x00\x00\x00\x00\x00\x02"  // version 2
       "\x00\x00\x00\x01"
       "a"  // id
       "\x00\x00\x00\x01"
@@ -95,7 +95,7 @@ TEST(CommandEncoding, ExactBytesOfATinyCommand) {
       "\x00\x00\x00\x00\x00\x00\x01\x00"  // expires
       "\x00\x00\x00\x02"
       "op"                // requested_by
-      "\x00\x00\x00\x00"  // reason ""
+      "\x00\x00\x00\x00"  // incident ""
       "\x00\x00\x00\x01"  // allow: 1 entry
       "\x00\x00\x00\x0a"
       "198.18.0.9"
@@ -184,7 +184,7 @@ TEST(CommandEncoding, EveryFieldChangesTheBytes) {
   variants[3].issued_unix_ms += 1;
   variants[4].expires_unix_ms -= 1;
   variants[5].requested_by = "bob";
-  variants[6].reason = "";
+  variants[6].incident = "";
   variants[7].allow.pop_back();
   variants[8].allow[0] = "198.18.0.8";
   for (std::size_t i = 0; i < variants.size(); ++i) {

@@ -95,7 +95,6 @@ inline const std::vector<std::string> kRequestAddresses = {"203.0.113.7/32", "19
 inline const std::vector<std::string> kCommandAddresses = {"203.0.113.7", "198.51.100.0/24",
                                                            "2001:db8::bad"};
 inline constexpr char kReason[] = "INC-4711: beaconing to a known C2 address from this host";
-inline constexpr char kFleetReason[] = "fleet-wide blocks in force";
 inline constexpr char kPreLogEnrollment[] = "enrolled before the action log existed";
 
 inline const Keys& keys() {
@@ -213,7 +212,7 @@ class LogBuilder {
     c.issued_unix_ms = now_;
     c.expires_unix_ms = now_ + 60000;
     c.requested_by = requested_by;
-    c.reason = requested_by == "controller" ? kFleetReason : kReason;
+    c.incident = "";  // the reason stays on the controller (version 2 commands carry none)
     if (kind == "isolate") c.allow = kCommandAllow;
     if (kind == "block" || kind == "unblock") c.addresses = kCommandAddresses;
     if (kind == "kill-sessions") c.args = {"user=mallory"};

@@ -18,15 +18,15 @@ void appendLength(std::string& out, std::size_t n) {
 }  // namespace
 
 // Length-prefixed, so no two different field sets serialize alike.
-FieldsDigest digestFields(std::string& scratch, std::string_view reason,
+FieldsDigest digestFields(std::string& scratch, std::string_view incident,
                           const std::vector<std::string>& args,
                           const std::vector<std::string>& allow,
                           const std::vector<std::string>& addresses) {
   FieldsDigest d;
   scratch.clear();
   std::array<std::size_t, 5> bounds{};
-  appendLength(scratch, reason.size());
-  scratch.append(reason);
+  appendLength(scratch, incident.size());
+  scratch.append(incident);
   bounds[1] = scratch.size();
   const std::vector<std::string>* lists[] = {&args, &allow, &addresses};
   for (int f = 0; f < 3; ++f) {

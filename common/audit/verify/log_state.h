@@ -65,6 +65,11 @@ struct CommandState {
   std::uint32_t kind = 0;  // names id: a receipt must answer the kind that was dispatched
 };
 
+struct IncidentState {
+  std::string codename;
+  bool open = true;
+};
+
 // Everything the rules share, owned by the driver for one export.
 struct LogState {
   // The log's verifier key, as the export's header names it (the key entry must record it).
@@ -84,6 +89,9 @@ struct LogState {
   // identity, so kept whole).
   std::unordered_set<std::string> renewal_challenges;
   AutomationLog automation;
+  // Incidents opened so far, by id, and the codenames taken (a codename names one incident).
+  std::unordered_map<std::string, IncidentState> incidents;
+  std::unordered_set<std::string> codenames;
   std::string scratch;  // digestFields' buffer
 };
 

@@ -1,6 +1,6 @@
 // dispatch: a command the controller signed with its command key. For a request it matches
 // exactly what the request asked for (kind, requester allowed to have commands dispatched, a
-// host it names, reason, arguments, allow list and addresses as the controller normalizes
+// host it names, incident, arguments, allow list and addresses as the controller normalizes
 // them); without one it is the controller's own fleet-wide block, sent to a host that enrolls.
 #include <algorithm>
 #include <optional>
@@ -117,15 +117,21 @@ class DispatchRule final : public EntryRule {
           "request %s has %s: the controller refuses it, so nothing may be dispatched for it",
           e.ref, log.unparseable[e.ref]);
     }
-    const FieldsDigest got = digestFields(log.scratch, c.reason, c.args, c.allow, c.addresses);
+    if (!c.reason.empty()) {
+      return StrFormat(
+          "command %s carries the operator's reason text to the host (only the incident id may "
+          "go there)",
+          c.id);
+    }
+    const FieldsDigest got = digestFields(log.scratch, c.incident, c.args, c.allow, c.addresses);
     if (got.all != req.fields.all) {
       for (std::size_t f = 0; f < kFieldNames.size(); ++f) {
         if (got.field[f] != req.fields.field[f]) {
           return StrFormat("command %s differs from request %s's", kFieldNames[f], e.ref);
         }
       }
-      return StrFormat("command reason, arguments, allow or address list differ from request %s's",
-                       e.ref);
+      return StrFormat(
+          "command incident, arguments, allow or address list differ from request %s's", e.ref);
     }
     if (!req.dispatched) {
       req.dispatched = true;

@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "common/alerts/rules.h"
 #include "common/audit/automation_record.h"
+#include "common/audit/incident.h"
 #include "common/audit/request.h"
 #include "common/audit/verify/entry_rule.h"
 #include "common/audit/verify/untrusted_text.h"
@@ -46,7 +47,17 @@ class RequestRule final : public EntryRule {
     state.unparseable = !normalized.ok();
     if (normalized.ok()) {
       state.fields =
-          digestFields(log.scratch, q->reason, q->args, normalized->allow, normalized->addresses);
+          digestFields(log.scratch, q->incident, q->args, normalized->allow, normalized->addresses);
+    }
+    std::string bad_incident;
+    if (!q->incident.empty()) {
+      auto incident = log.incidents.find(q->incident);
+      if (incident == log.incidents.end() || !incident->second.open) {
+        bad_incident =
+            StrFormat("incident %s, which is %s", quote(q->incident),
+                      incident == log.incidents.end() ? "not opened before it" : "closed");
+        state.unparseable = true;
+      }
     }
     if (q->kind == kApplyRulesKind) {
       if (auto broken = applyRules(*q, op->second.role, log)) return *std::move(broken);
@@ -57,11 +68,18 @@ class RequestRule final : public EntryRule {
                          op->second.role);
       }
       if (auto broken = automationAnswer(e, *q, log)) return *std::move(broken);
+    } else if (isIncidentKind(q->kind)) {
+      if (!may_dispatch) {
+        return StrFormat("operator %s (role %s) may not change incidents", *name, op->second.role);
+      }
+      if (auto broken = incidentChange(*q, log)) return *std::move(broken);
     }
     if (!log.requests.try_emplace(e.ref, std::move(state)).second) {
       return StrFormat("request id %s was already used", e.ref);
     }
-    if (!normalized.ok()) {
+    if (!bad_incident.empty()) {
+      log.unparseable[e.ref] = std::move(bad_incident);
+    } else if (!normalized.ok()) {
       log.unparseable[e.ref] =
           StrFormat("%s %s, which does not parse", rejected.allow ? "allow entry" : "address",
                     quote(rejected.text));
@@ -98,6 +116,36 @@ class RequestRule final : public EntryRule {
     }
     log.automation.versions[q.id] = std::make_shared<const RuleSet>(std::move(*rules));
     log.automation.current = q.id;
+    return std::nullopt;
+  }
+
+  // Opening an incident (a new id and codename), closing an open one, or a note on one opened
+  // before: as the controller checks them before logging them.
+  static std::optional<std::string> incidentChange(const Request& q, LogState& log) {
+    using absl::StrFormat;
+    auto change = incidentChangeOf(q);
+    if (!change.ok()) {
+      return StrFormat("an incident request that does not parse (the controller refuses such): %s",
+                       change.status().message());
+    }
+    auto incident = log.incidents.find(change->id);
+    if (change->kind == kIncidentOpenKind) {
+      if (incident != log.incidents.end()) {
+        return StrFormat("incident id %s was already opened", change->id);
+      }
+      if (!log.codenames.insert(change->codename).second) {
+        return StrFormat("codename %s already names an incident", quote(change->codename));
+      }
+      log.incidents.emplace(change->id, IncidentState{change->codename, true});
+      return std::nullopt;
+    }
+    if (incident == log.incidents.end()) {
+      return StrFormat("incident %s is not opened before it", change->id);
+    }
+    if (change->kind == kIncidentCloseKind) {
+      if (!incident->second.open) return StrFormat("incident %s was closed already", change->id);
+      incident->second.open = false;
+    }
     return std::nullopt;
   }
 
@@ -174,8 +222,11 @@ class RequestRule final : public EntryRule {
     if (!normalized.ok()) {
       return StrFormat("automated request %s: %s", q->id, normalized.status().message());
     }
+    if (!q->incident.empty()) {
+      return StrFormat("automated request %s names an incident (automation opens none yet)", q->id);
+    }
     state.fields =
-        digestFields(log.scratch, q->reason, q->args, normalized->allow, normalized->addresses);
+        digestFields(log.scratch, q->incident, q->args, normalized->allow, normalized->addresses);
     if (!log.requests.try_emplace(e.ref, std::move(state)).second) {
       return StrFormat("request id %s was already used", e.ref);
     }
