@@ -49,8 +49,8 @@ class Log {
     q.args = std::move(args);
     request(q);
   }
-  void action(const std::string& request_id, const std::string& command_id,
-              const std::string& host, const std::string& kind, const std::string& incident,
+  void action(const std::string& request_id, const std::string& command_id, const std::string& host,
+              const std::string& kind, const std::string& incident,
               std::map<std::string, std::string> details, bool ok = true) {
     Request q;
     q.id = request_id;
@@ -145,11 +145,11 @@ TEST(Timeline, AnIncidentsEventsAndFacts) {
     EXPECT_NE(ev.host, "host-43") << ev.message;
   }
   // By time: the killed process started an hour before anything was logged.
-  EXPECT_EQ(types, (std::vector<std::string>{
-                       "warden:evidence:process", "warden:incident:open", "warden:action:request",
-                       "warden:action:dispatch", "warden:action:receipt", "warden:action:request",
-                       "warden:action:dispatch", "warden:action:receipt",
-                       "warden:evidence:process", "warden:incident:note"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"warden:evidence:process", "warden:incident:open",
+                                             "warden:action:request", "warden:action:dispatch",
+                                             "warden:action:receipt", "warden:action:request",
+                                             "warden:action:dispatch", "warden:action:receipt",
+                                             "warden:evidence:process", "warden:incident:note"}));
   EXPECT_EQ(events[0].timestamp_desc, "Process started");
   EXPECT_EQ(events[0].sha256, std::string(64, 'a'));
   EXPECT_EQ(events[0].evidence, "receipt of a-00000000000000e3, killed[0]");
@@ -173,7 +173,8 @@ TEST(Timeline, AHostsEventsAcrossIncidents) {
   EXPECT_EQ(failed, 1) << "the failed block, outside the incident";
   TimelineBuilder unknown(TimelineFilter{"", "host-99"});
   const Log log = sampleLog();
-  for (std::size_t i = 0; i < log.entries.size(); ++i) ASSERT_TRUE(unknown.add(i, log.entries[i]).ok());
+  for (std::size_t i = 0; i < log.entries.size(); ++i)
+    ASSERT_TRUE(unknown.add(i, log.entries[i]).ok());
   EXPECT_FALSE(unknown.hostEnrolled());
 }
 
@@ -193,7 +194,8 @@ TEST(Timeline, TimesketchFieldsAndEscaping) {
   EXPECT_THAT(row, HasSubstr("\"process started: pid 4242 (/tmp/.x/miner) of mallory: =cmd|' "));
   TimelineEvent formula = killed;
   formula.message = "=HYPERLINK(\"http://e\")";
-  EXPECT_TRUE(timelineCsvRow(formula).starts_with("\"'=HYPERLINK(\"\"http://e\"\")\",")) << timelineCsvRow(formula);
+  EXPECT_TRUE(timelineCsvRow(formula).starts_with("\"'=HYPERLINK(\"\"http://e\"\")\","))
+      << timelineCsvRow(formula);
   // Markdown: one table row, nothing that renders as markup.
   const std::string md = timelineMarkdown({killed});
   const auto rows = std::count(md.begin(), md.end(), '\n');
