@@ -2,12 +2,23 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/command.h"
+#include "common/crypto/encoding.h"
+#include "common/log.h"
+#include "common/status.h"
 
 namespace warden {
 namespace {
+
+// StateStore keys: the isolation's deadline ("COMMAND_ID DEADLINE_MS", "" for none), and the
+// release made at it until the agent has signed it (hex of an encoded AgentRelease).
+constexpr char kDeadlineKey[] = "isolation_deadline";
+constexpr char kTimedReleaseDoneKey[] = "timed_release_done";
 
 std::string joinPrefixes(const std::vector<IpPrefix>& v) {
   std::vector<std::string> s;
@@ -31,7 +42,8 @@ ContainmentState Containment::current() {
 }
 
 ActionOutcome Containment::isolate(const IsolationPolicy& policy,
-                                   const ReachabilityCheck& reachable) {
+                                   const ReachabilityCheck& reachable,
+                                   const std::optional<TimedRelease>& timed) {
   std::lock_guard<std::mutex> lock(mu_);
   ActionOutcome out;
   const ContainmentState previous = current_;
@@ -79,12 +91,106 @@ ActionOutcome Containment::isolate(const IsolationPolicy& policy,
     // The rules are in place; say plainly that they would not survive a reboot.
     out.details["persist_error"] = std::string(s.message());
   }
+  if (auto s = saveDeadline(timed); !s.ok()) {
+    // An isolation that would never end by itself is worse than none: undo it.
+    auto back = firewall_.apply(previous);
+    (void)store_.saveContainment(previous);
+    out.message = absl::StrFormat("cannot keep the isolation's deadline (%s); %s", s.message(),
+                                  back.ok() ? "rolled back" : "rollback FAILED");
+    out.details["rolled_back"] = back.ok() ? "yes" : "failed";
+    return out;
+  }
   current_ = next;
   out.ok = true;
+  if (timed) {
+    out.details["release_at_unix_ms"] = absl::StrFormat("%d", timed->deadline_unix_ms);
+  }
   out.details["duration_us"] = absl::StrFormat("%d", absl::ToInt64Microseconds(flushed_after));
   out.message =
       absl::StrFormat("isolated (%s, %s flows cut)", report->backend, out.details["flows_cut"]);
+  if (timed) {
+    out.message += absl::StrFormat(
+        "; releases itself at %s UTC",
+        absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMillis(timed->deadline_unix_ms),
+                         absl::UTCTimeZone()));
+  }
   return out;
+}
+
+absl::Status Containment::saveDeadline(const std::optional<TimedRelease>& timed) {
+  return store_.set(
+      kDeadlineKey,
+      timed ? absl::StrFormat("%s %d", timed->command_id, timed->deadline_unix_ms) : "");
+}
+
+absl::StatusOr<std::optional<TimedRelease>> Containment::loadDeadline() {
+  auto text = store_.get(kDeadlineKey);
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) return std::optional<TimedRelease>();
+    return text.status();
+  }
+  if (text->empty()) return std::optional<TimedRelease>();
+  std::vector<std::string> parts = absl::StrSplit(*text, ' ');
+  TimedRelease t;
+  if (parts.size() != 2 || parts[0].empty() || !absl::SimpleAtoi(parts[1], &t.deadline_unix_ms)) {
+    return absl::DataLossError(
+        absl::StrFormat("the isolation's deadline is unreadable: '%s'", text->substr(0, 80)));
+  }
+  t.command_id = parts[0];
+  return std::optional<TimedRelease>(t);
+}
+
+std::optional<TimedRelease> Containment::deadline() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto d = loadDeadline();
+  return d.ok() ? *d : std::nullopt;
+}
+
+void Containment::recordTimedRelease(const TimedRelease& due, const ActionOutcome& out,
+                                     std::int64_t now_unix_ms) {
+  AgentRelease r;
+  r.cause = kTimedRelease;
+  r.command_id = due.command_id;
+  r.deadline_unix_ms = due.deadline_unix_ms;
+  r.released_unix_ms = now_unix_ms;
+  r.released = out.ok;
+  r.message = out.message;
+  if (auto s = store_.set(kTimedReleaseDoneKey, crypto::hex(encodeAgentRelease(r))); !s.ok()) {
+    logError("the timed release of %s is not recorded: %s", due.command_id, s.message());
+  }
+}
+
+void Containment::releaseIfDue(std::int64_t now_unix_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto due = loadDeadline();
+  if (!due.ok() || !due->has_value() || now_unix_ms < (*due)->deadline_unix_ms) return;
+  ContainmentState next = current_;
+  next.isolation.reset();
+  ActionOutcome out = commit(next, "released: the isolation's duration ran out");
+  if (!out.ok) {
+    // Tried again at the next tick; the record says it failed this time.
+    recordTimedRelease(**due, out, now_unix_ms);
+    return;
+  }
+  (void)saveDeadline(std::nullopt);
+  recordTimedRelease(**due, out, now_unix_ms);
+  logWarning("isolation of command %s ran out at its deadline: released", (*due)->command_id);
+}
+
+absl::StatusOr<std::optional<AgentRelease>> Containment::takeTimedRelease() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto bytes = store_.get(kTimedReleaseDoneKey);
+  if (!bytes.ok()) {
+    if (absl::IsNotFound(bytes.status())) return std::optional<AgentRelease>();
+    return bytes.status();
+  }
+  if (bytes->empty()) return std::optional<AgentRelease>();
+  auto raw = crypto::unhex(*bytes);
+  WARDEN_RETURN_IF_ERROR(store_.set(kTimedReleaseDoneKey, ""));
+  if (!raw.ok()) return raw.status();
+  auto r = decodeAgentRelease(*raw);
+  if (!r.ok()) return r.status();
+  return std::optional<AgentRelease>(*r);
 }
 
 ActionOutcome Containment::release() {
@@ -93,7 +199,11 @@ ActionOutcome Containment::release() {
   next.isolation.reset();
   const bool was_isolated = current_.isolation.has_value();
   ActionOutcome out = commit(next, was_isolated ? "released" : "released (was not isolated)");
-  if (!out.ok) out.message = "release failed: " + out.message;
+  if (!out.ok) {
+    out.message = "release failed: " + out.message;
+  } else if (auto s = saveDeadline(std::nullopt); !s.ok()) {
+    out.details["persist_error"] = std::string(s.message());
+  }
   return out;
 }
 
@@ -167,6 +277,20 @@ absl::StatusOr<ContainmentState> Containment::restore() {
   auto s = store_.loadContainment();
   if (!s.ok()) return s.status();
   current_ = *s;
+  // An isolation whose time ran out while the agent was not running is not put back.
+  std::optional<TimedRelease> ran_out;
+  if (auto due = loadDeadline(); due.ok() && due->has_value() && current_.isolation &&
+                                 nowUnixMs() >= (*due)->deadline_unix_ms) {
+    ran_out = **due;
+    current_.isolation.reset();
+  }
+  if (ran_out) {
+    ActionOutcome out = commit(current_, "released at start: the isolation's duration ran out");
+    if (!out.ok) return absl::InternalError(out.message);
+    (void)saveDeadline(std::nullopt);
+    recordTimedRelease(*ran_out, out, nowUnixMs());
+    return current_;
+  }
   if (current_.empty()) {
     // Nothing to enforce; only clean up leftovers if any exist.
     if (firewall_.verify(current_).ok()) return current_;

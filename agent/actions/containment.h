@@ -12,8 +12,16 @@
 #include "agent/actions/outcome.h"
 #include "agent/os/firewall.h"
 #include "agent/runtime/state_store.h"
+#include "common/audit/agent_release.h"
 
 namespace warden {
+
+// An isolation that ends by itself (`isolate --for`): the command that made it and when it is
+// due, on the host's clock.
+struct TimedRelease {
+  std::string command_id;
+  std::int64_t deadline_unix_ms = 0;
+};
 
 class Containment {
  public:
@@ -27,14 +35,26 @@ class Containment {
   absl::Status load();
   ContainmentState current();
 
-  ActionOutcome isolate(const IsolationPolicy& policy, const ReachabilityCheck& reachable);
+  // With `timed`, the isolation ends by itself at its deadline (releaseIfDue), agent running or
+  // not (restore); without, it holds until a release. Either replaces an earlier deadline.
+  ActionOutcome isolate(const IsolationPolicy& policy, const ReachabilityCheck& reachable,
+                        const std::optional<TimedRelease>& timed = std::nullopt);
   ActionOutcome release();
+  // The isolation's deadline, if it has one.
+  std::optional<TimedRelease> deadline();
+  // Releases when the isolation's deadline has passed at `now_unix_ms`, and records what it did
+  // (takeTimedRelease). Nothing when there is no deadline or it is still ahead.
+  void releaseIfDue(std::int64_t now_unix_ms);
+  // A release made at its deadline (here, or by restore() while the agent was not running) not
+  // yet handed over: the agent signs it and reports it to the controller. Cleared when taken.
+  absl::StatusOr<std::optional<AgentRelease>> takeTimedRelease();
   // Address blocks: dropped in, out and forwarded, independent of isolation (a release keeps
   // them). A block that would cover one of `protected_addresses` (the controller) is refused.
   ActionOutcome block(const std::vector<IpPrefix>& prefixes,
                       const std::vector<IpPrefix>& protected_addresses);
   ActionOutcome unblock(const std::vector<IpPrefix>& prefixes);
-  // Re-applies the persisted state (boot, agent start). Returns what was applied.
+  // Re-applies the persisted state (boot, agent start), without an isolation whose deadline
+  // has passed (that release is recorded for takeTimedRelease). Returns what was applied.
   absl::StatusOr<ContainmentState> restore();
   // If what is installed differs from what should be, re-applies it and says what was wrong.
   absl::StatusOr<std::optional<std::string>> repairIfTampered();
@@ -44,6 +64,11 @@ class Containment {
  private:
   // Applies `next`, persists it and fills the common receipt details.
   ActionOutcome commit(const ContainmentState& next, std::string message);
+  // The persisted deadline ("" clears it), and the record of a release made at one.
+  absl::Status saveDeadline(const std::optional<TimedRelease>& timed);
+  absl::StatusOr<std::optional<TimedRelease>> loadDeadline();
+  void recordTimedRelease(const TimedRelease& due, const ActionOutcome& out,
+                          std::int64_t now_unix_ms);
 
   Firewall& firewall_;
   ConnectionTracker& conntrack_;

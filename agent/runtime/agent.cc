@@ -11,6 +11,8 @@
 #include "absl/strings/str_split.h"
 #include "agent/runtime/cert_renewal.h"
 #include "agent/runtime/controller_pins.h"
+#include "common/audit/agent_release.h"
+#include "common/crypto/encoding.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/net.h"
@@ -94,6 +96,7 @@ absl::Status Agent::run() {
     sendEvent("restore", restored->isolation ? "isolation re-applied at agent start"
                                              : "blocks re-applied at agent start");
   }
+  reportTimedRelease();
   watch_thread_ = std::thread([this] { watchLoop(); });
   certificate_->start();
 
@@ -132,6 +135,9 @@ void Agent::watchLoop() {
       cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_.load(); });
     }
     if (stopping_) break;
+    // A deadline first: what ran out is released, not "repaired" back.
+    containment_->releaseIfDue(nowUnixMs());
+    reportTimedRelease();
     auto tampered = containment_->repairIfTampered();
     if (!tampered.ok()) {
       logError("host %s: %s", trust_.host_id, tampered.status().message());
@@ -141,6 +147,64 @@ void Agent::watchLoop() {
       sendEvent("tamper", **tampered);
     }
   }
+}
+
+namespace {
+constexpr char kPendingReleaseKey[] = "pending_release";  // hex(record) " " hex(signature)
+}  // namespace
+
+void Agent::reportTimedRelease() {
+  auto taken = containment_->takeTimedRelease();
+  if (!taken.ok()) {
+    logError("host %s: the record of a timed release is unreadable: %s", trust_.host_id,
+             taken.status().message());
+    return;
+  }
+  if (!taken->has_value()) return;
+  AgentRelease r = **taken;
+  r.host_id = trust_.host_id;
+  const std::string bytes = encodeAgentRelease(r);
+  auto sig = receipt_key_.sign(bytes);
+  if (!sig.ok()) {
+    logError("host %s: cannot sign the timed release: %s", trust_.host_id, sig.status().message());
+    return;
+  }
+  if (auto s = store_->set(kPendingReleaseKey, crypto::hex(bytes) + " " + crypto::hex(*sig));
+      !s.ok()) {
+    logError("host %s: cannot keep the timed release for the controller: %s", trust_.host_id,
+             s.message());
+  }
+  sendPendingRelease();
+}
+
+void Agent::sendPendingRelease() {
+  const std::string pending = store_->getOr(kPendingReleaseKey, "");
+  const auto space = pending.find(' ');
+  if (space == std::string::npos) return;
+  auto record = crypto::unhex(pending.substr(0, space));
+  auto sig = crypto::unhex(pending.substr(space + 1));
+  if (!record.ok() || !sig.ok()) return;
+  auto r = decodeAgentRelease(*record);
+  if (!r.ok()) return;
+  v1::AgentMessage m;
+  auto* e = m.mutable_event();
+  e->set_kind("release");
+  e->set_detail(r->message);
+  e->set_at_unix_ms(r->released_unix_ms);
+  e->set_command_id(r->command_id);
+  e->set_record(*record);
+  e->set_signature(*sig);
+  send(m);
+}
+
+void Agent::releaseAcknowledged(const std::string& ack) {
+  const std::string pending = store_->getOr(kPendingReleaseKey, "");
+  const auto space = pending.find(' ');
+  if (space == std::string::npos) return;
+  auto record = crypto::unhex(pending.substr(0, space));
+  if (!record.ok()) return;
+  auto r = decodeAgentRelease(*record);
+  if (r.ok() && ack == "release:" + r->command_id) (void)store_->set(kPendingReleaseKey, "");
 }
 
 }  // namespace warden

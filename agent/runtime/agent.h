@@ -86,6 +86,13 @@ class Agent {
   bool send(const v1::AgentMessage& m);
   void sendEvent(const std::string& kind, const std::string& detail,
                  const std::string& command_id = "");
+  // A release made at an isolation's deadline (Containment::takeTimedRelease): signed, kept in
+  // the state store until the controller acknowledges it, and sent (now, and at every
+  // connection until then).
+  void reportTimedRelease();
+  void sendPendingRelease();
+  // The controller acknowledged "release:<command id>".
+  void releaseAcknowledged(const std::string& ack);
   v1::Facts facts();
   // Pins the address the stream completed TLS with (gRPC's peer string), drops expired pins.
   void pinController(const std::string& grpc_peer);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "agent/os/dhcp_leases.h"
 #include "agent/runtime/agent.h"
+#include "common/audit/agent_release.h"
 #include "common/audit/dispatch_proof.h"
 #include "common/crypto/ed25519.h"
 #include "common/log.h"
@@ -229,11 +230,19 @@ ActionOutcome Agent::runContainment(const Command& cmd) {
       }
       policy.allow.push_back(*e);
     }
+    auto for_ms = isolateForMs(cmd.args);
+    if (!bad && !for_ms.ok()) {
+      out = invalidArgument(std::string(for_ms.status().message()));
+      bad = true;
+    }
     if (!bad) {
+      std::optional<TimedRelease> timed;
+      if (*for_ms > 0) timed = TimedRelease{cmd.id, nowUnixMs() + *for_ms};
       if (policy.controller_addresses.empty()) {
         out.message = "no pinned controller address: refusing to isolate (would strand the host)";
       } else {
-        out = containment_->isolate(policy, [this] { return probeController(); });
+        out = containment_->isolate(
+            policy, [this] { return probeController(); }, timed);
       }
     }
   } else if (cmd.kind == "release") {

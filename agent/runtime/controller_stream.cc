@@ -100,6 +100,7 @@ absl::Status Agent::session() {
       *m.mutable_event() = e;
       send(m);
     }
+    sendPendingRelease();
     v1::ControllerMessage msg;
     while (stream->Read(&msg)) {
       const Lane lane = msg.has_command() ? laneOf(msg.command()) : kContainmentLane;
@@ -108,6 +109,8 @@ absl::Status Agent::session() {
         if (commands_[lane].size() < kMaxQueuedCommands) commands_[lane].push_back(msg.command());
       } else if (msg.has_probe_ack() && msg.probe_ack().nonce() == probe_nonce_) {
         probe_acked_ = true;
+      } else if (msg.has_receipt_ack() && msg.receipt_ack().command_id().starts_with("release:")) {
+        releaseAcknowledged(msg.receipt_ack().command_id());
       } else if (msg.has_receipt_ack()) {
         if (acked_receipts_.size() >= 64) acked_receipts_.erase(acked_receipts_.begin());
         acked_receipts_.push_back(msg.receipt_ack().command_id());

@@ -34,6 +34,9 @@ inline constexpr char kRenewal[] = "renewal";
 inline constexpr char kAlert[] = "alert";
 // body: DecisionRecord; actor "controller"; ref: the alert id; host_id: the host it names
 inline constexpr char kDecision[] = "decision";
+// body: AgentRelease (common/audit/agent_release.h), signed by the agent's key; actor
+// "agent:HOST"; ref: the isolate command it ends
+inline constexpr char kAgentRelease[] = "agent-release";
 }  // namespace entry_type
 
 struct LogEntry {

@@ -82,6 +82,10 @@ grpc::Status AgentChannelService::Connect(grpc::ServerContext* ctx, AgentStream*
           noteDropped(host_id, "event", session->limits.events.dropped());
           break;
         }
+        if (msg.event().kind() == "release") {
+          receipts_.acceptRelease(*session, host_id, msg.event());
+          break;
+        }
         ctx_.log->recordLoggedEvent("agent:" + host_id, host_id, msg.event().kind().substr(0, 64),
                                     msg.event().detail().substr(0, 4096),
                                     msg.event().command_id().substr(0, 64));

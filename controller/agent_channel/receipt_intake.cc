@@ -5,6 +5,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
+#include "common/audit/agent_release.h"
 #include "common/command.h"
 #include "common/crypto/ed25519.h"
 #include "common/log.h"
@@ -154,6 +155,91 @@ void ReceiptIntake::acceptReceipt(AgentSession& s, const std::string& host_id,
     }
     dispatcher_.actionFinished();
   }
+  s.send(ack);
+}
+
+void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
+                                  const v1::AgentEvent& event) {
+  std::shared_lock<std::shared_mutex> identity(ctx_.identity_mu);
+  LogWriter& log = *ctx_.log;
+  Registry& registry = ctx_.registry();
+  auto host = registry.findHost(host_id);
+  if (!host.ok()) return;
+  const std::string actor = "agent:" + host_id;
+  auto refuse = [&](const std::string& why) {
+    log.recordLoggedEvent("controller", host_id, "bad-release", why.substr(0, kMaxUntrustedText));
+  };
+  if (event.record().size() > 8192) {
+    refuse(absl::StrFormat("a release record of %d bytes; not logged", event.record().size()));
+    return;
+  }
+  if (auto v = crypto::ed25519Verify(host->receipt_public_key, event.record(), event.signature());
+      !v.ok()) {
+    refuse(absl::StrFormat("release signature does not verify: %s", v.message()));
+    return;
+  }
+  auto r = decodeAgentRelease(event.record());
+  if (!r.ok()) {
+    refuse(std::string(r.status().message()));
+    return;
+  }
+  const std::string command_id = r->command_id.substr(0, 64);
+  auto action = registry.findAction(r->command_id);
+  auto command =
+      action.ok() ? decodeCommand(action->command) : absl::StatusOr<Command>(action.status());
+  auto for_ms = command.ok() ? isolateForMs(command->args) : absl::StatusOr<std::int64_t>(0);
+  if (r->host_id != host_id || !action.ok() || action->host_id != host_id ||
+      action->kind != "isolate" || !for_ms.ok() || *for_ms == 0) {
+    refuse(absl::StrFormat("release of %s, which is no isolation with a duration sent to %s",
+                           absl::CHexEscape(command_id), host_id));
+    return;
+  }
+  v1::ControllerMessage ack;
+  ack.mutable_receipt_ack()->set_command_id("release:" + r->command_id);
+  const std::string marker = "agent_release:" + r->command_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!in_flight_.insert(marker).second) return;
+  }
+  absl::Cleanup done = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_.erase(marker);
+  };
+  if (auto seen = registry.meta(marker); seen.ok()) {
+    s.send(ack);  // logged before; the ack was lost
+    return;
+  }
+  LogEntry e;
+  e.type = entry_type::kAgentRelease;
+  e.actor = actor;
+  e.host_id = host_id;
+  e.ref = r->command_id;
+  e.body = event.record();
+  e.signature = event.signature();
+  e.detail = r->released
+                 ? absl::StrFormat("isolation %s ended at its deadline: released", command_id)
+                 : absl::StrFormat("isolation %s reached its deadline; the release failed: %s",
+                                   command_id, absl::CHexEscape(r->message.substr(0, 512)));
+  auto logged = log.appendEntry(e);
+  if (!logged.ok()) {
+    logError("host %s: cannot log its timed release of %s: %s", host_id, command_id,
+             logged.status().ToString());
+    return;  // not acked: the agent sends it again at its next connection
+  }
+  (void)registry.setMeta(marker, std::to_string(*logged));
+  if (r->released) {
+    // Unless a later isolation holds the host now.
+    auto recent = registry.listActions(host_id, 50);
+    bool later = false;
+    if (recent.ok()) {
+      for (const auto& a : *recent) {
+        later = later || ((a.kind == "isolate" || a.kind == "release") && a.state == "succeeded" &&
+                          a.created_ms > action->created_ms);
+      }
+    }
+    if (!later) (void)registry.setContainment(host_id, "none");
+  }
+  logWarning("host %s: %s (log entry %d)", host_id, e.detail, *logged);
   s.send(ack);
 }
 

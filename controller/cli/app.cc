@@ -70,6 +70,10 @@ int runCli(int argc, char** argv) {
       "the controller and the --allow entries. Open connections die too. Returns when the "
       "host's signed receipt is back.");
   isolate->add_option("HOST", sa.hosts, "Host ids")->required();
+  isolate->add_option("--for", sa.for_duration,
+                      "End the isolation by itself after DURATION (e.g. 30m, 4h; 1s to 30d): the "
+                      "agent keeps the deadline, with or without a controller, and reports the "
+                      "release when it next connects");
   isolate->add_option("--allow", sa.allow,
                       "Keep a responder reachable: CIDR, CIDR:PORT or [IPv6-CIDR]:PORT");
   // Every host-changing command: why, and the incident it belongs to.

@@ -119,6 +119,7 @@ absl::Status signRequest(const Client& c, v1::SubmitRequest& req) {
 absl::StatusOr<std::string> openIncidentId(Client& c, const std::string& name) {
   v1::GetIncidentRequest q;
   q.set_name(name);
+  q.set_brief(true);
   v1::IncidentView incident;
   auto s = c.call(&v1::Operator::Stub::GetIncident, q, &incident, absl::Seconds(15));
   if (!s.ok()) {

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "absl/strings/str_format.h"
+#include "common/audit/agent_release.h"
 #include "common/net.h"
 #include "controller/cli/actions.h"
 #include "controller/cli/duration.h"
@@ -40,6 +42,17 @@ int submit(const Globals& g, const std::string& kind, const SubmitArgs& args) {
     auto* out = req.add_allow();
     out->set_cidr(e->prefix.toString());
     out->set_port(e->port);
+  }
+  if (!args.for_duration.empty()) {
+    auto d = parseDuration(args.for_duration);
+    const std::int64_t ms = d.ok() ? absl::ToInt64Milliseconds(*d) : 0;
+    if (!d.ok() || ms < kMinIsolateForMs || ms > kMaxIsolateForMs) {
+      printError(d.ok() ? absl::StrFormat("--for %s: an isolation lasts between 1s and 30d",
+                                          args.for_duration)
+                        : std::string(d.status().message()));
+      return kExitBadInput;
+    }
+    req.add_args(absl::StrFormat("for_ms=%d", ms));
   }
   auto timeout = parseDuration(timeout_text);
   if (!timeout.ok()) {

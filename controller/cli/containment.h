@@ -14,6 +14,7 @@ struct SubmitArgs {
   std::vector<std::string> allow;      // isolate --allow: CIDR, CIDR:PORT, [IPv6-CIDR]:PORT
   std::vector<std::string> addresses;  // block/unblock ADDR
   bool all_hosts = false;
+  std::string for_duration;  // isolate --for: the isolation ends by itself after it
   bool no_wait = false;
   std::string timeout = "30s";
 };

@@ -243,7 +243,7 @@ std::string reportMarkdown(const IncidentFacts& f, const std::vector<TimelineEve
       any = true;
     }
     line(absl::StrFormat("| %s | %s | `%s` | %s | `warden audit prove %d` |",
-                         markdownCell(ev.message), markdownCell(ev.host), ev.sha256,
+                         markdownCell(ev.message), markdownCell(ev.host), markdownCell(ev.sha256),
                          markdownCell(ev.evidence), ev.log_index));
   }
   if (!any) line("_No evidence was acquired under this incident._");

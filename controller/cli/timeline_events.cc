@@ -42,6 +42,15 @@ bool resultOf(const Receipt& r, Message* out) {
   return raw.ok() && out->ParseFromString(*raw);
 }
 
+// A SHA-256 as the host reported it: kept only when it is 64 lower-case hex digits.
+std::string hashOrEmpty(const std::string& v) {
+  if (v.size() != 64 || v.find_first_not_of("0123456789abcdef") != std::string::npos) return "";
+  return v;
+}
+
+// A host-reported time in ms, kept only between 1970 and 3000 (so that µs cannot overflow).
+std::int64_t plausibleMs(std::int64_t ms) { return ms > 0 && ms < 32'503'680'000'000 ? ms : 0; }
+
 std::string detail(const Receipt& r, const std::string& key) {
   auto it = r.details.find(key);
   return it == r.details.end() ? "" : it->second;
@@ -86,6 +95,22 @@ absl::Status TimelineBuilder::add(std::uint64_t index, std::string_view entry_by
       ev.data_type = "warden:automation:alert";
       ev.message = absl::StrFormat("alert %s from %s", e->ref, e->actor);
       ev.host = e->host_id;
+    }
+  } else if (e->type == entry_type::kAgentRelease) {
+    auto cmd = commands_.find(e->ref);
+    const bool wanted =
+        cmd != commands_.end() || (filter_.incident_id.empty() && hostWanted(e->host_id));
+    if (!wanted) return absl::OkStatus();
+    TimelineEvent& ev = push(b);
+    ev.timestamp_desc = "Isolation ended";
+    ev.data_type = "warden:action:agent-release";
+    ev.message = e->detail.empty() ? "the agent released at the isolation's deadline" : e->detail;
+    ev.host = e->host_id;
+    ev.action_id = e->ref;
+    ev.kind = "isolate";
+    if (cmd != commands_.end()) {
+      ev.incident_id = cmd->second.incident_id;
+      ev.operator_name = cmd->second.operator_name;
     }
   } else if (e->type == entry_type::kRefusal) {
     auto q = requests_.find(e->ref);
@@ -189,17 +214,9 @@ void TimelineBuilder::request(const LogEntry& e, const Base& b) {
       filter_.host.empty() || q->all_hosts ||
       std::find(q->hosts.begin(), q->hosts.end(), filter_.host) != q->hosts.end();
   if (!names_host) return;
-  Pending p{q->incident, q->operator_name, q->kind, ""};
+  Pending p{q->incident, q->operator_name, q->kind, "", e.logged_unix_ms};
   if (auto automated = parseAutomatedReason(q->reason)) p.alert_id = automated->alert_id;
   requests_[q->id] = p;
-  if (!filter_.incident_id.empty()) {
-    facts_.responders.insert(q->operator_name);
-    if (facts_.first_request_ms == 0) facts_.first_request_ms = e.logged_unix_ms;
-    if (!p.alert_id.empty() && facts_.first_alert_ms == 0) {
-      auto a = alerts_ms_.find(p.alert_id);
-      if (a != alerts_ms_.end()) facts_.first_alert_ms = a->second;
-    }
-  }
   TimelineEvent& ev = push(b);
   ev.timestamp_desc = "Request logged";
   ev.data_type = "warden:action:request";
@@ -227,9 +244,21 @@ void TimelineBuilder::dispatch(const LogEntry& e, const Base& b) {
   } else if (!hostWanted(c->host_id)) {
     return;
   }
-  const Pending p = q == requests_.end() ? Pending{"", c->requested_by, c->kind, ""} : q->second;
+  const Pending p = q == requests_.end()
+                        ? Pending{"", c->requested_by, c->kind, "", e.logged_unix_ms}
+                        : q->second;
   commands_[c->id] = p;
   if (!filter_.incident_id.empty()) {
+    // Who acted, and since when: requests the controller carried out (a refused one is not an
+    // action).
+    facts_.responders.insert(p.operator_name);
+    if (facts_.first_request_ms == 0 || p.logged_ms < facts_.first_request_ms) {
+      facts_.first_request_ms = p.logged_ms;
+    }
+    if (!p.alert_id.empty() && facts_.first_alert_ms == 0) {
+      auto a = alerts_ms_.find(p.alert_id);
+      if (a != alerts_ms_.end()) facts_.first_alert_ms = a->second;
+    }
     facts_.hosts.insert(c->host_id);
     facts_.unanswered[c->id] = c->kind + " on " + c->host_id;
   }
@@ -288,13 +317,13 @@ void TimelineBuilder::receipt(const LogEntry& e, const Base& b) {
       const std::string what = absl::StrFormat("pid %d (%s) of %s: %s", proc.pid(),
                                                proc.exe().empty() ? "exe unread" : proc.exe(),
                                                proc.user(), cut(proc.cmdline(), kMaxCmdline));
-      if (proc.start_unix_ms() > 0) {
+      if (const std::int64_t started = plausibleMs(proc.start_unix_ms()); started > 0) {
         TimelineEvent& ev = push(b);
-        ev.timestamp_us = proc.start_unix_ms() * 1000;
+        ev.timestamp_us = started * 1000;
         ev.timestamp_desc = "Process started";
         ev.data_type = "warden:evidence:process";
         ev.message = "process started: " + what;
-        ev.sha256 = proc.exe_sha256();
+        ev.sha256 = hashOrEmpty(proc.exe_sha256());
         ev.evidence = absl::StrFormat("%s, killed[%d]", source, i);
         ev.outcome = outcome;
         stamp(ev);
@@ -303,7 +332,7 @@ void TimelineBuilder::receipt(const LogEntry& e, const Base& b) {
       ev.timestamp_desc = "Process killed";
       ev.data_type = "warden:evidence:process";
       ev.message = "process killed: " + what;
-      ev.sha256 = proc.exe_sha256();
+      ev.sha256 = hashOrEmpty(proc.exe_sha256());
       ev.evidence = absl::StrFormat("%s, killed[%d]", source, i);
       ev.outcome = outcome;
       stamp(ev);
@@ -318,7 +347,7 @@ void TimelineBuilder::receipt(const LogEntry& e, const Base& b) {
       ev.timestamp_desc = "Account changed";
       ev.data_type = "warden:evidence:account";
       ev.message = absl::StrFormat("account %s %s on %s", ch.user(), ch.action(), r->host_id);
-      ev.sha256 = ch.new_line_sha256();
+      ev.sha256 = hashOrEmpty(ch.new_line_sha256());
       ev.evidence = absl::StrFormat("%s, changes[%d]", source, i);
       ev.user = ch.user();
       ev.account_change = ch.action();
@@ -336,7 +365,7 @@ void TimelineBuilder::receipt(const LogEntry& e, const Base& b) {
       ev.message = absl::StrFormat("%s %s of %s%s%s", p.kind == "image" ? "image" : "bundle", id,
                                    r->host_id, device.empty() ? "" : " " + device,
                                    size.empty() ? "" : ", " + size + " bytes");
-      ev.sha256 = detail(*r, k + "sha256");
+      ev.sha256 = hashOrEmpty(detail(*r, k + "sha256"));
       ev.evidence = absl::StrFormat("evidence %s (%s)", id, source);
       ev.outcome = outcome;
       stamp(ev);

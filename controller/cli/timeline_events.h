@@ -104,7 +104,8 @@ class TimelineBuilder {
     std::string incident_id;
     std::string operator_name;
     std::string kind;
-    std::string alert_id;  // automated requests: the alert behind them
+    std::string alert_id;        // automated requests: the alert behind them
+    std::int64_t logged_ms = 0;  // when the request was logged
   };
   std::map<std::string, Pending> requests_;        // request id -> what it was, for the wanted ones
   std::map<std::string, Pending> commands_;        // command id -> its request's

@@ -3,6 +3,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "common/json.h"
+#include "controller/cli/render.h"
 
 namespace warden::cli {
 namespace {
@@ -25,7 +26,11 @@ std::vector<std::string> columnValues(const TimelineEvent& ev) {
 
 // RFC 4180, and a leading quote on a cell a spreadsheet would run as a formula (OWASP's CSV
 // injection advice): the host wrote some of these.
-std::string csvCell(std::string_view v) {
+std::string csvCell(std::string_view raw) {
+  // No control characters (line breaks included: one record per line), bidi overrides or
+  // invalid UTF-8: printable() makes them '?', as the file may be printed (--out -).
+  const std::string text = printable(raw);
+  const std::string_view v = text;
   std::string cell;
   if (!v.empty() && std::string_view("=+-@\t\r").find(v[0]) != std::string_view::npos) {
     cell.push_back('\'');
@@ -136,16 +141,18 @@ std::string timelineCsvRow(const TimelineEvent& ev) {
   return out + "\r\n";
 }
 
-std::string markdownCell(std::string_view text) {
+std::string markdownCell(std::string_view raw) {
+  // One line: breaks become spaces, then every other control character, bidi override and
+  // invalid UTF-8 becomes '?' (printable()).
+  std::string flat(raw);
+  for (char& c : flat) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  const std::string text = printable(flat);
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '\n' || c == '\r' || c == '\t') {
-      out += ' ';
-    } else if (c < 0x20 || c == 0x7f) {
-      out += absl::StrFormat("\\x%02x", c);
-    } else if (std::string_view("\\`*_[]<>|#!~&").find(static_cast<char>(c)) !=
-               std::string_view::npos) {
+    if (std::string_view("\\`*_[]<>|#!~&").find(static_cast<char>(c)) != std::string_view::npos) {
       out += '\\';
       out += static_cast<char>(c);
     } else {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "common/audit/agent_release.h"
 #include "common/audit/incident.h"
 #include "common/command.h"
 #include "common/crypto/ed25519.h"
@@ -135,7 +136,10 @@ absl::StatusOr<DispatchPlan> RequestPolicy::plan(const Request& r) {
     return absl::InvalidArgumentError(absl::StrFormat("unknown action '%s'", kind));
   }
   const bool host_action = !blocks && kind != "isolate" && kind != "release";
-  if (!host_action && !r.args.empty()) {
+  if (kind == "isolate") {
+    // At most its duration (isolate --for).
+    WARDEN_RETURN_IF_ERROR(isolateForMs(r.args).status());
+  } else if (!host_action && !r.args.empty()) {
     return absl::InvalidArgumentError(absl::StrFormat("%s takes no arguments", kind));
   }
   if (host_action) {

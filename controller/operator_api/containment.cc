@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/command.h"
 #include "common/log.h"
 #include "controller/operator_api/operator_service.h"
 #include "controller/rpc_status.h"
@@ -62,6 +63,12 @@ grpc::Status OperatorService::Submit(grpc::ServerContext* ctx, const v1::SubmitR
   const std::string actor = "operator:" + op->name;
   LogWriter& log = *ctx_.log;
   auto request = policy_.verifySignedRequest(*op, req->request(), req->request_signature());
+  if (request.ok() && !knownCommandKind(request->kind)) {
+    // Only actions on hosts come through here: an incident change, rules or an approval
+    // logged as a Submit would mean something to the verifier that the controller never did.
+    request = absl::InvalidArgumentError(
+        absl::StrFormat("unknown action '%s'", request->kind.substr(0, 40)));
+  }
   if (!request.ok()) {
     logWarning("operator %s: unsigned or invalid request refused: %s", op->name,
                request.status().message());

@@ -72,13 +72,13 @@ absl::Status OperatorService::changeIncident(const OperatorRecord& op,
     }
     incident = std::move(*found);
   }
-  std::uint64_t index = 0;
-  {
-    std::shared_lock<std::shared_mutex> identity(ctx_.identity_mu);
-    if (auto still = authz_.stillAuthorized(op, "ChangeIncident"); !still.ok()) return still;
-    WARDEN_ASSIGN_OR_RETURN(
-        index, logSignedRequest(op, *request, req.request(), req.request_signature(), ""));
-  }
+  // Exclusive: a Submit (shared) logs its request and checks the incident open under the same
+  // lock, so no request naming the incident can fall between the close in the log and the
+  // close in the registry (the verifier would find it naming a closed incident).
+  std::unique_lock<std::shared_mutex> identity(ctx_.identity_mu);
+  if (auto still = authz_.stillAuthorized(op, "ChangeIncident"); !still.ok()) return still;
+  WARDEN_ASSIGN_OR_RETURN(std::uint64_t index, logSignedRequest(op, *request, req.request(),
+                                                                req.request_signature(), ""));
   const std::int64_t now = nowUnixMs();
   if (change->kind == kIncidentOpenKind) {
     incident.id = change->id;
@@ -135,6 +135,7 @@ grpc::Status OperatorService::GetIncident(grpc::ServerContext* ctx,
   auto found = ctx_.registry().findIncident(req->name());
   if (!found.ok()) return toGrpc(found.status());
   *resp = incidentView(*found);
+  if (req->brief()) return grpc::Status::OK;
   auto notes = ctx_.registry().incidentNotes(found->id);
   if (!notes.ok()) return toGrpc(notes.status());
   for (const auto& n : *notes) {

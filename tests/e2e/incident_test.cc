@@ -43,6 +43,7 @@ std::vector<std::string> lines(const std::string& text) {
 
 int actionCount(WardenDeployment& d) {
   RunResult r = d.cliResult({"actions", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   Json j = parseOrNull(r.out);
   int n = 0;
   firstMember(j, [&n](const std::string& name, const Json&) {
@@ -212,7 +213,7 @@ TEST_F(IncidentTest, ActionsUnderAnIncidentMakeAProvableTimelineAndAReport) {
   const auto csv_rows = lines(slurp(csv));
   ASSERT_FALSE(csv_rows.empty());
   EXPECT_TRUE(csv_rows[0].starts_with("message,datetime,timestamp_desc,")) << csv_rows[0];
-  EXPECT_EQ(csv_rows.size(), rows.size() + 1);
+  EXPECT_EQ(csv_rows.size(), rows.size() + 1) << "one record per line";
   ASSERT_EQ(cli({"timeline", "export", "--incident", codename, "--format", "markdown", "--out", md})
                 .exit_code,
             0);
@@ -262,6 +263,9 @@ TEST_F(IncidentTest, ActionsUnderAnIncidentMakeAProvableTimelineAndAReport) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
   }
   EXPECT_EQ(text.find("host-43"), std::string::npos) << "not part of the incident";
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex(R"(\*\*Time to contain\*\* \(from the first action\): \d+ ms)")))
+      << text;
 
   // Closed, the incident takes no more commands; nothing is dispatched for them.
   const int before = actionCount(*d_);

@@ -56,6 +56,17 @@ def command(cid="a-1", host="host-1", kind="isolate", issued=1764600000000,
                   s("alice"), s("incident 42"), lst(allow), lst(addresses), lst(args))
 
 
+def command_v2(cid="a-1", host="host-1", kind="isolate", incident="i-0123456789abcdef",
+               args=()):
+    return record("command", u64(2), s(cid), s(host), s(kind), i64(1764600000000),
+                  i64(1764600600000), s("alice"), s(incident), lst(()), lst(()), lst(args))
+
+
+def agent_release(cause="timed", released=1, message="released: the isolation's duration ran out"):
+    return record("agent-release", u64(1), s("host-1"), s(cause), s("a-0123456789abcdef"),
+                  i64(1764600003000), i64(1764600003400), u64(released), s(message))
+
+
 def receipt(details=(("k", "v"),), status=0):
     kv = [x for pair in details for x in pair]
     return record("receipt", u64(1), s("a-1"), s("host-1"), s("isolate"), u64(status),
@@ -81,6 +92,11 @@ def request(kind="isolate", hosts=("host-1",), all_hosts=0, allow=(), addresses=
     return record("request", u64(1), s("r-0123456789abcdef"), s("alice"), s(kind), lst(hosts),
                   u64(all_hosts), lst(allow), lst(addresses), lst(args), s("incident 42"),
                   i64(1764600000000))
+
+
+def request_v2(kind="isolate", hosts=("host-1",), incident="i-0123456789abcdef", args=()):
+    return record("request", u64(2), s("r-0123456789abcdef"), s("alice"), s(kind), lst(hosts),
+                  u64(0), lst(()), lst(()), lst(args), s("why"), i64(1764600000000), s(incident))
 
 
 def alert_record(labels=("alertname=SSHBruteForce", "hostname=host-42"), status="firing"):
@@ -418,6 +434,15 @@ def main():
     write("common_key_record", "agent", key_record("agent", "host-1", "", PUB))
     write("common_key_record", "operator", key_record("operator", "alice", "admin", PUB))
 
+    write("common_command", "v2_incident", command_v2())
+    write("common_command", "v2_timed", command_v2(incident="", args=["for_ms=3000"]))
+    write("common_command", "v3", command_v2().replace(u64(2), u64(3), 1))
+    write("common_agent_release", "timed", agent_release())
+    write("common_agent_release", "failed", agent_release(released=0, message="nft: busy"))
+    write("common_agent_release", "unknown_cause", agent_release(cause="operator"))
+    write("common_agent_release", "released_2", agent_release(released=2))
+    write("common_agent_release", "torn", agent_release()[:-3])
+    write("common_agent_release", "trailing", agent_release() + b"x")
     write("common_cert_renewal", "agent", cert_renewal())
     write("common_cert_renewal", "expired_agent", cert_renewal(proof="enrolled-key"))
     write("common_cert_renewal", "operator", cert_renewal("operator:alice"))
@@ -426,6 +451,10 @@ def main():
     write("common_cert_renewal", "torn", cert_renewal()[:-3])
 
     write("common_request", "isolate", request(allow=["198.18.0.0/24:22"]))
+    write("common_request", "v2_incident", request_v2())
+    write("common_request", "v2_incident_open", request_v2("incident-open", (), incident="", args=[
+        "id=i-0123456789abcdef", "codename=sapphire-unicorn", "severity=2", "summary=web"]))
+    write("common_request", "v2_torn", request_v2()[:-2])
     write("common_request", "all_hosts", request("block", (), 1, addresses=["203.0.113.0/24"]))
     write("common_request", "add_operator", request("add-operator", (), 0, args=[
         "name=bob", "role=responder", "signing_key=" + PUB.hex()]))

@@ -189,9 +189,11 @@ TEST(Timeline, TimesketchFieldsAndEscaping) {
     EXPECT_EQ(j.value("leaf_hash", "").size(), 64u);
   }
   const TimelineEvent& killed = events[0];
-  // CSV: one record per event (quoted newlines), the formula defused.
+  // CSV: one record per line (the host's line break made '?'), the formula defused.
   const std::string row = timelineCsvRow(killed);
-  EXPECT_THAT(row, HasSubstr("\"process started: pid 4242 (/tmp/.x/miner) of mallory: =cmd|' "));
+  EXPECT_TRUE(row.starts_with("process started: pid 4242 (/tmp/.x/miner) of mallory: =cmd|' "))
+      << row;
+  EXPECT_EQ(row.find('\n'), row.size() - 1) << row;
   TimelineEvent formula = killed;
   formula.message = "=HYPERLINK(\"http://e\")";
   EXPECT_TRUE(timelineCsvRow(formula).starts_with("\"'=HYPERLINK(\"\"http://e\"\")\","))
@@ -200,7 +202,7 @@ TEST(Timeline, TimesketchFieldsAndEscaping) {
   const std::string md = timelineMarkdown({killed});
   const auto rows = std::count(md.begin(), md.end(), '\n');
   EXPECT_EQ(rows, 3);
-  for (const char* raw : {"<script>", "[link]", "| /C", "`\n"}) {
+  for (const char* raw : {"<script>", "[link]", "cmd|'", "`\n", "\n#"}) {
     EXPECT_EQ(md.find(raw), std::string::npos) << raw << "\n" << md;
   }
   EXPECT_THAT(md, HasSubstr("\\<script\\>"));

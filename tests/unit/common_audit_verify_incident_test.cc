@@ -85,13 +85,13 @@ TEST_F(AuditVerifyTest, IncidentRules) {
          open(b);
          isolate(b, kIncident, "");
        },
-       "command incident differs from request r-00000000000000e2's"},
+       "command incident (version 1: reason) differs from request r-00000000000000e2's"},
       {"the command names another incident",
        [&](LogBuilder& b) {
          open(b);
          isolate(b, "", kIncident);
        },
-       "command incident differs from request r-00000000000000e2's"},
+       "command incident (version 1: reason) differs from request r-00000000000000e2's"},
       {"one codename twice",
        [&](LogBuilder& b) {
          open(b);

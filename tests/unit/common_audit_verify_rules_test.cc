@@ -173,16 +173,32 @@ TEST_F(AuditVerifyTest, DispatchCarriesWhatItsRequestAskedFor) {
        ""},
       {"incident added",
        requestAndDispatch("isolate", same, [](Command& c) { c.incident = "i-0000000000000001"; }),
-       "command incident differs from request r-00000000000000d1's"},
-      {"reason sent to the host (a version 1 command)",
+       "command incident (version 1: reason) differs from request r-00000000000000d1's"},
+      {"reason sent to the host in a version 1 command",
        requestAndDispatch("isolate", same,
                           [](Command& c) {
                             c.version = 1;
                             c.reason = "routine maintenance";
                           }),
-       "carries the operator's reason text to the host"},
-      {"version 1 command without a reason",
+       "command incident (version 1: reason) differs from request r-00000000000000d1's"},
+      {"a version 1 command without a reason (no incident)",
        requestAndDispatch("isolate", same, [](Command& c) { c.version = 1; }), ""},
+      {"a log from before incidents: version 1 request and command, the reason in both",
+       requestAndDispatch(
+           "isolate", [](Request& q) { q.version = 1; },
+           [](Command& c) {
+             c.version = 1;
+             c.reason = kReason;
+           }),
+       ""},
+      {"before incidents, the reason rewritten",
+       requestAndDispatch(
+           "isolate", [](Request& q) { q.version = 1; },
+           [](Command& c) {
+             c.version = 1;
+             c.reason = "routine maintenance";
+           }),
+       "command incident (version 1: reason) differs from request r-00000000000000d1's"},
       {"arguments rewritten",
        requestAndDispatch("kill-sessions", same, [](Command& c) { c.args = {"user=root"}; }),
        "command argument list differs from request r-00000000000000d1's"},

@@ -113,3 +113,65 @@ TEST(HostActionArgsTest, EachActionTakesItsOwnArguments) {
 
 }  // namespace
 }  // namespace warden
+
+namespace warden {
+namespace {
+
+// The controller's own check of the incident a request names (the CLI checks first, but the
+// request may be signed by another client, or the incident closed in between).
+TEST_F(RequestPolicyTest, TheIncidentMustBeOpen) {
+  RequestPolicy policy(*keys_);
+  IncidentRecord open;
+  open.id = "i-00000000000000a1";
+  open.codename = "quiet-harbor";
+  open.severity = 2;
+  open.opened_by = "admin";
+  ASSERT_TRUE(keys_->registry->addIncident(open).ok());
+  IncidentRecord closed = open;
+  closed.id = "i-00000000000000a2";
+  closed.codename = "amber-otter";
+  ASSERT_TRUE(keys_->registry->addIncident(closed).ok());
+  ASSERT_TRUE(keys_->registry->closeIncident(closed.id, "admin", 1).ok());
+
+  Request r = request("isolate", {"host-42"});
+  r.incident = open.id;
+  auto plan = policy.plan(r);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->incident, open.id);
+  for (const auto& [incident, error] : std::vector<std::pair<std::string, std::string>>{
+           {closed.id, "incident amber-otter (i-00000000000000a2) is closed"},
+           {"i-00000000000000ff", "unknown incident i-00000000000000ff"},
+           {"quiet-harbor", "invalid incident id 'quiet-harbor'"},
+       }) {
+    r.incident = incident;
+    plan = policy.plan(r);
+    ASSERT_FALSE(plan.ok()) << incident;
+    EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(plan.status().message(), HasSubstr(error));
+  }
+}
+
+TEST_F(RequestPolicyTest, AnIsolationMayHaveADuration) {
+  RequestPolicy policy(*keys_);
+  Request r = request("isolate", {"host-42"});
+  r.args = {"for_ms=3000"};
+  auto plan = policy.plan(r);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->args, ElementsAre("for_ms=3000"));
+  for (const auto& args : std::vector<std::vector<std::string>>{{"for_ms=0"},
+                                                                {"for_ms=-5"},
+                                                                {"for_ms=999"},
+                                                                {"for_ms=2592000001"},
+                                                                {"for_ms=3s"},
+                                                                {"for_ms=3000", "for_ms=4000"},
+                                                                {"user=root"}}) {
+    r.args = args;
+    EXPECT_FALSE(policy.plan(r).ok()) << args[0];
+  }
+  Request release = request("release", {"host-42"});
+  release.args = {"for_ms=3000"};
+  EXPECT_FALSE(policy.plan(release).ok());
+}
+
+}  // namespace
+}  // namespace warden

@@ -20,8 +20,8 @@ struct FieldsDigest {
   std::array<std::uint32_t, 4> field{};  // incident, args, allow, addresses
 };
 
-inline constexpr std::array<const char*, 4> kFieldNames = {"incident", "argument list",
-                                                           "allow list", "address list"};
+inline constexpr std::array<const char*, 4> kFieldNames = {
+    "incident (version 1: reason)", "argument list", "allow list", "address list"};
 
 // `scratch` is the caller's buffer, reused so that no entry allocates for it.
 FieldsDigest digestFields(std::string& scratch, std::string_view incident,

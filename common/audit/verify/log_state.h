@@ -62,7 +62,9 @@ struct RequestState {
 struct CommandState {
   std::uint32_t host = 0;
   bool receipted = false;
-  std::uint32_t kind = 0;  // names id: a receipt must answer the kind that was dispatched
+  std::uint32_t kind = 0;       // names id: a receipt must answer the kind that was dispatched
+  bool timed = false;           // an isolation with a duration (isolate --for)
+  bool agent_released = false;  // its agent-release is logged
 };
 
 struct IncidentState {

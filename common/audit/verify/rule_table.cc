@@ -18,6 +18,7 @@ const EntryRule& refusalOrEventRule();
 const EntryRule& renewalRule();
 const EntryRule& alertRule();
 const EntryRule& decisionRule();
+const EntryRule& agentReleaseRule();
 
 namespace {
 
@@ -39,6 +40,7 @@ constexpr TableLine kRuleTable[] = {
     {entry_type::kRenewal, renewalRule},
     {entry_type::kAlert, alertRule},
     {entry_type::kDecision, decisionRule},
+    {entry_type::kAgentRelease, agentReleaseRule},
 };
 
 class UnknownTypeRule final : public EntryRule {

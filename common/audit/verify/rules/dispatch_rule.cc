@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "common/audit/agent_release.h"
 #include "common/audit/verify/entry_rule.h"
 #include "common/audit/verify/untrusted_text.h"
 #include "common/command.h"
@@ -34,7 +35,10 @@ class DispatchRule final : public EntryRule {
             e.ref.empty() ? controllersOwn(*c, host, log) : forRequest(e, *c, host, log)) {
       return *std::move(broken);
     }
-    if (!log.commands.try_emplace(c->id, CommandState{host, false, log.names.id(c->kind)}).second) {
+    auto for_ms = c->kind == "isolate" ? isolateForMs(c->args) : absl::StatusOr<std::int64_t>(0);
+    const bool timed = for_ms.ok() && *for_ms > 0;
+    if (!log.commands.try_emplace(c->id, CommandState{host, false, log.names.id(c->kind), timed})
+             .second) {
       return StrFormat("command id %s was already dispatched", c->id);
     }
     // An operator's release starts the host's automation cooldown (common/alerts/decide.h).
@@ -117,13 +121,10 @@ class DispatchRule final : public EntryRule {
           "request %s has %s: the controller refuses it, so nothing may be dispatched for it",
           e.ref, log.unparseable[e.ref]);
     }
-    if (!c.reason.empty()) {
-      return StrFormat(
-          "command %s carries the operator's reason text to the host (only the incident id may "
-          "go there)",
-          c.id);
-    }
-    const FieldsDigest got = digestFields(log.scratch, c.incident, c.args, c.allow, c.addresses);
+    // Version 1 commands carried the request's reason where version 2 carries its incident
+    // (RequestRule digests the same field of the request).
+    const FieldsDigest got = digestFields(log.scratch, c.version == 1 ? c.reason : c.incident,
+                                          c.args, c.allow, c.addresses);
     if (got.all != req.fields.all) {
       for (std::size_t f = 0; f < kFieldNames.size(); ++f) {
         if (got.field[f] != req.fields.field[f]) {

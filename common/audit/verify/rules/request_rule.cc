@@ -13,6 +13,14 @@
 namespace warden::audit_verify {
 namespace {
 
+// What the request's commands carry besides kind, hosts and lists: the incident id from
+// version 2 on; the operator's reason in a version 1 request's commands (from before incidents,
+// when the reason travelled to the host).
+std::string_view commandCarries(const Request& q) {
+  if (q.version == 1) return q.reason;
+  return q.incident;
+}
+
 class RequestRule final : public EntryRule {
  public:
   RuleOutcome check(const LogEntry& e, std::uint64_t index, LogState& log) const override {
@@ -46,8 +54,8 @@ class RequestRule final : public EntryRule {
     auto normalized = normalizeRequestLists(q->allow, q->addresses, &rejected);
     state.unparseable = !normalized.ok();
     if (normalized.ok()) {
-      state.fields =
-          digestFields(log.scratch, q->incident, q->args, normalized->allow, normalized->addresses);
+      state.fields = digestFields(log.scratch, commandCarries(*q), q->args, normalized->allow,
+                                  normalized->addresses);
     }
     std::string bad_incident;
     if (!q->incident.empty()) {
@@ -225,8 +233,8 @@ class RequestRule final : public EntryRule {
     if (!q->incident.empty()) {
       return StrFormat("automated request %s names an incident (automation opens none yet)", q->id);
     }
-    state.fields =
-        digestFields(log.scratch, q->incident, q->args, normalized->allow, normalized->addresses);
+    state.fields = digestFields(log.scratch, commandCarries(*q), q->args, normalized->allow,
+                                normalized->addresses);
     if (!log.requests.try_emplace(e.ref, std::move(state)).second) {
       return StrFormat("request id %s was already used", e.ref);
     }

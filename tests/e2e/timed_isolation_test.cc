@@ -1,0 +1,144 @@
+// End to end: `warden isolate --for DURATION` ends by itself. The agent keeps the deadline and
+// releases when it passes with the controller stopped, reports the release (signed with its
+// key) when the controller is back, the controller logs it once and shows the host released,
+// and the exported log verifies. A deadline that passed while the agent was down is not put
+// back at restore. Bad durations are exit 2 with nothing dispatched.
+#include <unistd.h>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/support/fleet.h"
+#include "tests/support/json_lookup.h"
+#include "tests/support/warden_deployment.h"
+
+namespace warden::testing {
+namespace {
+
+class TimedIsolationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WARDEN_REQUIRE_PRIVILEGES();
+    auto d = WardenDeployment::create(absl::StrFormat("tiso%d", getpid() % 100000),
+                                      {{"host-41", 41}, {"host-42", 42}});
+    ASSERT_TRUE(d.ok()) << d.status();
+    d_ = std::move(*d);
+    ASSERT_TRUE(d_->enroll("host-42").ok());
+    ASSERT_TRUE(d_->startAgent("host-42").ok()) << d_->agentLog("host-42");
+    auto server = TcpEchoServer::start(d_->host("host-42"));
+    ASSERT_TRUE(server.ok());
+    server_ = std::move(*server);
+    ASSERT_TRUE(reachable());
+  }
+
+  bool reachable() {
+    return tcpConnect(d_->host("host-41"), d_->host("host-42").ipv4(), server_->port(),
+                      absl::Milliseconds(500));
+  }
+
+  // Waits (bounded) until the host is reachable again.
+  bool waitReachable(absl::Duration limit) {
+    const absl::Time until = absl::Now() + limit;
+    while (absl::Now() < until) {
+      if (reachable()) return true;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return reachable();
+  }
+
+  int logged(const std::string& type) {
+    RunResult r = d_->cliResult({"audit", "show", "--last", "0", "--json"});
+    int n = 0;
+    for (std::size_t at = 0; (at = r.out.find("\"" + type + "\"", at)) != std::string::npos;
+         ++at) {
+      ++n;
+    }
+    return n;
+  }
+
+  std::unique_ptr<WardenDeployment> d_;
+  std::unique_ptr<TcpEchoServer> server_;
+};
+
+TEST_F(TimedIsolationTest, EndsOnTimeWithTheControllerStoppedAndIsReportedOnReconnect) {
+  RunResult iso = d_->cliResult({"isolate", "host-42", "--for", "3s", "--json"});
+  ASSERT_EQ(iso.exit_code, 0) << iso.out << iso.err;
+  EXPECT_NE(iso.out.find("releases itself at"), std::string::npos) << iso.out;
+  const std::string action = jsonString(iso.out, "id");
+  ASSERT_FALSE(action.empty()) << iso.out;
+  EXPECT_FALSE(reachable());
+  const absl::Time isolated = absl::Now();
+  ASSERT_TRUE(d_->stopController().ok());
+
+  // Released by the agent alone, about 3 s after isolating (bounded: 20 s).
+  ASSERT_TRUE(waitReachable(absl::Seconds(20))) << d_->agentLog("host-42");
+  EXPECT_GE(absl::Now() - isolated, absl::Seconds(2)) << "released before its time";
+  EXPECT_NE(d_->agentLog("host-42").find("ran out at its deadline"), std::string::npos);
+
+  // The controller hears of it when the agent reconnects, and logs it once.
+  ASSERT_TRUE(d_->restartController().ok());
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    auto j = d_->hostJson("host-42");
+    seen = j.ok() && j->find("\"containment\": \"none\"") != std::string::npos &&
+           logged("agent-release") == 1;
+    if (!seen) absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(seen) << d_->controllerLog() << d_->agentLog("host-42");
+  // Acknowledged: a later reconnection does not send it again.
+  ASSERT_TRUE(d_->restartController().ok());
+  ASSERT_TRUE(d_->waitConnected("host-42", true).ok());
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(logged("agent-release"), 1);
+  EXPECT_TRUE(reachable());
+
+  // In the host's timeline, tied to its isolation.
+  const std::string timeline = d_->controllerHost().dir() + "/host-42.jsonl";
+  RunResult t = d_->cliResult(
+      {"timeline", "export", "--host", "host-42", "--format", "jsonl", "--out", timeline});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  auto text = d_->controllerHost().readFile(timeline);
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("warden:action:agent-release"), std::string::npos) << *text;
+  EXPECT_NE(text->find(action), std::string::npos) << *text;
+
+  const std::string log = d_->controllerHost().dir() + "/log.json";
+  ASSERT_EQ(d_->cliResult({"audit", "export", "--out", log}).exit_code, 0);
+  RunResult verified = d_->cliResult({"audit", "verify", log});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
+TEST_F(TimedIsolationTest, ADeadlinePassedWhileTheAgentWasDownIsNotPutBack) {
+  RunResult iso = d_->cliResult({"isolate", "host-42", "--for", "2s"});
+  ASSERT_EQ(iso.exit_code, 0) << iso.out << iso.err;
+  ASSERT_TRUE(d_->killAgent("host-42", SIGKILL).ok());
+  EXPECT_FALSE(reachable()) << "the rules outlive the agent";
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_FALSE(reachable()) << "nobody released it yet";
+  ASSERT_TRUE(d_->startAgent("host-42").ok()) << d_->agentLog("host-42");
+  EXPECT_TRUE(waitReachable(absl::Seconds(10))) << d_->agentLog("host-42");
+  bool seen = false;
+  for (int i = 0; i < 50 && !seen; ++i) {
+    seen = logged("agent-release") == 1;
+    if (!seen) absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(seen) << d_->controllerLog();
+  // A plain isolation afterwards has no deadline.
+  ASSERT_EQ(d_->cliResult({"isolate", "host-42"}).exit_code, 0);
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_FALSE(reachable());
+}
+
+TEST_F(TimedIsolationTest, BadDurationsAreRefusedBeforeDispatch) {
+  for (const char* bad : {"0s", "-5m", "500ms", "31d", "soon"}) {
+    RunResult r = d_->cliResult({"isolate", "host-42", "--for", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.out << r.err;
+  }
+  RunResult actions = d_->cliResult({"actions", "--json"});
+  ASSERT_EQ(actions.exit_code, 0) << actions.err;
+  EXPECT_EQ(actions.out.find("isolate"), std::string::npos) << actions.out;
+  EXPECT_TRUE(reachable());
+}
+
+}  // namespace
+}  // namespace warden::testing
