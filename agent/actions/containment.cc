@@ -15,10 +15,15 @@
 namespace warden {
 namespace {
 
-// StateStore keys: the isolation's deadline ("COMMAND_ID DEADLINE_MS", "" for none), and the
-// release made at it until the agent has signed it (hex of an encoded AgentRelease).
+// StateStore keys: the isolation's deadline ("COMMAND_ID DEADLINE_MS", "" for none), written
+// with the containment state in one transaction, and the release made at it until the agent
+// has signed it (hex of an encoded AgentRelease).
 constexpr char kDeadlineKey[] = "isolation_deadline";
 constexpr char kTimedReleaseDoneKey[] = "timed_release_done";
+
+std::string deadlineText(const std::optional<TimedRelease>& timed) {
+  return timed ? absl::StrFormat("%s %d", timed->command_id, timed->deadline_unix_ms) : "";
+}
 
 std::string joinPrefixes(const std::vector<IpPrefix>& v) {
   std::vector<std::string> s;
@@ -42,8 +47,8 @@ ContainmentState Containment::current() {
 }
 
 ActionOutcome Containment::isolate(const IsolationPolicy& policy,
-                                   const ReachabilityCheck& reachable,
-                                   const std::optional<TimedRelease>& timed) {
+                                   const ReachabilityCheck& reachable, std::int64_t for_ms,
+                                   const std::string& command_id) {
   std::lock_guard<std::mutex> lock(mu_);
   ActionOutcome out;
   const ContainmentState previous = current_;
@@ -87,18 +92,20 @@ ActionOutcome Containment::isolate(const IsolationPolicy& policy,
     out.details["rolled_back"] = back.ok() ? "yes" : "failed";
     return out;
   }
-  if (auto s = store_.saveContainment(next); !s.ok()) {
+  // Counted from now: the rules are in place and the controller answered through them.
+  std::optional<TimedRelease> timed;
+  if (for_ms > 0) timed = TimedRelease{command_id, nowUnixMs() + for_ms};
+  if (auto s = store_.saveContainmentWith(next, kDeadlineKey, deadlineText(timed)); !s.ok()) {
+    if (timed) {
+      // An isolation that would not end when it was asked to is worse than none: undo it.
+      auto back = firewall_.apply(previous);
+      out.message = absl::StrFormat("cannot keep the isolation's deadline (%s); %s", s.message(),
+                                    back.ok() ? "rolled back" : "rollback FAILED");
+      out.details["rolled_back"] = back.ok() ? "yes" : "failed";
+      return out;
+    }
     // The rules are in place; say plainly that they would not survive a reboot.
     out.details["persist_error"] = std::string(s.message());
-  }
-  if (auto s = saveDeadline(timed); !s.ok()) {
-    // An isolation that would never end by itself is worse than none: undo it.
-    auto back = firewall_.apply(previous);
-    (void)store_.saveContainment(previous);
-    out.message = absl::StrFormat("cannot keep the isolation's deadline (%s); %s", s.message(),
-                                  back.ok() ? "rolled back" : "rollback FAILED");
-    out.details["rolled_back"] = back.ok() ? "yes" : "failed";
-    return out;
   }
   current_ = next;
   out.ok = true;
@@ -115,12 +122,6 @@ ActionOutcome Containment::isolate(const IsolationPolicy& policy,
                          absl::UTCTimeZone()));
   }
   return out;
-}
-
-absl::Status Containment::saveDeadline(const std::optional<TimedRelease>& timed) {
-  return store_.set(
-      kDeadlineKey,
-      timed ? absl::StrFormat("%s %d", timed->command_id, timed->deadline_unix_ms) : "");
 }
 
 absl::StatusOr<std::optional<TimedRelease>> Containment::loadDeadline() {
@@ -146,38 +147,68 @@ std::optional<TimedRelease> Containment::deadline() {
   return d.ok() ? *d : std::nullopt;
 }
 
-void Containment::recordTimedRelease(const TimedRelease& due, const ActionOutcome& out,
-                                     std::int64_t now_unix_ms) {
+ActionOutcome Containment::releaseAtDeadline(const TimedRelease& due, std::int64_t now_unix_ms,
+                                             const char* message) {
+  ContainmentState next = current_;
+  next.isolation.reset();
+  ActionOutcome out;
+  auto report = firewall_.apply(next);
+  if (!report.ok()) {
+    out.message = absl::StrFormat("not applied: %s", report.status().message());
+    return out;
+  }
   AgentRelease r;
   r.cause = kTimedRelease;
   r.command_id = due.command_id;
   r.deadline_unix_ms = due.deadline_unix_ms;
   r.released_unix_ms = now_unix_ms;
-  r.released = out.ok;
-  r.message = out.message;
+  r.released = true;
+  r.message = std::string(message).substr(0, kMaxAgentReleaseMessage);
+  r.installed_sha256 = report->installed_digest;
+  // One transaction: the state without the isolation and without its deadline. The record of
+  // the release is written after: a crash in between releases again at start (same record).
+  if (auto s = store_.saveContainmentWith(next, kDeadlineKey, ""); !s.ok()) {
+    out.details["persist_error"] = std::string(s.message());
+  }
   if (auto s = store_.set(kTimedReleaseDoneKey, crypto::hex(encodeAgentRelease(r))); !s.ok()) {
     logError("the timed release of %s is not recorded: %s", due.command_id, s.message());
   }
+  current_ = next;
+  out.ok = true;
+  out.message = message;
+  return out;
 }
 
 void Containment::releaseIfDue(std::int64_t now_unix_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   auto due = loadDeadline();
-  if (!due.ok() || !due->has_value() || now_unix_ms < (*due)->deadline_unix_ms) return;
-  ContainmentState next = current_;
-  next.isolation.reset();
-  ActionOutcome out = commit(next, "released: the isolation's duration ran out");
-  if (!out.ok) {
-    // Tried again at the next tick; the record says it failed this time.
-    recordTimedRelease(**due, out, now_unix_ms);
+  if (!due.ok()) {
+    // Unreadable: the isolation holds (never released on a guess); said once a minute.
+    if (now_unix_ms - deadline_error_logged_ms_ >= 60000) {
+      deadline_error_logged_ms_ = now_unix_ms;
+      logError("%s", due.status().message());
+    }
     return;
   }
-  (void)saveDeadline(std::nullopt);
-  recordTimedRelease(**due, out, now_unix_ms);
+  if (!due->has_value() || now_unix_ms < (*due)->deadline_unix_ms) return;
+  if (!current_.isolation) {
+    (void)store_.saveContainmentWith(current_, kDeadlineKey, "");
+    return;
+  }
+  ActionOutcome out =
+      releaseAtDeadline(**due, now_unix_ms, "released: the isolation's duration ran out");
+  if (!out.ok) {
+    if (now_unix_ms - deadline_error_logged_ms_ >= 60000) {
+      deadline_error_logged_ms_ = now_unix_ms;
+      logError("the isolation of %s ran out, but releasing failed (trying again): %s",
+               (*due)->command_id, out.message);
+    }
+    return;
+  }
   logWarning("isolation of command %s ran out at its deadline: released", (*due)->command_id);
 }
 
-absl::StatusOr<std::optional<AgentRelease>> Containment::takeTimedRelease() {
+absl::StatusOr<std::optional<AgentRelease>> Containment::peekTimedRelease() {
   std::lock_guard<std::mutex> lock(mu_);
   auto bytes = store_.get(kTimedReleaseDoneKey);
   if (!bytes.ok()) {
@@ -185,12 +216,14 @@ absl::StatusOr<std::optional<AgentRelease>> Containment::takeTimedRelease() {
     return bytes.status();
   }
   if (bytes->empty()) return std::optional<AgentRelease>();
-  auto raw = crypto::unhex(*bytes);
-  WARDEN_RETURN_IF_ERROR(store_.set(kTimedReleaseDoneKey, ""));
-  if (!raw.ok()) return raw.status();
-  auto r = decodeAgentRelease(*raw);
-  if (!r.ok()) return r.status();
-  return std::optional<AgentRelease>(*r);
+  WARDEN_ASSIGN_OR_RETURN(std::string raw, crypto::unhex(*bytes));
+  WARDEN_ASSIGN_OR_RETURN(AgentRelease r, decodeAgentRelease(raw));
+  return std::optional<AgentRelease>(std::move(r));
+}
+
+absl::Status Containment::clearTimedRelease() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return store_.set(kTimedReleaseDoneKey, "");
 }
 
 ActionOutcome Containment::release() {
@@ -198,16 +231,14 @@ ActionOutcome Containment::release() {
   ContainmentState next = current_;
   next.isolation.reset();
   const bool was_isolated = current_.isolation.has_value();
-  ActionOutcome out = commit(next, was_isolated ? "released" : "released (was not isolated)");
-  if (!out.ok) {
-    out.message = "release failed: " + out.message;
-  } else if (auto s = saveDeadline(std::nullopt); !s.ok()) {
-    out.details["persist_error"] = std::string(s.message());
-  }
+  ActionOutcome out = commit(next, was_isolated ? "released" : "released (was not isolated)",
+                             /*clear_deadline=*/true);
+  if (!out.ok) out.message = "release failed: " + out.message;
   return out;
 }
 
-ActionOutcome Containment::commit(const ContainmentState& next, std::string message) {
+ActionOutcome Containment::commit(const ContainmentState& next, std::string message,
+                                  bool clear_deadline) {
   ActionOutcome out;
   const absl::Time start = absl::Now();
   auto report = firewall_.apply(next);
@@ -216,7 +247,9 @@ ActionOutcome Containment::commit(const ContainmentState& next, std::string mess
     out.details["backend"] = firewall_.backend();
     return out;
   }
-  if (auto s = store_.saveContainment(next); !s.ok()) {
+  if (auto s = clear_deadline ? store_.saveContainmentWith(next, kDeadlineKey, "")
+                              : store_.saveContainment(next);
+      !s.ok()) {
     out.details["persist_error"] = std::string(s.message());
   }
   current_ = next;
@@ -285,10 +318,10 @@ absl::StatusOr<ContainmentState> Containment::restore() {
     current_.isolation.reset();
   }
   if (ran_out) {
-    ActionOutcome out = commit(current_, "released at start: the isolation's duration ran out");
+    current_.isolation = s->isolation;  // releaseAtDeadline takes it away
+    ActionOutcome out = releaseAtDeadline(*ran_out, nowUnixMs(),
+                                          "released at start: the isolation's duration ran out");
     if (!out.ok) return absl::InternalError(out.message);
-    (void)saveDeadline(std::nullopt);
-    recordTimedRelease(*ran_out, out, nowUnixMs());
     return current_;
   }
   if (current_.empty()) {

@@ -35,19 +35,23 @@ class Containment {
   absl::Status load();
   ContainmentState current();
 
-  // With `timed`, the isolation ends by itself at its deadline (releaseIfDue), agent running or
-  // not (restore); without, it holds until a release. Either replaces an earlier deadline.
+  // With `for_ms` > 0, the isolation ends by itself `for_ms` after the rules are in place and
+  // the controller answered through them (releaseIfDue; restore() while the agent was down);
+  // with 0 it holds until a release. Either replaces an earlier deadline, in the same
+  // transaction as the containment state.
   ActionOutcome isolate(const IsolationPolicy& policy, const ReachabilityCheck& reachable,
-                        const std::optional<TimedRelease>& timed = std::nullopt);
+                        std::int64_t for_ms = 0, const std::string& command_id = "");
   ActionOutcome release();
   // The isolation's deadline, if it has one.
   std::optional<TimedRelease> deadline();
-  // Releases when the isolation's deadline has passed at `now_unix_ms`, and records what it did
-  // (takeTimedRelease). Nothing when there is no deadline or it is still ahead.
+  // Releases when the isolation's deadline has passed at `now_unix_ms`, and records the
+  // release (peekTimedRelease). Nothing when there is no deadline or it is still ahead; a
+  // release that fails is tried again at the next call.
   void releaseIfDue(std::int64_t now_unix_ms);
   // A release made at its deadline (here, or by restore() while the agent was not running) not
-  // yet handed over: the agent signs it and reports it to the controller. Cleared when taken.
-  absl::StatusOr<std::optional<AgentRelease>> takeTimedRelease();
+  // yet handed over: the agent signs and keeps it, then clears it (clearTimedRelease).
+  absl::StatusOr<std::optional<AgentRelease>> peekTimedRelease();
+  absl::Status clearTimedRelease();
   // Address blocks: dropped in, out and forwarded, independent of isolation (a release keeps
   // them). A block that would cover one of `protected_addresses` (the controller) is refused.
   ActionOutcome block(const std::vector<IpPrefix>& prefixes,
@@ -63,18 +67,21 @@ class Containment {
 
  private:
   // Applies `next`, persists it and fills the common receipt details.
-  ActionOutcome commit(const ContainmentState& next, std::string message);
-  // The persisted deadline ("" clears it), and the record of a release made at one.
-  absl::Status saveDeadline(const std::optional<TimedRelease>& timed);
+  ActionOutcome commit(const ContainmentState& next, std::string message,
+                       bool clear_deadline = false);
+  // The persisted deadline, and the record of a release made at one.
   absl::StatusOr<std::optional<TimedRelease>> loadDeadline();
-  void recordTimedRelease(const TimedRelease& due, const ActionOutcome& out,
-                          std::int64_t now_unix_ms);
+  // Releases the isolation whose deadline `due` passed: applied, persisted with the deadline
+  // cleared, recorded. Call with mu_ held.
+  ActionOutcome releaseAtDeadline(const TimedRelease& due, std::int64_t now_unix_ms,
+                                  const char* message);
 
   Firewall& firewall_;
   ConnectionTracker& conntrack_;
   StateStore& store_;
   std::mutex mu_;
   ContainmentState current_;
+  std::int64_t deadline_error_logged_ms_ = 0;
 };
 
 }  // namespace warden

@@ -4,10 +4,12 @@
 // images and triage bundles: evidence_actions.cc.
 #include "agent/runtime/agent.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 #include <string_view>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/runtime/cert_renewal.h"
 #include "agent/runtime/controller_pins.h"
@@ -123,6 +125,7 @@ absl::Status Agent::run() {
 }
 
 void Agent::watchLoop() {
+  std::uint64_t ticks = 0;
   while (!stopping_) {
     if (parts_.watch) {
       auto changed = parts_.watch->waitForChange(absl::Seconds(1));
@@ -138,6 +141,9 @@ void Agent::watchLoop() {
     // A deadline first: what ran out is released, not "repaired" back.
     containment_->releaseIfDue(nowUnixMs());
     reportTimedRelease();
+    // Unacknowledged releases go again now and then: the controller logs one only once the
+    // isolation's receipt is in, and acknowledges only what it logged.
+    if (++ticks % 10 == 0) sendPendingRelease();
     auto tampered = containment_->repairIfTampered();
     if (!tampered.ok()) {
       logError("host %s: %s", trust_.host_id, tampered.status().message());
@@ -150,14 +156,22 @@ void Agent::watchLoop() {
 }
 
 namespace {
-constexpr char kPendingReleaseKey[] = "pending_release";  // hex(record) " " hex(signature)
+
+// Signed releases not yet acknowledged: lines of "hex(record) hex(signature)".
+constexpr char kPendingReleasesKey[] = "pending_releases";
+
+std::vector<std::string> pendingLines(StateStore& store) {
+  return absl::StrSplit(store.getOr(kPendingReleasesKey, ""), '\n', absl::SkipEmpty());
+}
+
 }  // namespace
 
 void Agent::reportTimedRelease() {
-  auto taken = containment_->takeTimedRelease();
+  auto taken = containment_->peekTimedRelease();
   if (!taken.ok()) {
     logError("host %s: the record of a timed release is unreadable: %s", trust_.host_id,
              taken.status().message());
+    (void)containment_->clearTimedRelease();
     return;
   }
   if (!taken->has_value()) return;
@@ -167,44 +181,62 @@ void Agent::reportTimedRelease() {
   auto sig = receipt_key_.sign(bytes);
   if (!sig.ok()) {
     logError("host %s: cannot sign the timed release: %s", trust_.host_id, sig.status().message());
-    return;
+    return;  // kept: tried again at the next tick
   }
-  if (auto s = store_->set(kPendingReleaseKey, crypto::hex(bytes) + " " + crypto::hex(*sig));
-      !s.ok()) {
-    logError("host %s: cannot keep the timed release for the controller: %s", trust_.host_id,
-             s.message());
+  {
+    std::lock_guard<std::mutex> lock(release_mu_);
+    std::vector<std::string> lines = pendingLines(*store_);
+    const std::string line = crypto::hex(bytes) + " " + crypto::hex(*sig);
+    if (std::find(lines.begin(), lines.end(), line) == lines.end()) lines.push_back(line);
+    // Bounded: one per isolation with a duration, each acknowledged at the next connection.
+    while (lines.size() > 64) lines.erase(lines.begin());
+    if (auto s = store_->set(kPendingReleasesKey, absl::StrJoin(lines, "\n")); !s.ok()) {
+      logError("host %s: cannot keep the timed release for the controller: %s", trust_.host_id,
+               s.message());
+      return;  // the record stays: tried again at the next tick
+    }
   }
+  (void)containment_->clearTimedRelease();
   sendPendingRelease();
 }
 
 void Agent::sendPendingRelease() {
-  const std::string pending = store_->getOr(kPendingReleaseKey, "");
-  const auto space = pending.find(' ');
-  if (space == std::string::npos) return;
-  auto record = crypto::unhex(pending.substr(0, space));
-  auto sig = crypto::unhex(pending.substr(space + 1));
-  if (!record.ok() || !sig.ok()) return;
-  auto r = decodeAgentRelease(*record);
-  if (!r.ok()) return;
-  v1::AgentMessage m;
-  auto* e = m.mutable_event();
-  e->set_kind("release");
-  e->set_detail(r->message);
-  e->set_at_unix_ms(r->released_unix_ms);
-  e->set_command_id(r->command_id);
-  e->set_record(*record);
-  e->set_signature(*sig);
-  send(m);
+  std::vector<std::string> lines;
+  {
+    std::lock_guard<std::mutex> lock(release_mu_);
+    lines = pendingLines(*store_);
+  }
+  for (const auto& line : lines) {
+    const auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    auto record = crypto::unhex(line.substr(0, space));
+    auto sig = crypto::unhex(line.substr(space + 1));
+    if (!record.ok() || !sig.ok()) continue;
+    auto r = decodeAgentRelease(*record);
+    if (!r.ok()) continue;
+    v1::AgentMessage m;
+    auto* e = m.mutable_event();
+    e->set_kind("release");
+    e->set_detail(r->message);
+    e->set_at_unix_ms(r->released_unix_ms);
+    e->set_command_id(r->command_id);
+    e->set_record(*record);
+    e->set_signature(*sig);
+    if (!send(m)) return;
+  }
 }
 
 void Agent::releaseAcknowledged(const std::string& ack) {
-  const std::string pending = store_->getOr(kPendingReleaseKey, "");
-  const auto space = pending.find(' ');
-  if (space == std::string::npos) return;
-  auto record = crypto::unhex(pending.substr(0, space));
-  if (!record.ok()) return;
-  auto r = decodeAgentRelease(*record);
-  if (r.ok() && ack == "release:" + r->command_id) (void)store_->set(kPendingReleaseKey, "");
+  std::lock_guard<std::mutex> lock(release_mu_);
+  std::vector<std::string> lines = pendingLines(*store_);
+  const auto before = lines.size();
+  std::erase_if(lines, [&](const std::string& line) {
+    auto record = crypto::unhex(line.substr(0, line.find(' ')));
+    if (!record.ok()) return true;
+    auto r = decodeAgentRelease(*record);
+    return !r.ok() || ack == "release:" + r->command_id;
+  });
+  if (lines.size() != before) (void)store_->set(kPendingReleasesKey, absl::StrJoin(lines, "\n"));
 }
 
 }  // namespace warden

@@ -86,9 +86,9 @@ class Agent {
   bool send(const v1::AgentMessage& m);
   void sendEvent(const std::string& kind, const std::string& detail,
                  const std::string& command_id = "");
-  // A release made at an isolation's deadline (Containment::takeTimedRelease): signed, kept in
-  // the state store until the controller acknowledges it, and sent (now, and at every
-  // connection until then).
+  // A release made at an isolation's deadline (Containment::peekTimedRelease): signed, kept in
+  // the state store until the controller acknowledges it, and sent (now, at every connection
+  // and every ~10 s until then). release_mu_ guards the kept list; never held while sending.
   void reportTimedRelease();
   void sendPendingRelease();
   // The controller acknowledged "release:<command id>".
@@ -140,6 +140,7 @@ class Agent {
   bool connected_ = false;
   std::deque<v1::SignedCommand> commands_[kLanes];
   std::deque<v1::AgentEvent> pending_events_;
+  std::mutex release_mu_;
   std::string probe_nonce_;
   bool probe_acked_ = false;
   std::vector<std::string> acked_receipts_;  // command ids the controller acknowledged

@@ -236,13 +236,11 @@ ActionOutcome Agent::runContainment(const Command& cmd) {
       bad = true;
     }
     if (!bad) {
-      std::optional<TimedRelease> timed;
-      if (*for_ms > 0) timed = TimedRelease{cmd.id, nowUnixMs() + *for_ms};
       if (policy.controller_addresses.empty()) {
         out.message = "no pinned controller address: refusing to isolate (would strand the host)";
       } else {
         out = containment_->isolate(
-            policy, [this] { return probeController(); }, timed);
+            policy, [this] { return probeController(); }, *for_ms, cmd.id);
       }
     }
   } else if (cmd.kind == "release") {

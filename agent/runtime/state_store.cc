@@ -116,6 +116,18 @@ absl::Status StateStore::saveContainment(const ContainmentState& state) {
   return st.bindBlob(1, encodeContainment(state)).bind(2, nowUnixMs()).run();
 }
 
+absl::Status StateStore::saveContainmentWith(const ContainmentState& state, const std::string& key,
+                                             const std::string& value) {
+  WARDEN_RETURN_IF_ERROR(db_->exec("BEGIN IMMEDIATE"));
+  absl::Status s = saveContainment(state);
+  if (s.ok()) s = set(key, value);
+  if (!s.ok()) {
+    (void)db_->exec("ROLLBACK");
+    return s;
+  }
+  return db_->exec("COMMIT");
+}
+
 absl::StatusOr<ContainmentState> StateStore::loadContainment() {
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("SELECT state FROM containment WHERE id = 1"));
   WARDEN_ASSIGN_OR_RETURN(bool row, st.step());

@@ -42,6 +42,10 @@ class StateStore {
   std::string getOr(const std::string& key, const std::string& fallback);
 
   absl::Status saveContainment(const ContainmentState& state);
+  // The containment state and the setting `key` = `value` in one transaction: a crash leaves
+  // both old or both new (an isolation and its deadline).
+  absl::Status saveContainmentWith(const ContainmentState& state, const std::string& key,
+                                   const std::string& value);
   absl::StatusOr<ContainmentState> loadContainment();
 
   absl::Status saveReceipt(const std::string& command_id, const StoredReceipt& r);

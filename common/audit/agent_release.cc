@@ -12,7 +12,7 @@ namespace warden {
 std::string encodeAgentRelease(const AgentRelease& r) {
   return canonicalRecord("agent-release", r.version, r.host_id, r.cause, r.command_id,
                          r.deadline_unix_ms, r.released_unix_ms,
-                         std::uint64_t{r.released ? 1u : 0u}, r.message);
+                         std::uint64_t{r.released ? 1u : 0u}, r.message, r.installed_sha256);
 }
 
 absl::StatusOr<AgentRelease> decodeAgentRelease(std::string_view bytes) {
@@ -20,8 +20,8 @@ absl::StatusOr<AgentRelease> decodeAgentRelease(std::string_view bytes) {
   std::uint64_t released = 0;
   WARDEN_RETURN_IF_ERROR(readCanonicalRecord(bytes, "agent-release", "agent release",
                                              kAgentReleaseVersion, r.version, r.host_id, r.cause,
-                                             r.command_id, r.deadline_unix_ms,
-                                             r.released_unix_ms, released, r.message));
+                                             r.command_id, r.deadline_unix_ms, r.released_unix_ms,
+                                             released, r.message, r.installed_sha256));
   if (released > 1) return absl::InvalidArgumentError("agent release: released is not 0 or 1");
   r.released = released == 1;
   if (r.cause != kTimedRelease) {
@@ -41,8 +41,8 @@ absl::StatusOr<std::int64_t> isolateForMs(const std::vector<std::string>& args) 
           absl::StrFormat("invalid isolate argument '%s'", a.substr(0, 40)));
     }
     if (v < kMinIsolateForMs || v > kMaxIsolateForMs) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "an isolation's duration must be between 1 s and 30 days, not %d ms", v));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("an isolation's duration must be between 1 s and 30 days, not %d ms", v));
     }
     ms = v;
   }

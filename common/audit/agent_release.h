@@ -25,13 +25,17 @@ inline constexpr char kTimedRelease[] = "timed";  // the isolation's --for ran o
 struct AgentRelease {
   std::uint64_t version = kAgentReleaseVersion;
   std::string host_id;
-  std::string cause;       // kTimedRelease
-  std::string command_id;  // the isolate command whose duration ran out
+  std::string cause;                  // kTimedRelease
+  std::string command_id;             // the isolate command whose duration ran out
   std::int64_t deadline_unix_ms = 0;  // when it was due (the host's clock)
   std::int64_t released_unix_ms = 0;  // when the agent released (the host's clock)
   bool released = false;              // false: the release failed, `message` says why
-  std::string message;
+  std::string message;                // at most kMaxAgentReleaseMessage bytes
+  // SHA-256 hex of Warden's rules in force after it (what heartbeats report from then on).
+  std::string installed_sha256;
 };
+
+inline constexpr std::size_t kMaxAgentReleaseMessage = 1024;
 
 std::string encodeAgentRelease(const AgentRelease& r);
 // Strict: the tag, version 1, every field, nothing after; a known cause.

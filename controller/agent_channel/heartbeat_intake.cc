@@ -66,6 +66,14 @@ void HeartbeatIntake::loadExpectation(const std::string& host_id) {
       action_id = a.id;
     }
   }
+  // An isolation that ended at its deadline: the rules the agent reported after releasing.
+  if (!action_id.empty()) {
+    if (auto released = ctx_.registry().meta("agent_release:" + action_id); released.ok()) {
+      const auto space = released->find(' ');
+      const std::string after = space == std::string::npos ? "" : released->substr(space + 1);
+      if (isSha256Hex(after)) digest = after;
+    }
+  }
   if (!digest.empty() && !ctx_.health.hasExpectation(host_id)) {
     ctx_.health.expectRuleset(host_id, digest, action_id);
   }

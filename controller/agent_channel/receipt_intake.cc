@@ -1,5 +1,6 @@
 #include "controller/agent_channel/receipt_intake.h"
 
+#include <algorithm>
 #include <shared_mutex>
 
 #include "absl/cleanup/cleanup.h"
@@ -183,15 +184,25 @@ void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
     refuse(std::string(r.status().message()));
     return;
   }
-  const std::string command_id = r->command_id.substr(0, 64);
+  const std::string command_id = absl::CHexEscape(r->command_id.substr(0, 64));
   auto action = registry.findAction(r->command_id);
   auto command =
       action.ok() ? decodeCommand(action->command) : absl::StatusOr<Command>(action.status());
   auto for_ms = command.ok() ? isolateForMs(command->args) : absl::StatusOr<std::int64_t>(0);
   if (r->host_id != host_id || !action.ok() || action->host_id != host_id ||
-      action->kind != "isolate" || !for_ms.ok() || *for_ms == 0) {
+      action->kind != "isolate" || !for_ms.ok() || *for_ms == 0 || !r->released) {
     refuse(absl::StrFormat("release of %s, which is no isolation with a duration sent to %s",
-                           absl::CHexEscape(command_id), host_id));
+                           command_id, host_id));
+    return;
+  }
+  if (action->receipt.empty()) {
+    // The isolation's receipt comes first in the log; the agent sends this again (every ~10 s
+    // and at each connection) until it is acknowledged.
+    return;
+  }
+  if (action->state != "succeeded") {
+    refuse(absl::StrFormat("release of %s, an isolation that did not succeed (%s)", command_id,
+                           action->state));
     return;
   }
   v1::ControllerMessage ack;
@@ -205,41 +216,79 @@ void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_.erase(marker);
   };
-  if (auto seen = registry.meta(marker); seen.ok()) {
-    s.send(ack);  // logged before; the ack was lost
-    return;
+  bool logged_before = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    logged_before = logged_unstored_.contains(marker);
   }
-  LogEntry e;
-  e.type = entry_type::kAgentRelease;
-  e.actor = actor;
-  e.host_id = host_id;
-  e.ref = r->command_id;
-  e.body = event.record();
-  e.signature = event.signature();
-  e.detail = r->released
-                 ? absl::StrFormat("isolation %s ended at its deadline: released", command_id)
-                 : absl::StrFormat("isolation %s reached its deadline; the release failed: %s",
-                                   command_id, absl::CHexEscape(r->message.substr(0, 512)));
-  auto logged = log.appendEntry(e);
-  if (!logged.ok()) {
-    logError("host %s: cannot log its timed release of %s: %s", host_id, command_id,
-             logged.status().ToString());
-    return;  // not acked: the agent sends it again at its next connection
-  }
-  (void)registry.setMeta(marker, std::to_string(*logged));
-  if (r->released) {
-    // Unless a later isolation holds the host now.
-    auto recent = registry.listActions(host_id, 50);
-    bool later = false;
-    if (recent.ok()) {
-      for (const auto& a : *recent) {
-        later = later || ((a.kind == "isolate" || a.kind == "release") && a.state == "succeeded" &&
-                          a.created_ms > action->created_ms);
-      }
+  if (auto seen = registry.meta(marker); seen.ok() && *seen != "pending") {
+    logged_before = true;
+  } else if (seen.ok() && !logged_before) {
+    // A crash between logging it and noting it: the log after the dispatch says.
+    for (std::uint64_t i = static_cast<std::uint64_t>(std::max<std::int64_t>(action->log_index, 0));
+         i < log.log().size() && !logged_before; ++i) {
+      auto bytes = log.log().entry(i);
+      if (!bytes.ok()) break;
+      auto e = decodeLogEntry(*bytes);
+      logged_before = e.ok() && e->type == entry_type::kAgentRelease && e->ref == r->command_id;
     }
-    if (!later) (void)registry.setContainment(host_id, "none");
   }
-  logWarning("host %s: %s (log entry %d)", host_id, e.detail, *logged);
+  const std::string digest =
+      r->installed_sha256.size() == 64 &&
+              r->installed_sha256.find_first_not_of("0123456789abcdef") == std::string::npos
+          ? r->installed_sha256
+          : "";
+  if (!logged_before) {
+    if (auto s = registry.setMeta(marker, "pending"); !s.ok()) {
+      logError("host %s: cannot note its timed release: %s", host_id, s.message());
+      return;  // not acked: sent again
+    }
+    LogEntry e;
+    e.type = entry_type::kAgentRelease;
+    e.actor = actor;
+    e.host_id = host_id;
+    e.ref = r->command_id;
+    e.body = event.record();
+    e.signature = event.signature();
+    e.detail = absl::StrFormat("isolation %s ended at its deadline: released", command_id);
+    auto logged = log.appendEntry(e);
+    if (!logged.ok()) {
+      logError("host %s: cannot log its timed release of %s: %s", host_id, command_id,
+               logged.status().ToString());
+      return;  // not acked: the agent sends it again
+    }
+    logWarning("host %s: %s (log entry %d)", host_id, e.detail, *logged);
+    // Earlier than the controller can account for (the receipt's arrival plus the duration): the
+    // host's clock was moved, or the agent is not the one we enrolled. Said, not hidden.
+    const std::int64_t earliest = action->finished_ms + *for_ms - 5000;
+    if (nowUnixMs() < earliest) {
+      log.recordLoggedEvent(
+          "controller", host_id, "early-release",
+          absl::StrFormat("isolation %s was released %d s before its duration could have run "
+                          "out (the host's clock may have been moved forward)",
+                          command_id, (earliest + 5000 - nowUnixMs()) / 1000),
+          r->command_id);
+    }
+    if (auto noted = registry.setMeta(marker, absl::StrFormat("%d %s", *logged, digest));
+        !noted.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      logged_unstored_.insert(marker);
+    }
+  }
+  // The host's containment and expected rules follow, unless a later isolation or release
+  // holds it now.
+  auto recent = registry.listActions(host_id, 1000);
+  bool later = false;
+  if (recent.ok()) {
+    for (const auto& a : *recent) {
+      later = later || ((a.kind == "isolate" || a.kind == "release") && a.state == "succeeded" &&
+                        a.created_ms > action->created_ms);
+    }
+  }
+  if (!later) {
+    (void)registry.setContainment(host_id, "none");
+    if (!digest.empty()) ctx_.health.expectRuleset(host_id, digest, r->command_id);
+  }
   s.send(ack);
 }
 

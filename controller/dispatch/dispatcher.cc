@@ -28,9 +28,11 @@ absl::StatusOr<ActionRecord> Dispatcher::createAction(
   c.issued_unix_ms = now;
   c.expires_unix_ms = now + absl::ToInt64Milliseconds(default_expiry_);
   c.requested_by = requested_by;
-  // Without an incident, version 1 with an empty reason: the same bytes an agent from before
-  // incidents reads, so a fleet can upgrade its controller first.
-  if (incident.empty()) c.version = 1;
+  // Without an incident or a duration, version 1 with an empty reason: the bytes an agent from
+  // before incidents reads, so a fleet can upgrade its controller first. An older agent refuses
+  // a version 2 command (unsupported version) rather than isolate without the deadline.
+  const bool timed = kind == "isolate" && !args.empty();
+  if (incident.empty() && !timed) c.version = 1;
   c.incident = incident;
   c.allow = allow;
   c.addresses = addresses;

@@ -5,6 +5,8 @@
 // back at restore. Bad durations are exit 2 with nothing dispatched.
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -24,7 +26,10 @@ class TimedIsolationTest : public ::testing::Test {
     ASSERT_TRUE(d.ok()) << d.status();
     d_ = std::move(*d);
     ASSERT_TRUE(d_->enroll("host-42").ok());
-    ASSERT_TRUE(d_->startAgent("host-42").ok()) << d_->agentLog("host-42");
+    // Heartbeats every second: the host's health (its rules as the controller expects them) is
+    // judged quickly.
+    ASSERT_TRUE(d_->startAgent("host-42", {"--heartbeat-interval", "1"}).ok())
+        << d_->agentLog("host-42");
     auto server = TcpEchoServer::start(d_->host("host-42"));
     ASSERT_TRUE(server.ok());
     server_ = std::move(*server);
@@ -49,11 +54,23 @@ class TimedIsolationTest : public ::testing::Test {
   int logged(const std::string& type) {
     RunResult r = d_->cliResult({"audit", "show", "--last", "0", "--json"});
     int n = 0;
-    for (std::size_t at = 0; (at = r.out.find("\"" + type + "\"", at)) != std::string::npos;
-         ++at) {
+    for (std::size_t at = 0; (at = r.out.find("\"" + type + "\"", at)) != std::string::npos; ++at) {
       ++n;
     }
     return n;
+  }
+
+  // The rules the agent reported after releasing are what the controller expects: over a few
+  // heartbeats the host stays healthy, never "tampered".
+  void expectHealthy() {
+    std::string health;
+    for (int i = 0; i < 24; ++i) {
+      auto j = d_->hostJson("host-42");
+      if (j.ok()) health = jsonString(*j, "health");
+      EXPECT_NE(health, "tampered") << (j.ok() ? *j : "");
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+    EXPECT_EQ(health, "healthy");
   }
 
   std::unique_ptr<WardenDeployment> d_;
@@ -61,18 +78,20 @@ class TimedIsolationTest : public ::testing::Test {
 };
 
 TEST_F(TimedIsolationTest, EndsOnTimeWithTheControllerStoppedAndIsReportedOnReconnect) {
-  RunResult iso = d_->cliResult({"isolate", "host-42", "--for", "3s", "--json"});
+  RunResult iso = d_->cliResult({"isolate", "host-42", "--for", "8s", "--json"});
   ASSERT_EQ(iso.exit_code, 0) << iso.out << iso.err;
   EXPECT_NE(iso.out.find("releases itself at"), std::string::npos) << iso.out;
   const std::string action = jsonString(iso.out, "id");
   ASSERT_FALSE(action.empty()) << iso.out;
+  // The deadline the agent set (its clock is this machine's), from the signed receipt.
+  const std::int64_t release_at = std::atoll(jsonString(iso.out, "release_at_unix_ms").c_str());
+  ASSERT_GT(release_at, 0) << iso.out;
   EXPECT_FALSE(reachable());
-  const absl::Time isolated = absl::Now();
   ASSERT_TRUE(d_->stopController().ok());
 
-  // Released by the agent alone, about 3 s after isolating (bounded: 20 s).
-  ASSERT_TRUE(waitReachable(absl::Seconds(20))) << d_->agentLog("host-42");
-  EXPECT_GE(absl::Now() - isolated, absl::Seconds(2)) << "released before its time";
+  // Released by the agent alone at its deadline (bounded: 30 s).
+  ASSERT_TRUE(waitReachable(absl::Seconds(30))) << d_->agentLog("host-42");
+  EXPECT_GE(absl::ToUnixMillis(absl::Now()), release_at) << "released before its time";
   EXPECT_NE(d_->agentLog("host-42").find("ran out at its deadline"), std::string::npos);
 
   // The controller hears of it when the agent reconnects, and logs it once.
@@ -85,10 +104,11 @@ TEST_F(TimedIsolationTest, EndsOnTimeWithTheControllerStoppedAndIsReportedOnReco
     if (!seen) absl::SleepFor(absl::Milliseconds(200));
   }
   EXPECT_TRUE(seen) << d_->controllerLog() << d_->agentLog("host-42");
+  expectHealthy();
   // Acknowledged: a later reconnection does not send it again.
   ASSERT_TRUE(d_->restartController().ok());
   ASSERT_TRUE(d_->waitConnected("host-42", true).ok());
-  absl::SleepFor(absl::Seconds(1));
+  expectHealthy();
   EXPECT_EQ(logged("agent-release"), 1);
   EXPECT_TRUE(reachable());
 
@@ -109,13 +129,16 @@ TEST_F(TimedIsolationTest, EndsOnTimeWithTheControllerStoppedAndIsReportedOnReco
 }
 
 TEST_F(TimedIsolationTest, ADeadlinePassedWhileTheAgentWasDownIsNotPutBack) {
-  RunResult iso = d_->cliResult({"isolate", "host-42", "--for", "2s"});
+  RunResult iso = d_->cliResult({"isolate", "host-42", "--for", "10s", "--json"});
   ASSERT_EQ(iso.exit_code, 0) << iso.out << iso.err;
+  const std::int64_t release_at = std::atoll(jsonString(iso.out, "release_at_unix_ms").c_str());
+  ASSERT_GT(release_at, 0) << iso.out;
   ASSERT_TRUE(d_->killAgent("host-42", SIGKILL).ok());
   EXPECT_FALSE(reachable()) << "the rules outlive the agent";
-  absl::SleepFor(absl::Seconds(3));
+  absl::SleepFor(absl::FromUnixMillis(release_at + 1000) - absl::Now());
   EXPECT_FALSE(reachable()) << "nobody released it yet";
-  ASSERT_TRUE(d_->startAgent("host-42").ok()) << d_->agentLog("host-42");
+  ASSERT_TRUE(d_->startAgent("host-42", {"--heartbeat-interval", "1"}).ok())
+      << d_->agentLog("host-42");
   EXPECT_TRUE(waitReachable(absl::Seconds(10))) << d_->agentLog("host-42");
   bool seen = false;
   for (int i = 0; i < 50 && !seen; ++i) {
@@ -123,10 +146,24 @@ TEST_F(TimedIsolationTest, ADeadlinePassedWhileTheAgentWasDownIsNotPutBack) {
     if (!seen) absl::SleepFor(absl::Milliseconds(200));
   }
   EXPECT_TRUE(seen) << d_->controllerLog();
-  // A plain isolation afterwards has no deadline.
+  // The controller ran all along: it now expects the rules the agent reported after releasing.
+  expectHealthy();
+}
+
+TEST_F(TimedIsolationTest, APlainIsolationOrAReleaseClearsTheDeadline) {
+  RunResult timed = d_->cliResult({"isolate", "host-42", "--for", "6s", "--json"});
+  ASSERT_EQ(timed.exit_code, 0) << timed.out << timed.err;
+  const std::int64_t release_at = std::atoll(jsonString(timed.out, "release_at_unix_ms").c_str());
+  ASSERT_GT(release_at, 0) << timed.out;
+  // Before the deadline, a plain isolation replaces the timed one.
   ASSERT_EQ(d_->cliResult({"isolate", "host-42"}).exit_code, 0);
-  absl::SleepFor(absl::Seconds(3));
-  EXPECT_FALSE(reachable());
+  ASSERT_LT(absl::ToUnixMillis(absl::Now()), release_at) << "too slow to test this";
+  absl::SleepFor(absl::FromUnixMillis(release_at + 3000) - absl::Now());
+  EXPECT_FALSE(reachable()) << d_->agentLog("host-42");
+  EXPECT_EQ(logged("agent-release"), 0);
+  // A release, then a new timed isolation, which ends on its own deadline only.
+  ASSERT_EQ(d_->cliResult({"release", "host-42"}).exit_code, 0);
+  EXPECT_TRUE(reachable());
 }
 
 TEST_F(TimedIsolationTest, BadDurationsAreRefusedBeforeDispatch) {

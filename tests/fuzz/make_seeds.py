@@ -64,7 +64,7 @@ def command_v2(cid="a-1", host="host-1", kind="isolate", incident="i-0123456789a
 
 def agent_release(cause="timed", released=1, message="released: the isolation's duration ran out"):
     return record("agent-release", u64(1), s("host-1"), s(cause), s("a-0123456789abcdef"),
-                  i64(1764600003000), i64(1764600003400), u64(released), s(message))
+                  i64(1764600003000), i64(1764600003400), u64(released), s(message), s("ab" * 32))
 
 
 def receipt(details=(("k", "v"),), status=0):

@@ -50,10 +50,16 @@ TEST(AgentRelease, IsolateDuration) {
   EXPECT_EQ(*isolateForMs({}), 0);
   EXPECT_EQ(*isolateForMs({"for_ms=1000"}), 1000);
   EXPECT_EQ(*isolateForMs({"for_ms=2592000000"}), 2'592'000'000);
-  for (const auto& bad : std::vector<std::vector<std::string>>{
-           {"for_ms=999"}, {"for_ms=2592000001"}, {"for_ms=0"}, {"for_ms=-1000"},
-           {"for_ms=1e4"}, {"for_ms= 1000"}, {"for_ms="}, {"for_ms=99999999999999999999"},
-           {"for_ms=1000", "for_ms=2000"}, {"allow=1"}}) {
+  for (const auto& bad : std::vector<std::vector<std::string>>{{"for_ms=999"},
+                                                               {"for_ms=2592000001"},
+                                                               {"for_ms=0"},
+                                                               {"for_ms=-1000"},
+                                                               {"for_ms=1e4"},
+                                                               {"for_ms= 1000"},
+                                                               {"for_ms="},
+                                                               {"for_ms=99999999999999999999"},
+                                                               {"for_ms=1000", "for_ms=2000"},
+                                                               {"allow=1"}}) {
     EXPECT_FALSE(isolateForMs(bad).ok()) << bad[0];
   }
 }
@@ -70,9 +76,23 @@ TEST_F(AuditVerifyTest, AgentReleaseRules) {
     b.dispatch(c, "r-00000000000000f1");
     if (answered) b.receipt("a-00000000000000f1", "host-2", "isolate", k.host2);
   };
+  const auto failedIsolation = [&](LogBuilder& b) {
+    isolate(b, true, false);
+    Receipt r;
+    r.command_id = "a-00000000000000f1";
+    r.host_id = "host-2";
+    r.kind = "isolate";
+    r.status = ReceiptStatus::kFailed;
+    r.message = "controller unreachable after isolating; rolled back";
+    const std::string body = encodeReceipt(r);
+    b.add(makeEntry(entry_type::kReceipt, "agent:host-2", "host-2", r.command_id, body,
+                    mustSign(k.host2, body)));
+  };
   const auto release = [&](LogBuilder& b, const std::string& host, const crypto::Ed25519Key& key,
-                           const std::string& command) {
-    const std::string body = encodeAgentRelease(sampleRelease(host, command));
+                           const std::string& command, bool released = true) {
+    AgentRelease record = sampleRelease(host, command);
+    record.released = released;
+    const std::string body = encodeAgentRelease(record);
     b.add(makeEntry(entry_type::kAgentRelease, "agent:" + host, host, command, body,
                     mustSign(key, body)));
   };
@@ -119,6 +139,18 @@ TEST_F(AuditVerifyTest, AgentReleaseRules) {
          release(b, "host-2", k.host1, "a-00000000000000f1");
        },
        "signature"},
+      {"an isolation that failed",
+       [&](LogBuilder& b) {
+         failedIsolation(b);
+         release(b, "host-2", k.host2, "a-00000000000000f1");
+       },
+       "did not succeed"},
+      {"a release that failed",
+       [&](LogBuilder& b) {
+         isolate(b, true, true);
+         release(b, "host-2", k.host2, "a-00000000000000f1", false);
+       },
+       "says it failed"},
       {"no such command",
        [&](LogBuilder& b) { release(b, "host-2", k.host2, "a-00000000000000f9"); },
        "was not dispatched before it"},

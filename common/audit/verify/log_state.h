@@ -64,6 +64,7 @@ struct CommandState {
   bool receipted = false;
   std::uint32_t kind = 0;       // names id: a receipt must answer the kind that was dispatched
   bool timed = false;           // an isolation with a duration (isolate --for)
+  bool succeeded = false;       // its receipt says succeeded
   bool agent_released = false;  // its agent-release is logged
 };
 

@@ -33,11 +33,18 @@ class AgentReleaseRule final : public EntryRule {
                        log.names.name(c->second.host), e.host_id);
     }
     if (!c->second.timed) {
-      return StrFormat(
-          "command %s is not an isolation with a duration: only a release can end it", e.ref);
+      return StrFormat("command %s is not an isolation with a duration: only a release can end it",
+                       e.ref);
     }
     if (!c->second.receipted) {
       return StrFormat("command %s has no receipt before its timed release", e.ref);
+    }
+    if (!c->second.succeeded) {
+      return StrFormat("command %s did not succeed: there is no isolation for it to end", e.ref);
+    }
+    if (!r->released) {
+      return StrFormat("the release of %s says it failed (the controller logs only releases)",
+                       e.ref);
     }
     if (c->second.agent_released) {
       return StrFormat("command %s already ended with a timed release", e.ref);

@@ -40,6 +40,7 @@ class ReceiptRule final : public EntryRule {
                        quote(r->kind), e.ref, quote(log.names.name(c->second.kind)));
     }
     c->second.receipted = true;
+    c->second.succeeded = r->status == ReceiptStatus::kSucceeded;
     return RuleOutcome::signedBy(key->second);
   }
 
