@@ -78,6 +78,21 @@ int reportRpcError(const grpc::Status& s) {
   return exitFor(s);
 }
 
+int reportStatus(const absl::Status& s) {
+  printError(std::string(s.message()));
+  switch (s.code()) {
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+      return kExitBadInput;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return kExitNotAuthorised;
+    default:
+      return kExitFailed;
+  }
+}
+
 absl::StatusOr<std::pair<std::string, std::string>> signedRequest(const Client& c, Request r) {
   auto key = crypto::Ed25519Key::fromPem(c.profile.signing_key_pem);
   if (!key.ok()) {

@@ -63,6 +63,9 @@ class Client {
 int exitFor(const grpc::Status& s);
 // Says what went wrong on stderr and returns exitFor(s).
 int reportRpcError(const grpc::Status& s);
+// The same for a local error: says it and returns 2 for bad input (invalid, not found,
+// failed precondition), 3 for not authorised, 1 otherwise.
+int reportStatus(const absl::Status& s);
 
 // Fills in the request's id, operator and time and signs it with the operator's signing key
 // (common/audit/request.h): {bytes, signature}. The controller acts on, and logs, exactly what

@@ -145,21 +145,6 @@ absl::StatusOr<v1::IncidentView> findIncident(Client& c, const std::string& name
   return view;
 }
 
-int reportStatus(const absl::Status& s) {
-  printError(std::string(s.message()));
-  switch (s.code()) {
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kFailedPrecondition:
-      return kExitBadInput;
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated:
-      return kExitNotAuthorised;
-    default:
-      return kExitFailed;
-  }
-}
-
 std::string durationText(std::int64_t ms) {
   if (ms < 1000) return absl::StrFormat("%d ms", ms);
   if (ms < 120000) return absl::StrFormat("%.1f s", ms / 1000.0);

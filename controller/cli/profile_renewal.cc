@@ -140,19 +140,7 @@ int operatorRenew(const Globals& g) {
     return kExitBadInput;
   }
   auto r = renewProfile(*c, true);
-  if (!r.ok()) {
-    printError(std::string(r.status().message()));
-    switch (r.status().code()) {
-      case absl::StatusCode::kFailedPrecondition:
-      case absl::StatusCode::kInvalidArgument:
-        return kExitBadInput;
-      case absl::StatusCode::kPermissionDenied:
-      case absl::StatusCode::kUnauthenticated:
-        return kExitNotAuthorised;
-      default:
-        return kExitFailed;
-    }
-  }
+  if (!r.ok()) return reportStatus(r.status());
   const ProfileRenewal done = r->value_or(ProfileRenewal{});
   if (g.json) {
     std::printf("%s\n", jsonLine(Json{{"operator", c->profile.name},

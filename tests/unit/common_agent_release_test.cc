@@ -96,12 +96,7 @@ TEST_F(AuditVerifyTest, AgentReleaseRules) {
     b.add(makeEntry(entry_type::kAgentRelease, "agent:" + host, host, command, body,
                     mustSign(key, body)));
   };
-  struct Case {
-    std::string name;
-    std::function<void(LogBuilder&)> extra;
-    std::string error;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<RuleCase> cases = {
       {"the end of a timed isolation",
        [&](LogBuilder& b) {
          isolate(b, true, true);
@@ -155,17 +150,7 @@ TEST_F(AuditVerifyTest, AgentReleaseRules) {
        [&](LogBuilder& b) { release(b, "host-2", k.host2, "a-00000000000000f9"); },
        "was not dispatched before it"},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    const AuditReport r = verifyBuilt(c.extra);
-    if (c.error.empty()) {
-      EXPECT_TRUE(r.ok) << r.error;
-    } else {
-      EXPECT_FALSE(r.ok);
-      EXPECT_GE(r.bad_index, 28);
-      EXPECT_THAT(r.error, HasSubstr(c.error));
-    }
-  }
+  checkCases(cases, [&](const auto& extra) { return verifyBuilt(extra); });
 }
 
 }  // namespace

@@ -14,8 +14,6 @@
 namespace warden::testing {
 namespace {
 
-using ::testing::HasSubstr;
-
 constexpr char kIncident[] = "i-00000000000000a1";
 
 Request incidentRequest(const std::string& who, const std::string& id, IncidentChange change) {
@@ -51,12 +49,7 @@ TEST_F(AuditVerifyTest, IncidentRules) {
     c.incident = carried;
     b.dispatch(c, "r-00000000000000e2");
   };
-  struct Case {
-    std::string name;
-    std::function<void(LogBuilder&)> extra;
-    std::string error;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<RuleCase> cases = {
       {"an action under an open incident",
        [&](LogBuilder& b) {
          open(b);
@@ -133,17 +126,7 @@ TEST_F(AuditVerifyTest, IncidentRules) {
        },
        "invalid codename"},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    const AuditReport r = verifyBuilt(c.extra);
-    if (c.error.empty()) {
-      EXPECT_TRUE(r.ok) << r.error;
-    } else {
-      EXPECT_FALSE(r.ok);
-      EXPECT_GE(r.bad_index, 28);
-      EXPECT_THAT(r.error, HasSubstr(c.error));
-    }
-  }
+  checkCases(cases, [&](const auto& extra) { return verifyBuilt(extra); });
 }
 
 }  // namespace

@@ -115,29 +115,6 @@ TEST_F(AuditVerifyTest, ChainRules) {
   }
 }
 
-// A rule case: entries a dishonest controller appends to the standard log, and the error (the
-// empty string: the log verifies).
-struct RuleCase {
-  std::string name;
-  std::function<void(LogBuilder&)> extra;
-  std::string error;
-};
-
-void checkCases(const std::vector<RuleCase>& cases,
-                const std::function<AuditReport(const std::function<void(LogBuilder&)>&)>& run) {
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    const AuditReport r = run(c.extra);
-    if (c.error.empty()) {
-      EXPECT_TRUE(r.ok) << r.error;
-    } else {
-      EXPECT_FALSE(r.ok);
-      EXPECT_GE(r.bad_index, 28);
-      EXPECT_THAT(r.error, HasSubstr(c.error));
-    }
-  }
-}
-
 // A dispatch carries exactly what its request asked for, as the controller normalizes it.
 TEST_F(AuditVerifyTest, DispatchCarriesWhatItsRequestAskedFor) {
   const Keys& k = keys();

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -392,5 +393,31 @@ class AuditVerifyTest : public ::testing::Test {
   LogBuilder log_{keys()};
   std::vector<std::string> lines_;
 };
+
+// A rule case: entries a dishonest controller appends to the standard log, and the error (the
+// empty string: the log verifies).
+struct RuleCase {
+  std::string name;
+  std::function<void(LogBuilder&)> extra;
+  std::string error;
+};
+
+// Runs every case through `run` (AuditVerifyTest::verifyBuilt, usually): the log verifies, or
+// fails at an appended entry with the case's error.
+inline void checkCases(
+    const std::vector<RuleCase>& cases,
+    const std::function<AuditReport(const std::function<void(LogBuilder&)>&)>& run) {
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const AuditReport r = run(c.extra);
+    if (c.error.empty()) {
+      EXPECT_TRUE(r.ok) << r.error;
+    } else {
+      EXPECT_FALSE(r.ok);
+      EXPECT_GE(r.bad_index, 28);
+      EXPECT_THAT(r.error, ::testing::HasSubstr(c.error));
+    }
+  }
+}
 
 }  // namespace warden::testing
