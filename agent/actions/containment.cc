@@ -95,8 +95,11 @@ ActionOutcome Containment::isolate(const IsolationPolicy& policy,
   // Counted from now: the rules are in place and the controller answered through them.
   std::optional<TimedRelease> timed;
   if (for_ms > 0) timed = TimedRelease{command_id, nowUnixMs() + for_ms};
-  if (auto s = store_.saveContainmentWith(next, kDeadlineKey, deadlineText(timed)); !s.ok()) {
-    if (timed) {
+  if (auto s = store_.saveContainmentWith(next, {{kDeadlineKey, deadlineText(timed)}}); !s.ok()) {
+    // Without the new state saved, an old deadline would still stand under this isolation:
+    // cleared on its own, or the isolation is undone.
+    const bool old_deadline_gone = !timed && store_.set(kDeadlineKey, "").ok();
+    if (timed || !old_deadline_gone) {
       // An isolation that would not end when it was asked to is worse than none: undo it.
       auto back = firewall_.apply(previous);
       out.message = absl::StrFormat("cannot keep the isolation's deadline (%s); %s", s.message(),
@@ -165,12 +168,12 @@ ActionOutcome Containment::releaseAtDeadline(const TimedRelease& due, std::int64
   r.released = true;
   r.message = std::string(message).substr(0, kMaxAgentReleaseMessage);
   r.installed_sha256 = report->installed_digest;
-  // One transaction: the state without the isolation and without its deadline. The record of
-  // the release is written after: a crash in between releases again at start (same record).
-  if (auto s = store_.saveContainmentWith(next, kDeadlineKey, ""); !s.ok()) {
+  // One transaction: the state without the isolation, without its deadline, and the record of
+  // the release (a crash leaves the isolation and its deadline, released again at start).
+  if (auto s = store_.saveContainmentWith(
+          next, {{kDeadlineKey, ""}, {kTimedReleaseDoneKey, crypto::hex(encodeAgentRelease(r))}});
+      !s.ok()) {
     out.details["persist_error"] = std::string(s.message());
-  }
-  if (auto s = store_.set(kTimedReleaseDoneKey, crypto::hex(encodeAgentRelease(r))); !s.ok()) {
     logError("the timed release of %s is not recorded: %s", due.command_id, s.message());
   }
   current_ = next;
@@ -192,7 +195,7 @@ void Containment::releaseIfDue(std::int64_t now_unix_ms) {
   }
   if (!due->has_value() || now_unix_ms < (*due)->deadline_unix_ms) return;
   if (!current_.isolation) {
-    (void)store_.saveContainmentWith(current_, kDeadlineKey, "");
+    (void)store_.saveContainmentWith(current_, {{kDeadlineKey, ""}});
     return;
   }
   ActionOutcome out =
@@ -247,7 +250,7 @@ ActionOutcome Containment::commit(const ContainmentState& next, std::string mess
     out.details["backend"] = firewall_.backend();
     return out;
   }
-  if (auto s = clear_deadline ? store_.saveContainmentWith(next, kDeadlineKey, "")
+  if (auto s = clear_deadline ? store_.saveContainmentWith(next, {{kDeadlineKey, ""}})
                               : store_.saveContainment(next);
       !s.ok()) {
     out.details["persist_error"] = std::string(s.message());

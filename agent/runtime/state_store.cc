@@ -89,12 +89,14 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::open(const std::string& 
 }
 
 absl::Status StateStore::set(const std::string& key, const std::string& value) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st,
                           db_->prepare("INSERT OR REPLACE INTO settings(key, value) VALUES(?, ?)"));
   return st.bind(1, key).bindBlob(2, value).run();
 }
 
 absl::StatusOr<std::string> StateStore::get(const std::string& key) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("SELECT value FROM settings WHERE key = ?"));
   st.bind(1, key);
   WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
@@ -111,24 +113,30 @@ std::string StateStore::getOr(const std::string& key, const std::string& fallbac
 }
 
 absl::Status StateStore::saveContainment(const ContainmentState& state) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("INSERT OR REPLACE INTO containment(id, state, "
                                                 "updated_ms) VALUES(1, ?, ?)"));
   return st.bindBlob(1, encodeContainment(state)).bind(2, nowUnixMs()).run();
 }
 
-absl::Status StateStore::saveContainmentWith(const ContainmentState& state, const std::string& key,
-                                             const std::string& value) {
+absl::Status StateStore::saveContainmentWith(
+    const ContainmentState& state,
+    const std::vector<std::pair<std::string, std::string>>& settings) {
+  // Held across the transaction: the connection is shared, and another thread's statement
+  // would otherwise run inside it (and be undone by a rollback it never asked for).
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   WARDEN_RETURN_IF_ERROR(db_->exec("BEGIN IMMEDIATE"));
   absl::Status s = saveContainment(state);
-  if (s.ok()) s = set(key, value);
-  if (!s.ok()) {
-    (void)db_->exec("ROLLBACK");
-    return s;
+  for (const auto& [key, value] : settings) {
+    if (s.ok()) s = set(key, value);
   }
-  return db_->exec("COMMIT");
+  if (s.ok()) s = db_->exec("COMMIT");
+  if (!s.ok()) (void)db_->exec("ROLLBACK");  // after a failed COMMIT too: never left open
+  return s;
 }
 
 absl::StatusOr<ContainmentState> StateStore::loadContainment() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("SELECT state FROM containment WHERE id = 1"));
   WARDEN_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return ContainmentState{};
@@ -136,6 +144,7 @@ absl::StatusOr<ContainmentState> StateStore::loadContainment() {
 }
 
 absl::Status StateStore::saveReceipt(const std::string& command_id, const StoredReceipt& r) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st, db_->prepare("INSERT OR IGNORE INTO receipts(command_id, "
                                                 "receipt, signature, at_ms) VALUES(?, ?, ?, ?)"));
   // The receipt is the command's answer now; a crash before this delete leaves a row that
@@ -151,6 +160,7 @@ absl::Status StateStore::saveReceipt(const std::string& command_id, const Stored
 
 absl::Status StateStore::markStarted(const std::string& command_id, const std::string& kind,
                                      std::int64_t at_unix_ms) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(
       auto st,
       db_->prepare("INSERT OR IGNORE INTO started(command_id, kind, at_ms) VALUES(?, ?, ?)"));
@@ -159,6 +169,7 @@ absl::Status StateStore::markStarted(const std::string& command_id, const std::s
 
 absl::StatusOr<std::optional<StartedCommand>> StateStore::findStarted(
     const std::string& command_id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(auto st,
                           db_->prepare("SELECT kind, at_ms FROM started WHERE command_id = ?"));
   st.bind(1, command_id);
@@ -169,6 +180,7 @@ absl::StatusOr<std::optional<StartedCommand>> StateStore::findStarted(
 
 absl::StatusOr<std::optional<StoredReceipt>> StateStore::findReceipt(
     const std::string& command_id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   WARDEN_ASSIGN_OR_RETURN(
       auto st, db_->prepare("SELECT receipt, signature FROM receipts WHERE command_id = ?"));
   st.bind(1, command_id);

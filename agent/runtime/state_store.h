@@ -10,8 +10,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -42,10 +44,11 @@ class StateStore {
   std::string getOr(const std::string& key, const std::string& fallback);
 
   absl::Status saveContainment(const ContainmentState& state);
-  // The containment state and the setting `key` = `value` in one transaction: a crash leaves
-  // both old or both new (an isolation and its deadline).
-  absl::Status saveContainmentWith(const ContainmentState& state, const std::string& key,
-                                   const std::string& value);
+  // The containment state and `settings` (key, value) in one transaction: a crash leaves all
+  // old or all new (an isolation and its deadline; a release and its record).
+  absl::Status saveContainmentWith(
+      const ContainmentState& state,
+      const std::vector<std::pair<std::string, std::string>>& settings);
   absl::StatusOr<ContainmentState> loadContainment();
 
   absl::Status saveReceipt(const std::string& command_id, const StoredReceipt& r);
@@ -62,6 +65,8 @@ class StateStore {
       : dir_(std::move(dir)), db_(std::move(db)) {}
   std::string dir_;
   std::unique_ptr<Database> db_;
+  // One statement or transaction at a time on the shared connection.
+  std::recursive_mutex mu_;
 };
 
 // Canonical bytes of a containment state (persisted; also digested into receipts).

@@ -47,6 +47,13 @@ std::string HeartbeatIntake::installedDigest(const Receipt& r) {
   return it != r.details.end() && isSha256Hex(it->second) ? it->second : "";
 }
 
+void HeartbeatIntake::noteExpected(Registry& registry, const std::string& host_id,
+                                   const std::string& ref, const std::string& digest) {
+  if (auto s = registry.setMeta("expected_ruleset:" + host_id, ref + " " + digest); !s.ok()) {
+    logWarning("host %s: cannot keep its expected ruleset: %s", host_id, s.message());
+  }
+}
+
 void HeartbeatIntake::loadExpectation(const std::string& host_id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -66,12 +73,14 @@ void HeartbeatIntake::loadExpectation(const std::string& host_id) {
       action_id = a.id;
     }
   }
-  // An isolation that ended at its deadline: the rules the agent reported after releasing.
-  if (!action_id.empty()) {
-    if (auto released = ctx_.registry().meta("agent_release:" + action_id); released.ok()) {
-      const auto space = released->find(' ');
-      const std::string after = space == std::string::npos ? "" : released->substr(space + 1);
-      if (isSha256Hex(after)) digest = after;
+  // What the last change noted (a receipt, or a release at an isolation's deadline, which has
+  // no receipt of its own).
+  if (auto noted = ctx_.registry().meta("expected_ruleset:" + host_id); noted.ok()) {
+    const auto space = noted->find(' ');
+    const std::string d = space == std::string::npos ? "" : noted->substr(space + 1);
+    if (isSha256Hex(d)) {
+      digest = d;
+      action_id = noted->substr(0, space);
     }
   }
   if (!digest.empty() && !ctx_.health.hasExpectation(host_id)) {

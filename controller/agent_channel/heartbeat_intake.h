@@ -27,6 +27,10 @@ class HeartbeatIntake {
 
   // The ruleset digest a succeeded containment receipt reports, if it is one ("" otherwise).
   static std::string installedDigest(const Receipt& r);
+  // Keeps the host's expected ruleset (`digest`, set by the receipt or timed release `ref`) in
+  // the registry, so a restarted controller expects what the last change left (best effort).
+  static void noteExpected(Registry& registry, const std::string& host_id, const std::string& ref,
+                           const std::string& digest);
 
  private:
   void watchLoop();

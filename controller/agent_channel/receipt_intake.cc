@@ -148,6 +148,7 @@ void ReceiptIntake::acceptReceipt(AgentSession& s, const std::string& host_id,
     logInfo("action %s: %s on %s: %s", r->command_id, state, host_id, r->message);
     if (std::string digest = HeartbeatIntake::installedDigest(*r); !digest.empty()) {
       ctx_.health.expectRuleset(host_id, digest, r->command_id);
+      HeartbeatIntake::noteExpected(registry, host_id, r->command_id, digest);
     }
     if (r->status == ReceiptStatus::kRefused) {
       // The signed receipt in the log is the refusal's record.
@@ -167,8 +168,12 @@ void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
   auto host = registry.findHost(host_id);
   if (!host.ok()) return;
   const std::string actor = "agent:" + host_id;
+  v1::ControllerMessage ack;
+  // Refused for good (it will not change on a resend): logged once, and acknowledged so the
+  // agent stops sending it.
   auto refuse = [&](const std::string& why) {
     log.recordLoggedEvent("controller", host_id, "bad-release", why.substr(0, kMaxUntrustedText));
+    if (!ack.receipt_ack().command_id().empty()) s.send(ack);
   };
   if (event.record().size() > 8192) {
     refuse(absl::StrFormat("a release record of %d bytes; not logged", event.record().size()));
@@ -184,6 +189,7 @@ void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
     refuse(std::string(r.status().message()));
     return;
   }
+  ack.mutable_receipt_ack()->set_command_id("release:" + r->command_id);
   const std::string command_id = absl::CHexEscape(r->command_id.substr(0, 64));
   auto action = registry.findAction(r->command_id);
   auto command =
@@ -205,8 +211,6 @@ void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
                            action->state));
     return;
   }
-  v1::ControllerMessage ack;
-  ack.mutable_receipt_ack()->set_command_id("release:" + r->command_id);
   const std::string marker = "agent_release:" + r->command_id;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -221,7 +225,13 @@ void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
     std::lock_guard<std::mutex> lock(mu_);
     logged_before = logged_unstored_.contains(marker);
   }
-  if (auto seen = registry.meta(marker); seen.ok() && *seen != "pending") {
+  auto seen = registry.meta(marker);
+  if (!seen.ok() && !absl::IsNotFound(seen.status())) {
+    logError("host %s: cannot read whether its timed release is logged: %s", host_id,
+             seen.status().message());
+    return;  // not acked: sent again
+  }
+  if (seen.ok() && *seen != "pending") {
     logged_before = true;
   } else if (seen.ok() && !logged_before) {
     // A crash between logging it and noting it: the log after the dispatch says.
@@ -258,9 +268,9 @@ void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
       return;  // not acked: the agent sends it again
     }
     logWarning("host %s: %s (log entry %d)", host_id, e.detail, *logged);
-    // Earlier than the controller can account for (the receipt's arrival plus the duration): the
-    // host's clock was moved, or the agent is not the one we enrolled. Said, not hidden.
-    const std::int64_t earliest = action->finished_ms + *for_ms - 5000;
+    // Earlier than possible (the command was made, then applied, then the duration ran): the
+    // host's clock was moved forward. Said, not hidden.
+    const std::int64_t earliest = action->created_ms + *for_ms - 5000;
     if (nowUnixMs() < earliest) {
       log.recordLoggedEvent(
           "controller", host_id, "early-release",
@@ -273,6 +283,12 @@ void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
         !noted.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       logged_unstored_.insert(marker);
+    }
+  } else if (!seen.ok() || *seen == "pending") {
+    // Logged before a crash or a failed note: noted now.
+    if (registry.setMeta(marker, absl::StrFormat("logged %s", digest)).ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      logged_unstored_.erase(marker);
     }
   }
   // The host's containment and expected rules follow, unless a later isolation or release
@@ -287,7 +303,12 @@ void ReceiptIntake::acceptRelease(AgentSession& s, const std::string& host_id,
   }
   if (!later) {
     (void)registry.setContainment(host_id, "none");
-    if (!digest.empty()) ctx_.health.expectRuleset(host_id, digest, r->command_id);
+    // The rules it left, expected from now on; only when first logged (a resend arriving after
+    // a later block must not take the expectation back).
+    if (!digest.empty() && !logged_before) {
+      ctx_.health.expectRuleset(host_id, digest, r->command_id);
+      HeartbeatIntake::noteExpected(registry, host_id, r->command_id, digest);
+    }
   }
   s.send(ack);
 }

@@ -151,19 +151,23 @@ TEST_F(TimedIsolationTest, ADeadlinePassedWhileTheAgentWasDownIsNotPutBack) {
 }
 
 TEST_F(TimedIsolationTest, APlainIsolationOrAReleaseClearsTheDeadline) {
-  RunResult timed = d_->cliResult({"isolate", "host-42", "--for", "6s", "--json"});
-  ASSERT_EQ(timed.exit_code, 0) << timed.out << timed.err;
-  const std::int64_t release_at = std::atoll(jsonString(timed.out, "release_at_unix_ms").c_str());
-  ASSERT_GT(release_at, 0) << timed.out;
-  // Before the deadline, a plain isolation replaces the timed one.
-  ASSERT_EQ(d_->cliResult({"isolate", "host-42"}).exit_code, 0);
-  ASSERT_LT(absl::ToUnixMillis(absl::Now()), release_at) << "too slow to test this";
-  absl::SleepFor(absl::FromUnixMillis(release_at + 3000) - absl::Now());
-  EXPECT_FALSE(reachable()) << d_->agentLog("host-42");
-  EXPECT_EQ(logged("agent-release"), 0);
-  // A release, then a new timed isolation, which ends on its own deadline only.
+  // isolate --for, then `then` before its deadline: past the deadline the host is still
+  // isolated and no timed release was made.
+  const auto deadlineDoesNotHold = [&](const std::vector<std::vector<std::string>>& then) {
+    RunResult timed = d_->cliResult({"isolate", "host-42", "--for", "15s", "--json"});
+    ASSERT_EQ(timed.exit_code, 0) << timed.out << timed.err;
+    const std::int64_t release_at = std::atoll(jsonString(timed.out, "release_at_unix_ms").c_str());
+    ASSERT_GT(release_at, 0) << timed.out;
+    for (const auto& args : then) ASSERT_EQ(d_->cliResult(args).exit_code, 0);
+    ASSERT_LT(absl::ToUnixMillis(absl::Now()), release_at) << "too slow to test this";
+    absl::SleepFor(absl::FromUnixMillis(release_at + 3000) - absl::Now());
+    EXPECT_FALSE(reachable()) << d_->agentLog("host-42");
+    EXPECT_EQ(logged("agent-release"), 0);
+  };
+  deadlineDoesNotHold({{"isolate", "host-42"}});
   ASSERT_EQ(d_->cliResult({"release", "host-42"}).exit_code, 0);
   EXPECT_TRUE(reachable());
+  deadlineDoesNotHold({{"release", "host-42"}, {"isolate", "host-42"}});
 }
 
 TEST_F(TimedIsolationTest, BadDurationsAreRefusedBeforeDispatch) {
