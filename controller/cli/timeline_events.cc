@@ -317,25 +317,22 @@ void TimelineBuilder::receipt(const LogEntry& e, const Base& b) {
       const std::string what = absl::StrFormat("pid %d (%s) of %s: %s", proc.pid(),
                                                proc.exe().empty() ? "exe unread" : proc.exe(),
                                                proc.user(), cut(proc.cmdline(), kMaxCmdline));
-      if (const std::int64_t started = plausibleMs(proc.start_unix_ms()); started > 0) {
+      // The process's start (when the host's time for it is plausible), then its kill.
+      auto processEvent = [&](const char* desc, const char* what_happened) -> TimelineEvent& {
         TimelineEvent& ev = push(b);
-        ev.timestamp_us = started * 1000;
-        ev.timestamp_desc = "Process started";
+        ev.timestamp_desc = desc;
         ev.data_type = "warden:evidence:process";
-        ev.message = "process started: " + what;
+        ev.message = std::string(what_happened) + what;
         ev.sha256 = hashOrEmpty(proc.exe_sha256());
         ev.evidence = absl::StrFormat("%s, killed[%d]", source, i);
         ev.outcome = outcome;
         stamp(ev);
+        return ev;
+      };
+      if (const std::int64_t started = plausibleMs(proc.start_unix_ms()); started > 0) {
+        processEvent("Process started", "process started: ").timestamp_us = started * 1000;
       }
-      TimelineEvent& ev = push(b);
-      ev.timestamp_desc = "Process killed";
-      ev.data_type = "warden:evidence:process";
-      ev.message = "process killed: " + what;
-      ev.sha256 = hashOrEmpty(proc.exe_sha256());
-      ev.evidence = absl::StrFormat("%s, killed[%d]", source, i);
-      ev.outcome = outcome;
-      stamp(ev);
+      processEvent("Process killed", "process killed: ");
     }
   } else if (p.kind == "lock-accounts" || p.kind == "unlock-accounts") {
     v1::AccountReport report;
