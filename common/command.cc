@@ -8,8 +8,9 @@
 namespace warden {
 
 bool knownCommandKind(const std::string& kind) {
-  for (const char* k : {"isolate", "release", "block", "unblock", "sessions", "kill-sessions",
-                        "lock-accounts", "unlock-accounts", "shutdown", "image", "collect"}) {
+  for (const char* k :
+       {"isolate", "release", "block", "unblock", "sessions", "kill-sessions", "lock-accounts",
+        "unlock-accounts", "revoke-keys", "restore-keys", "shutdown", "image", "collect"}) {
     if (kind == k) return true;
   }
   return false;

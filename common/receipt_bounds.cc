@@ -138,6 +138,40 @@ bool boundAccountReport(std::string& raw, std::size_t budget, const StringCutter
   return true;
 }
 
+bool boundSshKeyReport(std::string& raw, std::size_t budget, const StringCutter& cut,
+                       std::size_t& unlisted) {
+  v1::SshKeyReport r;
+  if (!r.ParseFromString(raw)) return false;
+  for (auto& k : *r.mutable_keys()) {
+    for (std::string* s :
+         {k.mutable_user(), k.mutable_file(), k.mutable_type(), k.mutable_fingerprint(),
+          k.mutable_comment(), k.mutable_options(), k.mutable_action()}) {
+      cut(s);
+    }
+  }
+  for (auto& f : *r.mutable_files()) {
+    for (std::string* s : {f.mutable_path(), f.mutable_user(), f.mutable_action()}) cut(s);
+  }
+  for (auto& w : *r.mutable_warnings()) cut(&w);
+  if (r.ByteSizeLong() > budget) {
+    // Keys are left out first: the files still say where they were and what changed.
+    const std::size_t fixed = bytesBesides<v1::SshKey>(r, {&r.keys()}, 1);
+    std::size_t room = budget > fixed ? budget - fixed : 0;
+    const std::uint64_t keys = keepWithin(r.mutable_keys(), room);
+    r.set_unlisted_keys(r.unlisted_keys() + keys);
+    unlisted += keys;
+  }
+  if (r.ByteSizeLong() > budget) {
+    const std::size_t fixed = bytesBesides<v1::SshKeyFile>(r, {&r.files()}, 1);
+    std::size_t room = budget > fixed ? budget - fixed : 0;
+    const std::uint64_t files = keepWithin(r.mutable_files(), room);
+    r.set_unlisted_files(r.unlisted_files() + files);
+    unlisted += files;
+  }
+  raw = r.SerializeAsString();
+  return true;
+}
+
 using ResultBounder = bool (*)(std::string&, std::size_t, const StringCutter&, std::size_t&);
 
 // Which result message each receipt kind carries (proto/warden/v1/results.proto).
@@ -145,6 +179,7 @@ ResultBounder resultBounderFor(const std::string& kind) {
   if (kind == "kill-sessions") return &boundKillReport;
   if (kind == "sessions") return &boundSessionList;
   if (kind == "lock-accounts" || kind == "unlock-accounts") return &boundAccountReport;
+  if (kind == "revoke-keys" || kind == "restore-keys") return &boundSshKeyReport;
   return nullptr;
 }
 

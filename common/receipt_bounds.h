@@ -57,7 +57,8 @@ struct ReceiptTrim {
 std::string boundString(const std::string& s, std::size_t max);
 
 // Cuts `r` until encodeReceipt(r) fits `limits.receipt_bytes`: host strings inside the result of
-// the kinds it knows (sessions, kill-sessions, lock-accounts, unlock-accounts), then the result's
+// the kinds it knows (sessions, kill-sessions, lock-accounts, unlock-accounts, revoke-keys,
+// restore-keys), then the result's
 // lists, then the message and other details, and as the last resort whole details (largest
 // first). Deterministic: the same receipt is always cut the same way.
 ReceiptTrim boundReceipt(Receipt& r, const ReceiptLimits& limits = {});

@@ -275,6 +275,8 @@ ActionOutcome Agent::runHostAction(const Command& cmd) {
   if (cmd.kind == "kill-sessions") return parts_.host->killSessions(cmd.args);
   if (cmd.kind == "lock-accounts") return parts_.host->lockAccounts(cmd.args);
   if (cmd.kind == "unlock-accounts") return parts_.host->unlockAccounts(cmd.args);
+  if (cmd.kind == "revoke-keys") return parts_.host->revokeKeys(cmd.args);
+  if (cmd.kind == "restore-keys") return parts_.host->restoreKeys(cmd.args);
   if (cmd.kind == "shutdown") return parts_.host->shutdown(cmd.args);
   ActionOutcome out;
   out.message = absl::StrFormat("unknown action '%s'", cmd.kind);

@@ -203,6 +203,28 @@ int runCli(int argc, char** argv) {
   unlock->add_flag("--json", g.json, "JSON output");
   tagged(unlock);
 
+  auto* revoke_keys = app.add_subcommand(
+      "revoke-keys",
+      "Remove SSH keys from every file sshd reads (AuthorizedKeysFile: authorized_keys and "
+      "authorized_keys2 by default) and add them to Warden's RevokedKeys file; each entry and "
+      "the file's times are recorded, the original bytes kept for restore-keys. A key file that "
+      "does not parse, or is a link, refuses the action and nothing changes.");
+  revoke_keys->add_option("HOST", one_host, "Host id")->required();
+  selector(revoke_keys, "--user", "user", "Every key of this account");
+  selector(revoke_keys, "--fingerprint", "fingerprint",
+           "This key (SHA256:... as ssh-keygen -l prints it) in every account");
+  revoke_keys->add_flag("--dry-run", dry_run, "Show the keys that would go; change nothing");
+  revoke_keys->add_flag("--json", g.json, "JSON output");
+  tagged(revoke_keys);
+
+  auto* restore_keys = app.add_subcommand(
+      "restore-keys",
+      "Undo revoke-keys: each key file back byte for byte (or, when changed since, the removed "
+      "lines put back), and Warden's keys out of the RevokedKeys file");
+  restore_keys->add_option("HOST", one_host, "Host id")->required();
+  restore_keys->add_flag("--json", g.json, "JSON output");
+  tagged(restore_keys);
+
   bool reboot = false, halt = false, now = false, yes = false;
   auto* shutdown = app.add_subcommand(
       "shutdown",
@@ -504,6 +526,8 @@ int runCli(int argc, char** argv) {
   if (*kill) return killSessionsCmd(g, one_host, sel, dry_run);
   if (*lock) return lockAccountsCmd(g, one_host, sel, all_accounts, rotate_root);
   if (*unlock) return unlockAccountsCmd(g, one_host, sel, all_accounts);
+  if (*revoke_keys) return revokeKeysCmd(g, one_host, sel, dry_run);
+  if (*restore_keys) return restoreKeysCmd(g, one_host);
   if (*shutdown) return shutdownCmd(g, one_host, reboot, halt, now, yes);
   if (*actions) return listActions(g, actions_host, actions_limit);
   if (*action) return showAction(g, action_id);

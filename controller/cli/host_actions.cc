@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/crypto/seal.h"
 #include "common/net.h"
+#include "common/ssh_fingerprint.h"
 #include "controller/cli/actions.h"
 #include "controller/cli/duration.h"
 #include "controller/cli/exit_codes.h"
@@ -173,6 +174,31 @@ int unlockAccountsCmd(const Globals& g, const std::string& host, std::vector<std
   if (all) selectors.push_back("all=1");
   return hostAction(g, "unlock-accounts", host, selectors, "60s", showResult(&printAccountReport),
                     addResult<v1::AccountReport>);
+}
+
+int revokeKeysCmd(const Globals& g, const std::string& host, std::vector<std::string> selectors,
+                  bool dry_run) {
+  if (selectors.empty()) {
+    printError("revoke-keys needs --user NAME or --fingerprint SHA256:...");
+    return kExitBadInput;
+  }
+  for (const auto& s : selectors) {
+    if (s.starts_with("fingerprint=") && !validSshFingerprint(s.substr(12))) {
+      printError(absl::StrFormat(
+          "malformed fingerprint '%s' (SHA256: and 43 base64 characters, as ssh-keygen -l "
+          "prints it); nothing was sent",
+          s.substr(12)));
+      return kExitBadInput;
+    }
+  }
+  if (dry_run) selectors.push_back("dry_run=1");
+  return hostAction(g, "revoke-keys", host, selectors, "60s", showResult(&printSshKeyReport),
+                    addResult<v1::SshKeyReport>);
+}
+
+int restoreKeysCmd(const Globals& g, const std::string& host) {
+  return hostAction(g, "restore-keys", host, {}, "60s", showResult(&printSshKeyReport),
+                    addResult<v1::SshKeyReport>);
 }
 
 int shutdownCmd(const Globals& g, const std::string& host, bool reboot, bool halt, bool now,

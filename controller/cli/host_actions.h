@@ -1,6 +1,7 @@
 // Actions on one host that answer with a report: `warden sessions`, `kill-sessions`,
-// `lock-accounts`, `unlock-accounts` and `shutdown`; and hostAction(), which submits any one
-// host action and waits for its receipt (evidence.cc uses it for image and collect too).
+// `lock-accounts`, `unlock-accounts`, `revoke-keys`, `restore-keys` and `shutdown`; and
+// hostAction(), which submits any one host action and waits for its receipt (evidence.cc uses it
+// for image and collect too).
 #pragma once
 
 #include <functional>
@@ -40,6 +41,10 @@ int lockAccountsCmd(const Globals& g, const std::string& host, std::vector<std::
                     bool all, bool rotate_root);
 int unlockAccountsCmd(const Globals& g, const std::string& host, std::vector<std::string> selectors,
                       bool all);
+// `selectors`: user= and fingerprint= (checked here: exit 2 before anything is sent).
+int revokeKeysCmd(const Globals& g, const std::string& host, std::vector<std::string> selectors,
+                  bool dry_run);
+int restoreKeysCmd(const Globals& g, const std::string& host);
 // Power off, or `reboot` / `halt`; `now` skips the init system. Refused without `yes`.
 int shutdownCmd(const Globals& g, const std::string& host, bool reboot, bool halt, bool now,
                 bool yes);

@@ -377,6 +377,36 @@ void printAccountReport(const v1::AccountReport& r) {
   printUnlisted(r.unlisted_changes(), "accounts");
 }
 
+void printSshKeyReport(const v1::SshKeyReport& r) {
+  for (const auto& k : r.keys()) {
+    std::printf("  %-12s %-12s %s %s%s%s\n", printable(k.action()).c_str(),
+                printable(k.user()).c_str(), printable(k.fingerprint()).c_str(),
+                printable(k.type()).c_str(), k.comment().empty() ? "" : " ",
+                printable(k.comment()).c_str());
+    std::printf("  %-12s %-12s %s%s%s\n", "", "", printable(k.file()).c_str(),
+                k.line() > 0 ? absl::StrFormat(":%d", k.line()).c_str() : "",
+                k.options().empty() ? "" : ("  options " + printable(k.options())).c_str());
+  }
+  printUnlisted(r.unlisted_keys(), "keys");
+  for (const auto& f : r.files()) {
+    std::printf(
+        "  file %s (%s): %s%s, sha256 %s -> %s\n", printable(f.path()).c_str(),
+        printable(f.user()).c_str(), printable(f.action()).c_str(),
+        f.mtime_unix_ms() > 0 ? (", last modified " + formatTime(f.mtime_unix_ms())).c_str() : "",
+        printable(shortHash(f.sha256_before())).c_str(),
+        f.sha256_after().empty() ? "-" : printable(shortHash(f.sha256_after())).c_str());
+  }
+  printUnlisted(r.unlisted_files(), "files");
+  const bool revoked = std::any_of(r.keys().begin(), r.keys().end(),
+                                   [](const v1::SshKey& k) { return k.action() == "revoked"; });
+  if (revoked && !r.revoked_keys_file().empty()) {
+    std::printf("  RevokedKeys file %s%s\n", printable(r.revoked_keys_file()).c_str(),
+                r.revoked_keys_enforced() ? " (named in sshd_config)"
+                                          : " (NOT named in sshd_config: add 'RevokedKeys' there)");
+  }
+  for (const auto& w : r.warnings()) std::printf("  warning: %s\n", printable(w).c_str());
+}
+
 void printRootPassword(const std::string& password) {
   if (password.empty()) {
     std::printf("New root password: could not be opened (sealed to another key?)\n");

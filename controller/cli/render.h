@@ -109,6 +109,7 @@ void printHostActionOutcome(const std::string& kind, const std::string& host, co
 void printSessions(const v1::SessionList& list);
 void printKillReport(const v1::KillReport& r);
 void printAccountReport(const v1::AccountReport& r);
+void printSshKeyReport(const v1::SshKeyReport& r);
 // The rotated root password (empty: it could not be opened).
 void printRootPassword(const std::string& password);
 

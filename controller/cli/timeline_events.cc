@@ -351,6 +351,39 @@ void TimelineBuilder::receipt(const LogEntry& e, const Base& b) {
       ev.outcome = outcome;
       stamp(ev);
     }
+  } else if (p.kind == "revoke-keys") {
+    v1::SshKeyReport report;
+    if (!resultOf(*r, &report) || report.dry_run()) return;
+    // When each key file was last written before Warden touched it: when a planted key arrived.
+    for (int i = 0; i < report.files_size(); ++i) {
+      const v1::SshKeyFile& f = report.files(i);
+      const std::int64_t modified = plausibleMs(f.mtime_unix_ms());
+      if (modified <= 0) continue;
+      TimelineEvent& ev = push(b);
+      ev.timestamp_desc = "Content Modification Time";
+      ev.data_type = "warden:evidence:file";
+      ev.message = absl::StrFormat("key file %s of %s last modified (before revoke-keys)", f.path(),
+                                   f.user());
+      ev.sha256 = hashOrEmpty(f.sha256_before());
+      ev.evidence = absl::StrFormat("%s, files[%d]", source, i);
+      ev.user = f.user();
+      ev.outcome = outcome;
+      stamp(ev);
+      ev.timestamp_us = modified * 1000;
+    }
+    for (int i = 0; i < report.keys_size(); ++i) {
+      const v1::SshKey& k = report.keys(i);
+      TimelineEvent& ev = push(b);
+      ev.timestamp_desc = "SSH key revoked";
+      ev.data_type = "warden:evidence:ssh-key";
+      ev.message =
+          absl::StrFormat("SSH key %s %s (%s) revoked from %s:%d on %s", k.type(), k.fingerprint(),
+                          cut(k.comment(), kMaxCmdline), k.file(), k.line(), r->host_id);
+      ev.evidence = absl::StrFormat("%s, keys[%d]", source, i);
+      ev.user = k.user();
+      ev.outcome = outcome;
+      stamp(ev);
+    }
   } else if ((p.kind == "image" || p.kind == "collect") && r->status == ReceiptStatus::kSucceeded) {
     for (auto id : absl::StrSplit(detail(*r, "evidence_ids"), ',', absl::SkipEmpty())) {
       const std::string k = std::string(id) + ".";

@@ -60,10 +60,10 @@ std::optional<OcsfClass> ocsfClassOf(const TimelineEvent& ev) {
     if (ev.kind == "isolate" || ev.kind == "block") {
       c.activity_id = 1;
       c.activity_name = "Isolate";
-    } else if (ev.kind == "kill-sessions") {
+    } else if (ev.kind == "kill-sessions" || ev.kind == "revoke-keys") {
       c.activity_id = 2;
       c.activity_name = "Evict";
-    } else if (ev.kind == "release" || ev.kind == "unblock") {
+    } else if (ev.kind == "release" || ev.kind == "unblock" || ev.kind == "restore-keys") {
       c.activity_id = 3;
       c.activity_name = "Restore";
     } else if (ev.kind == "shutdown") {

@@ -12,6 +12,7 @@
 #include "common/crypto/ed25519.h"
 #include "common/net.h"
 #include "common/request_lists.h"
+#include "common/ssh_fingerprint.h"
 #include "common/status.h"
 
 namespace warden {
@@ -30,6 +31,7 @@ bool takesArgument(const std::string& kind, const std::string& key) {
       {"kill-sessions", {"user", "session", "tty", "from", "pid", "except", "dry_run"}},
       {"lock-accounts", {"user", "all", "except", "rotate_root", "recipient"}},
       {"unlock-accounts", {"user", "all"}},
+      {"revoke-keys", {"user", "fingerprint", "dry_run"}},
       {"shutdown", {"mode", "now"}},
       {"image", {"device", "all_disks", "rate", "compress"}},
       {"collect", {"rate", "max_member_mb", "max_total_mb"}},
@@ -65,6 +67,10 @@ absl::Status validateHostActionArgs(const std::string& kind, const std::vector<s
          std::atof(value.c_str()) <= 0)) {
       return absl::InvalidArgumentError(absl::StrFormat("invalid %s '%s'", key, value));
     }
+    if (key == "fingerprint" && !validSshFingerprint(value)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "malformed fingerprint '%s' (SHA256:... as ssh-keygen -l prints it)", value));
+    }
     if (key == "mode" && value != "poweroff" && value != "reboot" && value != "halt") {
       return absl::InvalidArgumentError(absl::StrFormat("invalid shutdown mode '%s'", value));
     }
@@ -88,6 +94,11 @@ absl::Status validateHostActionArgs(const std::string& kind, const std::vector<s
   }
   if (kind == "kill-sessions" && !selector) {
     return absl::InvalidArgumentError("kill-sessions needs at least one selector");
+  }
+  if (kind == "revoke-keys" && std::none_of(args.begin(), args.end(), [](const std::string& a) {
+        return a.starts_with("user=") || a.starts_with("fingerprint=");
+      })) {
+    return absl::InvalidArgumentError("revoke-keys needs --user NAME or --fingerprint FP");
   }
   if ((kind == "lock-accounts" || kind == "unlock-accounts") && users == all) {
     return absl::InvalidArgumentError("name the accounts with --user, or use --all (not both)");

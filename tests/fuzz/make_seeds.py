@@ -170,6 +170,36 @@ def utmp(kind=7, pid=1234, line="pts/0", user="alice", host="198.18.0.9", sessio
     return rec
 
 
+# ---- OpenSSH public keys (agent/actions/authorized_keys.h) ----
+def ssh_blob(kind, seed="1"):
+    """A key blob in SSH wire format whose parts have real sizes; the bytes come from SHA-256
+    of `seed`, so every run writes the same keys."""
+    def fill(n, tag):
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(("%s/%s/%s/%d" % (kind, seed, tag, len(out))).encode()).digest()
+        return out[:n]
+    if kind == "ssh-ed25519":
+        return s(kind) + s(fill(32, "pk"))
+    if kind == "sk-ssh-ed25519@openssh.com":
+        return s(kind) + s(fill(32, "pk")) + s("ssh:")
+    if kind == "ssh-rsa":
+        return s(kind) + s(b"\x01\x00\x01") + s(b"\x00\xc1" + fill(255, "n"))
+    if kind.startswith("ecdsa-sha2-"):
+        curve = kind[len("ecdsa-sha2-"):]
+        return s(kind) + s(curve) + s(b"\x04" + fill({"nistp256": 64, "nistp384": 96}[curve], "q"))
+    if kind == "ssh-ed25519-cert-v01@openssh.com":
+        return (s(kind) + s(fill(32, "nonce")) + s(fill(32, "pk")) + u64(7) + struct.pack(">I", 1) +
+                s("alice@example") + s(s("alice")) + u64(1764600000) + u64(1764686400) + s(b"") +
+                s(s("permit-pty") + s(b"")) + s(b"") + ssh_blob("ssh-ed25519", "ca") +
+                s(s("ssh-ed25519") + s(fill(64, "sig"))))
+    raise ValueError(kind)
+
+
+def ssh_key(kind, seed="1"):
+    return "%s %s" % (kind, base64.b64encode(ssh_blob(kind, seed)).decode())
+
+
 # ---- alert webhook bodies (common/alerts/*_payload.h) ----
 def alert_payload_seeds():
     """The first byte picks the parser (tests/fuzz/common_alert_payloads.cc): 0 Alertmanager, 1 Falco,
@@ -401,6 +431,40 @@ def main():
     write(t, "lock_record", "alice:$6$x:19500:0:99999:7:::\nalice:!$6$x:19500:0:99999:7::1:\n")
     write(t, "torn", "root:x:19000:0:99999:7:::\nalice:x:19")
     write(t, "bad", "root:x:19000:0:99999:7:::\n\nroot:x:1::::::\n\r\nx:y:z\n")
+
+    t = "agent_authorized_keys"
+    ed, rsa, ecdsa = ssh_key("ssh-ed25519"), ssh_key("ssh-rsa"), ssh_key("ecdsa-sha2-nistp256")
+    cert, sk = ssh_key("ssh-ed25519-cert-v01@openssh.com"), ssh_key("sk-ssh-ed25519@openssh.com")
+    write(t, "file", "# alice's keys\n\n%s alice@laptop\n  %s\tbackup key  \n"
+          "from=\"198.18.0.0/15\",no-pty,command=\"echo \\\"hi there\\\"\" %s ops\n"
+          "\t# old\ncert-authority,principals=\"alice\" %s ca\n%s yubikey"
+          % (ed, rsa, ecdsa, cert, sk))
+    write(t, "options", 'restrict,pty,environment="LANG=C.UTF-8",permitopen="198.18.0.1:22" %s\n'
+          'no-agent-forwarding,expiry-time="20260101" %s x y z\n'
+          'command="/bin/sh -c \\"a\\\\\\" b\\"" %s\n' % (ed, ssh_key("ecdsa-sha2-nistp384"), rsa))
+    write(t, "no_newline", ed + " last line")
+    write(t, "revoked", "# revoked by warden\n%s\n%s action a-1\n%s\n" % (ed, rsa, ed))
+    write(t, "sshd_config", "# Debian\nInclude /etc/ssh/sshd_config.d/*.conf\nPort 22\n"
+          "authorizedkeysfile\t%h/.ssh/authorized_keys \"/etc/ssh/keys/%u key\" /k/%U.%%  # two\r\n"
+          "AuthorizedKeysFile /ignored\nRevokedKeys=/etc/ssh/revoked_keys\n"
+          "AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys\nMatch User backup\n"
+          "  AuthorizedKeysFile /etc/ssh/backup_keys\n  Include never.conf\n")
+    write(t, "sshd_config_none", "AuthorizedKeysFile none\nRevokedKeys none\n"
+          "AuthorizedKeysCommand none\n")
+    write(t, "include_self", "Port 22\nInclude self.conf\nInclude a b\n")
+    write(t, "include_other", "Include d/*.conf\nAuthorizedKeysFile .ssh/k\x00"
+          "AuthorizedKeysFile /etc/ssh/keys/%u\nInclude again\n")
+    write(t, "pattern", "%h/.ssh/authorized_keys\x00/home/alice")
+    write(t, "pattern_relative", ".ssh/authorized_keys2\x00/")
+    write(t, "pattern_escape", "%h/../%u/../../etc/shadow\x00/home/a/./b/")
+    write(t, "bad_type", "ssh-ed448 " + ed.split()[1] + "\nno-pty ssh-ed448 AAAA\n")
+    write(t, "bad_base64", "ssh-ed25519 " + ed.split()[1].rstrip("=") + "\n" + ed[:-4] + "*AAA\n")
+    write(t, "bad_blob_type", "ssh-rsa " + ed.split()[1] + "\n")
+    write(t, "bad_blob_overrun", "ssh-ed25519 " +
+          base64.b64encode(struct.pack(">I", 1000) + b"ssh-ed25519").decode() + "\n")
+    write(t, "bad_quote", 'command="ls \\" ' + ed + "\n")
+    write(t, "bad_cr", ed + "\r\n")
+    write(t, "bad_sshd_config", 'AuthorizedKeysFile "/etc/ssh/keys\nAuthorizedKeysFile /k/%n\n')
 
     t = "agent_passwd"
     write(t, "passwd", "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:"

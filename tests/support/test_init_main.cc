@@ -11,7 +11,7 @@
 //     host's /etc/passwd, /etc/shadow, /etc/group and /run/utmp are private copies: writes,
 //     including write-to-temporary-and-rename, land in DIR and never in the real files.
 //     /run/utmp starts empty. Without overlayfs it falls back to bind-mounting copies of
-//     those four files;
+//     those four files and an empty tmpfs on /etc/ssh;
 //   - sets the host name;
 //   - writes "ok\n" to FD (or "error: ...\n" and exits 1);
 // and then reaps orphans until a signal ends it:
@@ -115,6 +115,11 @@ bool overlay(const std::string& target, const std::string& fleet_dir, const std:
 
 void privateEtc(const std::string& fleet_dir) {
   if (overlay("/etc", fleet_dir, "etc")) return;
+  // The SSH configuration a test writes (revoke-keys) stays in the host: an empty tmpfs.
+  if (::access("/etc/ssh", F_OK) == 0 &&
+      ::mount("tmpfs", "/etc/ssh", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
+    fail(errnoText("mount a tmpfs on /etc/ssh"));
+  }
   const std::string copies = fleet_dir + "/etc.files";
   mkdirs(copies);
   for (const char* file : kPrivateEtcFiles) {

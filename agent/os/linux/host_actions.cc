@@ -4,6 +4,7 @@
 #include "agent/actions/accounts.h"
 #include "agent/actions/power.h"
 #include "agent/actions/sessions.h"
+#include "agent/actions/ssh_keys.h"
 
 namespace warden::linux_os {
 namespace {
@@ -13,7 +14,8 @@ class LinuxHostActions : public HostActions {
   LinuxHostActions(StateStore& state, pid_t agent_pid)
       : sessions_(makeSessionActions(agent_pid)),
         accounts_(makeAccountActions(state)),
-        power_(makePowerActions()) {}
+        power_(makePowerActions()),
+        keys_(makeSshKeyActions(state)) {}
   ActionOutcome listSessions() override { return sessions_->list(); }
   ActionOutcome killSessions(const std::vector<std::string>& args) override {
     return sessions_->kill(args);
@@ -24,6 +26,12 @@ class LinuxHostActions : public HostActions {
   ActionOutcome unlockAccounts(const std::vector<std::string>& args) override {
     return accounts_->unlock(args);
   }
+  ActionOutcome revokeKeys(const std::vector<std::string>& args) override {
+    return keys_->revoke(args);
+  }
+  ActionOutcome restoreKeys(const std::vector<std::string>& args) override {
+    return keys_->restore(args);
+  }
   ActionOutcome shutdown(const std::vector<std::string>& args) override {
     return power_->shutdown(args);
   }
@@ -32,6 +40,7 @@ class LinuxHostActions : public HostActions {
   std::unique_ptr<SessionActions> sessions_;
   std::unique_ptr<AccountActions> accounts_;
   std::unique_ptr<PowerActions> power_;
+  std::unique_ptr<SshKeyActions> keys_;
 };
 
 }  // namespace

@@ -1,0 +1,191 @@
+// Reads and replaces files below directories other users own, one O_NOFOLLOW step at a time
+// (agent/os/owned_files.h).
+#include "agent/os/owned_files.h"
+
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/crypto/encoding.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace warden {
+namespace {
+
+std::int64_t unixMs(const struct timespec& t) {
+  return static_cast<std::int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+}
+
+absl::Status checkDir(int fd, const OwnedPath& where, std::string_view shown) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errnoStatus("stat", shown, errno);
+  if (st.st_uid != 0 && st.st_uid != where.owner) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s belongs to uid %d, neither root nor the key owner (uid %d)", shown, st.st_uid,
+        where.owner));
+  }
+  return absl::OkStatus();
+}
+
+struct OpenedDir {
+  UniqueFd fd;
+  std::string name;  // the file's name in it
+  std::string shown;
+};
+
+// The directory holding the file, reached without following a link below trusted_dir.
+absl::StatusOr<OpenedDir> openParent(const OwnedPath& where) {
+  std::vector<std::string> parts = absl::StrSplit(where.relative, '/');
+  if (where.relative.empty() || where.trusted_dir.empty() || where.trusted_dir[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrFormat("bad key file path '%s'", where.full()));
+  }
+  for (const std::string& p : parts) {
+    if (p.empty() || p == "." || p == "..") {
+      return absl::InvalidArgumentError(absl::StrFormat("bad key file path '%s'", where.full()));
+    }
+  }
+  OpenedDir out;
+  out.shown = where.trusted_dir;
+  out.fd.reset(open(where.trusted_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  // A home directory that is a file (/dev/null) holds no key files.
+  if (!out.fd.ok()) return errnoStatus("open", out.shown, errno == ENOTDIR ? ENOENT : errno);
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    out.shown += (out.shown == "/" ? "" : "/") + parts[i];
+    UniqueFd next(
+        openat(out.fd.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.ok()) {
+      const int err = errno;
+      struct stat st;
+      if (fstatat(out.fd.get(), parts[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+          return absl::FailedPreconditionError(
+              absl::StrFormat("%s is a symbolic link: not followed", out.shown));
+        }
+        // Not a directory: nothing below it exists.
+        if (!S_ISDIR(st.st_mode)) return errnoStatus("open", out.shown, ENOENT);
+      }
+      return errnoStatus("open", out.shown, err);
+    }
+    WARDEN_RETURN_IF_ERROR(checkDir(next.get(), where, out.shown));
+    out.fd = std::move(next);
+  }
+  out.name = parts.back();
+  out.shown = where.full();
+  return out;
+}
+
+absl::Status writeAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return errnoStatus(errno == 0 ? EIO : errno, "write");
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+OwnedPath ownedPath(std::string_view path, std::string_view home, uid_t owner) {
+  OwnedPath p;
+  p.owner = owner;
+  std::string h(home);
+  while (h.size() > 1 && h.back() == '/') h.pop_back();
+  const std::string prefix = h == "/" ? "/" : h + "/";
+  if (!h.empty() && h[0] == '/' && path.size() > prefix.size() && path.starts_with(prefix)) {
+    p.trusted_dir = h;
+    p.relative = std::string(path.substr(prefix.size()));
+    return p;
+  }
+  const std::size_t slash = path.rfind('/');
+  p.trusted_dir = slash == 0 || slash == std::string_view::npos ? "/" : std::string(path.substr(0, slash));
+  p.relative = slash == std::string_view::npos ? std::string(path) : std::string(path.substr(slash + 1));
+  return p;
+}
+
+absl::StatusOr<OwnedFile> readOwnedFile(const OwnedPath& where, std::size_t max_bytes) {
+  WARDEN_ASSIGN_OR_RETURN(OpenedDir dir, openParent(where));
+  UniqueFd fd(openat(dir.fd.get(), dir.name.c_str(),
+                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd.ok()) {
+    if (errno == ELOOP) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("%s is a symbolic link: not followed", dir.shown));
+    }
+    return errnoStatus("open", dir.shown, errno);
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return errnoStatus("stat", dir.shown, errno);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s is not a regular file", dir.shown));
+  }
+  if (static_cast<std::size_t>(st.st_size) > max_bytes) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s is %d bytes, over the %d this action reads", dir.shown, st.st_size, max_bytes));
+  }
+  OwnedFile out;
+  out.uid = st.st_uid;
+  out.gid = st.st_gid;
+  out.mode = st.st_mode & 07777;
+  out.mtime_unix_ms = unixMs(st.st_mtim);
+  out.ctime_unix_ms = unixMs(st.st_ctim);
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errnoStatus("read", dir.shown, errno);
+    if (n == 0) break;
+    out.content.append(buf, static_cast<std::size_t>(n));
+    if (out.content.size() > max_bytes) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("%s grew past %d bytes while it was read", dir.shown, max_bytes));
+    }
+  }
+  return out;
+}
+
+absl::Status replaceOwnedFile(const OwnedPath& where, std::string_view content, uid_t uid,
+                              gid_t gid, mode_t mode) {
+  WARDEN_ASSIGN_OR_RETURN(OpenedDir dir, openParent(where));
+  // The target, if it exists, must be a regular file (a link is replaced, never followed, but
+  // refusing it keeps the rule the reader follows).
+  struct stat st;
+  if (fstatat(dir.fd.get(), dir.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s is not a regular file: not replaced", dir.shown));
+  }
+  unsigned char random[8];
+  if (RAND_bytes(random, sizeof random) != 1) return absl::InternalError("RAND_bytes failed");
+  const std::string temp = absl::StrFormat(
+      ".%s.warden-%s", dir.name,
+      crypto::hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random)));
+  UniqueFd fd(openat(dir.fd.get(), temp.c_str(),
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.ok()) return errnoStatus("create a temporary file next to", dir.shown, errno);
+  auto fail = [&](absl::Status s) {
+    fd.reset();
+    unlinkat(dir.fd.get(), temp.c_str(), 0);
+    return s;
+  };
+  if (fchown(fd.get(), uid, gid) != 0) return fail(errnoStatus("chown", dir.shown, errno));
+  if (fchmod(fd.get(), mode & 07777) != 0) return fail(errnoStatus("chmod", dir.shown, errno));
+  if (absl::Status s = writeAll(fd.get(), content); !s.ok()) return fail(s);
+  if (fsync(fd.get()) != 0) return fail(errnoStatus("fsync", dir.shown, errno));
+  fd.reset();
+  if (renameat(dir.fd.get(), temp.c_str(), dir.fd.get(), dir.name.c_str()) != 0) {
+    return fail(errnoStatus("rename over", dir.shown, errno));
+  }
+  if (fsync(dir.fd.get()) != 0) return errnoStatus("fsync the directory of", dir.shown, errno);
+  return absl::OkStatus();
+}
+
+}  // namespace warden
