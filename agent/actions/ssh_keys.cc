@@ -2,10 +2,7 @@
 // files (authorized_keys.h), record the original bytes, then replace each file atomically.
 #include "agent/actions/ssh_keys.h"
 
-#include <glob.h>
-
 #include <algorithm>
-#include <filesystem>
 #include <map>
 #include <set>
 
@@ -36,8 +33,8 @@ struct FileRecord {
   std::uint64_t gid = 0;
   std::uint64_t mode = 0;
   std::string home;
-  std::string original;         // the bytes before Warden's first edit
-  std::string written_sha256;   // of what Warden last wrote
+  std::string original;              // the bytes before Warden's first edit
+  std::string written_sha256;        // of what Warden last wrote
   std::vector<std::string> removed;  // the exact lines taken out, in file order
 };
 
@@ -126,7 +123,8 @@ struct FoundFile {
 
 class SshKeys : public SshKeyActions {
  public:
-  SshKeys(StateStore& state, SshKeyPaths paths) : state_(state), paths_(std::move(paths)) {}
+  SshKeys(std::unique_ptr<OwnedFiles> files, StateStore& state, SshKeyPaths paths)
+      : files_(std::move(files)), state_(state), paths_(std::move(paths)) {}
 
   ActionOutcome revoke(const std::vector<std::string>& args) override {
     auto request = parseRequest(args);
@@ -155,7 +153,7 @@ class SshKeys : public SshKeyActions {
         f.path = *path;
         f.user = &user;
         f.where = ownedPath(*path, user.home, user.uid);
-        auto file = readOwnedFile(f.where, kMaxKeyFileBytes);
+        auto file = files_->read(f.where, kMaxKeyFileBytes);
         if (absl::IsNotFound(file.status())) continue;
         if (!file.ok()) {
           return failure(absl::StrFormat("Refusing to edit SSH keys: %s", file.status().message()));
@@ -171,9 +169,7 @@ class SshKeys : public SshKeyActions {
       }
     }
 
-    std::error_code ec;
-    const bool revoked_dir = std::filesystem::is_directory(
-        std::filesystem::path(paths_.revoked_keys).parent_path(), ec);
+    const bool revoked_dir = files_->isDirectory(revokedDir());
     auto revoked_file = readRevokedKeys();
     if (!revoked_file.ok()) return failure(std::string(revoked_file.status().message()));
     auto revoked = RevokedKeysFile::parse(revoked_file->content, paths_.revoked_keys);
@@ -199,14 +195,15 @@ class SshKeys : public SshKeyActions {
     }
     for (const std::string& fp : request->fingerprints) {
       if (!matched_fingerprints.contains(fp) && !revoked->contains(fp)) {
-        return invalidArgument(absl::StrFormat(
-            "no key file sshd reads holds a key with fingerprint %s", fp));
+        return invalidArgument(
+            absl::StrFormat("no key file sshd reads holds a key with fingerprint %s", fp));
       }
     }
 
     auto stored = loadRevocation();
-    if (!stored.ok()) return failure(absl::StrFormat("Failed to read the revocation record: %s",
-                                                     stored.status().message()));
+    if (!stored.ok())
+      return failure(
+          absl::StrFormat("Failed to read the revocation record: %s", stored.status().message()));
     Revocation next = *stored;
     struct Write {
       OwnedPath where;
@@ -219,8 +216,15 @@ class SshKeys : public SshKeyActions {
       std::string content = f.keys.without(remove);
       FileRecord* record = recordFor(next, f.path);
       if (record == nullptr) {
-        next.files.push_back(FileRecord{f.path, f.user->name, f.file.uid, f.file.gid,
-                                        f.file.mode, f.user->home, f.file.content, "", {}});
+        next.files.push_back(FileRecord{f.path,
+                                        f.user->name,
+                                        f.file.uid,
+                                        f.file.gid,
+                                        f.file.mode,
+                                        f.user->home,
+                                        f.file.content,
+                                        "",
+                                        {}});
         record = &next.files.back();
       }
       record->written_sha256 = sha256Hex(content);
@@ -247,8 +251,8 @@ class SshKeys : public SshKeyActions {
     out.ok = true;
     if (request->dry_run) {
       report.set_dry_run(true);
-      out.message = absl::StrFormat("would revoke %d key(s) in %d file(s)", selected.size(),
-                                    writes.size());
+      out.message =
+          absl::StrFormat("would revoke %d key(s) in %d file(s)", selected.size(), writes.size());
       out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
       return out;
     }
@@ -260,39 +264,39 @@ class SshKeys : public SshKeyActions {
     // The record first: a crash after it leaves files restore-keys can put back.
     const std::string previous = state_.getOr(kKeyRevocationKey, "");
     if (absl::Status st = state_.set(kKeyRevocationKey, encodeRevocation(next)); !st.ok()) {
-      return failure(absl::StrFormat("Failed to record the revocation (nothing changed): %s",
-                                     st.message()));
+      return failure(
+          absl::StrFormat("Failed to record the revocation (nothing changed): %s", st.message()));
     }
     std::size_t written = 0;
     absl::Status st;
     for (; written < writes.size() && st.ok(); ++written) {
       const Write& w = writes[written];
-      st = replaceOwnedFile(w.where, w.content, w.before->uid, w.before->gid, w.before->mode);
+      st = files_->replace(w.where, w.content, w.before->uid, w.before->gid, w.before->mode);
     }
     if (st.ok() && !to_add.empty() && !revoked_dir) {
       report.add_warnings(absl::StrFormat(
           "%s: no such directory (is sshd installed?): the keys were removed from the key files "
           "only",
-          paths_.revoked_keys.substr(0, paths_.revoked_keys.rfind('/'))));
+          revokedDir()));
     } else if (st.ok() && !to_add.empty()) {
-      st = replaceOwnedFile(revokedPath(), revoked->with(to_add, kRevokedComment),
-                            revoked_file->uid, revoked_file->gid, revoked_file->mode);
+      st = files_->replace(revokedPath(), revoked->with(to_add, kRevokedComment), revoked_file->uid,
+                           revoked_file->gid, revoked_file->mode);
     }
     if (!st.ok()) {
       // Undo what was written, newest first, and the record with it.
       for (std::size_t i = written; i-- > 0;) {
         const Write& w = writes[i];
-        (void)replaceOwnedFile(w.where, w.before->content, w.before->uid, w.before->gid,
-                               w.before->mode);
+        (void)files_->replace(w.where, w.before->content, w.before->uid, w.before->gid,
+                              w.before->mode);
       }
       (void)state_.set(kKeyRevocationKey, previous);
       return failure(absl::StrFormat("Failed to write the key changes (undone): %s", st.message()));
     }
-    out.message = absl::StrFormat("revoked %d key(s) in %d file(s)", selected.size(),
-                                  writes.size());
+    out.message =
+        absl::StrFormat("revoked %d key(s) in %d file(s)", selected.size(), writes.size());
     if (!report.revoked_keys_enforced()) {
-      out.message += absl::StrFormat("; sshd_config does not name %s as RevokedKeys",
-                                     paths_.revoked_keys);
+      out.message +=
+          absl::StrFormat("; sshd_config does not name %s as RevokedKeys", paths_.revoked_keys);
     }
     out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
     return out;
@@ -301,8 +305,9 @@ class SshKeys : public SshKeyActions {
   ActionOutcome restore(const std::vector<std::string>& args) override {
     if (!args.empty()) return invalidArgument("restore-keys takes no arguments");
     auto stored = loadRevocation();
-    if (!stored.ok()) return failure(absl::StrFormat("Failed to read the revocation record: %s",
-                                                     stored.status().message()));
+    if (!stored.ok())
+      return failure(
+          absl::StrFormat("Failed to read the revocation record: %s", stored.status().message()));
     v1::SshKeyReport report;
     report.set_revoked_keys_file(paths_.revoked_keys);
     ActionOutcome out;
@@ -314,7 +319,7 @@ class SshKeys : public SshKeyActions {
     }
     for (const FileRecord& f : stored->files) {
       const OwnedPath where = ownedPath(f.path, f.home, static_cast<uid_t>(f.uid));
-      auto current = readOwnedFile(where, kMaxKeyFileBytes);
+      auto current = files_->read(where, kMaxKeyFileBytes);
       std::string content;
       std::string action;
       if (current.ok() && sha256Hex(current->content) == f.written_sha256) {
@@ -328,12 +333,11 @@ class SshKeys : public SshKeyActions {
         }
         action = current.ok() ? "merged" : "created";
       } else {
-        return failure(absl::StrFormat("Failed to restore %s: %s", f.path,
-                                       current.status().message()));
+        return failure(
+            absl::StrFormat("Failed to restore %s: %s", f.path, current.status().message()));
       }
-      if (absl::Status st = replaceOwnedFile(where, content, static_cast<uid_t>(f.uid),
-                                             static_cast<gid_t>(f.gid),
-                                             static_cast<mode_t>(f.mode));
+      if (absl::Status st = files_->replace(where, content, static_cast<uid_t>(f.uid),
+                                            static_cast<gid_t>(f.gid), static_cast<mode_t>(f.mode));
           !st.ok()) {
         return failure(absl::StrFormat("Failed to restore %s: %s", f.path, st.message()));
       }
@@ -357,28 +361,25 @@ class SshKeys : public SshKeyActions {
         key->set_action("restored");
       }
     }
-    std::error_code ec;
-    if (!stored->added_fingerprints.empty() &&
-        std::filesystem::is_directory(std::filesystem::path(paths_.revoked_keys).parent_path(),
-                                      ec)) {
+    if (!stored->added_fingerprints.empty() && files_->isDirectory(revokedDir())) {
       auto revoked_file = readRevokedKeys();
       if (!revoked_file.ok()) return failure(std::string(revoked_file.status().message()));
       auto revoked = RevokedKeysFile::parse(revoked_file->content, paths_.revoked_keys);
       if (!revoked.ok()) return failure(std::string(revoked.status().message()));
       const std::set<std::string> added(stored->added_fingerprints.begin(),
                                         stored->added_fingerprints.end());
-      if (absl::Status st = replaceOwnedFile(revokedPath(), revoked->without(added),
-                                             revoked_file->uid, revoked_file->gid,
-                                             revoked_file->mode);
+      if (absl::Status st =
+              files_->replace(revokedPath(), revoked->without(added), revoked_file->uid,
+                              revoked_file->gid, revoked_file->mode);
           !st.ok()) {
-        return failure(absl::StrFormat("Failed to update %s: %s", paths_.revoked_keys,
-                                       st.message()));
+        return failure(
+            absl::StrFormat("Failed to update %s: %s", paths_.revoked_keys, st.message()));
       }
     }
     // Last: a crash before this runs restore again, which finds the lines already back.
     if (absl::Status st = state_.set(kKeyRevocationKey, ""); !st.ok()) {
-      return failure(absl::StrFormat("Keys restored, but the record could not be cleared: %s",
-                                     st.message()));
+      return failure(
+          absl::StrFormat("Keys restored, but the record could not be cleared: %s", st.message()));
     }
     out.message = absl::StrFormat("restored %d key(s) in %d file(s)", report.keys_size(),
                                   report.files_size());
@@ -436,15 +437,19 @@ class SshKeys : public SshKeyActions {
   }
 
   absl::StatusOr<OwnedFile> readEtc(std::string_view name) {
-    return readOwnedFile(ownedPath(paths_.etc_dir + "/" + std::string(name), "", 0),
-                         kMaxKeyFileBytes);
+    return files_->read(ownedPath(paths_.etc_dir + "/" + std::string(name), "", 0),
+                        kMaxKeyFileBytes);
   }
 
   OwnedPath revokedPath() const { return ownedPath(paths_.revoked_keys, "", 0); }
+  std::string revokedDir() const {
+    const std::size_t slash = paths_.revoked_keys.rfind('/');
+    return slash == 0 || slash == std::string::npos ? "/" : paths_.revoked_keys.substr(0, slash);
+  }
 
   // Warden's RevokedKeys file: absent reads as empty, to be made root:root 0644.
   absl::StatusOr<OwnedFile> readRevokedKeys() {
-    auto file = readOwnedFile(revokedPath(), kMaxKeyFileBytes);
+    auto file = files_->read(revokedPath(), kMaxKeyFileBytes);
     if (absl::IsNotFound(file.status())) {
       OwnedFile empty;
       empty.mode = 0644;
@@ -462,21 +467,15 @@ class SshKeys : public SshKeyActions {
     }
     if (!config.ok()) return config.status();
     auto include = [this](std::string_view pattern) -> absl::StatusOr<std::vector<std::string>> {
-      std::string p = pattern.starts_with("/") ? std::string(pattern)
-                                               : "/etc/ssh/" + std::string(pattern);
+      std::string p =
+          pattern.starts_with("/") ? std::string(pattern) : "/etc/ssh/" + std::string(pattern);
       p = etcPath(p);
-      glob_t g{};
       std::vector<std::string> texts;
-      const int rc = glob(p.c_str(), 0, nullptr, &g);
-      for (std::size_t i = 0; rc == 0 && i < g.gl_pathc; ++i) {
-        auto f = readOwnedFile(ownedPath(g.gl_pathv[i], "", 0), kMaxKeyFileBytes);
-        if (!f.ok()) {
-          globfree(&g);
-          return f.status();
-        }
+      for (const std::string& path : files_->glob(p)) {
+        auto f = files_->read(ownedPath(path, "", 0), kMaxKeyFileBytes);
+        if (!f.ok()) return f.status();
         texts.push_back(std::move(f->content));
       }
-      globfree(&g);
       return texts;
     };
     auto settings = parseSshdConfig(config->content, include);
@@ -502,14 +501,35 @@ class SshKeys : public SshKeyActions {
     return decodeRevocation(*value);
   }
 
+  std::unique_ptr<OwnedFiles> files_;
   StateStore& state_;
   const SshKeyPaths paths_;
 };
 
 }  // namespace
 
-std::unique_ptr<SshKeyActions> makeSshKeyActions(StateStore& state, SshKeyPaths paths) {
-  return std::make_unique<SshKeys>(state, std::move(paths));
+OwnedPath ownedPath(std::string_view path, std::string_view home, uid_t owner) {
+  OwnedPath p;
+  p.owner = owner;
+  std::string h(home);
+  while (h.size() > 1 && h.back() == '/') h.pop_back();
+  const std::string prefix = h == "/" ? "/" : h + "/";
+  if (!h.empty() && h[0] == '/' && path.size() > prefix.size() && path.starts_with(prefix)) {
+    p.trusted_dir = h;
+    p.relative = std::string(path.substr(prefix.size()));
+    return p;
+  }
+  const std::size_t slash = path.rfind('/');
+  p.trusted_dir =
+      slash == 0 || slash == std::string_view::npos ? "/" : std::string(path.substr(0, slash));
+  p.relative =
+      slash == std::string_view::npos ? std::string(path) : std::string(path.substr(slash + 1));
+  return p;
+}
+
+std::unique_ptr<SshKeyActions> makeSshKeyActions(std::unique_ptr<OwnedFiles> files,
+                                                 StateStore& state, SshKeyPaths paths) {
+  return std::make_unique<SshKeys>(std::move(files), state, std::move(paths));
 }
 
 }  // namespace warden

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "agent/actions/outcome.h"
+#include "agent/os/owned_files.h"
 #include "agent/runtime/state_store.h"
 
 namespace warden {
@@ -40,6 +41,7 @@ class SshKeyActions {
 // The StateStore key holding what restore-keys needs.
 inline constexpr char kKeyRevocationKey[] = "ssh_keys/revocation";
 
-std::unique_ptr<SshKeyActions> makeSshKeyActions(StateStore& state, SshKeyPaths paths = {});
+std::unique_ptr<SshKeyActions> makeSshKeyActions(std::unique_ptr<OwnedFiles> files,
+                                                 StateStore& state, SshKeyPaths paths = {});
 
 }  // namespace warden

@@ -5,14 +5,17 @@
 // root or to the expected owner, and the file itself must be a regular file, not a link. The
 // replacement is written next to the file through the same directory descriptor (temporary
 // file, owner and mode first, fsync, rename, fsync of the directory), so a crash leaves the old
-// or the new content and a directory swapped in meanwhile receives nothing.
+// or the new content and a directory swapped in meanwhile receives nothing. Only the Linux
+// implementation (agent/os/linux/owned_files.cc) touches the files.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -34,21 +37,33 @@ struct OwnedPath {
   std::string trusted_dir;
   std::string relative;
   uid_t owner = 0;
-  std::string full() const { return trusted_dir == "/" ? "/" + relative : trusted_dir + "/" + relative; }
+  std::string full() const {
+    return trusted_dir == "/" ? "/" + relative : trusted_dir + "/" + relative;
+  }
 };
 
 // Splits an absolute `path` into `trusted_dir` (the longest of `home` and the path's own
 // directory that the path lies under: the home directory when the path is inside it).
-OwnedPath ownedPath(std::string_view path, std::string_view home, uid_t owner);
+OwnedPath ownedPath(std::string_view path, std::string_view home, uid_t owner);  // ssh_keys.cc
 
-// NotFound when the file or a directory on the way does not exist; FailedPrecondition for a
-// link, something that is not a regular file or directory, a directory owned by someone else,
-// a file over `max_bytes`.
-absl::StatusOr<OwnedFile> readOwnedFile(const OwnedPath& where, std::size_t max_bytes);
+class OwnedFiles {
+ public:
+  virtual ~OwnedFiles() = default;
+  // NotFound when the file or a directory on the way does not exist (or a home directory is
+  // not a directory); FailedPrecondition for a link, something that is not a regular file or
+  // directory, a directory owned by someone else, a file over `max_bytes`.
+  virtual absl::StatusOr<OwnedFile> read(const OwnedPath& where, std::size_t max_bytes) = 0;
+  // Replaces (or creates) the file with `content`, owned by `uid`:`gid` with `mode`. The
+  // directories on the way must exist and pass the same checks as read()'s.
+  virtual absl::Status replace(const OwnedPath& where, std::string_view content, uid_t uid,
+                               gid_t gid, mode_t mode) = 0;
+  // glob(3), sorted: the files an sshd_config Include names.
+  virtual std::vector<std::string> glob(const std::string& pattern) = 0;
+  virtual bool isDirectory(const std::string& path) = 0;
+};
 
-// Replaces (or creates) the file with `content`, owned by `uid`:`gid` with `mode`. The
-// directories on the way must exist and pass the same checks as readOwnedFile's.
-absl::Status replaceOwnedFile(const OwnedPath& where, std::string_view content, uid_t uid,
-                              gid_t gid, mode_t mode);
+namespace linux_os {
+std::unique_ptr<OwnedFiles> makeOwnedFiles();
+}  // namespace linux_os
 
 }  // namespace warden

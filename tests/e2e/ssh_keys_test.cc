@@ -49,10 +49,9 @@ struct SshKey {
 SshKey makeKey(const std::string& dir, const std::string& name, const std::string& comment) {
   const std::string path = dir + "/" + name;
   auto gen = run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path},
-                        absl::Seconds(30));
+                 absl::Seconds(30));
   EXPECT_TRUE(gen.ok() && gen->exit_code == 0) << (gen.ok() ? gen->err : gen.status().ToString());
-  auto fp = run({"ssh-keygen", "-l", "-E", "sha256", "-f", path + ".pub"},
-                       absl::Seconds(30));
+  auto fp = run({"ssh-keygen", "-l", "-E", "sha256", "-f", path + ".pub"}, absl::Seconds(30));
   EXPECT_TRUE(fp.ok() && fp->exit_code == 0);
   SshKey key;
   key.public_line = std::string(absl::StripTrailingAsciiWhitespace(readAll(path + ".pub")));
@@ -79,12 +78,12 @@ class SshKeysTest : public ::testing::Test {
     ASSERT_EQ(h.exec({"mkdir", "-p", "/etc/ssh"})->exit_code, 0);
 
     homes_ = h.dir() + "/home";
-    ASSERT_TRUE(h.writeFile("/etc/passwd",
-                            absl::StrFormat("root:x:0:0:root:/root:/bin/bash\n"
-                                            "alice:x:1001:1001:Alice:%s/alice:/bin/bash\n"
-                                            "mallory:x:1002:1002::%s/mallory:/bin/bash\n",
-                                            homes_, homes_))
-                    .ok());
+    ASSERT_TRUE(
+        h.writeFile("/etc/passwd", absl::StrFormat("root:x:0:0:root:/root:/bin/bash\n"
+                                                   "alice:x:1001:1001:Alice:%s/alice:/bin/bash\n"
+                                                   "mallory:x:1002:1002::%s/mallory:/bin/bash\n",
+                                                   homes_, homes_))
+            .ok());
     ASSERT_TRUE(h.writeFile("/etc/ssh/sshd_config",
                             "# sshd_config of the test host\n"
                             "AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2\n"
@@ -116,8 +115,9 @@ class SshKeysTest : public ::testing::Test {
     return s.ok() ? *s : "";
   }
   std::vector<std::string> files() {
-    return {readAll(path("mallory", "authorized_keys")), readAll(path("mallory", "authorized_keys2")),
-            readAll(path("alice", "authorized_keys")), revokedKeys()};
+    return {readAll(path("mallory", "authorized_keys")),
+            readAll(path("mallory", "authorized_keys2")), readAll(path("alice", "authorized_keys")),
+            revokedKeys()};
   }
   bool dispatched(const std::string& kind) {
     return warden({"actions", "--json"}).out.find("\"" + kind + "\"") != std::string::npos;

@@ -15,7 +15,7 @@ class LinuxHostActions : public HostActions {
       : sessions_(makeSessionActions(agent_pid)),
         accounts_(makeAccountActions(state)),
         power_(makePowerActions()),
-        keys_(makeSshKeyActions(state)) {}
+        keys_(makeSshKeyActions(makeOwnedFiles(), state)) {}
   ActionOutcome listSessions() override { return sessions_->list(); }
   ActionOutcome killSessions(const std::vector<std::string>& args) override {
     return sessions_->kill(args);

@@ -68,8 +68,7 @@ class SshKeysTest : public ::testing::Test {
                              dir_.path(), uid, uid, dir_.path(), uid, uid, dir_.path()),
              0644);
     mallory_keys_ = "# mallory's keys\n" + key('m', "mallory@laptop") + "\n\n" +
-                    "from=\"198.18.0.0/15\",command=\"/bin/echo \\\"hi\\\"\" " + key('o') +
-                    "\n";
+                    "from=\"198.18.0.0/15\",command=\"/bin/echo \\\"hi\\\"\" " + key('o') + "\n";
     mallory_keys2_ = key('p', "planted") + "\n" + key('s', "shared");  // no final newline
     alice_keys_ = key('a', "alice@work") + "\n" + key('s', "shared") + "\n";
     std::filesystem::create_directories(etc_ + "/ssh");
@@ -79,7 +78,8 @@ class SshKeysTest : public ::testing::Test {
     auto store = StateStore::open(dir_.file("state"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    keys_ = makeSshKeyActions(*store_, {.etc_dir = etc_, .revoked_keys = revokedPath()});
+    keys_ = makeSshKeyActions(linux_os::makeOwnedFiles(), *store_,
+                              {.etc_dir = etc_, .revoked_keys = revokedPath()});
   }
 
   std::string home(const std::string& user) const { return dir_.path() + "/home/" + user; }

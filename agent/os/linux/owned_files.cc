@@ -3,6 +3,7 @@
 #include "agent/os/owned_files.h"
 
 #include <fcntl.h>
+#include <glob.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,9 +28,9 @@ absl::Status checkDir(int fd, const OwnedPath& where, std::string_view shown) {
   struct stat st;
   if (fstat(fd, &st) != 0) return errnoStatus("stat", shown, errno);
   if (st.st_uid != 0 && st.st_uid != where.owner) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s belongs to uid %d, neither root nor the key owner (uid %d)", shown, st.st_uid,
-        where.owner));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s belongs to uid %d, neither root nor the key owner (uid %d)", shown,
+                        st.st_uid, where.owner));
   }
   return absl::OkStatus();
 }
@@ -91,26 +92,7 @@ absl::Status writeAll(int fd, std::string_view data) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-OwnedPath ownedPath(std::string_view path, std::string_view home, uid_t owner) {
-  OwnedPath p;
-  p.owner = owner;
-  std::string h(home);
-  while (h.size() > 1 && h.back() == '/') h.pop_back();
-  const std::string prefix = h == "/" ? "/" : h + "/";
-  if (!h.empty() && h[0] == '/' && path.size() > prefix.size() && path.starts_with(prefix)) {
-    p.trusted_dir = h;
-    p.relative = std::string(path.substr(prefix.size()));
-    return p;
-  }
-  const std::size_t slash = path.rfind('/');
-  p.trusted_dir = slash == 0 || slash == std::string_view::npos ? "/" : std::string(path.substr(0, slash));
-  p.relative = slash == std::string_view::npos ? std::string(path) : std::string(path.substr(slash + 1));
-  return p;
-}
-
-absl::StatusOr<OwnedFile> readOwnedFile(const OwnedPath& where, std::size_t max_bytes) {
+absl::StatusOr<OwnedFile> readFile(const OwnedPath& where, std::size_t max_bytes) {
   WARDEN_ASSIGN_OR_RETURN(OpenedDir dir, openParent(where));
   UniqueFd fd(openat(dir.fd.get(), dir.name.c_str(),
                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
@@ -124,8 +106,7 @@ absl::StatusOr<OwnedFile> readOwnedFile(const OwnedPath& where, std::size_t max_
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return errnoStatus("stat", dir.shown, errno);
   if (!S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("%s is not a regular file", dir.shown));
+    return absl::FailedPreconditionError(absl::StrFormat("%s is not a regular file", dir.shown));
   }
   if (static_cast<std::size_t>(st.st_size) > max_bytes) {
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -152,8 +133,8 @@ absl::StatusOr<OwnedFile> readOwnedFile(const OwnedPath& where, std::size_t max_
   return out;
 }
 
-absl::Status replaceOwnedFile(const OwnedPath& where, std::string_view content, uid_t uid,
-                              gid_t gid, mode_t mode) {
+absl::Status replaceFile(const OwnedPath& where, std::string_view content, uid_t uid, gid_t gid,
+                         mode_t mode) {
   WARDEN_ASSIGN_OR_RETURN(OpenedDir dir, openParent(where));
   // The target, if it exists, must be a regular file (a link is replaced, never followed, but
   // refusing it keeps the rule the reader follows).
@@ -187,5 +168,35 @@ absl::Status replaceOwnedFile(const OwnedPath& where, std::string_view content, 
   if (fsync(dir.fd.get()) != 0) return errnoStatus("fsync the directory of", dir.shown, errno);
   return absl::OkStatus();
 }
+
+class LinuxOwnedFiles : public OwnedFiles {
+ public:
+  absl::StatusOr<OwnedFile> read(const OwnedPath& where, std::size_t max_bytes) override {
+    return readFile(where, max_bytes);
+  }
+  absl::Status replace(const OwnedPath& where, std::string_view content, uid_t uid, gid_t gid,
+                       mode_t mode) override {
+    return replaceFile(where, content, uid, gid, mode);
+  }
+  std::vector<std::string> glob(const std::string& pattern) override {
+    glob_t g{};
+    std::vector<std::string> out;
+    if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+    }
+    globfree(&g);
+    return out;
+  }
+  bool isDirectory(const std::string& path) override {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+};
+
+}  // namespace
+
+namespace linux_os {
+std::unique_ptr<OwnedFiles> makeOwnedFiles() { return std::make_unique<LinuxOwnedFiles>(); }
+}  // namespace linux_os
 
 }  // namespace warden
