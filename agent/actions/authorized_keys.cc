@@ -2,53 +2,16 @@
 
 #include <algorithm>
 #include <optional>
-#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
+#include "agent/actions/ssh_key_blob.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/hash.h"
 
 namespace warden {
 namespace {
-
-// The key types sshd accepts in authorized_keys (sshkey.c keytypes[]; DSA too, so that a file
-// still holding one is read and can be edited), and how many SSH strings after the type (and a
-// certificate's nonce) make up the public key itself (sshkey.c, "PROTOCOL.certkeys").
-struct KeyKind {
-  std::string_view plain;
-  std::string_view cert;
-  int key_fields;
-};
-constexpr KeyKind kKeyKinds[] = {
-    {"ssh-rsa", "ssh-rsa-cert-v01@openssh.com", 2},                          // e, n
-    {"ssh-dss", "ssh-dss-cert-v01@openssh.com", 4},                          // p, q, g, y
-    {"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256-cert-v01@openssh.com", 2},  // curve, Q
-    {"ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384-cert-v01@openssh.com", 2},
-    {"ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521-cert-v01@openssh.com", 2},
-    {"ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com", 1},  // pk
-    {"sk-ecdsa-sha2-nistp256@openssh.com", "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com", 3},
-    {"sk-ssh-ed25519@openssh.com", "sk-ssh-ed25519-cert-v01@openssh.com", 2},  // + application
-};
-
-const KeyKind* kindOf(std::string_view type) {
-  for (const KeyKind& kind : kKeyKinds) {
-    if (type == kind.plain || type == kind.cert) return &kind;
-  }
-  return nullptr;
-}
-
-// Takes one SSH string (RFC 4251 §5: uint32 length, then the bytes) off the front of `in`.
-std::optional<std::string_view> takeString(std::string_view& in) {
-  if (in.size() < 4) return std::nullopt;
-  std::size_t n = 0;
-  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(in[i]);
-  if (n > in.size() - 4) return std::nullopt;
-  const std::string_view out = in.substr(4, n);
-  in.remove_prefix(4 + n);
-  return out;
-}
 
 constexpr std::string_view kFingerprintPrefix = "SHA256:";
 // sshd's SERVCONF_MAX_DEPTH: the main file is depth 0, a file it includes depth 1, ...
@@ -65,6 +28,7 @@ std::string_view trimLeading(std::string_view s, std::string_view chars) {
   return s;
 }
 
+// misc.c skip_space(): spaces and tabs only.
 std::string_view skipBlanks(std::string_view s) { return trimLeading(s, " \t"); }
 
 std::string_view trimTrailing(std::string_view s, std::string_view chars) {
@@ -84,8 +48,8 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
                                             [&](char x, char y) { return lower(x) == lower(y); });
 }
 
-// Attacker-written text in an error message: C-escaped and cut short, so no control byte or
-// long payload reaches a log.
+// Attacker-written text in a message: C-escaped and cut short, so no control byte or long
+// payload reaches a log.
 std::string excerpt(std::string_view s) {
   constexpr std::size_t kMax = 32;
   std::string out = "'" + absl::CHexEscape(std::string(s.substr(0, kMax))) + "'";
@@ -94,11 +58,28 @@ std::string excerpt(std::string_view s) {
 }
 
 // "WHERE line N: what"; `where` is already printable.
+std::string lineMessage(std::string_view where, std::size_t line, std::string_view what) {
+  return absl::StrFormat("%s line %d: %s", where, line, what);
+}
+
 absl::Status lineError(std::string_view where, std::size_t line, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrFormat("%s line %d: %s", where, line, what));
+  return absl::InvalidArgumentError(lineMessage(where, line, what));
 }
 
 std::string printablePath(std::string_view path) { return absl::CHexEscape(std::string(path)); }
+
+void putUint(std::string& out, std::uint64_t v, int bytes) {
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out += static_cast<char>((v >> shift) & 0xff);
+  }
+}
+
+void putString(std::string& out, std::string_view bytes) {
+  putUint(out, bytes.size(), 4);
+  out.append(bytes);
+}
+
+// ---- authorized_keys lines ----------------------------------------------------------------
 
 // Where the options end: sshkey_advance_past_options() in OpenSSH's authfile.c — the first
 // space or tab outside double quotes, where \" is an escaped quote. npos: a quote is left open.
@@ -115,52 +96,55 @@ std::size_t optionsEnd(std::string_view s) {
   return quoted ? std::string_view::npos : i;
 }
 
-// One non-blank, non-comment line: [options SP] type SP base64 [SP comment] (sshd(8)).
-absl::StatusOr<AuthorizedKey> parseKeyLine(std::string_view text) {
-  AuthorizedKey key;
-  std::string_view rest = skipBlanks(text);
-  auto [type, after_type] = firstWord(rest);
-  if (!knownKeyType(type)) {
-    const std::size_t end = optionsEnd(rest);
-    if (end == std::string_view::npos) {
-      return absl::InvalidArgumentError("unterminated quote in the options");
-    }
-    key.options = std::string(rest.substr(0, end));
-    std::tie(type, after_type) = firstWord(skipBlanks(rest.substr(end)));
-    if (type.empty()) return absl::InvalidArgumentError("no key type after the options");
-    if (!knownKeyType(type)) {
-      return absl::InvalidArgumentError("unknown key type " + excerpt(type));
-    }
+// sshkey_read(): "TYPE BASE64[ comment]" — a known type name, spaces or tabs, base64 up to the
+// next space or tab, and a blob sshkey_from_blob() takes of the type the line names.
+absl::Status readKey(std::string_view s, AuthorizedKey& key) {
+  const auto [type, after_type] = firstWord(s);
+  if (!knownKeyType(type)) return absl::InvalidArgumentError("unknown key type " + excerpt(type));
+  const auto [encoded, after_key] = firstWord(skipBlanks(after_type));
+  if (encoded.empty()) return absl::InvalidArgumentError("no key data after the key type");
+  // b64_pton() skips whitespace anywhere: of isspace()'s characters only "\n\v\f\r" can be
+  // inside the word (the line's own '\n' is already gone). Otherwise strict, as there: padding
+  // where the length needs it, zero trailing bits.
+  std::string compact;
+  compact.reserve(encoded.size());
+  for (char c : encoded) {
+    if (c != '\n' && c != '\v' && c != '\f' && c != '\r') compact += c;
+  }
+  auto blob = crypto::unbase64(compact);
+  if (!blob.ok() || blob->empty()) {
+    return absl::InvalidArgumentError("key data is not valid base64");
+  }
+  auto parsed = parseSshKeyBlob(type, *blob);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrFormat("not a valid %s key: %s", std::string(type),
+                                                      std::string(parsed.status().message())));
   }
   key.type = std::string(type);
-  auto [encoded, after_key] = firstWord(skipBlanks(after_type));
-  if (encoded.empty()) return absl::InvalidArgumentError("no key data after the key type");
-  // Strict base64, as OpenSSH's b64_pton(): padding where the length needs it, zero trailing
-  // bits. (The line limit keeps the blob under kMaxKeyLineBytes.)
-  auto blob = crypto::unbase64(encoded);
-  if (!blob.ok()) return absl::InvalidArgumentError("key data is not valid base64");
   key.blob = std::move(*blob);
-  // The blob's first SSH string names its key type.
-  std::string_view fields = key.blob;
-  if (takeString(fields) != type) {
-    return absl::InvalidArgumentError("key data is not a " + excerpt(type) + " key");
-  }
   key.comment = std::string(trimTrailing(skipBlanks(after_key), " \t"));
-  // OpenSSH fingerprints a certificate by the key it certifies (sshkey_fingerprint_raw()
-  // serialises it plain), which is also the key a RevokedKeys line matches.
-  const KeyKind& kind = *kindOf(type);
-  if (type != kind.cert) {
-    key.fingerprint = sha256Fingerprint(key.blob);
-    return key;
+  // The fingerprint of the plain key as sshd re-serialises it (sshkey_fingerprint_raw()).
+  key.fingerprint = sha256Fingerprint(parsed->plain_blob);
+  return absl::OkStatus();
+}
+
+// One non-blank, non-comment line, as auth_check_authkey_line() reads it: a key at the start
+// of the line, or else the first word is options and a key follows them.
+absl::StatusOr<AuthorizedKey> parseKeyLine(std::string_view text) {
+  AuthorizedKey key;
+  auto plain = readKey(text, key);
+  if (plain.ok()) return key;
+  // A line starting with a key type whose key sshd does not take is not one with options
+  // either: sshd would then read the type name as an option, which sshauthopt_parse() refuses.
+  if (knownKeyType(firstWord(text).first)) return plain;
+  const std::size_t end = optionsEnd(text);
+  if (end == std::string_view::npos) {
+    return absl::InvalidArgumentError("unterminated quote in the options");
   }
-  bool whole = takeString(fields).has_value();  // the nonce
-  const std::string_view public_key = fields;
-  for (int i = 0; whole && i < kind.key_fields; ++i) whole = takeString(fields).has_value();
-  if (!whole) return absl::InvalidArgumentError("certificate without its public key");
-  // The plain key: its type as an SSH string (every type name is under 256 bytes), its fields.
-  key.fingerprint = sha256Fingerprint(
-      std::string(3, '\0') + static_cast<char>(kind.plain.size()) + std::string(kind.plain) +
-      std::string(public_key.substr(0, public_key.size() - fields.size())));
+  const std::string_view rest = skipBlanks(text.substr(end));
+  if (rest.empty()) return absl::InvalidArgumentError("no key type after the options");
+  if (auto status = readKey(rest, key); !status.ok()) return status;
+  key.options = std::string(text.substr(0, end));
   return key;
 }
 
@@ -168,7 +152,7 @@ absl::StatusOr<AuthorizedKey> parseKeyLine(std::string_view text) {
 
 std::string AuthorizedKey::publicKey() const { return type + " " + crypto::base64(blob); }
 
-bool knownKeyType(std::string_view type) { return kindOf(type) != nullptr; }
+bool knownKeyType(std::string_view type) { return knownSshKeyType(type); }
 
 std::string sha256Fingerprint(std::string_view blob) {
   std::string encoded = crypto::base64(crypto::sha256(blob));
@@ -184,6 +168,10 @@ absl::StatusOr<AuthorizedKeysFile> AuthorizedKeysFile::parse(std::string_view co
     return absl::InvalidArgumentError(
         absl::StrFormat("%s is larger than %d bytes", where, kMaxKeyFileBytes));
   }
+  if (const std::size_t nul = content.find('\0'); nul != std::string_view::npos) {
+    const auto line = std::count(content.begin(), content.begin() + nul, '\n') + 1;
+    return lineError(where, line, "NUL byte");
+  }
   AuthorizedKeysFile file;
   file.content_ = std::string(content);
   std::size_t begin = 0;
@@ -193,15 +181,21 @@ absl::StatusOr<AuthorizedKeysFile> AuthorizedKeysFile::parse(std::string_view co
     if (text.back() == '\n') text.remove_suffix(1);
     file.lines_.emplace_back(begin, end);
     begin = end;
-    if (text.size() > kMaxKeyLineBytes) {
-      return lineError(where, number, absl::StrFormat("longer than %d bytes", kMaxKeyLineBytes));
-    }
-    if (text.find('\0') != std::string_view::npos) return lineError(where, number, "NUL byte");
-    if (text.find('\r') != std::string_view::npos) return lineError(where, number, "CR byte");
-    const std::string_view start = skipBlanks(text);
+    // sshd reads CRLF files: a CR ending the line is whitespace to it.
+    const std::string_view start = skipBlanks(trimTrailing(text, "\r"));
     if (start.empty() || start.front() == '#') continue;
+    auto bad = [&](std::string_view why) {
+      file.bad_lines_.push_back({number, lineMessage(where, number, why)});
+    };
+    if (text.size() > kMaxKeyLineBytes) {
+      bad(absl::StrFormat("longer than %d bytes", kMaxKeyLineBytes));
+      continue;
+    }
     auto key = parseKeyLine(start);
-    if (!key.ok()) return lineError(where, number, std::string(key.status().message()));
+    if (!key.ok()) {
+      bad(std::string(key.status().message()));
+      continue;
+    }
     key->line = number;
     file.keys_.push_back(std::move(*key));
   }
@@ -218,58 +212,81 @@ std::string AuthorizedKeysFile::without(const std::set<int>& lines) const {
   return out;
 }
 
-// ---- RevokedKeys --------------------------------------------------------------------------
+// ---- KRL ----------------------------------------------------------------------------------
 
-absl::StatusOr<RevokedKeysFile> RevokedKeysFile::parse(std::string_view content,
-                                                       std::string_view path) {
-  auto keys = AuthorizedKeysFile::parse(content, path);
-  if (!keys.ok()) return keys.status();
-  for (const AuthorizedKey& key : keys->keys()) {
-    // sshkey_in_file() reads a bare key per line; options make sshd refuse every key.
-    if (!key.options.empty()) {
-      return lineError(printablePath(path), key.line, "options in a revoked keys file");
-    }
+std::string encodeKrl(const std::vector<std::string>& fingerprints, std::uint64_t krl_version,
+                      std::uint64_t generated_unix_seconds, std::string_view comment) {
+  // krl.c keeps hashes in a tree ordered by memcmp() and writes them in that order, once each
+  // (PROTOCOL.krl: "in numeric order, treating each hash as a big-endian integer");
+  // std::string compares its chars as unsigned char, as memcmp() does.
+  std::set<std::string> hashes;
+  for (const std::string& fingerprint : fingerprints) {
+    if (!validSshFingerprint(fingerprint)) continue;
+    // 43 characters of unpadded base64: 32 bytes once the '=' is back.
+    auto hash = crypto::unbase64(fingerprint.substr(kFingerprintPrefix.size()) + "=");
+    if (hash.ok() && hash->size() == 32) hashes.insert(std::move(*hash));
   }
-  RevokedKeysFile file;
-  file.keys_ = std::move(*keys);
-  return file;
-}
-
-bool RevokedKeysFile::contains(std::string_view fingerprint) const {
-  return std::any_of(keys().begin(), keys().end(),
-                     [&](const AuthorizedKey& k) { return k.fingerprint == fingerprint; });
-}
-
-std::string RevokedKeysFile::with(const std::vector<AuthorizedKey>& keys,
-                                  std::string_view comment) const {
-  std::string out = keys_.without({});
-  if (!out.empty() && out.back() != '\n') out += '\n';
-  // A line break in the comment would start a line of its own; keep the file one key a line.
-  std::string note(comment);
-  std::replace_if(
-      note.begin(), note.end(), [](char c) { return c == '\n' || c == '\r' || c == '\0'; }, ' ');
-  std::set<std::string> present;
-  for (const AuthorizedKey& k : this->keys()) present.insert(k.fingerprint);
-  for (const AuthorizedKey& k : keys) {
-    if (!present.insert(k.fingerprint).second) continue;
-    out += k.publicKey();
-    if (!note.empty()) out += " " + note;
-    out += '\n';
+  constexpr std::string_view kMagic("SSHKRL\n\0", 8);  // KRL_MAGIC
+  constexpr std::uint32_t kFormatVersion = 1;          // KRL_FORMAT_VERSION
+  constexpr char kSectionSha256 = 5;                   // KRL_SECTION_FINGERPRINT_SHA256
+  std::string out(kMagic);
+  putUint(out, kFormatVersion, 4);
+  putUint(out, krl_version, 8);
+  putUint(out, generated_unix_seconds, 8);
+  putUint(out, 0, 8);  // flags: none defined
+  putString(out, "");  // reserved
+  // ssh_krl_from_blob() reads the comment with sshbuf_get_cstring(): a NUL inside would make
+  // the whole KRL unreadable (and sshd then refuses every key).
+  std::string text(comment);
+  std::replace(text.begin(), text.end(), '\0', ' ');
+  putString(out, text);
+  // "This section must contain at least one public_key_hash": none, no section.
+  if (!hashes.empty()) {
+    std::string section;
+    for (const std::string& hash : hashes) putString(section, hash);
+    out += kSectionSha256;
+    putString(out, section);
   }
   return out;
-}
-
-std::string RevokedKeysFile::without(const std::set<std::string>& fingerprints) const {
-  std::set<int> lines;
-  for (const AuthorizedKey& k : keys()) {
-    if (fingerprints.count(k.fingerprint) != 0) lines.insert(k.line);
-  }
-  return keys_.without(lines);
 }
 
 // ---- sshd_config --------------------------------------------------------------------------
 
 namespace {
+
+constexpr std::string_view kWhitespace = " \t\r\n";  // misc.h WHITESPACE
+
+// misc.c strdelim(): takes the first word off `s`. It ends at whitespace or '=' (then the
+// whitespace after it, and one '=' with whitespace around it, go too); a '"' is removed and
+// the word then runs to the next '"'. nullopt for an unterminated quote. `s` becomes nullopt
+// when nothing delimits the word (the C code's NULL).
+std::optional<std::string> strdelim(std::optional<std::string_view>& s) {
+  if (!s) return std::nullopt;
+  const std::string_view in = *s;
+  const std::size_t pos = in.find_first_of(" \t\r\n\"=");
+  if (pos == std::string_view::npos) {
+    s.reset();
+    return std::string(in);
+  }
+  auto skipWhitespace = [&](std::size_t i) {
+    return std::min(in.find_first_not_of(kWhitespace, i), in.size());
+  };
+  if (in[pos] == '"') {
+    const std::size_t close = in.find('"', pos + 1);
+    if (close == std::string_view::npos) {
+      s.reset();
+      return std::nullopt;
+    }
+    std::string word(in.substr(0, pos));
+    word += in.substr(pos + 1, close - pos - 1);
+    s = in.substr(skipWhitespace(close + 1));
+    return word;
+  }
+  std::size_t next = skipWhitespace(pos + 1);
+  if (in[pos] != '=' && next < in.size() && in[next] == '=') next = skipWhitespace(next + 1);
+  s = in.substr(next);
+  return std::string(in.substr(0, pos));
+}
 
 // misc.c argv_split(): words separated by spaces or tabs; '...' and "..." quote; a backslash
 // escapes a quote, a backslash or (outside quotes) a space; a word starting with '#' ends the
@@ -300,7 +317,7 @@ std::optional<std::vector<std::string>> splitArguments(std::string_view s) {
   return words;
 }
 
-// The %-tokens sshd expands in AuthorizedKeysFile (auth2-pubkeyfile.c).
+// The %-tokens sshd expands in AuthorizedKeysFile (auth.c expand_authorized_keys()).
 bool knownTokens(std::string_view pattern) {
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     if (pattern[i] != '%') continue;
@@ -310,24 +327,31 @@ bool knownTokens(std::string_view pattern) {
   return true;
 }
 
-// Reads sshd_config and what it includes, in order, up to the first Match line.
+bool isNone(std::string_view v) { return equalsIgnoreCase(v, "none"); }
+
+// Reads sshd_config and what it includes, in order. `in_match` is sshd's "activep" turned
+// around: whether the line is inside a Match block. An included file starts with its
+// includer's state and a Match in it ends with it (servconf.c restores activep after each
+// included file).
 struct SshdConfigReader {
   explicit SshdConfigReader(const SshdIncludeReader& reader) : include_reader(reader) {}
-  absl::Status read(std::string_view text, const std::string& name, int depth);
+  absl::Status read(std::string_view text, const std::string& name, int depth, bool in_match);
   absl::Status keyword(std::string_view keyword, std::string_view args, const std::string& name,
-                       std::size_t number, int depth);
+                       std::size_t number, int depth, bool& in_match);
+  absl::Status include(const std::vector<std::string>& patterns, const std::string& name,
+                       std::size_t number, int depth, bool in_match);
 
   const SshdIncludeReader& include_reader;
   SshdKeySettings settings;
   bool keys_files_set = false;
   bool revoked_keys_set = false;
   bool command_set = false;
-  bool stopped = false;  // a Match line was read: nothing after it is
   std::size_t bytes_read = 0;
   int files_read = 0;
 };
 
-absl::Status SshdConfigReader::read(std::string_view text, const std::string& name, int depth) {
+absl::Status SshdConfigReader::read(std::string_view text, const std::string& name, int depth,
+                                    bool in_match) {
   if (text.size() > kMaxKeyFileBytes) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%s is larger than %d bytes", name, kMaxKeyFileBytes));
@@ -342,40 +366,44 @@ absl::Status SshdConfigReader::read(std::string_view text, const std::string& na
                         kMaxConfigBytesTotal));
   }
   std::size_t number = 0;
-  while (!text.empty() && !stopped) {
+  while (!text.empty()) {
     ++number;
     const std::size_t newline = text.find('\n');
     std::string_view line = text.substr(0, newline);
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
-    // servconf.c process_server_config_line_depth(): trailing whitespace goes; the keyword
-    // ends at whitespace, a quote or '='; at most one '=' separates it from the arguments.
-    constexpr std::string_view kWhitespace = " \t\r\n";
-    line = trimLeading(trimTrailing(line, " \t\r\n\f"), kWhitespace);
-    const std::size_t end = std::min(line.find_first_of(" \t\r\n\"="), line.size());
-    const std::string_view word = line.substr(0, end);
-    if (word.empty() || word.front() == '#') continue;
-    std::string_view args = trimLeading(line.substr(end), kWhitespace);
-    if (!args.empty() && args.front() == '=') args = trimLeading(args.substr(1), kWhitespace);
-    if (auto status = keyword(word, args, name, number, depth); !status.ok()) return status;
+    // load_server_config() drops leading " \t\r"; process_server_config_line_depth() drops
+    // trailing whitespace and '\f' (but never the line's first byte).
+    line = trimLeading(line, " \t\r");
+    while (line.size() > 1 && std::string_view(" \t\r\n\f").find(line.back()) != line.npos) {
+      line.remove_suffix(1);
+    }
+    std::optional<std::string_view> rest = line;
+    std::optional<std::string> word = strdelim(rest);
+    if (word && word->empty()) word = strdelim(rest);  // the line began with a delimiter
+    if (!word || word->empty() || word->front() == '#') continue;
+    const std::string_view args = rest.value_or("");
+    if (auto status = keyword(*word, args, name, number, depth, in_match); !status.ok()) {
+      return status;
+    }
   }
   return absl::OkStatus();
 }
 
 absl::Status SshdConfigReader::keyword(std::string_view word, std::string_view args,
-                                       const std::string& name, std::size_t number, int depth) {
+                                       const std::string& name, std::size_t number, int depth,
+                                       bool& in_match) {
   if (equalsIgnoreCase(word, "Match")) {
-    // A Match block's settings hold for some connections only, and an Include inside one is
-    // conditional too; stop reading (sshd would resume after an included file's Match block,
-    // so whatever follows is left unknown rather than guessed).
+    // A Match block's settings hold for the connections it matches, until the next Match or
+    // the end of the file it began in.
     settings.match_blocks = true;
-    stopped = true;
+    in_match = true;
     return absl::OkStatus();
   }
-  const bool include = equalsIgnoreCase(word, "Include");
+  const bool is_include = equalsIgnoreCase(word, "Include");
   const bool keys_files = equalsIgnoreCase(word, "AuthorizedKeysFile");
   const bool revoked = equalsIgnoreCase(word, "RevokedKeys");
   const bool command = equalsIgnoreCase(word, "AuthorizedKeysCommand");
-  if (!include && !keys_files && !revoked && !command) return absl::OkStatus();
+  if (!is_include && !keys_files && !revoked && !command) return absl::OkStatus();
   const std::string keyword_name(word);
   auto values = splitArguments(args);
   if (!values) return lineError(name, number, keyword_name + ": unterminated quote");
@@ -383,46 +411,68 @@ absl::Status SshdConfigReader::keyword(std::string_view word, std::string_view a
   for (const std::string& v : *values) {
     if (v.empty()) return lineError(name, number, keyword_name + ": empty argument");
   }
+  if ((keys_files || revoked) && values->size() > 1 &&
+      std::any_of(values->begin(), values->end(), isNone)) {
+    return lineError(name, number, keyword_name + ": \"none\" must appear alone");
+  }
   if (command) {
     // The whole rest of the line is the command (servconf.c parse_command).
-    if (!command_set) settings.authorized_keys_command = !equalsIgnoreCase(args, "none");
-    command_set = true;
+    const bool set = !isNone(args);
+    if (in_match) {
+      settings.match_authorized_keys_command |= set;
+    } else if (!command_set) {
+      settings.authorized_keys_command = set;
+      command_set = true;
+    }
   } else if (revoked) {
-    if (values->size() > 1) return lineError(name, number, "RevokedKeys: extra arguments");
-    if (!revoked_keys_set && !equalsIgnoreCase(values->front(), "none")) {
-      settings.revoked_keys = values->front();
+    // OpenSSH 10.3 and later take several files (before, one); the first is the one reported.
+    if (!in_match && !revoked_keys_set) {
+      settings.revoked_keys = isNone(values->front()) ? "" : values->front();
+      revoked_keys_set = true;
     }
-    revoked_keys_set = true;
   } else if (keys_files) {
-    const auto none = [](const std::string& v) { return equalsIgnoreCase(v, "none"); };
-    if (values->size() > 1 && std::any_of(values->begin(), values->end(), none)) {
-      return lineError(name, number, "AuthorizedKeysFile: \"none\" must appear alone");
+    for (const std::string& v : *values) {
+      if (!knownTokens(v)) {
+        return lineError(name, number, "AuthorizedKeysFile: unknown %-token in " + excerpt(v));
+      }
     }
-    if (!keys_files_set) {
+    const bool none = isNone(values->front());
+    if (in_match) {
+      auto& patterns = settings.match_authorized_keys_files;
       for (const std::string& v : *values) {
-        if (!knownTokens(v)) {
-          return lineError(name, number, "AuthorizedKeysFile: unknown %-token in " + excerpt(v));
+        if (!none && std::find(patterns.begin(), patterns.end(), v) == patterns.end()) {
+          patterns.push_back(v);
         }
       }
-      settings.authorized_keys_files = none(values->front()) ? std::vector<std::string>{} : *values;
+    } else if (!keys_files_set) {
+      settings.authorized_keys_files = none ? std::vector<std::string>{} : *values;
+      keys_files_set = true;
     }
-    keys_files_set = true;
   } else {
-    for (const std::string& pattern : *values) {
-      auto texts = include_reader(pattern);
-      if (!texts.ok()) {
-        return absl::Status(texts.status().code(),
-                            absl::StrFormat("%s line %d: Include %s: %s", name, number,
-                                            excerpt(pattern), texts.status().message()));
+    return include(*values, name, number, depth, in_match);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SshdConfigReader::include(const std::vector<std::string>& patterns,
+                                       const std::string& name, std::size_t number, int depth,
+                                       bool in_match) {
+  for (const std::string& pattern : patterns) {
+    auto texts = include_reader(pattern);
+    if (!texts.ok()) {
+      return absl::Status(texts.status().code(),
+                          absl::StrFormat("%s line %d: Include %s: %s", name, number,
+                                          excerpt(pattern), texts.status().message()));
+    }
+    for (std::size_t i = 0; i < texts->size(); ++i) {
+      if (depth + 1 > kMaxIncludeDepth) {
+        return lineError(name, number, "Include nested too deeply");
       }
-      for (std::size_t i = 0; i < texts->size(); ++i) {
-        if (depth + 1 > kMaxIncludeDepth) {
-          return lineError(name, number, "Include nested too deeply");
-        }
-        std::string included = "Include " + excerpt(pattern);
-        if (texts->size() > 1) included += absl::StrFormat(" file %d", i + 1);
-        if (auto status = read((*texts)[i], included, depth + 1); !status.ok()) return status;
-        if (stopped) return absl::OkStatus();
+      std::string included = "Include " + excerpt(pattern);
+      if (texts->size() > 1) included += absl::StrFormat(" file %d", i + 1);
+      // By value: whatever Match the included file holds ends with it.
+      if (auto status = read((*texts)[i], included, depth + 1, in_match); !status.ok()) {
+        return status;
       }
     }
   }
@@ -434,15 +484,18 @@ absl::Status SshdConfigReader::keyword(std::string_view word, std::string_view a
 absl::StatusOr<SshdKeySettings> parseSshdConfig(std::string_view content,
                                                 const SshdIncludeReader& include) {
   SshdConfigReader reader(include);
-  if (auto status = reader.read(content, "sshd_config", 0); !status.ok()) return status;
+  if (auto status = reader.read(content, "sshd_config", 0, false); !status.ok()) return status;
   return reader.settings;
 }
+
+// ---- AuthorizedKeysFile expansion ---------------------------------------------------------
 
 absl::StatusOr<std::string> expandKeysPath(std::string_view pattern, std::string_view user,
                                            std::string_view home, std::uint32_t uid) {
   // sshd expands a leading '~' when it reads its configuration, for its own user (root), not
   // for the user logging in; refused rather than guessed.
-  if (!pattern.empty() && pattern.front() == '~') {
+  if (pattern.empty()) return absl::InvalidArgumentError("AuthorizedKeysFile: empty pattern");
+  if (pattern.front() == '~') {
     return absl::InvalidArgumentError("AuthorizedKeysFile " + excerpt(pattern) +
                                       ": '~' is not supported");
   }
@@ -450,33 +503,36 @@ absl::StatusOr<std::string> expandKeysPath(std::string_view pattern, std::string
     return absl::InvalidArgumentError("AuthorizedKeysFile " + excerpt(pattern) +
                                       ": unknown %-token");
   }
+  auto refuse = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("AuthorizedKeysFile %s for %s: %s", excerpt(pattern), excerpt(user), why));
+  };
+  // auth.c expand_authorized_keys(): the tokens, then "HOME/" in front of a relative result.
+  // The bound is on this string, the one sshd hands to open(2) (PATH_MAX).
   const std::string uid_text = std::to_string(uid);
   std::string path;
   for (std::size_t i = 0; i < pattern.size() && path.size() <= kMaxPathBytes; ++i) {
     const char c = pattern[i] == '%' ? pattern[++i] : '\0';
     path += c == 'h' ? home : c == 'u' ? user : c == 'U' ? uid_text : pattern.substr(i, 1);
   }
-  // auth2-pubkeyfile.c expand_authorized_keys(): a relative result is under the home directory.
-  if (path.empty() || path.front() != '/') {
-    path = std::string(home) + (!home.empty() && home.back() == '/' ? "" : "/") + path;
-  }
-  auto refuse = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("AuthorizedKeysFile %s for %s: %s", excerpt(pattern), excerpt(user), why));
-  };
-  if (path.size() > kMaxPathBytes) return refuse("path too long");
+  if (path.empty() || path.front() != '/') path = std::string(home) + "/" + path;
+  if (path.size() > kMaxPathBytes) return refuse("path longer than 4096 bytes");
   if (path.find('\0') != std::string::npos) return refuse("NUL byte in the path");
   if (path.front() != '/') return refuse("not an absolute path");
+  // The path the kernel resolves: no empty or "." components; ".." is refused (it would
+  // resolve through whatever the directory before it links to).
+  std::string clean;
   std::string_view rest(path);
   while (!rest.empty()) {
     rest.remove_prefix(1);  // the '/'
     const std::string_view component = rest.substr(0, rest.find('/'));
-    if (component.empty() || component == "." || component == "..") {
-      return refuse("not a clean path (empty, '.' or '..' component)");
-    }
     rest.remove_prefix(component.size());
+    if (component.empty() || component == ".") continue;
+    if (component == "..") return refuse("'..' in the path");
+    clean += "/";
+    clean += component;
   }
-  return path;
+  return clean.empty() ? std::string("/") : clean;
 }
 
 }  // namespace warden

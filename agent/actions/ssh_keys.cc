@@ -1,5 +1,6 @@
 // revoke-keys / restore-keys (ssh_keys.h): find every key file sshd reads, decide on parsed
-// files (authorized_keys.h), record the original bytes, then replace each file atomically.
+// files (authorized_keys.h), record what an undo needs (ssh_key_record.h), then replace each
+// file atomically through OwnedFiles, and write Warden's KRL from the record.
 #include "agent/actions/ssh_keys.h"
 
 #include <algorithm>
@@ -8,10 +9,10 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "agent/actions/authorized_keys.h"
 #include "agent/actions/shadow_file.h"
-#include "agent/os/owned_files.h"
-#include "common/canonical.h"
+#include "agent/actions/ssh_key_record.h"
 #include "common/crypto/encoding.h"
 #include "common/crypto/hash.h"
 #include "common/status.h"
@@ -21,64 +22,9 @@ namespace warden {
 namespace {
 
 constexpr std::size_t kMaxArgs = 256;
-constexpr char kRevokedComment[] = "revoked-by-warden";
+constexpr std::size_t kMaxRevokedFingerprints = 100000;
 
 std::string sha256Hex(std::string_view s) { return crypto::hex(crypto::sha256(s)); }
-
-// What restore-keys needs of one key file.
-struct FileRecord {
-  std::string path;
-  std::string user;
-  std::uint64_t uid = 0;
-  std::uint64_t gid = 0;
-  std::uint64_t mode = 0;
-  std::string home;
-  std::string original;              // the bytes before Warden's first edit
-  std::string written_sha256;        // of what Warden last wrote
-  std::vector<std::string> removed;  // the exact lines taken out, in file order
-};
-
-struct Revocation {
-  std::vector<FileRecord> files;
-  std::vector<std::string> added_fingerprints;  // put into RevokedKeys by Warden
-};
-
-std::string encodeFile(const FileRecord& f) {
-  return canonicalRecord("ssh-key-file", std::uint64_t{1}, f.path, f.user, f.uid, f.gid, f.mode,
-                         f.home, f.original, f.written_sha256, f.removed);
-}
-
-absl::StatusOr<FileRecord> decodeFile(std::string_view bytes) {
-  WARDEN_ASSIGN_OR_RETURN(CanonicalReader r, CanonicalReader::open(bytes, "ssh-key-file"));
-  std::uint64_t version = 0;
-  WARDEN_RETURN_IF_ERROR(r.version(version, 1, "ssh key file record"));
-  FileRecord f;
-  WARDEN_RETURN_IF_ERROR(r.fields(f.path, f.user, f.uid, f.gid, f.mode, f.home, f.original,
-                                  f.written_sha256, f.removed));
-  WARDEN_RETURN_IF_ERROR(r.done());
-  return f;
-}
-
-std::string encodeRevocation(const Revocation& r) {
-  std::vector<std::string> files;
-  for (const FileRecord& f : r.files) files.push_back(encodeFile(f));
-  return canonicalRecord("ssh-key-revocation", std::uint64_t{1}, files, r.added_fingerprints);
-}
-
-absl::StatusOr<Revocation> decodeRevocation(std::string_view bytes) {
-  WARDEN_ASSIGN_OR_RETURN(CanonicalReader r, CanonicalReader::open(bytes, "ssh-key-revocation"));
-  std::uint64_t version = 0;
-  WARDEN_RETURN_IF_ERROR(r.version(version, 1, "ssh key revocation record"));
-  std::vector<std::string> files;
-  Revocation out;
-  WARDEN_RETURN_IF_ERROR(r.fields(files, out.added_fingerprints));
-  WARDEN_RETURN_IF_ERROR(r.done());
-  for (const std::string& f : files) {
-    WARDEN_ASSIGN_OR_RETURN(FileRecord file, decodeFile(f));
-    out.files.push_back(std::move(file));
-  }
-  return out;
-}
 
 struct Request {
   std::set<std::string> users;
@@ -112,14 +58,62 @@ absl::StatusOr<Request> parseRequest(const std::vector<std::string>& args) {
   return r;
 }
 
-// One key file as found, parsed.
+// The exact text of 1-based `line` of `content`, without its newline.
+std::string lineText(std::string_view content, int line) {
+  std::size_t begin = 0;
+  for (int i = 1; i < line && begin != std::string_view::npos; ++i) {
+    begin = content.find('\n', begin);
+    if (begin != std::string_view::npos) ++begin;
+  }
+  if (begin == std::string_view::npos) return "";
+  const std::size_t end = content.find('\n', begin);
+  return std::string(content.substr(begin, end == std::string_view::npos ? end : end - begin));
+}
+
+bool containsLine(std::string_view content, std::string_view line) {
+  for (std::size_t at = 0; (at = content.find(line, at)) != std::string_view::npos; ++at) {
+    const std::size_t end = at + line.size();
+    if ((at == 0 || content[at - 1] == '\n') && (end == content.size() || content[end] == '\n')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// One key file sshd reads, as found.
 struct FoundFile {
   std::string path;
   const PasswdEntry* user = nullptr;
   OwnedPath where;
   OwnedFile file;
   AuthorizedKeysFile keys;
+  std::string refused;  // why it is not edited ("" when it may be)
 };
+
+v1::SshKeyFile* addFile(v1::SshKeyReport& report, const FoundFile& f, const std::string& action) {
+  v1::SshKeyFile* out = report.add_files();
+  out->set_path(f.path);
+  out->set_user(f.user->name);
+  out->set_mtime_unix_ms(f.file.mtime_unix_ms);
+  out->set_ctime_unix_ms(f.file.ctime_unix_ms);
+  out->set_sha256_before(f.refused.empty() || !f.file.content.empty() ? sha256Hex(f.file.content)
+                                                                      : "");
+  out->set_action(action);
+  return out;
+}
+
+void addKey(v1::SshKeyReport& report, const std::string& user, const std::string& file,
+            const AuthorizedKey& k, const char* action) {
+  v1::SshKey* key = report.add_keys();
+  key->set_user(user);
+  key->set_file(file);
+  key->set_line(static_cast<std::uint32_t>(k.line));
+  key->set_type(k.type);
+  key->set_fingerprint(k.fingerprint);
+  key->set_comment(k.comment);
+  key->set_options(k.options);
+  key->set_action(action);
+}
 
 class SshKeys : public SshKeyActions {
  public:
@@ -131,172 +125,153 @@ class SshKeys : public SshKeyActions {
     if (!request.ok()) return invalidArgument(std::string(request.status().message()));
     auto passwd = readEtc("passwd");
     if (!passwd.ok()) return failure(std::string(passwd.status().message()));
-    auto parsed = PasswdFile::parse(passwd->content, paths_.etc_dir + "/passwd");
-    if (!parsed.ok()) return failure(std::string(parsed.status().message()));
+    auto accounts = PasswdFile::parse(passwd->content, paths_.etc_dir + "/passwd");
+    if (!accounts.ok()) return failure(std::string(accounts.status().message()));
     for (const std::string& name : request->users) {
-      if (!parsed->find(name)) return invalidArgument(absl::StrFormat("unknown user '%s'", name));
+      if (!accounts->find(name)) return invalidArgument(absl::StrFormat("unknown user '%s'", name));
     }
     v1::SshKeyReport report;
+    report.set_dry_run(request->dry_run);
     auto settings = sshdSettings(report);
     if (!settings.ok()) return failure(std::string(settings.status().message()));
+    auto stored = loadRevocation();
+    if (!stored.ok()) {
+      return failure(
+          absl::StrFormat("Failed to read the revocation record: %s", stored.status().message()));
+    }
+    const std::vector<FoundFile> found = findKeyFiles(*accounts, *settings);
 
-    // Every file sshd would read for the users concerned (every user for a fingerprint).
-    std::vector<FoundFile> found;
-    std::set<std::string> seen;
-    for (const PasswdEntry& user : parsed->entries()) {
-      if (request->fingerprints.empty() && !request->users.contains(user.name)) continue;
-      for (const std::string& pattern : settings->authorized_keys_files) {
-        auto path = expandKeysPath(pattern, user.name, user.home, user.uid);
-        if (!path.ok()) continue;  // a home that is not a clean absolute path: sshd fails too
-        if (!seen.insert(*path).second) continue;
-        FoundFile f;
-        f.path = *path;
-        f.user = &user;
-        f.where = ownedPath(*path, user.home, user.uid);
-        auto file = files_->read(f.where, kMaxKeyFileBytes);
-        if (absl::IsNotFound(file.status())) continue;
-        if (!file.ok()) {
-          return failure(absl::StrFormat("Refusing to edit SSH keys: %s", file.status().message()));
+    // The selection. --user takes the account's keys out of its own files only; --fingerprint
+    // takes the key out of every file and refuses it everywhere through the KRL.
+    const bool krl_dir = files_->isDirectory(revokedDir());
+    std::map<std::size_t, std::set<int>> lines;  // found index -> lines to remove
+    std::set<std::string> user_keys, matched;
+    bool refused_relevant = false;
+    for (std::size_t i = 0; i < found.size(); ++i) {
+      const FoundFile& f = found[i];
+      const bool by_user = request->users.contains(f.user->name);
+      // With --fingerprint, a file Warden may not edit still has the key refused by sshd
+      // when sshd names the KRL; otherwise the key may live on there.
+      if (!f.refused.empty() && (by_user || !request->fingerprints.empty())) {
+        refused_relevant =
+            refused_relevant || by_user || !report.revoked_keys_enforced() || !krl_dir;
+        addFile(report, f, "refused");
+        report.add_warnings(f.refused);
+      }
+      for (const AuthorizedKey& k : f.keys.keys()) {
+        if (!by_user && !request->fingerprints.contains(k.fingerprint)) continue;
+        matched.insert(k.fingerprint);
+        if (by_user) user_keys.insert(k.fingerprint);
+        if (!f.refused.empty()) {
+          addKey(report, f.user->name, f.path, k, "left-in-refused-file");
+          continue;
         }
-        auto keys = AuthorizedKeysFile::parse(file->content, *path);
-        if (!keys.ok()) {
-          return failure(absl::StrFormat("Refusing to edit SSH keys (nothing changed): %s",
-                                         keys.status().message()));
-        }
-        f.file = std::move(*file);
-        f.keys = std::move(*keys);
-        found.push_back(std::move(f));
+        lines[i].insert(k.line);
+        addKey(report, f.user->name, f.path, k, request->dry_run ? "would-revoke" : "revoked");
       }
     }
-
-    const bool revoked_dir = files_->isDirectory(revokedDir());
-    auto revoked_file = readRevokedKeys();
-    if (!revoked_file.ok()) return failure(std::string(revoked_file.status().message()));
-    auto revoked = RevokedKeysFile::parse(revoked_file->content, paths_.revoked_keys);
-    if (!revoked.ok()) {
-      return failure(absl::StrFormat("Refusing to edit SSH keys (nothing changed): %s",
-                                     revoked.status().message()));
-    }
-
-    // The selection, per file.
-    std::map<std::size_t, std::set<int>> lines;  // found index -> lines to remove
-    std::vector<AuthorizedKey> selected;
-    std::set<std::string> matched_fingerprints;
+    // A key --user removed that other accounts also accept stays theirs: said, not changed.
     for (std::size_t i = 0; i < found.size(); ++i) {
+      if (request->users.contains(found[i].user->name)) continue;
       for (const AuthorizedKey& k : found[i].keys.keys()) {
-        const bool by_user = request->users.contains(found[i].user->name);
-        const bool by_fp = request->fingerprints.contains(k.fingerprint);
-        if (!by_user && !by_fp) continue;
-        if (by_fp) matched_fingerprints.insert(k.fingerprint);
-        lines[i].insert(k.line);
-        selected.push_back(k);
-        addKey(report, found[i], k, request->dry_run ? "would-revoke" : "revoked");
+        if (user_keys.contains(k.fingerprint) && !request->fingerprints.contains(k.fingerprint)) {
+          report.add_warnings(absl::StrFormat(
+              "%s of the revoked account(s) is also in %s line %d (%s): left there; "
+              "--fingerprint %s refuses it everywhere",
+              k.fingerprint, found[i].path, k.line, found[i].user->name, k.fingerprint));
+        }
       }
     }
     for (const std::string& fp : request->fingerprints) {
-      if (!matched_fingerprints.contains(fp) && !revoked->contains(fp)) {
+      if (!matched.contains(fp)) {
+        report.add_warnings(absl::StrFormat(
+            "%s is in no key file Warden read: refused through RevokedKeys only", fp));
+      }
+    }
+    if (!request->fingerprints.empty() && !krl_dir) {
+      report.add_warnings(absl::StrFormat(
+          "%s: no such directory (is sshd installed?): no RevokedKeys file was written",
+          revokedDir()));
+    }
+    KeyRevocation next = *stored;
+    if (krl_dir) {
+      std::set<std::string> fps(next.fingerprints.begin(), next.fingerprints.end());
+      fps.insert(request->fingerprints.begin(), request->fingerprints.end());
+      if (fps.size() > kMaxRevokedFingerprints) {
         return invalidArgument(
-            absl::StrFormat("no key file sshd reads holds a key with fingerprint %s", fp));
+            absl::StrFormat("more than %d revoked keys", kMaxRevokedFingerprints));
       }
-    }
-
-    auto stored = loadRevocation();
-    if (!stored.ok())
-      return failure(
-          absl::StrFormat("Failed to read the revocation record: %s", stored.status().message()));
-    Revocation next = *stored;
-    struct Write {
-      OwnedPath where;
-      std::string content;
-      const OwnedFile* before;
-    };
-    std::vector<Write> writes;
-    for (const auto& [i, remove] : lines) {
-      const FoundFile& f = found[i];
-      std::string content = f.keys.without(remove);
-      FileRecord* record = recordFor(next, f.path);
-      if (record == nullptr) {
-        next.files.push_back(FileRecord{f.path,
-                                        f.user->name,
-                                        f.file.uid,
-                                        f.file.gid,
-                                        f.file.mode,
-                                        f.user->home,
-                                        f.file.content,
-                                        "",
-                                        {}});
-        record = &next.files.back();
-      }
-      record->written_sha256 = sha256Hex(content);
-      for (int line : remove) record->removed.push_back(lineText(f.file.content, line));
-      v1::SshKeyFile* out = report.add_files();
-      out->set_path(f.path);
-      out->set_user(f.user->name);
-      out->set_mtime_unix_ms(f.file.mtime_unix_ms);
-      out->set_ctime_unix_ms(f.file.ctime_unix_ms);
-      out->set_sha256_before(sha256Hex(f.file.content));
-      out->set_sha256_after(request->dry_run ? "" : sha256Hex(content));
-      out->set_action(request->dry_run ? "would-edit" : "edited");
-      writes.push_back(Write{f.where, std::move(content), &f.file});
-    }
-    std::vector<AuthorizedKey> to_add;
-    std::set<std::string> adding;
-    for (const AuthorizedKey& k : selected) {
-      if (revoked->contains(k.fingerprint) || !adding.insert(k.fingerprint).second) continue;
-      to_add.push_back(k);
-      if (revoked_dir) next.added_fingerprints.push_back(k.fingerprint);
+      next.fingerprints.assign(fps.begin(), fps.end());
     }
 
     ActionOutcome out;
-    out.ok = true;
     if (request->dry_run) {
-      report.set_dry_run(true);
+      for (const auto& [i, remove] : lines) addFile(report, found[i], "would-edit");
+      out.ok = true;
       out.message =
-          absl::StrFormat("would revoke %d key(s) in %d file(s)", selected.size(), writes.size());
+          absl::StrFormat("would revoke %d key(s) in %d file(s)", countKeys(report), lines.size());
       out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
       return out;
     }
-    if (selected.empty()) {
-      out.message = "no key matched: nothing changed";
-      out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
-      return out;
-    }
-    // The record first: a crash after it leaves files restore-keys can put back.
-    const std::string previous = state_.getOr(kKeyRevocationKey, "");
-    if (absl::Status st = state_.set(kKeyRevocationKey, encodeRevocation(next)); !st.ok()) {
-      return failure(
-          absl::StrFormat("Failed to record the revocation (nothing changed): %s", st.message()));
-    }
-    std::size_t written = 0;
-    absl::Status st;
-    for (; written < writes.size() && st.ok(); ++written) {
-      const Write& w = writes[written];
-      st = files_->replace(w.where, w.content, w.before->uid, w.before->gid, w.before->mode);
-    }
-    if (st.ok() && !to_add.empty() && !revoked_dir) {
-      report.add_warnings(absl::StrFormat(
-          "%s: no such directory (is sshd installed?): the keys were removed from the key files "
-          "only",
-          revokedDir()));
-    } else if (st.ok() && !to_add.empty()) {
-      st = files_->replace(revokedPath(), revoked->with(to_add, kRevokedComment), revoked_file->uid,
-                           revoked_file->gid, revoked_file->mode);
-    }
-    if (!st.ok()) {
-      // Undo what was written, newest first, and the record with it.
-      for (std::size_t i = written; i-- > 0;) {
-        const Write& w = writes[i];
-        (void)files_->replace(w.where, w.before->content, w.before->uid, w.before->gid,
-                              w.before->mode);
+
+    // Each file: its record first (a crash then leaves something restore-keys completes), then
+    // the file. A failure stops there; what was done stays recorded and undoable.
+    std::string failed;
+    std::size_t edited = 0;
+    for (const auto& [i, remove] : lines) {
+      const FoundFile& f = found[i];
+      const std::string content = f.keys.without(remove);
+      const KeyRevocation before = next;
+      KeyFileRecord* record = recordFor(next, f.path);
+      if (record == nullptr) {
+        next.files.push_back(KeyFileRecord{f.path,
+                                           f.user->name,
+                                           f.user->home,
+                                           f.file.uid,
+                                           f.file.gid,
+                                           f.file.mode,
+                                           f.file.content,
+                                           "",
+                                           false,
+                                           {}});
+        record = &next.files.back();
+      } else if (record->written_sha256 != sha256Hex(f.file.content)) {
+        record->merge_only = true;  // changed since Warden's last edit
       }
-      (void)state_.set(kKeyRevocationKey, previous);
-      return failure(absl::StrFormat("Failed to write the key changes (undone): %s", st.message()));
+      record->written_sha256 = sha256Hex(content);
+      for (int line : remove) record->removed.push_back(lineText(f.file.content, line));
+      absl::Status st = saveRevocation(next);
+      if (st.ok()) st = files_->replace(f.where, content, f.file.uid, f.file.gid, f.file.mode);
+      if (!st.ok() && !written(f.where, content)) {
+        next = before;
+        (void)saveRevocation(next);
+        failed = absl::StrFormat("%s: %s", f.path, st.message());
+        break;
+      }
+      ++edited;
+      addFile(report, f, "edited")->set_sha256_after(sha256Hex(content));
     }
-    out.message =
-        absl::StrFormat("revoked %d key(s) in %d file(s)", selected.size(), writes.size());
-    if (!report.revoked_keys_enforced()) {
+    if (failed.empty() && krl_dir && next.fingerprints != stored->fingerprints) {
+      if (absl::Status st = writeKrl(next); !st.ok()) failed = std::string(st.message());
+    }
+    if (failed.empty() && krl_dir) {
+      for (const std::string& fp : request->fingerprints) report.add_krl_fingerprints(fp);
+    }
+    report.set_revoked_keys_file(paths_.revoked_keys);
+    out.ok = failed.empty() && !refused_relevant;
+    out.message = absl::StrFormat("revoked %d key(s) in %d file(s)", countKeys(report), edited);
+    if (!request->fingerprints.empty() && krl_dir) {
+      out.message += absl::StrFormat(report.revoked_keys_enforced()
+                                         ? "; %d refused everywhere through RevokedKeys"
+                                         : "; %d in %s, which sshd_config does not name",
+                                     request->fingerprints.size(), paths_.revoked_keys);
+    }
+    if (refused_relevant) {
       out.message +=
-          absl::StrFormat("; sshd_config does not name %s as RevokedKeys", paths_.revoked_keys);
+          "; key files left untouched (see warnings): " + absl::StrJoin(report.warnings(), "; ");
+    }
+    if (!failed.empty()) {
+      out.message += "; then failed: " + failed + " (restore-keys undoes what was done)";
     }
     out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
     return out;
@@ -305,129 +280,178 @@ class SshKeys : public SshKeyActions {
   ActionOutcome restore(const std::vector<std::string>& args) override {
     if (!args.empty()) return invalidArgument("restore-keys takes no arguments");
     auto stored = loadRevocation();
-    if (!stored.ok())
+    if (!stored.ok()) {
       return failure(
           absl::StrFormat("Failed to read the revocation record: %s", stored.status().message()));
+    }
     v1::SshKeyReport report;
+    report.set_restore(true);
     report.set_revoked_keys_file(paths_.revoked_keys);
     ActionOutcome out;
     out.ok = true;
-    if (stored->files.empty() && stored->added_fingerprints.empty()) {
+    if (stored->empty()) {
       out.message = "no key was revoked by Warden";
       out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
       return out;
     }
-    for (const FileRecord& f : stored->files) {
-      const OwnedPath where = ownedPath(f.path, f.home, static_cast<uid_t>(f.uid));
-      auto current = files_->read(where, kMaxKeyFileBytes);
-      std::string content;
-      std::string action;
-      if (current.ok() && sha256Hex(current->content) == f.written_sha256) {
-        content = f.original;  // nobody changed it since: byte for byte
-        action = "restored";
-      } else if (current.ok() || absl::IsNotFound(current.status())) {
-        content = current.ok() ? current->content : "";
-        if (!content.empty() && content.back() != '\n') content += '\n';
-        for (const std::string& line : f.removed) {
-          if (!containsLine(content, line)) content += line + "\n";
+    // Every file is tried; the ones that fail stay in the record for the next restore-keys.
+    KeyRevocation left;
+    left.krl_version = stored->krl_version;
+    std::vector<std::string> failures;
+    for (const KeyFileRecord& f : stored->files) {
+      if (absl::Status st = restoreFile(f, report); !st.ok()) {
+        failures.push_back(absl::StrFormat("%s: %s", f.path, st.message()));
+        left.files.push_back(f);
+      }
+    }
+    if (!stored->fingerprints.empty()) {
+      KeyRevocation krl = left;  // nothing Warden revoked by fingerprint stays refused
+      if (files_->isDirectory(revokedDir())) {
+        if (absl::Status st = writeKrl(krl); !st.ok()) {
+          failures.push_back(std::string(st.message()));
+          left.fingerprints = stored->fingerprints;
+        } else {
+          left.krl_version = krl.krl_version;
+          for (const std::string& fp : stored->fingerprints) report.add_krl_fingerprints(fp);
         }
-        action = current.ok() ? "merged" : "created";
-      } else {
-        return failure(
-            absl::StrFormat("Failed to restore %s: %s", f.path, current.status().message()));
-      }
-      if (absl::Status st = files_->replace(where, content, static_cast<uid_t>(f.uid),
-                                            static_cast<gid_t>(f.gid), static_cast<mode_t>(f.mode));
-          !st.ok()) {
-        return failure(absl::StrFormat("Failed to restore %s: %s", f.path, st.message()));
-      }
-      v1::SshKeyFile* file = report.add_files();
-      file->set_path(f.path);
-      file->set_user(f.user);
-      file->set_sha256_before(current.ok() ? sha256Hex(current->content) : "");
-      file->set_sha256_after(sha256Hex(content));
-      file->set_action(action);
-      for (const std::string& line : f.removed) {
-        auto parsed = AuthorizedKeysFile::parse(line + "\n", f.path);
-        if (!parsed.ok() || parsed->keys().empty()) continue;
-        AuthorizedKey k = parsed->keys().front();
-        v1::SshKey* key = report.add_keys();
-        key->set_user(f.user);
-        key->set_file(f.path);
-        key->set_type(k.type);
-        key->set_fingerprint(k.fingerprint);
-        key->set_comment(k.comment);
-        key->set_options(k.options);
-        key->set_action("restored");
       }
     }
-    if (!stored->added_fingerprints.empty() && files_->isDirectory(revokedDir())) {
-      auto revoked_file = readRevokedKeys();
-      if (!revoked_file.ok()) return failure(std::string(revoked_file.status().message()));
-      auto revoked = RevokedKeysFile::parse(revoked_file->content, paths_.revoked_keys);
-      if (!revoked.ok()) return failure(std::string(revoked.status().message()));
-      const std::set<std::string> added(stored->added_fingerprints.begin(),
-                                        stored->added_fingerprints.end());
-      if (absl::Status st =
-              files_->replace(revokedPath(), revoked->without(added), revoked_file->uid,
-                              revoked_file->gid, revoked_file->mode);
-          !st.ok()) {
-        return failure(
-            absl::StrFormat("Failed to update %s: %s", paths_.revoked_keys, st.message()));
-      }
+    if (absl::Status st = saveRevocation(left); !st.ok()) {
+      failures.push_back(absl::StrFormat("the record could not be updated: %s", st.message()));
     }
-    // Last: a crash before this runs restore again, which finds the lines already back.
-    if (absl::Status st = state_.set(kKeyRevocationKey, ""); !st.ok()) {
-      return failure(
-          absl::StrFormat("Keys restored, but the record could not be cleared: %s", st.message()));
+    out.ok = failures.empty();
+    out.message =
+        absl::StrFormat("restored %d key(s) in %d file(s)", countKeys(report), report.files_size());
+    if (!stored->fingerprints.empty()) {
+      out.message += absl::StrFormat("; %d key(s) no longer in RevokedKeys",
+                                     stored->fingerprints.size() - left.fingerprints.size());
     }
-    out.message = absl::StrFormat("restored %d key(s) in %d file(s)", report.keys_size(),
-                                  report.files_size());
+    if (!failures.empty()) {
+      out.message += "; not restored (run restore-keys again): " + absl::StrJoin(failures, "; ");
+    }
     out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
     return out;
   }
 
  private:
-  static FileRecord* recordFor(Revocation& r, const std::string& path) {
-    for (FileRecord& f : r.files) {
+  // Every file sshd may read for any account: AuthorizedKeysFile outside and inside Match
+  // blocks. A file Warden cannot read safely, or with lines it cannot parse, is kept with the
+  // reason it is refused.
+  std::vector<FoundFile> findKeyFiles(const PasswdFile& accounts, const SshdKeySettings& settings) {
+    std::vector<std::string> patterns = settings.authorized_keys_files;
+    for (const std::string& p : settings.match_authorized_keys_files) {
+      if (std::find(patterns.begin(), patterns.end(), p) == patterns.end()) patterns.push_back(p);
+    }
+    std::vector<FoundFile> found;
+    std::set<std::string> seen;
+    for (const PasswdEntry& user : accounts.entries()) {
+      for (const std::string& pattern : patterns) {
+        auto path = expandKeysPath(pattern, user.name, user.home, user.uid);
+        if (!path.ok() || !seen.insert(*path).second) continue;
+        FoundFile f;
+        f.path = *path;
+        f.user = &user;
+        f.where = ownedPath(*path, user.home, user.uid);
+        auto file = files_->read(f.where, kMaxKeyFileBytes);
+        if (absl::IsNotFound(file.status())) continue;
+        if (file.ok()) {
+          f.file = std::move(*file);
+          auto keys = AuthorizedKeysFile::parse(f.file.content, *path);
+          if (!keys.ok()) {
+            f.refused = std::string(keys.status().message());
+          } else {
+            f.keys = std::move(*keys);
+            if (!f.keys.bad_lines().empty()) {
+              f.refused = absl::StrFormat(
+                  "%s (%d line(s) that are not keys sshd takes; the file is left as it is)",
+                  f.keys.bad_lines().front().why, f.keys.bad_lines().size());
+            }
+          }
+        } else {
+          f.refused = absl::StrFormat("%s (left as it is)", file.status().message());
+        }
+        found.push_back(std::move(f));
+      }
+    }
+    return found;
+  }
+
+  absl::Status restoreFile(const KeyFileRecord& f, v1::SshKeyReport& report) {
+    const OwnedPath where = ownedPath(f.path, f.home, static_cast<uid_t>(f.uid));
+    auto current = files_->read(where, kMaxKeyFileBytes);
+    if (!current.ok() && !absl::IsNotFound(current.status())) return current.status();
+    std::string content;
+    std::string action;
+    if (!current.ok()) {
+      action = "created";  // removed since: only what Warden took out comes back
+      for (const std::string& line : f.removed) content += line + "\n";
+    } else if (!f.merge_only && sha256Hex(current->content) == f.written_sha256) {
+      action = "restored";  // nobody changed it since: byte for byte
+      content = f.original;
+    } else if (current->content == f.original) {
+      action = "unchanged";
+      content = f.original;
+    } else {
+      action = "merged";
+      content = current->content;
+      for (const std::string& line : f.removed) {
+        if (containsLine(content, line)) continue;
+        if (!content.empty() && content.back() != '\n') content += '\n';
+        content += line + "\n";
+      }
+    }
+    if (action != "unchanged") {
+      WARDEN_RETURN_IF_ERROR(files_->replace(where, content, static_cast<uid_t>(f.uid),
+                                             static_cast<gid_t>(f.gid),
+                                             static_cast<mode_t>(f.mode)));
+    }
+    v1::SshKeyFile* file = report.add_files();
+    file->set_path(f.path);
+    file->set_user(f.user);
+    file->set_sha256_before(current.ok() ? sha256Hex(current->content) : "");
+    file->set_sha256_after(sha256Hex(content));
+    file->set_action(action);
+    for (const std::string& line : f.removed) {
+      auto parsed = AuthorizedKeysFile::parse(line + "\n", f.path);
+      if (!parsed.ok() || parsed->keys().empty()) continue;
+      addKey(report, f.user, f.path, parsed->keys().front(), "restored");
+    }
+    return absl::OkStatus();
+  }
+
+  // True when `where` holds `content` (a replace that failed after its rename).
+  bool written(const OwnedPath& where, const std::string& content) {
+    auto now = files_->read(where, kMaxKeyFileBytes);
+    return now.ok() && now->content == content;
+  }
+
+  // The record first, then the KRL from it: root:root 0644, as sshd reads it.
+  absl::Status writeKrl(KeyRevocation& r) {
+    const std::uint64_t version = r.krl_version + 1;
+    const std::string krl =
+        encodeKrl(r.fingerprints, version,
+                  static_cast<std::uint64_t>(absl::ToUnixSeconds(absl::Now())), "warden");
+    const std::uint64_t previous = r.krl_version;
+    r.krl_version = version;
+    WARDEN_RETURN_IF_ERROR(saveRevocation(r));
+    if (absl::Status st = files_->replace(revokedPath(), krl, 0, 0, 0644); !st.ok()) {
+      r.krl_version = previous;
+      return absl::Status(st.code(), absl::StrFormat("%s: %s", paths_.revoked_keys, st.message()));
+    }
+    return absl::OkStatus();
+  }
+
+  static int countKeys(const v1::SshKeyReport& r) {
+    return static_cast<int>(std::count_if(r.keys().begin(), r.keys().end(), [](const auto& k) {
+      return k.action() == "revoked" || k.action() == "would-revoke" || k.action() == "restored";
+    }));
+  }
+
+  static KeyFileRecord* recordFor(KeyRevocation& r, const std::string& path) {
+    for (KeyFileRecord& f : r.files) {
       if (f.path == path) return &f;
     }
     return nullptr;
-  }
-
-  static std::string lineText(std::string_view content, int line) {
-    std::size_t begin = 0;
-    for (int i = 1; i < line && begin != std::string_view::npos; ++i) {
-      begin = content.find('\n', begin);
-      if (begin != std::string_view::npos) ++begin;
-    }
-    if (begin == std::string_view::npos) return "";
-    const std::size_t end = content.find('\n', begin);
-    return std::string(content.substr(begin, end == std::string_view::npos ? end : end - begin));
-  }
-
-  static bool containsLine(std::string_view content, std::string_view line) {
-    std::size_t at = 0;
-    while ((at = content.find(line, at)) != std::string_view::npos) {
-      const bool starts = at == 0 || content[at - 1] == '\n';
-      const std::size_t end = at + line.size();
-      if (starts && (end == content.size() || content[end] == '\n')) return true;
-      ++at;
-    }
-    return false;
-  }
-
-  static void addKey(v1::SshKeyReport& report, const FoundFile& f, const AuthorizedKey& k,
-                     const char* action) {
-    v1::SshKey* key = report.add_keys();
-    key->set_user(f.user->name);
-    key->set_file(f.path);
-    key->set_line(static_cast<std::uint32_t>(k.line));
-    key->set_type(k.type);
-    key->set_fingerprint(k.fingerprint);
-    key->set_comment(k.comment);
-    key->set_options(k.options);
-    key->set_action(action);
   }
 
   // A path under /etc as this agent sees it (etc_dir stands for /etc in tests).
@@ -447,17 +471,6 @@ class SshKeys : public SshKeyActions {
     return slash == 0 || slash == std::string::npos ? "/" : paths_.revoked_keys.substr(0, slash);
   }
 
-  // Warden's RevokedKeys file: absent reads as empty, to be made root:root 0644.
-  absl::StatusOr<OwnedFile> readRevokedKeys() {
-    auto file = files_->read(revokedPath(), kMaxKeyFileBytes);
-    if (absl::IsNotFound(file.status())) {
-      OwnedFile empty;
-      empty.mode = 0644;
-      return empty;
-    }
-    return file;
-  }
-
   absl::StatusOr<SshdKeySettings> sshdSettings(v1::SshKeyReport& report) {
     report.set_revoked_keys_file(paths_.revoked_keys);
     auto config = readEtc("ssh/sshd_config");
@@ -467,9 +480,8 @@ class SshKeys : public SshKeyActions {
     }
     if (!config.ok()) return config.status();
     auto include = [this](std::string_view pattern) -> absl::StatusOr<std::vector<std::string>> {
-      std::string p =
-          pattern.starts_with("/") ? std::string(pattern) : "/etc/ssh/" + std::string(pattern);
-      p = etcPath(p);
+      const std::string p = etcPath(pattern.starts_with("/") ? std::string(pattern)
+                                                             : "/etc/ssh/" + std::string(pattern));
       std::vector<std::string> texts;
       for (const std::string& path : files_->glob(p)) {
         auto f = files_->read(ownedPath(path, "", 0), kMaxKeyFileBytes);
@@ -480,25 +492,32 @@ class SshKeys : public SshKeyActions {
     };
     auto settings = parseSshdConfig(config->content, include);
     if (!settings.ok()) return settings.status();
-    if (settings->authorized_keys_command) {
+    if (settings->authorized_keys_command || settings->match_authorized_keys_command) {
       report.add_warnings(
           "sshd_config sets AuthorizedKeysCommand: keys it supplies are refused only through "
-          "RevokedKeys");
+          "RevokedKeys (--fingerprint)");
     }
-    if (settings->match_blocks) {
-      report.add_warnings(
-          "sshd_config has Match blocks: key files they name for some users were not searched");
+    const bool named =
+        !settings->revoked_keys.empty() && etcPath(settings->revoked_keys) == paths_.revoked_keys;
+    report.set_revoked_keys_enforced(named);
+    if (!named && !settings->revoked_keys.empty()) {
+      report.add_warnings(absl::StrFormat("sshd_config names RevokedKeys %s, not Warden's %s",
+                                          settings->revoked_keys, paths_.revoked_keys));
     }
-    report.set_revoked_keys_enforced(etcPath(settings->revoked_keys) == paths_.revoked_keys &&
-                                     !settings->revoked_keys.empty());
     return settings;
   }
 
-  absl::StatusOr<Revocation> loadRevocation() {
+  absl::StatusOr<KeyRevocation> loadRevocation() {
     auto value = state_.get(kKeyRevocationKey);
-    if (absl::IsNotFound(value.status()) || (value.ok() && value->empty())) return Revocation{};
+    if (absl::IsNotFound(value.status()) || (value.ok() && value->empty())) {
+      return KeyRevocation{};
+    }
     if (!value.ok()) return value.status();
-    return decodeRevocation(*value);
+    return decodeKeyRevocation(*value);
+  }
+
+  absl::Status saveRevocation(const KeyRevocation& r) {
+    return state_.set(kKeyRevocationKey, r.empty() ? "" : encodeKeyRevocation(r));
   }
 
   std::unique_ptr<OwnedFiles> files_;

@@ -1,18 +1,21 @@
 // revoke-keys / restore-keys: cutting off SSH keys an attacker planted. Arguments (CLI contract
 // in DESIGN.md):
-//   revoke-keys   user=NAME (repeatable: every key in that user's key files),
-//                 fingerprint=SHA256:... (repeatable: that key in every key file), dry_run=1
-//   restore-keys  none: puts back everything Warden revoked
-// Every file sshd reads for a user (sshd_config's AuthorizedKeysFile, default
-// .ssh/authorized_keys and .ssh/authorized_keys2) is found and parsed before anything changes;
-// a file that does not parse, or that is reached through a link, refuses the whole action and
-// nothing changes. The selected lines are removed with the shadow-file discipline (the file's
-// original bytes recorded in the StateStore first, then an atomic replace with the same owner
-// and mode), and the keys are appended to Warden's RevokedKeys file, so sshd refuses them
-// wherever else they are (when sshd_config names that file). restore-keys gives back each file
-// byte for byte when nobody changed it since, else puts the removed lines back at its end, and
-// takes Warden's keys out of the RevokedKeys file (never deletes it: sshd refuses every key
-// when its RevokedKeys file is unreadable).
+//   revoke-keys   user=NAME (repeatable: every key in that account's own key files),
+//                 fingerprint=SHA256:... (repeatable: that key in every account's key files,
+//                 and refused everywhere through Warden's RevokedKeys KRL), dry_run=1
+//   restore-keys  none: undoes everything Warden revoked
+// Every file sshd may read for an account (sshd_config's AuthorizedKeysFile, in Match blocks
+// too; default .ssh/authorized_keys and .ssh/authorized_keys2) is found and parsed before
+// anything changes. A file Warden may not edit safely (reached through a link, owned by someone
+// else, on another mount, hard-linked, too large) or holding lines that are not keys sshd takes
+// is left exactly as it is and named in the receipt; the action then fails (exit 1) unless the
+// KRL, enforced by sshd, refuses its keys anyway. Each edit records the file's original bytes
+// in the StateStore first (ssh_key_record.h), then replaces it atomically with the same owner
+// and mode. The KRL is written only from Warden's own record of fingerprints, never from bytes
+// a host account wrote. A --user key that other accounts also accept is reported, not refused
+// there. restore-keys gives back each file byte for byte when nobody changed it since, else
+// puts the removed lines back at its end, and empties Warden's KRL (never deletes it: sshd
+// refuses every key when its RevokedKeys file is unreadable).
 #pragma once
 
 #include <memory>
@@ -37,9 +40,6 @@ class SshKeyActions {
   virtual ActionOutcome revoke(const std::vector<std::string>& args) = 0;
   virtual ActionOutcome restore(const std::vector<std::string>& args) = 0;
 };
-
-// The StateStore key holding what restore-keys needs.
-inline constexpr char kKeyRevocationKey[] = "ssh_keys/revocation";
 
 std::unique_ptr<SshKeyActions> makeSshKeyActions(std::unique_ptr<OwnedFiles> files,
                                                  StateStore& state, SshKeyPaths paths = {});

@@ -397,12 +397,14 @@ void printSshKeyReport(const v1::SshKeyReport& r) {
         f.sha256_after().empty() ? "-" : printable(shortHash(f.sha256_after())).c_str());
   }
   printUnlisted(r.unlisted_files(), "files");
-  const bool revoked = std::any_of(r.keys().begin(), r.keys().end(),
-                                   [](const v1::SshKey& k) { return k.action() == "revoked"; });
-  if (revoked && !r.revoked_keys_file().empty()) {
-    std::printf("  RevokedKeys file %s%s\n", printable(r.revoked_keys_file()).c_str(),
-                r.revoked_keys_enforced() ? " (named in sshd_config)"
-                                          : " (NOT named in sshd_config: add 'RevokedKeys' there)");
+  for (const auto& fp : r.krl_fingerprints()) {
+    std::printf("  %s %s %s\n", printable(fp).c_str(),
+                r.restore() ? "taken out of" : "refused for every account in",
+                printable(r.revoked_keys_file()).c_str());
+  }
+  if (r.krl_fingerprints_size() > 0 && !r.revoked_keys_enforced() && !r.restore()) {
+    std::printf("  sshd_config does NOT name %s as RevokedKeys: sshd does not read it yet\n",
+                printable(r.revoked_keys_file()).c_str());
   }
   for (const auto& w : r.warnings()) std::printf("  warning: %s\n", printable(w).c_str());
 }

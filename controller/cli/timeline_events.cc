@@ -355,24 +355,30 @@ void TimelineBuilder::receipt(const LogEntry& e, const Base& b) {
     v1::SshKeyReport report;
     if (!resultOf(*r, &report) || report.dry_run()) return;
     // When each key file was last written before Warden touched it: when a planted key arrived.
+    // The owner can set the modification time (touch -d); the change time only the kernel.
     for (int i = 0; i < report.files_size(); ++i) {
       const v1::SshKeyFile& f = report.files(i);
-      const std::int64_t modified = plausibleMs(f.mtime_unix_ms());
-      if (modified <= 0) continue;
-      TimelineEvent& ev = push(b);
-      ev.timestamp_desc = "Content Modification Time";
-      ev.data_type = "warden:evidence:file";
-      ev.message = absl::StrFormat("key file %s of %s last modified (before revoke-keys)", f.path(),
-                                   f.user());
-      ev.sha256 = hashOrEmpty(f.sha256_before());
-      ev.evidence = absl::StrFormat("%s, files[%d]", source, i);
-      ev.user = f.user();
-      ev.outcome = outcome;
-      stamp(ev);
-      ev.timestamp_us = modified * 1000;
+      for (const auto& [ms, desc, what] :
+           {std::tuple{f.mtime_unix_ms(), "Content Modification Time", "modified"},
+            std::tuple{f.ctime_unix_ms(), "Metadata Modification Time", "changed (inode)"}}) {
+        const std::int64_t at = plausibleMs(ms);
+        if (at <= 0) continue;
+        TimelineEvent& ev = push(b);
+        ev.timestamp_desc = desc;
+        ev.data_type = "warden:evidence:file";
+        ev.message = absl::StrFormat("key file %s of %s last %s (before revoke-keys)", f.path(),
+                                     f.user(), what);
+        ev.sha256 = hashOrEmpty(f.sha256_before());
+        ev.evidence = absl::StrFormat("%s, files[%d]", source, i);
+        ev.user = f.user();
+        ev.outcome = outcome;
+        stamp(ev);
+        ev.timestamp_us = at * 1000;
+      }
     }
     for (int i = 0; i < report.keys_size(); ++i) {
       const v1::SshKey& k = report.keys(i);
+      if (k.action() != "revoked") continue;
       TimelineEvent& ev = push(b);
       ev.timestamp_desc = "SSH key revoked";
       ev.data_type = "warden:evidence:ssh-key";

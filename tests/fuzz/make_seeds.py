@@ -12,6 +12,7 @@ import os
 import shutil
 import struct
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
 
@@ -170,34 +171,190 @@ def utmp(kind=7, pid=1234, line="pts/0", user="alice", host="198.18.0.9", sessio
     return rec
 
 
-# ---- OpenSSH public keys (agent/actions/authorized_keys.h) ----
-def ssh_blob(kind, seed="1"):
-    """A key blob in SSH wire format whose parts have real sizes; the bytes come from SHA-256
-    of `seed`, so every run writes the same keys."""
+# ---- OpenSSH public keys (agent/actions/authorized_keys.h, ssh_key_blob.h) ----
+CERT_SUFFIX = "-cert-v01@openssh.com"
+
+
+def ssh_fill(kind, seed, tag, n):
+    """n bytes from SHA-256 of the kind, seed and tag: every run writes the same keys."""
+    out = b""
+    while len(out) < n:
+        out += hashlib.sha256(("%s/%s/%s/%d" % (kind, seed, tag, len(out))).encode()).digest()
+    return out[:n]
+
+
+def mpint(magnitude):
+    """A minimal mpint of a big-endian magnitude (leading zero bytes dropped)."""
+    magnitude = magnitude.lstrip(b"\x00")
+    return s(b"\x00" + magnitude if magnitude and magnitude[0] & 0x80 else magnitude)
+
+
+def ec_point(bits, seed):
+    """A valid public point (uncompressed) on NIST P-bits, from a scalar derived from seed."""
+    curve = {256: ec.SECP256R1(), 384: ec.SECP384R1(), 521: ec.SECP521R1()}[bits]
+    k = int.from_bytes(hashlib.sha256(("ec/%d/%s" % (bits, seed)).encode()).digest(), "big")
+    key = ec.derive_private_key(k % (1 << 200) + 1, curve)
+    return key.public_key().public_bytes(serialization.Encoding.X962,
+                                         serialization.PublicFormat.UncompressedPoint)
+
+
+def cert_kind(kind):
+    """The certificate type name of a plain type name."""
+    if kind.endswith("@openssh.com"):
+        return kind[:-len("@openssh.com")] + CERT_SUFFIX
+    return kind + CERT_SUFFIX
+
+
+def plain_kind(kind):
+    """The plain type name whose fields a type name's blob holds."""
+    if kind.endswith(CERT_SUFFIX):
+        kind = kind[:-len(CERT_SUFFIX)]
+        if kind.startswith(("sk-", "webauthn-")):
+            kind += "@openssh.com"
+    return kind
+
+
+def ssh_fields(kind, seed):
+    """The fields of a valid plain key of `kind` after its type string."""
     def fill(n, tag):
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(("%s/%s/%s/%d" % (kind, seed, tag, len(out))).encode()).digest()
-        return out[:n]
+        return ssh_fill(kind, seed, tag, n)
+    app = s("ssh:")
     if kind == "ssh-ed25519":
-        return s(kind) + s(fill(32, "pk"))
+        return s(fill(32, "pk"))
     if kind == "sk-ssh-ed25519@openssh.com":
-        return s(kind) + s(fill(32, "pk")) + s("ssh:")
-    if kind == "ssh-rsa":
-        return s(kind) + s(b"\x01\x00\x01") + s(b"\x00\xc1" + fill(255, "n"))
-    if kind.startswith("ecdsa-sha2-"):
-        curve = kind[len("ecdsa-sha2-"):]
-        return s(kind) + s(curve) + s(b"\x04" + fill({"nistp256": 64, "nistp384": 96}[curve], "q"))
-    if kind == "ssh-ed25519-cert-v01@openssh.com":
-        return (s(kind) + s(fill(32, "nonce")) + s(fill(32, "pk")) + u64(7) + struct.pack(">I", 1) +
-                s("alice@example") + s(s("alice")) + u64(1764600000) + u64(1764686400) + s(b"") +
-                s(s("permit-pty") + s(b"")) + s(b"") + ssh_blob("ssh-ed25519", "ca") +
-                s(s("ssh-ed25519") + s(fill(64, "sig"))))
+        return s(fill(32, "pk")) + app
+    if kind in ("ssh-rsa", "rsa-sha2-256", "rsa-sha2-512"):
+        return mpint(b"\x01\x00\x01") + mpint(b"\xc1" + fill(255, "n"))
+    if kind == "ssh-dss":
+        return (mpint(b"\xd1" + fill(127, "p")) + mpint(b"\x91" + fill(19, "q")) +
+                mpint(fill(128, "g")) + mpint(fill(128, "y")))
+    if kind.startswith("ecdsa-sha2-nistp"):
+        bits = int(kind[len("ecdsa-sha2-nistp"):])
+        return s("nistp%d" % bits) + s(ec_point(bits, seed))
+    if kind in ("sk-ecdsa-sha2-nistp256@openssh.com",
+                "webauthn-sk-ecdsa-sha2-nistp256@openssh.com"):
+        return s("nistp256") + s(ec_point(256, seed)) + app
     raise ValueError(kind)
 
 
-def ssh_key(kind, seed="1"):
-    return "%s %s" % (kind, base64.b64encode(ssh_blob(kind, seed)).decode())
+def ssh_blob(kind, seed="1"):
+    """A key blob in SSH wire format that sshd takes. A certificate is well formed but signed by
+    nobody (Warden does not verify CA signatures)."""
+    if not kind.endswith(CERT_SUFFIX):
+        return s(kind) + ssh_fields(kind, seed)
+    return (s(kind) + s(ssh_fill(kind, seed, "nonce", 32)) + ssh_fields(plain_kind(kind), seed) +
+            u64(7) + struct.pack(">I", 1) + s("alice@example") + s(s("alice")) +
+            u64(1764600000) + u64(1764686400) + s(b"") + s(s("permit-pty") + s(b"")) + s(b"") +
+            s(ssh_blob("ssh-ed25519", "ca")) +
+            s(s("ssh-ed25519") + s(ssh_fill(kind, seed, "sig", 64))))
+
+
+def ssh_key(kind, seed="1", blob=None):
+    blob = ssh_blob(kind, seed) if blob is None else blob
+    return "%s %s" % (kind, base64.b64encode(blob).decode())
+
+
+def ssh_fingerprint(blob):
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+SSH_KEY_TYPES = [
+    "ssh-ed25519", "sk-ssh-ed25519@openssh.com", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521", "sk-ecdsa-sha2-nistp256@openssh.com",
+    "webauthn-sk-ecdsa-sha2-nistp256@openssh.com", "ssh-rsa", "rsa-sha2-256", "rsa-sha2-512",
+    "ssh-dss",
+]
+
+
+def authorized_keys_seeds():
+    """Key files (keys, options, every type, what sshd canonicalises, bad lines), fingerprint
+    lists for the KRL, sshd_config with Include and Match, AuthorizedKeysFile patterns."""
+    t = "agent_authorized_keys"
+    ed, rsa, ecdsa = ssh_key("ssh-ed25519"), ssh_key("ssh-rsa"), ssh_key("ecdsa-sha2-nistp256")
+    cert, sk = ssh_key("ssh-ed25519-cert-v01@openssh.com"), ssh_key("sk-ssh-ed25519@openssh.com")
+    b64 = ed.split()[1]
+    write(t, "file", "# alice's keys\n\n%s alice@laptop\n  %s\tbackup key  \n"
+          "from=\"198.18.0.0/15\",no-pty,command=\"echo \\\"hi there\\\"\" %s ops\n"
+          "\t# old\ncert-authority,principals=\"alice\" %s ca\n%s yubikey"
+          % (ed, rsa, ecdsa, cert, sk))
+    write(t, "options", 'restrict,pty,environment="LANG=C.UTF-8",permitopen="198.18.0.1:22" %s\n'
+          'no-agent-forwarding,expiry-time="20260101" %s x y z\n'
+          'command="/bin/sh -c \\"a\\\\\\" b\\"" %s\n' % (ed, ssh_key("ecdsa-sha2-nistp384"), rsa))
+    write(t, "no_newline", ed + " last line")
+    write(t, "every_type", "".join("%s %s\n%s\n" % (ssh_key(k, "t"), k, ssh_key(cert_kind(k), "t"))
+                                   for k in SSH_KEY_TYPES))
+    # One key format under different names on the line and in the blob.
+    write(t, "names_shared", "%s\n%s\n%s\n" % (
+        ssh_key("rsa-sha2-256", blob=ssh_blob("ssh-rsa", "n")),
+        ssh_key("ssh-rsa", blob=ssh_blob("rsa-sha2-512", "n")),
+        ssh_key("webauthn-sk-ecdsa-sha2-nistp256@openssh.com",
+                blob=ssh_blob("sk-ecdsa-sha2-nistp256@openssh.com", "n"))))
+    # What sshd takes and re-serialises: padded numbers, strings with a trailing NUL.
+    e, n = b"\x01\x00\x01", b"\x00\xc1" + ssh_fill("ssh-rsa", "c", "n", 255)
+    write(t, "canonical", "%s padded e\n%s padded n\n%s type NUL\n%s curve NUL\n" % (
+        ssh_key("ssh-rsa", blob=s("ssh-rsa") + s(b"\x00\x00\x00" + e) + s(n)),
+        ssh_key("ssh-rsa", blob=s("ssh-rsa") + s(e) + s(b"\x00\x00" + n)),
+        ssh_key("ssh-ed25519", blob=s(b"ssh-ed25519\x00") + s(ssh_fill("ed", "c", "pk", 32))),
+        ssh_key("sk-ecdsa-sha2-nistp256@openssh.com",
+                blob=s("sk-ecdsa-sha2-nistp256@openssh.com") + s(b"nistp256\x00") +
+                s(ec_point(256, "c")) + s(b"ssh:\x00"))))
+    write(t, "whitespace", "%s crlf\r\n\r\n  \t\r\nssh-ed25519 %s\f%s\v%s ff vt\n"
+          "no-pty ssh-ed25519 \f%s\r\r\n\fssh-ed25519 %s\n"
+          % (ed, b64[:10], b64[10:20], b64[20:], b64, b64))
+    pk = ssh_fill("bad", "1", "pk", 32)
+    point = ec_point(256, "bad")
+    off_curve = point[:-1] + bytes([point[-1] ^ 1])
+    bad_cert = ssh_blob("ssh-ed25519-cert-v01@openssh.com", "bad")
+    user_cert = struct.pack(">I", 1) + s("alice@example")
+    write(t, "bad_blobs", "".join("%s\n" % ssh_key(k, blob=b) for k, b in [
+        ("ssh-ed25519", s("ssh-ed25519") + s(pk[:31])),
+        ("ssh-ed25519", s("ssh-ed25519") + s(pk) + b"x"),
+        ("ssh-ed25519", s("ssh-ed25519") + s(pk) + s(b"")),
+        ("sk-ssh-ed25519@openssh.com", s("sk-ssh-ed25519@openssh.com") + s(pk)),
+        ("ecdsa-sha2-nistp256", s("ecdsa-sha2-nistp256") + s("nistp256") + s(off_curve)),
+        ("ecdsa-sha2-nistp256",
+         s("ecdsa-sha2-nistp256") + s("nistp256") + s(b"\x02" + point[1:33])),
+        ("ecdsa-sha2-nistp256", s("ecdsa-sha2-nistp256") + s("nistp384") + s(point)),
+        ("ecdsa-sha2-nistp384", ssh_blob("ecdsa-sha2-nistp256")),
+        ("ssh-rsa", s("ssh-rsa") + mpint(e) + mpint(b"\x7f" + ssh_fill("rsa", "bad", "n", 127))),
+        ("ssh-rsa", s("ssh-rsa") + s(b"\x81") + mpint(n)),
+        ("ssh-ed25519-cert-v01@openssh.com", bad_cert + b"x"),
+        ("ssh-ed25519-cert-v01@openssh.com",
+         bad_cert.replace(user_cert, struct.pack(">I", 3) + s("alice@example"))),
+    ]))
+    write(t, "bad_type", "ssh-ed448 " + b64 + "\nno-pty ssh-ed448 AAAA\n")
+    write(t, "bad_base64", "ssh-ed25519 " + b64.rstrip("=") + "\n" + ed[:-4] + "*AAA\n")
+    write(t, "bad_blob_type", "ssh-rsa " + b64 + "\n")
+    write(t, "bad_blob_overrun", "ssh-ed25519 " +
+          base64.b64encode(struct.pack(">I", 1000) + b"ssh-ed25519").decode() + "\n")
+    write(t, "bad_quote", 'command="ls \\" ' + ed + "\n")
+    write(t, "bad_long", ed + " " + "c" * (16 * 1024) + "\n" + rsa + "\n")
+    # Fingerprints one a line, as the KRL check reads the input: valid, repeated, invalid.
+    fps = [ssh_fingerprint(ssh_blob(k, "f")) for k in ("ssh-ed25519", "ssh-rsa", "ssh-dss")]
+    write(t, "fingerprints", "\n".join(fps + [fps[0], fps[1][:-1], "SHA256:" + "A" * 43 + "=",
+                                              "MD5:" + fps[2][7:], ""]))
+    write(t, "sshd_config", "# Debian\nInclude /etc/ssh/sshd_config.d/*.conf\nPort 22\n"
+          "authorizedkeysfile\t%h/.ssh/authorized_keys \"/etc/ssh/keys/%u key\" /k/%U.%%  # two\r\n"
+          "AuthorizedKeysFile /ignored\nRevokedKeys=/etc/ssh/revoked_keys\n"
+          "AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys\nMatch User backup\n"
+          "  AuthorizedKeysFile /etc/ssh/backup_keys\n  Include never.conf\n")
+    write(t, "sshd_config_none", "AuthorizedKeysFile none\nRevokedKeys none\n"
+          "AuthorizedKeysCommand none\n")
+    write(t, "sshd_config_quoted", '"AuthorizedKeysFile" /etc/ssh/q/%u\n=RevokedKeys=/r\n'
+          'Authorized"KeysCommand" /bin/k\n"AuthorizedKeysFile /never\n')
+    write(t, "include_self", "Port 22\nInclude self.conf\nInclude a b\n")
+    write(t, "include_other", "Include d/*.conf\nAuthorizedKeysFile .ssh/k\x00"
+          "AuthorizedKeysFile /etc/ssh/keys/%u\nInclude again\n")
+    # The included text ends in a Match block, which ends with it.
+    write(t, "include_match", "Include d/*.conf\nAuthorizedKeysFile .ssh/main\n"
+          "Match all\n  AuthorizedKeysFile %h/.ssh/m1 %h/.ssh/m1 /etc/ssh/m2\x00"
+          "Match Group admins\nAuthorizedKeysFile /etc/ssh/admin/%u\n"
+          "AuthorizedKeysCommand /bin/admin-keys\n")
+    write(t, "pattern", "%h/.ssh/authorized_keys\x00/home/alice")
+    write(t, "pattern_relative", ".ssh/authorized_keys2\x00/")
+    write(t, "pattern_escape", "%h/../%u/../../etc/shadow\x00/home/a/./b/")
+    write(t, "pattern_slashes", "%h//./.ssh//keys/.//\x00/home//alice/")
+    write(t, "bad_sshd_config", 'AuthorizedKeysFile "/etc/ssh/keys\nAuthorizedKeysFile /k/%n\n')
 
 
 # ---- alert webhook bodies (common/alerts/*_payload.h) ----
@@ -432,39 +589,7 @@ def main():
     write(t, "torn", "root:x:19000:0:99999:7:::\nalice:x:19")
     write(t, "bad", "root:x:19000:0:99999:7:::\n\nroot:x:1::::::\n\r\nx:y:z\n")
 
-    t = "agent_authorized_keys"
-    ed, rsa, ecdsa = ssh_key("ssh-ed25519"), ssh_key("ssh-rsa"), ssh_key("ecdsa-sha2-nistp256")
-    cert, sk = ssh_key("ssh-ed25519-cert-v01@openssh.com"), ssh_key("sk-ssh-ed25519@openssh.com")
-    write(t, "file", "# alice's keys\n\n%s alice@laptop\n  %s\tbackup key  \n"
-          "from=\"198.18.0.0/15\",no-pty,command=\"echo \\\"hi there\\\"\" %s ops\n"
-          "\t# old\ncert-authority,principals=\"alice\" %s ca\n%s yubikey"
-          % (ed, rsa, ecdsa, cert, sk))
-    write(t, "options", 'restrict,pty,environment="LANG=C.UTF-8",permitopen="198.18.0.1:22" %s\n'
-          'no-agent-forwarding,expiry-time="20260101" %s x y z\n'
-          'command="/bin/sh -c \\"a\\\\\\" b\\"" %s\n' % (ed, ssh_key("ecdsa-sha2-nistp384"), rsa))
-    write(t, "no_newline", ed + " last line")
-    write(t, "revoked", "# revoked by warden\n%s\n%s action a-1\n%s\n" % (ed, rsa, ed))
-    write(t, "sshd_config", "# Debian\nInclude /etc/ssh/sshd_config.d/*.conf\nPort 22\n"
-          "authorizedkeysfile\t%h/.ssh/authorized_keys \"/etc/ssh/keys/%u key\" /k/%U.%%  # two\r\n"
-          "AuthorizedKeysFile /ignored\nRevokedKeys=/etc/ssh/revoked_keys\n"
-          "AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys\nMatch User backup\n"
-          "  AuthorizedKeysFile /etc/ssh/backup_keys\n  Include never.conf\n")
-    write(t, "sshd_config_none", "AuthorizedKeysFile none\nRevokedKeys none\n"
-          "AuthorizedKeysCommand none\n")
-    write(t, "include_self", "Port 22\nInclude self.conf\nInclude a b\n")
-    write(t, "include_other", "Include d/*.conf\nAuthorizedKeysFile .ssh/k\x00"
-          "AuthorizedKeysFile /etc/ssh/keys/%u\nInclude again\n")
-    write(t, "pattern", "%h/.ssh/authorized_keys\x00/home/alice")
-    write(t, "pattern_relative", ".ssh/authorized_keys2\x00/")
-    write(t, "pattern_escape", "%h/../%u/../../etc/shadow\x00/home/a/./b/")
-    write(t, "bad_type", "ssh-ed448 " + ed.split()[1] + "\nno-pty ssh-ed448 AAAA\n")
-    write(t, "bad_base64", "ssh-ed25519 " + ed.split()[1].rstrip("=") + "\n" + ed[:-4] + "*AAA\n")
-    write(t, "bad_blob_type", "ssh-rsa " + ed.split()[1] + "\n")
-    write(t, "bad_blob_overrun", "ssh-ed25519 " +
-          base64.b64encode(struct.pack(">I", 1000) + b"ssh-ed25519").decode() + "\n")
-    write(t, "bad_quote", 'command="ls \\" ' + ed + "\n")
-    write(t, "bad_cr", ed + "\r\n")
-    write(t, "bad_sshd_config", 'AuthorizedKeysFile "/etc/ssh/keys\nAuthorizedKeysFile /k/%n\n')
+    authorized_keys_seeds()
 
     t = "agent_passwd"
     write(t, "passwd", "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:"

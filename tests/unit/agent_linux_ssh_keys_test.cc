@@ -1,7 +1,8 @@
 // revoke-keys / restore-keys on real files in a temporary directory standing for /etc and the
-// home directories: every key file sshd reads is found, the selected keys go (and into the
-// RevokedKeys file), restore gives back byte-identical files, and every refusal changes
-// nothing.
+// home directories: every key file sshd reads is found, the selected keys go (--fingerprint:
+// into the KRL too), restore gives back byte-identical files, a file Warden may not edit is
+// left as it is and named, and bad arguments change nothing. (The KRL's bytes are checked
+// against ssh-keygen in agent_authorized_keys_test and the e2e test.)
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 #include "absl/strings/str_format.h"
 #include "agent/actions/authorized_keys.h"
+#include "agent/actions/ssh_key_record.h"
 #include "agent/actions/ssh_keys.h"
 #include "common/crypto/encoding.h"
 #include "tests/support/temp_dir.h"
@@ -110,6 +112,8 @@ class SshKeysTest : public ::testing::Test {
   std::unique_ptr<SshKeyActions> keys_;
 };
 
+bool isKrl(const std::string& bytes) { return bytes.starts_with(std::string("SSHKRL\n\0", 8)); }
+
 TEST_F(SshKeysTest, RevokeUserEmptiesBothFilesAndRestoreGivesBackTheExactBytes) {
   ActionOutcome out = keys_->revoke({"user=mallory"});
   ASSERT_TRUE(out.ok) << out.message;
@@ -131,12 +135,11 @@ TEST_F(SshKeysTest, RevokeUserEmptiesBothFilesAndRestoreGivesBackTheExactBytes) 
   ASSERT_EQ(r.files_size(), 2);
   EXPECT_GT(r.files(0).mtime_unix_ms(), 0);
   EXPECT_FALSE(r.revoked_keys_enforced());  // no sshd_config names the file
-
-  auto revoked = RevokedKeysFile::parse(readAll(revokedPath()), revokedPath());
-  ASSERT_TRUE(revoked.ok()) << revoked.status();
-  for (char seed : {'m', 'o', 'p', 's'}) {
-    EXPECT_TRUE(revoked->contains(fingerprintOf(key(seed)))) << seed;
-  }
+  // --user touches the account's own files only: alice keeps the key she shares, and is told.
+  EXPECT_FALSE(std::filesystem::exists(revokedPath()));
+  bool told = false;
+  for (const auto& w : r.warnings()) told = told || w.find("(alice)") != std::string::npos;
+  EXPECT_TRUE(told) << out.message;
 
   ActionOutcome back = keys_->restore({});
   ASSERT_TRUE(back.ok) << back.message;
@@ -144,9 +147,6 @@ TEST_F(SshKeysTest, RevokeUserEmptiesBothFilesAndRestoreGivesBackTheExactBytes) 
   EXPECT_EQ(readAll(malloryFile("authorized_keys2")), mallory_keys2_);
   ASSERT_EQ(stat(malloryFile("authorized_keys2").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0644u);
-  auto after = RevokedKeysFile::parse(readAll(revokedPath()), revokedPath());
-  ASSERT_TRUE(after.ok());
-  EXPECT_TRUE(after->keys().empty());
   EXPECT_EQ(report(back).files_size(), 2);
   EXPECT_EQ(report(back).files(0).action(), "restored");
   // Nothing left to restore.
@@ -155,19 +155,37 @@ TEST_F(SshKeysTest, RevokeUserEmptiesBothFilesAndRestoreGivesBackTheExactBytes) 
   EXPECT_EQ(again.message, "no key was revoked by Warden");
 }
 
-TEST_F(SshKeysTest, FingerprintGoesFromEveryAccount) {
+TEST_F(SshKeysTest, FingerprintGoesFromEveryAccountAndIntoTheKrl) {
   ActionOutcome out = keys_->revoke({"fingerprint=" + fingerprintOf(key('s'))});
   ASSERT_TRUE(out.ok) << out.message;
   EXPECT_EQ(readAll(home("alice") + "/.ssh/authorized_keys"), key('a', "alice@work") + "\n");
   EXPECT_EQ(readAll(malloryFile("authorized_keys2")), key('p', "planted") + "\n");
   EXPECT_EQ(readAll(malloryFile("authorized_keys")), mallory_keys_);
   EXPECT_EQ(report(out).keys_size(), 2);
+  const std::string krl = readAll(revokedPath());
+  EXPECT_TRUE(isKrl(krl));
   // A second revoke of another key in an edited file, then one restore undoes both.
   ASSERT_TRUE(keys_->revoke({"fingerprint=" + fingerprintOf(key('p'))}).ok);
   EXPECT_EQ(readAll(malloryFile("authorized_keys2")), "");
+  EXPECT_GT(readAll(revokedPath()).size(), krl.size());  // one more 32-byte hash
   ASSERT_TRUE(keys_->restore({}).ok);
   EXPECT_EQ(readAll(malloryFile("authorized_keys2")), mallory_keys2_);
   EXPECT_EQ(readAll(home("alice") + "/.ssh/authorized_keys"), alice_keys_);
+  // The KRL stays, revoking nothing: sshd refuses every key when it cannot read it.
+  EXPECT_TRUE(isKrl(readAll(revokedPath())));
+  EXPECT_LT(readAll(revokedPath()).size(), krl.size());
+}
+
+TEST_F(SshKeysTest, UnknownFingerprintIsRefusedThroughTheKrlOnly) {
+  const auto files = snapshot();
+  ActionOutcome out = keys_->revoke({"fingerprint=" + fingerprintOf(key('z'))});
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_TRUE(isKrl(readAll(revokedPath())));
+  EXPECT_EQ(readAll(malloryFile("authorized_keys")), files[0]);
+  const v1::SshKeyReport r = report(out);
+  bool told = false;
+  for (const auto& w : r.warnings()) told = told || w.find("in no key file") != std::string::npos;
+  EXPECT_TRUE(told);
 }
 
 TEST_F(SshKeysTest, RestorePutsLinesBackIntoAFileChangedSince) {
@@ -180,13 +198,41 @@ TEST_F(SshKeysTest, RestorePutsLinesBackIntoAFileChangedSince) {
   EXPECT_EQ(report(back).files(0).action(), "merged");
 }
 
+TEST_F(SshKeysTest, ASecondRevokeAfterAnEditMergesOnRestore) {
+  ASSERT_TRUE(keys_->revoke({"fingerprint=" + fingerprintOf(key('a'))}).ok);
+  // Someone adds a key; a second revoke takes the shared one.
+  writeAll(home("alice") + "/.ssh/authorized_keys",
+           readAll(home("alice") + "/.ssh/authorized_keys") + key('n', "new") + "\n");
+  ASSERT_TRUE(keys_->revoke({"fingerprint=" + fingerprintOf(key('s'))}).ok);
+  EXPECT_EQ(readAll(home("alice") + "/.ssh/authorized_keys"), key('n', "new") + "\n");
+  ASSERT_TRUE(keys_->restore({}).ok);
+  // The added key stays; both removed keys come back.
+  EXPECT_EQ(readAll(home("alice") + "/.ssh/authorized_keys"),
+            key('n', "new") + "\n" + key('a', "alice@work") + "\n" + key('s', "shared") + "\n");
+}
+
+TEST_F(SshKeysTest, RestoreAfterACrashFindsTheFilesAlreadyBack) {
+  ASSERT_TRUE(keys_->revoke({"user=mallory"}).ok);
+  // The files were put back, but the agent died before it cleared its record.
+  writeAll(malloryFile("authorized_keys"), mallory_keys_);
+  writeAll(malloryFile("authorized_keys2"), mallory_keys2_, 0644);
+  ActionOutcome back = keys_->restore({});
+  ASSERT_TRUE(back.ok) << back.message;
+  EXPECT_EQ(readAll(malloryFile("authorized_keys")), mallory_keys_);
+  EXPECT_EQ(readAll(malloryFile("authorized_keys2")), mallory_keys2_);  // no newline added
+  EXPECT_EQ(report(back).files(0).action(), "unchanged");
+}
+
 TEST_F(SshKeysTest, WithoutSshDirectoryKeysStillGoFromTheFiles) {
   std::filesystem::remove_all(etc_ + "/ssh");
-  ActionOutcome out = keys_->revoke({"user=mallory"});
+  ActionOutcome out = keys_->revoke({"fingerprint=" + fingerprintOf(key('p'))});
   ASSERT_TRUE(out.ok) << out.message;
-  EXPECT_EQ(readAll(malloryFile("authorized_keys2")), "");
-  ASSERT_EQ(report(out).warnings_size(), 2);  // no sshd_config; no RevokedKeys directory
-  EXPECT_NE(report(out).warnings(1).find("no such directory"), std::string::npos);
+  EXPECT_EQ(readAll(malloryFile("authorized_keys2")), key('s', "shared"));
+  const v1::SshKeyReport r = report(out);
+  bool told = false;
+  for (const auto& w : r.warnings())
+    told = told || w.find("no such directory") != std::string::npos;
+  EXPECT_TRUE(told);
   ActionOutcome back = keys_->restore({});
   ASSERT_TRUE(back.ok) << back.message;
   EXPECT_EQ(readAll(malloryFile("authorized_keys2")), mallory_keys2_);
@@ -195,33 +241,69 @@ TEST_F(SshKeysTest, WithoutSshDirectoryKeysStillGoFromTheFiles) {
 
 TEST_F(SshKeysTest, DryRunChangesNothing) {
   const auto before = snapshot();
-  ActionOutcome out = keys_->revoke({"user=mallory", "dry_run=1"});
+  ActionOutcome out =
+      keys_->revoke({"user=mallory", "fingerprint=" + fingerprintOf(key('a')), "dry_run=1"});
   ASSERT_TRUE(out.ok) << out.message;
   EXPECT_TRUE(report(out).dry_run());
   EXPECT_EQ(report(out).keys(0).action(), "would-revoke");
   EXPECT_EQ(snapshot(), before);
 }
 
-TEST_F(SshKeysTest, UnparseableFileRefusesAndChangesNothing) {
+TEST_F(SshKeysTest, AFileThatDoesNotParseIsLeftUntouchedAndNamed) {
   writeAll(malloryFile("authorized_keys2"), key('p') + "\nnot a key at all\n");
-  const auto before = snapshot();
+  const std::string broken = readAll(malloryFile("authorized_keys2"));
   ActionOutcome out = keys_->revoke({"user=mallory"});
   EXPECT_FALSE(out.ok);
-  EXPECT_NE(out.message.find("authorized_keys2"), std::string::npos) << out.message;
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_NE(out.message.find("authorized_keys2 line 2"), std::string::npos) << out.message;
+  EXPECT_EQ(readAll(malloryFile("authorized_keys2")), broken);
+  // The account's other file is still cleaned, and restore-keys can undo that.
+  EXPECT_EQ(readAll(malloryFile("authorized_keys")), "# mallory's keys\n\n");
+  const v1::SshKeyReport r = report(out);
+  bool left = false;
+  for (const auto& k : r.keys()) left = left || k.action() == "left-in-refused-file";
+  EXPECT_TRUE(left);
+  ASSERT_TRUE(keys_->restore({}).ok);
+  EXPECT_EQ(readAll(malloryFile("authorized_keys")), mallory_keys_);
 }
 
-TEST_F(SshKeysTest, LinkedKeyFileIsNotFollowed) {
+TEST_F(SshKeysTest, LinksAreNeverFollowed) {
   const std::string target = dir_.file("elsewhere");
   writeAll(target, key('x') + "\n");
   ASSERT_EQ(unlink(malloryFile("authorized_keys").c_str()), 0);
   ASSERT_EQ(symlink(target.c_str(), malloryFile("authorized_keys").c_str()), 0);
-  const auto before = readAll(target);
   ActionOutcome out = keys_->revoke({"user=mallory"});
   EXPECT_FALSE(out.ok);
-  EXPECT_NE(out.message.find("link"), std::string::npos) << out.message;
-  EXPECT_EQ(readAll(target), before);
-  EXPECT_EQ(readAll(malloryFile("authorized_keys2")), mallory_keys2_);
+  EXPECT_NE(out.message.find("symbolic link"), std::string::npos) << out.message;
+  EXPECT_EQ(readAll(target), key('x') + "\n");
+  struct stat st;
+  ASSERT_EQ(lstat(malloryFile("authorized_keys").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the link itself stays";
+
+  // ~/.ssh itself a link (to a directory holding another account's keys): nothing below it is
+  // read or written.
+  std::filesystem::create_directories(dir_.file("other/.ssh"));
+  writeAll(dir_.file("other/.ssh/authorized_keys"), key('y') + "\n");
+  std::filesystem::remove_all(home("mallory") + "/.ssh");
+  ASSERT_EQ(symlink(dir_.file("other/.ssh").c_str(), (home("mallory") + "/.ssh").c_str()), 0);
+  ActionOutcome dir = keys_->revoke({"user=mallory"});
+  EXPECT_FALSE(dir.ok);
+  EXPECT_EQ(readAll(dir_.file("other/.ssh/authorized_keys")), key('y') + "\n");
+}
+
+TEST_F(SshKeysTest, FilesThatAreNotRegularAreRefused) {
+  std::filesystem::remove(malloryFile("authorized_keys2"));
+  ASSERT_EQ(mkfifo(malloryFile("authorized_keys2").c_str(), 0600), 0);
+  ActionOutcome fifo = keys_->revoke({"user=mallory"});  // returns: a FIFO is never opened
+  EXPECT_FALSE(fifo.ok);
+  EXPECT_NE(fifo.message.find("not a regular file"), std::string::npos) << fifo.message;
+  ASSERT_TRUE(keys_->restore({}).ok);
+
+  std::filesystem::remove(malloryFile("authorized_keys2"));
+  ASSERT_EQ(link(malloryFile("authorized_keys").c_str(), malloryFile("authorized_keys2").c_str()),
+            0);
+  ActionOutcome linked = keys_->revoke({"user=mallory"});
+  EXPECT_FALSE(linked.ok);
+  EXPECT_NE(linked.message.find("hard links"), std::string::npos) << linked.message;
 }
 
 TEST_F(SshKeysTest, BadArgumentsAreInvalidAndChangeNothing) {
@@ -230,7 +312,6 @@ TEST_F(SshKeysTest, BadArgumentsAreInvalidAndChangeNothing) {
        std::vector<std::vector<std::string>>{{"user=nobody-here"},
                                              {"fingerprint=SHA256:short"},
                                              {"fingerprint=MD5:aa:bb"},
-                                             {"fingerprint=" + fingerprintOf(key('z'))},
                                              {},
                                              {"dry_run=1"},
                                              {"colour=red"}}) {
@@ -242,22 +323,26 @@ TEST_F(SshKeysTest, BadArgumentsAreInvalidAndChangeNothing) {
   EXPECT_EQ(snapshot(), before);
 }
 
-TEST_F(SshKeysTest, FollowsSshdConfigKeyFilesAndRevokedKeys) {
+TEST_F(SshKeysTest, FollowsSshdConfigKeyFilesMatchBlocksAndRevokedKeys) {
   writeAll(etc_ + "/ssh/sshd_config",
-           "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n", 0644);
+           "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication no\n"
+           "Match User mallory\n  AuthorizedKeysFile .ssh/match_keys\n",
+           0644);
   writeAll(etc_ + "/ssh/sshd_config.d/keys.conf",
            "AuthorizedKeysFile .ssh/authorized_keys %h/.ssh/extra_keys\n"
            "RevokedKeys /etc/ssh/warden_revoked_keys\n",
            0644);
   writeAll(home("mallory") + "/.ssh/extra_keys", key('e', "extra") + "\n");
+  writeAll(home("mallory") + "/.ssh/match_keys", key('k', "match") + "\n");
   ActionOutcome out = keys_->revoke({"user=mallory"});
   ASSERT_TRUE(out.ok) << out.message;
   const v1::SshKeyReport r = report(out);
   EXPECT_TRUE(r.revoked_keys_enforced());
   EXPECT_EQ(readAll(home("mallory") + "/.ssh/extra_keys"), "");
+  EXPECT_EQ(readAll(home("mallory") + "/.ssh/match_keys"), "");
   // authorized_keys2 is not among the configured files: left alone.
   EXPECT_EQ(readAll(malloryFile("authorized_keys2")), mallory_keys2_);
-  EXPECT_EQ(r.keys_size(), 3);
+  EXPECT_EQ(r.keys_size(), 4);
 }
 
 }  // namespace

@@ -162,6 +162,39 @@ TEST(Timeline, AnIncidentsEventsAndFacts) {
   EXPECT_TRUE(facts.unanswered.empty());
 }
 
+TEST(Timeline, RevokedKeysAndWhenTheirFilesChanged) {
+  v1::SshKeyReport report;
+  auto* f = report.add_files();
+  f->set_path("/home/mallory/.ssh/authorized_keys2");
+  f->set_user("mallory");
+  f->set_mtime_unix_ms(kT0 - 86'400'000);  // the owner can backdate this
+  f->set_ctime_unix_ms(kT0 - 7'200'000);   // but not this
+  f->set_sha256_before(std::string(64, 'b'));
+  for (const char* action : {"revoked", "left-in-refused-file"}) {
+    auto* k = report.add_keys();
+    k->set_user("mallory");
+    k->set_file(f->path());
+    k->set_line(1);
+    k->set_type("ssh-ed25519");
+    k->set_fingerprint("SHA256:" + std::string(43, 'A'));
+    k->set_comment(kHostile);
+    k->set_action(action);
+  }
+  Log log;
+  log.action("r-00000000000000f1", "a-00000000000000f1", "host-42", "revoke-keys", "",
+             {{"result", crypto::base64(report.SerializeAsString())}});
+  const auto events = build(log, {"", "host-42"});
+  std::vector<std::string> descs;
+  for (const auto& ev : events) descs.push_back(ev.timestamp_desc);
+  EXPECT_EQ(descs, (std::vector<std::string>{
+                       "Content Modification Time", "Metadata Modification Time", "Request logged",
+                       "Command dispatched", "Receipt logged", "SSH key revoked"}));
+  EXPECT_EQ(events[0].timestamp_us, (kT0 - 86'400'000) * 1000);
+  EXPECT_EQ(events[0].evidence, "receipt of a-00000000000000f1, files[0]");
+  EXPECT_EQ(events[0].sha256, std::string(64, 'b'));
+  EXPECT_THAT(events[5].message, HasSubstr("authorized_keys2:1"));
+}
+
 TEST(Timeline, AHostsEventsAcrossIncidents) {
   const auto events = build(sampleLog(), {"", "host-42"});
   int failed = 0;

@@ -165,6 +165,32 @@ TEST(BoundReceipt, SessionsAndAccountChangesAreCounted) {
             40000u);
 }
 
+TEST(BoundReceipt, SshKeyReportKeepsItsFilesAndCountsTheKeysLeftOut) {
+  v1::SshKeyReport keys;
+  for (int i = 0; i < 20000; ++i) {
+    auto* k = keys.add_keys();
+    k->set_user("mallory");
+    k->set_file("/home/mallory/.ssh/authorized_keys");
+    k->set_fingerprint(absl::StrCat("SHA256:", std::string(42, 'A'), i % 10));
+    k->set_comment(std::string(5000, 'c'));  // host text: cut
+    k->set_options(std::string(5000, 'o'));
+    k->set_action("revoked");
+  }
+  keys.add_files()->set_path("/home/mallory/.ssh/authorized_keys");
+  keys.add_krl_fingerprints("SHA256:" + std::string(43, 'A'));
+  Receipt r;
+  r.kind = "revoke-keys";
+  r.details[kReceiptResultDetail] = crypto::base64(keys.SerializeAsString());
+  boundReceipt(r);
+  EXPECT_LE(encodeReceipt(r).size(), kMaxReceiptBytes);
+  const auto out = resultOf<v1::SshKeyReport>(r);
+  EXPECT_EQ(out.files_size(), 1);
+  EXPECT_EQ(out.krl_fingerprints_size(), 1);
+  EXPECT_GT(out.keys_size(), 0);
+  EXPECT_LE(out.keys(0).comment().size(), kMaxHostStringBytes);
+  EXPECT_EQ(static_cast<std::uint64_t>(out.keys_size()) + out.unlisted_keys(), 20000u);
+}
+
 TEST(BoundReceipt, MessageAndOtherDetailsAreCut) {
   Receipt r;
   r.kind = "isolate";

@@ -24,9 +24,15 @@ std::int64_t unixMs(const struct timespec& t) {
   return static_cast<std::int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
 }
 
-absl::Status checkDir(int fd, const OwnedPath& where, std::string_view shown) {
+// A directory below the trusted one: root's or the owner's, on the trusted one's file system
+// (a mount below it, a FUSE file system the account owner runs, could hang every read).
+absl::Status checkDir(int fd, const OwnedPath& where, std::string_view shown, dev_t dev) {
   struct stat st;
   if (fstat(fd, &st) != 0) return errnoStatus("stat", shown, errno);
+  if (st.st_dev != dev) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s is another file system mounted there: not entered", shown));
+  }
   if (st.st_uid != 0 && st.st_uid != where.owner) {
     return absl::FailedPreconditionError(
         absl::StrFormat("%s belongs to uid %d, neither root nor the key owner (uid %d)", shown,
@@ -37,6 +43,7 @@ absl::Status checkDir(int fd, const OwnedPath& where, std::string_view shown) {
 
 struct OpenedDir {
   UniqueFd fd;
+  dev_t dev = 0;     // the trusted directory's file system
   std::string name;  // the file's name in it
   std::string shown;
 };
@@ -57,6 +64,9 @@ absl::StatusOr<OpenedDir> openParent(const OwnedPath& where) {
   out.fd.reset(open(where.trusted_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   // A home directory that is a file (/dev/null) holds no key files.
   if (!out.fd.ok()) return errnoStatus("open", out.shown, errno == ENOTDIR ? ENOENT : errno);
+  struct stat trusted;
+  if (fstat(out.fd.get(), &trusted) != 0) return errnoStatus("stat", out.shown, errno);
+  out.dev = trusted.st_dev;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     out.shown += (out.shown == "/" ? "" : "/") + parts[i];
     UniqueFd next(
@@ -74,7 +84,7 @@ absl::StatusOr<OpenedDir> openParent(const OwnedPath& where) {
       }
       return errnoStatus("open", out.shown, err);
     }
-    WARDEN_RETURN_IF_ERROR(checkDir(next.get(), where, out.shown));
+    WARDEN_RETURN_IF_ERROR(checkDir(next.get(), where, out.shown, out.dev));
     out.fd = std::move(next);
   }
   out.name = parts.back();
@@ -94,6 +104,18 @@ absl::Status writeAll(int fd, std::string_view data) {
 
 absl::StatusOr<OwnedFile> readFile(const OwnedPath& where, std::size_t max_bytes) {
   WARDEN_ASSIGN_OR_RETURN(OpenedDir dir, openParent(where));
+  // Looked at before it is opened: opening a device or a FIFO can have effects of its own.
+  struct stat pre;
+  if (fstatat(dir.fd.get(), dir.name.c_str(), &pre, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errnoStatus("stat", dir.shown, errno);
+  }
+  if (S_ISLNK(pre.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s is a symbolic link: not followed", dir.shown));
+  }
+  if (!S_ISREG(pre.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrFormat("%s is not a regular file", dir.shown));
+  }
   UniqueFd fd(openat(dir.fd.get(), dir.name.c_str(),
                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.ok()) {
@@ -108,6 +130,15 @@ absl::StatusOr<OwnedFile> readFile(const OwnedPath& where, std::size_t max_bytes
   if (!S_ISREG(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrFormat("%s is not a regular file", dir.shown));
   }
+  if (st.st_dev != dir.dev) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s is on another file system mounted there: not read", dir.shown));
+  }
+  // A second name could be a root-only file's: read as root, it would end up in a receipt.
+  if (st.st_nlink > 1) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s has %d hard links: not read", dir.shown, st.st_nlink));
+  }
   if (static_cast<std::size_t>(st.st_size) > max_bytes) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s is %d bytes, over the %d this action reads", dir.shown, st.st_size, max_bytes));
@@ -115,7 +146,7 @@ absl::StatusOr<OwnedFile> readFile(const OwnedPath& where, std::size_t max_bytes
   OwnedFile out;
   out.uid = st.st_uid;
   out.gid = st.st_gid;
-  out.mode = st.st_mode & 07777;
+  out.mode = st.st_mode & 0777;  // never setuid, setgid or sticky bits back
   out.mtime_unix_ms = unixMs(st.st_mtim);
   out.ctime_unix_ms = unixMs(st.st_ctim);
   char buf[16384];
@@ -157,9 +188,11 @@ absl::Status replaceFile(const OwnedPath& where, std::string_view content, uid_t
     unlinkat(dir.fd.get(), temp.c_str(), 0);
     return s;
   };
-  if (fchown(fd.get(), uid, gid) != 0) return fail(errnoStatus("chown", dir.shown, errno));
-  if (fchmod(fd.get(), mode & 07777) != 0) return fail(errnoStatus("chmod", dir.shown, errno));
+  // Root's, mode 0600, until its bytes are complete: the account's owner cannot open it to
+  // change them before the rename.
   if (absl::Status s = writeAll(fd.get(), content); !s.ok()) return fail(s);
+  if (fchown(fd.get(), uid, gid) != 0) return fail(errnoStatus("chown", dir.shown, errno));
+  if (fchmod(fd.get(), mode & 0777) != 0) return fail(errnoStatus("chmod", dir.shown, errno));
   if (fsync(fd.get()) != 0) return fail(errnoStatus("fsync", dir.shown, errno));
   fd.reset();
   if (renameat(dir.fd.get(), temp.c_str(), dir.fd.get(), dir.name.c_str()) != 0) {
