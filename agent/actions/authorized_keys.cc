@@ -202,6 +202,14 @@ absl::StatusOr<AuthorizedKeysFile> AuthorizedKeysFile::parse(std::string_view co
   return file;
 }
 
+std::string AuthorizedKeysFile::lineText(int line) const {
+  if (line < 1 || static_cast<std::size_t>(line) > lines_.size()) return "";
+  const auto [begin, end] = lines_[static_cast<std::size_t>(line) - 1];
+  std::string text = content_.substr(begin, end - begin);
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
 std::string AuthorizedKeysFile::without(const std::set<int>& lines) const {
   std::string out;
   out.reserve(content_.size());
@@ -426,7 +434,9 @@ absl::Status SshdConfigReader::keyword(std::string_view word, std::string_view a
     }
   } else if (revoked) {
     // OpenSSH 10.3 and later take several files (before, one); the first is the one reported.
-    if (!in_match && !revoked_keys_set) {
+    if (in_match) {
+      settings.match_revoked_keys.push_back(isNone(values->front()) ? "" : values->front());
+    } else if (!revoked_keys_set) {
       settings.revoked_keys = isNone(values->front()) ? "" : values->front();
       revoked_keys_set = true;
     }

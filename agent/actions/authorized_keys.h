@@ -74,6 +74,8 @@ class AuthorizedKeysFile {
   // The content with the given 1-based lines removed (each with its newline); every other byte
   // exactly as it was. Line numbers beyond the file are ignored.
   std::string without(const std::set<int>& lines) const;
+  // The 1-based line's text without its newline ("" beyond the file).
+  std::string lineText(int line) const;
 
  private:
   std::string content_;
@@ -94,6 +96,9 @@ struct SshdKeySettings {
   // AuthorizedKeysFile patterns set inside Match blocks, in order, without duplicates.
   std::vector<std::string> match_authorized_keys_files;
   bool match_authorized_keys_command = false;  // a Match block sets AuthorizedKeysCommand
+  // RevokedKeys set inside Match blocks ("" for none): for the users they match, instead of
+  // `revoked_keys`.
+  std::vector<std::string> match_revoked_keys;
 };
 
 // Returns the contents of the files an `Include` pattern names, in the order sshd reads them

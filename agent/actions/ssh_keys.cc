@@ -7,8 +7,10 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/actions/authorized_keys.h"
 #include "agent/actions/shadow_file.h"
@@ -58,18 +60,6 @@ absl::StatusOr<Request> parseRequest(const std::vector<std::string>& args) {
   return r;
 }
 
-// The exact text of 1-based `line` of `content`, without its newline.
-std::string lineText(std::string_view content, int line) {
-  std::size_t begin = 0;
-  for (int i = 1; i < line && begin != std::string_view::npos; ++i) {
-    begin = content.find('\n', begin);
-    if (begin != std::string_view::npos) ++begin;
-  }
-  if (begin == std::string_view::npos) return "";
-  const std::size_t end = content.find('\n', begin);
-  return std::string(content.substr(begin, end == std::string_view::npos ? end : end - begin));
-}
-
 bool containsLine(std::string_view content, std::string_view line) {
   for (std::size_t at = 0; (at = content.find(line, at)) != std::string_view::npos; ++at) {
     const std::size_t end = at + line.size();
@@ -83,7 +73,8 @@ bool containsLine(std::string_view content, std::string_view line) {
 // One key file sshd reads, as found.
 struct FoundFile {
   std::string path;
-  const PasswdEntry* user = nullptr;
+  const PasswdEntry* user = nullptr;  // the first account that reads it
+  std::set<std::string> also;         // other accounts sshd reads it for (a shared home)
   OwnedPath where;
   OwnedFile file;
   AuthorizedKeysFile keys;
@@ -123,9 +114,9 @@ class SshKeys : public SshKeyActions {
   ActionOutcome revoke(const std::vector<std::string>& args) override {
     auto request = parseRequest(args);
     if (!request.ok()) return invalidArgument(std::string(request.status().message()));
-    auto passwd = readEtc("passwd");
+    auto passwd = files_->readConfig(paths_.etc_dir + "/passwd", kMaxKeyFileBytes);
     if (!passwd.ok()) return failure(std::string(passwd.status().message()));
-    auto accounts = PasswdFile::parse(passwd->content, paths_.etc_dir + "/passwd");
+    auto accounts = PasswdFile::parse(*passwd, paths_.etc_dir + "/passwd");
     if (!accounts.ok()) return failure(std::string(accounts.status().message()));
     for (const std::string& name : request->users) {
       if (!accounts->find(name)) return invalidArgument(absl::StrFormat("unknown user '%s'", name));
@@ -144,17 +135,22 @@ class SshKeys : public SshKeyActions {
     // The selection. --user takes the account's keys out of its own files only; --fingerprint
     // takes the key out of every file and refuses it everywhere through the KRL.
     const bool krl_dir = files_->isDirectory(revokedDir());
-    std::map<std::size_t, std::set<int>> lines;  // found index -> lines to remove
+    const bool krl_counts = report.revoked_keys_enforced() && krl_dir;
+    auto requested = [&](const FoundFile& f) {
+      if (request->users.contains(f.user->name)) return true;
+      return std::any_of(f.also.begin(), f.also.end(),
+                         [&](const std::string& u) { return request->users.contains(u); });
+    };
+    std::map<std::size_t, std::vector<const AuthorizedKey*>> selected;  // found index -> keys
     std::set<std::string> user_keys, matched;
     bool refused_relevant = false;
     for (std::size_t i = 0; i < found.size(); ++i) {
       const FoundFile& f = found[i];
-      const bool by_user = request->users.contains(f.user->name);
-      // With --fingerprint, a file Warden may not edit still has the key refused by sshd
-      // when sshd names the KRL; otherwise the key may live on there.
+      const bool by_user = requested(f);
+      // With --fingerprint, a file Warden may not edit still has the key refused by sshd when
+      // sshd reads the KRL; otherwise the key may live on there.
       if (!f.refused.empty() && (by_user || !request->fingerprints.empty())) {
-        refused_relevant =
-            refused_relevant || by_user || !report.revoked_keys_enforced() || !krl_dir;
+        refused_relevant = refused_relevant || by_user || !krl_counts;
         addFile(report, f, "refused");
         report.add_warnings(f.refused);
       }
@@ -164,15 +160,14 @@ class SshKeys : public SshKeyActions {
         if (by_user) user_keys.insert(k.fingerprint);
         if (!f.refused.empty()) {
           addKey(report, f.user->name, f.path, k, "left-in-refused-file");
-          continue;
+        } else {
+          selected[i].push_back(&k);
         }
-        lines[i].insert(k.line);
-        addKey(report, f.user->name, f.path, k, request->dry_run ? "would-revoke" : "revoked");
       }
     }
     // A key --user removed that other accounts also accept stays theirs: said, not changed.
     for (std::size_t i = 0; i < found.size(); ++i) {
-      if (request->users.contains(found[i].user->name)) continue;
+      if (requested(found[i])) continue;
       for (const AuthorizedKey& k : found[i].keys.keys()) {
         if (user_keys.contains(k.fingerprint) && !request->fingerprints.contains(k.fingerprint)) {
           report.add_warnings(absl::StrFormat(
@@ -185,7 +180,9 @@ class SshKeys : public SshKeyActions {
     for (const std::string& fp : request->fingerprints) {
       if (!matched.contains(fp)) {
         report.add_warnings(absl::StrFormat(
-            "%s is in no key file Warden read: refused through RevokedKeys only", fp));
+            krl_dir ? "%s is in no key file Warden read: refused through RevokedKeys only"
+                    : "%s is in no key file Warden read",
+            fp));
       }
     }
     if (!request->fingerprints.empty() && !krl_dir) {
@@ -193,8 +190,34 @@ class SshKeys : public SshKeyActions {
           "%s: no such directory (is sshd installed?): no RevokedKeys file was written",
           revokedDir()));
     }
+
+    ActionOutcome out;
+    if (request->dry_run) {
+      int keys = 0;
+      for (const auto& [i, ks] : selected) {
+        addFile(report, found[i], "would-edit");
+        for (const AuthorizedKey* k : ks) {
+          addKey(report, found[i].user->name, found[i].path, *k, "would-revoke");
+          ++keys;
+        }
+      }
+      out.ok = !refused_relevant;
+      out.message = absl::StrFormat("would revoke %d key(s) in %d file(s)", keys, selected.size());
+      if (refused_relevant) {
+        out.message +=
+            "; would leave key files untouched: " + absl::StrJoin(report.warnings(), "; ");
+      }
+      out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
+      return out;
+    }
+
+    std::vector<std::string> failures;
     KeyRevocation next = *stored;
-    if (krl_dir) {
+    // The KRL first: it does not depend on any file an account controls, so nothing such a file
+    // does can keep the key from being refused. Its record is saved before it, so restore-keys
+    // can always take out what the file may hold; a fingerprint the file is then missing is
+    // written again by the next --fingerprint.
+    if (krl_dir && !request->fingerprints.empty()) {
       std::set<std::string> fps(next.fingerprints.begin(), next.fingerprints.end());
       fps.insert(request->fingerprints.begin(), request->fingerprints.end());
       if (fps.size() > kMaxRevokedFingerprints) {
@@ -202,76 +225,71 @@ class SshKeys : public SshKeyActions {
             absl::StrFormat("more than %d revoked keys", kMaxRevokedFingerprints));
       }
       next.fingerprints.assign(fps.begin(), fps.end());
+      ++next.krl_version;
+      if (absl::Status st = saveRevocation(next); !st.ok()) {
+        return failure(
+            absl::StrFormat("Failed to record the revocation (nothing changed): %s", st.message()));
+      }
+      if (absl::Status st = writeKrl(next.fingerprints, next.krl_version); !st.ok()) {
+        failures.push_back(std::string(st.message()));
+      } else {
+        for (const std::string& fp : request->fingerprints) report.add_krl_fingerprints(fp);
+      }
     }
-
-    ActionOutcome out;
-    if (request->dry_run) {
-      for (const auto& [i, remove] : lines) addFile(report, found[i], "would-edit");
-      out.ok = true;
-      out.message =
-          absl::StrFormat("would revoke %d key(s) in %d file(s)", countKeys(report), lines.size());
-      out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
-      return out;
-    }
-
-    // Each file: its record first (a crash then leaves something restore-keys completes), then
-    // the file. A failure stops there; what was done stays recorded and undoable.
-    std::string failed;
-    std::size_t edited = 0;
-    for (const auto& [i, remove] : lines) {
+    // Then each file: its record first (a crash then leaves something restore-keys completes),
+    // then the file. A file that fails is named; the others still go.
+    int revoked = 0, edited = 0;
+    for (const auto& [i, ks] : selected) {
       const FoundFile& f = found[i];
+      std::set<int> remove;
+      for (const AuthorizedKey* k : ks) remove.insert(k->line);
       const std::string content = f.keys.without(remove);
       const KeyRevocation before = next;
       KeyFileRecord* record = recordFor(next, f.path);
-      if (record == nullptr) {
-        next.files.push_back(KeyFileRecord{f.path,
-                                           f.user->name,
-                                           f.user->home,
-                                           f.file.uid,
-                                           f.file.gid,
-                                           f.file.mode,
-                                           f.file.content,
-                                           "",
-                                           false,
-                                           {}});
-        record = &next.files.back();
+      if (record == nullptr || f.file.content == record->original) {
+        if (record == nullptr) {
+          next.files.push_back(KeyFileRecord{});
+          record = &next.files.back();
+        }
+        *record = KeyFileRecord{f.path,      f.user->name,   f.user->home, f.file.uid, f.file.gid,
+                                f.file.mode, f.file.content, "",           false,      {}};
       } else if (record->written_sha256 != sha256Hex(f.file.content)) {
         record->merge_only = true;  // changed since Warden's last edit
       }
       record->written_sha256 = sha256Hex(content);
-      for (int line : remove) record->removed.push_back(lineText(f.file.content, line));
+      for (const AuthorizedKey* k : ks) record->removed.push_back(f.keys.lineText(k->line));
       absl::Status st = saveRevocation(next);
       if (st.ok()) st = files_->replace(f.where, content, f.file.uid, f.file.gid, f.file.mode);
-      if (!st.ok() && !written(f.where, content)) {
+      const bool done = st.ok() || written(f.where, content);
+      if (!done) {
         next = before;
         (void)saveRevocation(next);
-        failed = absl::StrFormat("%s: %s", f.path, st.message());
-        break;
+        failures.push_back(absl::StrFormat("%s: %s", f.path, st.message()));
+      } else {
+        ++edited;
+        addFile(report, f, "edited")->set_sha256_after(sha256Hex(content));
       }
-      ++edited;
-      addFile(report, f, "edited")->set_sha256_after(sha256Hex(content));
+      for (const AuthorizedKey* k : ks) {
+        addKey(report, f.user->name, f.path, *k, done ? "revoked" : "not-revoked");
+        revoked += done ? 1 : 0;
+      }
     }
-    if (failed.empty() && krl_dir && next.fingerprints != stored->fingerprints) {
-      if (absl::Status st = writeKrl(next); !st.ok()) failed = std::string(st.message());
-    }
-    if (failed.empty() && krl_dir) {
-      for (const std::string& fp : request->fingerprints) report.add_krl_fingerprints(fp);
-    }
-    report.set_revoked_keys_file(paths_.revoked_keys);
-    out.ok = failed.empty() && !refused_relevant;
-    out.message = absl::StrFormat("revoked %d key(s) in %d file(s)", countKeys(report), edited);
-    if (!request->fingerprints.empty() && krl_dir) {
-      out.message += absl::StrFormat(report.revoked_keys_enforced()
-                                         ? "; %d refused everywhere through RevokedKeys"
-                                         : "; %d in %s, which sshd_config does not name",
-                                     request->fingerprints.size(), paths_.revoked_keys);
+    out.ok = failures.empty() && !refused_relevant;
+    out.message = absl::StrFormat("revoked %d key(s) in %d file(s)", revoked, edited);
+    if (report.krl_fingerprints_size() > 0) {
+      out.message += krl_counts
+                         ? absl::StrFormat("; %d refused everywhere through RevokedKeys",
+                                           report.krl_fingerprints_size())
+                         : absl::StrFormat("; %d in %s, which sshd_config does not name",
+                                           report.krl_fingerprints_size(), paths_.revoked_keys);
     }
     if (refused_relevant) {
       out.message +=
           "; key files left untouched (see warnings): " + absl::StrJoin(report.warnings(), "; ");
     }
-    if (!failed.empty()) {
-      out.message += "; then failed: " + failed + " (restore-keys undoes what was done)";
+    if (!failures.empty()) {
+      out.message +=
+          "; failed: " + absl::StrJoin(failures, "; ") + " (restore-keys undoes what was done)";
     }
     out.details[kResultDetail] = crypto::base64(report.SerializeAsString());
     return out;
@@ -305,13 +323,14 @@ class SshKeys : public SshKeyActions {
       }
     }
     if (!stored->fingerprints.empty()) {
-      KeyRevocation krl = left;  // nothing Warden revoked by fingerprint stays refused
+      // The file first, then the record: a crash in between leaves the fingerprints recorded,
+      // and the next restore-keys writes the KRL again.
       if (files_->isDirectory(revokedDir())) {
-        if (absl::Status st = writeKrl(krl); !st.ok()) {
+        if (absl::Status st = writeKrl({}, stored->krl_version + 1); !st.ok()) {
           failures.push_back(std::string(st.message()));
           left.fingerprints = stored->fingerprints;
         } else {
-          left.krl_version = krl.krl_version;
+          left.krl_version = stored->krl_version + 1;
           for (const std::string& fp : stored->fingerprints) report.add_krl_fingerprints(fp);
         }
       }
@@ -343,15 +362,21 @@ class SshKeys : public SshKeyActions {
       if (std::find(patterns.begin(), patterns.end(), p) == patterns.end()) patterns.push_back(p);
     }
     std::vector<FoundFile> found;
-    std::set<std::string> seen;
+    std::map<std::string, std::size_t> seen;  // path -> index in found
     for (const PasswdEntry& user : accounts.entries()) {
       for (const std::string& pattern : patterns) {
         auto path = expandKeysPath(pattern, user.name, user.home, user.uid);
-        if (!path.ok() || !seen.insert(*path).second) continue;
+        if (!path.ok()) continue;
+        if (auto it = seen.find(*path); it != seen.end()) {
+          // Another account sshd reads the same file for (a shared home directory).
+          if (it->second != SIZE_MAX) found[it->second].also.insert(user.name);
+          continue;
+        }
+        seen[*path] = SIZE_MAX;
         FoundFile f;
         f.path = *path;
         f.user = &user;
-        f.where = ownedPath(*path, user.home, user.uid);
+        f.where = keyFilePath(pattern, *path, user);
         auto file = files_->read(f.where, kMaxKeyFileBytes);
         if (absl::IsNotFound(file.status())) continue;
         if (file.ok()) {
@@ -370,10 +395,24 @@ class SshKeys : public SshKeyActions {
         } else {
           f.refused = absl::StrFormat("%s (left as it is)", file.status().message());
         }
+        seen[*path] = found.size();
         found.push_back(std::move(f));
       }
     }
     return found;
+  }
+
+  // Where the safe walk of a key file starts: the home directory for a pattern relative to it
+  // (or starting with %h); for an absolute pattern, the directory its fixed part names (what
+  // root wrote in sshd_config, before the first %-token). Below that, nothing is followed.
+  static OwnedPath keyFilePath(const std::string& pattern, const std::string& path,
+                               const PasswdEntry& user) {
+    if (pattern.empty() || pattern[0] != '/' || pattern.starts_with("%h")) {
+      return ownedPath(path, user.home, static_cast<uid_t>(user.uid));
+    }
+    std::string fixed = pattern.substr(0, pattern.find('%'));
+    fixed = fixed.substr(0, fixed.rfind('/'));
+    return ownedPath(path, fixed.empty() ? "/" : fixed, static_cast<uid_t>(user.uid));
   }
 
   absl::Status restoreFile(const KeyFileRecord& f, v1::SshKeyReport& report) {
@@ -412,6 +451,7 @@ class SshKeys : public SshKeyActions {
     file->set_sha256_after(sha256Hex(content));
     file->set_action(action);
     for (const std::string& line : f.removed) {
+      if (action == "unchanged") break;
       auto parsed = AuthorizedKeysFile::parse(line + "\n", f.path);
       if (!parsed.ok() || parsed->keys().empty()) continue;
       addKey(report, f.user, f.path, parsed->keys().front(), "restored");
@@ -425,17 +465,12 @@ class SshKeys : public SshKeyActions {
     return now.ok() && now->content == content;
   }
 
-  // The record first, then the KRL from it: root:root 0644, as sshd reads it.
-  absl::Status writeKrl(KeyRevocation& r) {
-    const std::uint64_t version = r.krl_version + 1;
+  // Warden's KRL revoking `fingerprints`: root:root 0644, as sshd reads it.
+  absl::Status writeKrl(const std::vector<std::string>& fingerprints, std::uint64_t version) {
     const std::string krl =
-        encodeKrl(r.fingerprints, version,
+        encodeKrl(fingerprints, version,
                   static_cast<std::uint64_t>(absl::ToUnixSeconds(absl::Now())), "warden");
-    const std::uint64_t previous = r.krl_version;
-    r.krl_version = version;
-    WARDEN_RETURN_IF_ERROR(saveRevocation(r));
     if (absl::Status st = files_->replace(revokedPath(), krl, 0, 0, 0644); !st.ok()) {
-      r.krl_version = previous;
       return absl::Status(st.code(), absl::StrFormat("%s: %s", paths_.revoked_keys, st.message()));
     }
     return absl::OkStatus();
@@ -460,11 +495,6 @@ class SshKeys : public SshKeyActions {
     return std::string(path);
   }
 
-  absl::StatusOr<OwnedFile> readEtc(std::string_view name) {
-    return files_->read(ownedPath(paths_.etc_dir + "/" + std::string(name), "", 0),
-                        kMaxKeyFileBytes);
-  }
-
   OwnedPath revokedPath() const { return ownedPath(paths_.revoked_keys, "", 0); }
   std::string revokedDir() const {
     const std::size_t slash = paths_.revoked_keys.rfind('/');
@@ -473,7 +503,7 @@ class SshKeys : public SshKeyActions {
 
   absl::StatusOr<SshdKeySettings> sshdSettings(v1::SshKeyReport& report) {
     report.set_revoked_keys_file(paths_.revoked_keys);
-    auto config = readEtc("ssh/sshd_config");
+    auto config = files_->readConfig(paths_.etc_dir + "/ssh/sshd_config", kMaxKeyFileBytes);
     if (absl::IsNotFound(config.status())) {
       report.add_warnings("no sshd_config: sshd's default key files were searched");
       return SshdKeySettings{};
@@ -484,25 +514,35 @@ class SshKeys : public SshKeyActions {
                                                              : "/etc/ssh/" + std::string(pattern));
       std::vector<std::string> texts;
       for (const std::string& path : files_->glob(p)) {
-        auto f = files_->read(ownedPath(path, "", 0), kMaxKeyFileBytes);
+        auto f = files_->readConfig(path, kMaxKeyFileBytes);
         if (!f.ok()) return f.status();
-        texts.push_back(std::move(f->content));
+        texts.push_back(std::move(*f));
       }
       return texts;
     };
-    auto settings = parseSshdConfig(config->content, include);
+    auto settings = parseSshdConfig(*config, include);
     if (!settings.ok()) return settings.status();
     if (settings->authorized_keys_command || settings->match_authorized_keys_command) {
       report.add_warnings(
           "sshd_config sets AuthorizedKeysCommand: keys it supplies are refused only through "
           "RevokedKeys (--fingerprint)");
     }
-    const bool named =
-        !settings->revoked_keys.empty() && etcPath(settings->revoked_keys) == paths_.revoked_keys;
-    report.set_revoked_keys_enforced(named);
+    auto ours = [&](const std::string& f) {
+      return !f.empty() && etcPath(f) == paths_.revoked_keys;
+    };
+    const bool named = ours(settings->revoked_keys);
+    // A Match block's RevokedKeys replaces it for the users the block matches.
+    const bool everywhere = named && std::all_of(settings->match_revoked_keys.begin(),
+                                                 settings->match_revoked_keys.end(), ours);
+    report.set_revoked_keys_enforced(everywhere);
     if (!named && !settings->revoked_keys.empty()) {
       report.add_warnings(absl::StrFormat("sshd_config names RevokedKeys %s, not Warden's %s",
                                           settings->revoked_keys, paths_.revoked_keys));
+    }
+    if (named && !everywhere) {
+      report.add_warnings(absl::StrFormat(
+          "a Match block in sshd_config sets another RevokedKeys than %s for some users",
+          paths_.revoked_keys));
     }
     return settings;
   }
@@ -530,8 +570,16 @@ class SshKeys : public SshKeyActions {
 OwnedPath ownedPath(std::string_view path, std::string_view home, uid_t owner) {
   OwnedPath p;
   p.owner = owner;
-  std::string h(home);
-  while (h.size() > 1 && h.back() == '/') h.pop_back();
+  // The home as the kernel resolves it ("//" and "/./" collapsed, no trailing '/'), as
+  // expandKeysPath made the path.
+  std::string h;
+  if (home.starts_with('/')) {
+    for (absl::string_view part :
+         absl::StrSplit(absl::string_view(home.data(), home.size()), '/', absl::SkipEmpty())) {
+      if (part != ".") absl::StrAppend(&h, "/", part);
+    }
+    if (h.empty()) h = "/";
+  }
   const std::string prefix = h == "/" ? "/" : h + "/";
   if (!h.empty() && h[0] == '/' && path.size() > prefix.size() && path.starts_with(prefix)) {
     p.trusted_dir = h;

@@ -1,11 +1,12 @@
 // Reading and atomically replacing a file in a directory another user owns (a user's ~/.ssh),
 // as root, without being led elsewhere by what that user planted: below a trusted directory
-// (the home directory passwd names, or a directory sshd_config names) every component is
-// opened with O_NOFOLLOW relative to the one before, every directory on the way must belong to
-// root or to the expected owner, and the file itself must be a regular file, not a link. The
-// replacement is written next to the file through the same directory descriptor (temporary
-// file, owner and mode first, fsync, rename, fsync of the directory), so a crash leaves the old
-// or the new content and a directory swapped in meanwhile receives nothing. Only the Linux
+// (the home directory passwd names, or the part of an sshd_config path before its first
+// %-token) every component is opened with O_NOFOLLOW relative to the one before; every
+// directory on the way and the file must belong to root or the expected owner and sit on the
+// trusted directory's mount; the file must be a regular file with one link. The replacement is
+// written next to the file through the same directory descriptor (temporary file: its bytes,
+// then owner and mode, fsync, rename, fsync of the directory), so a crash leaves the old or the
+// new content and a directory swapped in meanwhile receives nothing. Only the Linux
 // implementation (agent/os/linux/owned_files.cc) touches the files.
 #pragma once
 
@@ -57,6 +58,10 @@ class OwnedFiles {
   // directories on the way must exist and pass the same checks as read()'s.
   virtual absl::Status replace(const OwnedPath& where, std::string_view content, uid_t uid,
                                gid_t gid, mode_t mode) = 0;
+  // A file root's configuration names (passwd, sshd_config and its includes): links followed,
+  // must be a regular file of at most `max_bytes`. NotFound when it does not exist.
+  virtual absl::StatusOr<std::string> readConfig(const std::string& path,
+                                                 std::size_t max_bytes) = 0;
   // glob(3), sorted: the files an sshd_config Include names.
   virtual std::vector<std::string> glob(const std::string& pattern) = 0;
   virtual bool isDirectory(const std::string& path) = 0;

@@ -57,6 +57,33 @@ void writeAll(const std::string& path, const std::string& content, mode_t mode =
   ASSERT_EQ(chmod(path.c_str(), mode), 0);
 }
 
+// The real files, with replace() failing for paths that end in `fail_suffix`.
+class FailingFiles : public OwnedFiles {
+ public:
+  explicit FailingFiles(std::string* fail_suffix) : fail_suffix_(fail_suffix) {}
+  absl::StatusOr<OwnedFile> read(const OwnedPath& where, std::size_t max) override {
+    return real_->read(where, max);
+  }
+  absl::Status replace(const OwnedPath& where, std::string_view content, uid_t uid, gid_t gid,
+                       mode_t mode) override {
+    if (!fail_suffix_->empty() && where.full().ends_with(*fail_suffix_)) {
+      return absl::ResourceExhaustedError("No space left on device (injected)");
+    }
+    return real_->replace(where, content, uid, gid, mode);
+  }
+  absl::StatusOr<std::string> readConfig(const std::string& path, std::size_t max) override {
+    return real_->readConfig(path, max);
+  }
+  std::vector<std::string> glob(const std::string& pattern) override {
+    return real_->glob(pattern);
+  }
+  bool isDirectory(const std::string& path) override { return real_->isDirectory(path); }
+
+ private:
+  std::unique_ptr<OwnedFiles> real_ = linux_os::makeOwnedFiles();
+  std::string* fail_suffix_;
+};
+
 class SshKeysTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -80,7 +107,7 @@ class SshKeysTest : public ::testing::Test {
     auto store = StateStore::open(dir_.file("state"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    keys_ = makeSshKeyActions(linux_os::makeOwnedFiles(), *store_,
+    keys_ = makeSshKeyActions(std::make_unique<FailingFiles>(&fail_), *store_,
                               {.etc_dir = etc_, .revoked_keys = revokedPath()});
   }
 
@@ -106,6 +133,7 @@ class SshKeysTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string fail_;  // replace() fails for paths ending in this
   std::string etc_;
   std::string mallory_keys_, mallory_keys2_, alice_keys_;
   std::unique_ptr<StateStore> store_;
@@ -343,6 +371,58 @@ TEST_F(SshKeysTest, FollowsSshdConfigKeyFilesMatchBlocksAndRevokedKeys) {
   // authorized_keys2 is not among the configured files: left alone.
   EXPECT_EQ(readAll(malloryFile("authorized_keys2")), mallory_keys2_);
   EXPECT_EQ(r.keys_size(), 4);
+}
+
+TEST_F(SshKeysTest, AFileThatCannotBeWrittenStopsNeitherTheKrlNorTheOtherFiles) {
+  fail_ = "mallory/.ssh/authorized_keys2";
+  ActionOutcome out = keys_->revoke({"fingerprint=" + fingerprintOf(key('s'))});
+  EXPECT_FALSE(out.ok);
+  EXPECT_NE(out.message.find("injected"), std::string::npos) << out.message;
+  EXPECT_TRUE(isKrl(readAll(revokedPath())));
+  EXPECT_EQ(readAll(home("alice") + "/.ssh/authorized_keys"), key('a', "alice@work") + "\n");
+  EXPECT_EQ(readAll(malloryFile("authorized_keys2")), mallory_keys2_);
+  std::map<std::string, std::string> actions;
+  const v1::SshKeyReport r = report(out);
+  for (const auto& k : r.keys()) actions[k.user()] = k.action();
+  EXPECT_EQ(actions["alice"], "revoked");
+  EXPECT_EQ(actions["mallory"], "not-revoked");
+  fail_.clear();
+  ASSERT_TRUE(keys_->restore({}).ok);
+  EXPECT_EQ(readAll(home("alice") + "/.ssh/authorized_keys"), alice_keys_);
+}
+
+TEST_F(SshKeysTest, AKrlThatCouldNotBeWrittenIsWrittenByTheNextRevoke) {
+  fail_ = "warden_revoked_keys";
+  const std::string fp = "fingerprint=" + fingerprintOf(key('z'));
+  ActionOutcome out = keys_->revoke({fp});
+  EXPECT_FALSE(out.ok);
+  EXPECT_FALSE(std::filesystem::exists(revokedPath()));
+  EXPECT_EQ(report(out).krl_fingerprints_size(), 0);
+  fail_.clear();
+  ActionOutcome again = keys_->revoke({fp});
+  ASSERT_TRUE(again.ok) << again.message;
+  EXPECT_TRUE(isKrl(readAll(revokedPath())));
+  EXPECT_EQ(report(again).krl_fingerprints_size(), 1);
+}
+
+TEST_F(SshKeysTest, AccountsSharingAHomeShareItsKeyFiles) {
+  writeAll(
+      etc_ + "/passwd",
+      readAll(etc_ + "/passwd") + absl::StrFormat("mallory2:x:%d:%d::%s/home/mallory/:/bin/bash\n",
+                                                  getuid(), getuid(), dir_.path()),
+      0644);
+  ActionOutcome out = keys_->revoke({"user=mallory2"});
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_EQ(readAll(malloryFile("authorized_keys2")), "");
+}
+
+TEST_F(SshKeysTest, AMatchBlocksOwnRevokedKeysIsNotEnforcement) {
+  writeAll(etc_ + "/ssh/sshd_config",
+           "RevokedKeys /etc/ssh/warden_revoked_keys\nMatch User alice\n  RevokedKeys none\n",
+           0644);
+  ActionOutcome out = keys_->revoke({"user=mallory", "dry_run=1"});
+  ASSERT_TRUE(out.ok) << out.message;
+  EXPECT_FALSE(report(out).revoked_keys_enforced());
 }
 
 }  // namespace

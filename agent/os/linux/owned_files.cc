@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -24,12 +25,20 @@ std::int64_t unixMs(const struct timespec& t) {
   return static_cast<std::int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
 }
 
-// A directory below the trusted one: root's or the owner's, on the trusted one's file system
-// (a mount below it, a FUSE file system the account owner runs, could hang every read).
-absl::Status checkDir(int fd, const OwnedPath& where, std::string_view shown, dev_t dev) {
+// The mount `fd` is on (statx's mount id: st_dev would differ between an overlay's layers);
+// 0 where the kernel does not say.
+std::uint64_t mountId(int fd) {
+  struct statx stx {};
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) != 0) return 0;
+  return (stx.stx_mask & STATX_MNT_ID) != 0 ? stx.stx_mnt_id : 0;
+}
+
+// A directory below the trusted one: root's or the owner's, on the trusted one's mount (a mount
+// below it, a FUSE file system the account owner runs, could hang every read).
+absl::Status checkDir(int fd, const OwnedPath& where, std::string_view shown, std::uint64_t mount) {
   struct stat st;
   if (fstat(fd, &st) != 0) return errnoStatus("stat", shown, errno);
-  if (st.st_dev != dev) {
+  if (mount != 0 && mountId(fd) != mount) {
     return absl::FailedPreconditionError(
         absl::StrFormat("%s is another file system mounted there: not entered", shown));
   }
@@ -43,8 +52,8 @@ absl::Status checkDir(int fd, const OwnedPath& where, std::string_view shown, de
 
 struct OpenedDir {
   UniqueFd fd;
-  dev_t dev = 0;     // the trusted directory's file system
-  std::string name;  // the file's name in it
+  std::uint64_t mount = 0;  // the trusted directory's mount id (0: unknown)
+  std::string name;         // the file's name in it
   std::string shown;
 };
 
@@ -64,9 +73,7 @@ absl::StatusOr<OpenedDir> openParent(const OwnedPath& where) {
   out.fd.reset(open(where.trusted_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   // A home directory that is a file (/dev/null) holds no key files.
   if (!out.fd.ok()) return errnoStatus("open", out.shown, errno == ENOTDIR ? ENOENT : errno);
-  struct stat trusted;
-  if (fstat(out.fd.get(), &trusted) != 0) return errnoStatus("stat", out.shown, errno);
-  out.dev = trusted.st_dev;
+  out.mount = mountId(out.fd.get());
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     out.shown += (out.shown == "/" ? "" : "/") + parts[i];
     UniqueFd next(
@@ -84,7 +91,7 @@ absl::StatusOr<OpenedDir> openParent(const OwnedPath& where) {
       }
       return errnoStatus("open", out.shown, err);
     }
-    WARDEN_RETURN_IF_ERROR(checkDir(next.get(), where, out.shown, out.dev));
+    WARDEN_RETURN_IF_ERROR(checkDir(next.get(), where, out.shown, out.mount));
     out.fd = std::move(next);
   }
   out.name = parts.back();
@@ -119,20 +126,23 @@ absl::StatusOr<OwnedFile> readFile(const OwnedPath& where, std::size_t max_bytes
   UniqueFd fd(openat(dir.fd.get(), dir.name.c_str(),
                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.ok()) {
-    if (errno == ELOOP) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("%s is a symbolic link: not followed", dir.shown));
-    }
-    return errnoStatus("open", dir.shown, errno);
+    // It was there a moment ago: swapped or renamed away while being read is not "absent".
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s changed while it was opened (%s): not read", dir.shown, std::strerror(errno)));
   }
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return errnoStatus("stat", dir.shown, errno);
   if (!S_ISREG(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrFormat("%s is not a regular file", dir.shown));
   }
-  if (st.st_dev != dir.dev) {
+  if (dir.mount != 0 && mountId(fd.get()) != dir.mount) {
     return absl::FailedPreconditionError(
-        absl::StrFormat("%s is on another file system mounted there: not read", dir.shown));
+        absl::StrFormat("%s is another file mounted there: not read", dir.shown));
+  }
+  if (st.st_uid != 0 && st.st_uid != where.owner) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s belongs to uid %d, neither root nor the account (uid %d): not read",
+                        dir.shown, st.st_uid, where.owner));
   }
   // A second name could be a root-only file's: read as root, it would end up in a receipt.
   if (st.st_nlink > 1) {
@@ -188,8 +198,7 @@ absl::Status replaceFile(const OwnedPath& where, std::string_view content, uid_t
     unlinkat(dir.fd.get(), temp.c_str(), 0);
     return s;
   };
-  // Root's, mode 0600, until its bytes are complete: the account's owner cannot open it to
-  // change them before the rename.
+  // Root's, mode 0600, while its bytes are written; then its owner's.
   if (absl::Status s = writeAll(fd.get(), content); !s.ok()) return fail(s);
   if (fchown(fd.get(), uid, gid) != 0) return fail(errnoStatus("chown", dir.shown, errno));
   if (fchmod(fd.get(), mode & 0777) != 0) return fail(errnoStatus("chmod", dir.shown, errno));
@@ -202,8 +211,36 @@ absl::Status replaceFile(const OwnedPath& where, std::string_view content, uid_t
   return absl::OkStatus();
 }
 
+// A file root's configuration names (sshd_config, its includes, passwd): links followed, as
+// sshd and the C library follow them; only size and type are checked.
+absl::StatusOr<std::string> readRootFile(const std::string& path, std::size_t max_bytes) {
+  struct stat pre;
+  if (stat(path.c_str(), &pre) != 0) return errnoStatus("stat", path, errno);
+  if (!S_ISREG(pre.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrFormat("%s is not a regular file", path));
+  }
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd.ok()) return errnoStatus("open", path, errno);
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errnoStatus("read", path, errno);
+    if (n == 0) return out;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("%s is over the %d bytes this action reads", path, max_bytes));
+    }
+  }
+}
+
 class LinuxOwnedFiles : public OwnedFiles {
  public:
+  absl::StatusOr<std::string> readConfig(const std::string& path, std::size_t max_bytes) override {
+    return readRootFile(path, max_bytes);
+  }
   absl::StatusOr<OwnedFile> read(const OwnedPath& where, std::size_t max_bytes) override {
     return readFile(where, max_bytes);
   }
