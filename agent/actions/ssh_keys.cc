@@ -7,10 +7,8 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/actions/authorized_keys.h"
 #include "agent/actions/shadow_file.h"
@@ -566,33 +564,6 @@ class SshKeys : public SshKeyActions {
 };
 
 }  // namespace
-
-OwnedPath ownedPath(std::string_view path, std::string_view home, uid_t owner) {
-  OwnedPath p;
-  p.owner = owner;
-  // The home as the kernel resolves it ("//" and "/./" collapsed, no trailing '/'), as
-  // expandKeysPath made the path.
-  std::string h;
-  if (home.starts_with('/')) {
-    for (absl::string_view part :
-         absl::StrSplit(absl::string_view(home.data(), home.size()), '/', absl::SkipEmpty())) {
-      if (part != ".") absl::StrAppend(&h, "/", part);
-    }
-    if (h.empty()) h = "/";
-  }
-  const std::string prefix = h == "/" ? "/" : h + "/";
-  if (!h.empty() && h[0] == '/' && path.size() > prefix.size() && path.starts_with(prefix)) {
-    p.trusted_dir = h;
-    p.relative = std::string(path.substr(prefix.size()));
-    return p;
-  }
-  const std::size_t slash = path.rfind('/');
-  p.trusted_dir =
-      slash == 0 || slash == std::string_view::npos ? "/" : std::string(path.substr(0, slash));
-  p.relative =
-      slash == std::string_view::npos ? std::string(path) : std::string(path.substr(slash + 1));
-  return p;
-}
 
 std::unique_ptr<SshKeyActions> makeSshKeyActions(std::unique_ptr<OwnedFiles> files,
                                                  StateStore& state, SshKeyPaths paths) {

@@ -45,7 +45,7 @@ struct OwnedPath {
 
 // Splits an absolute `path` into `trusted_dir` (the longest of `home` and the path's own
 // directory that the path lies under: the home directory when the path is inside it).
-OwnedPath ownedPath(std::string_view path, std::string_view home, uid_t owner);  // ssh_keys.cc
+OwnedPath ownedPath(std::string_view path, std::string_view home, uid_t owner);
 
 class OwnedFiles {
  public:
