@@ -68,17 +68,6 @@ absl::Status lineError(std::string_view where, std::size_t line, std::string_vie
 
 std::string printablePath(std::string_view path) { return absl::CHexEscape(std::string(path)); }
 
-void putUint(std::string& out, std::uint64_t v, int bytes) {
-  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
-    out += static_cast<char>((v >> shift) & 0xff);
-  }
-}
-
-void putString(std::string& out, std::string_view bytes) {
-  putUint(out, bytes.size(), 4);
-  out.append(bytes);
-}
-
 // ---- authorized_keys lines ----------------------------------------------------------------
 
 // Where the options end: sshkey_advance_past_options() in OpenSSH's authfile.c — the first
@@ -238,22 +227,22 @@ std::string encodeKrl(const std::vector<std::string>& fingerprints, std::uint64_
   constexpr std::uint32_t kFormatVersion = 1;          // KRL_FORMAT_VERSION
   constexpr char kSectionSha256 = 5;                   // KRL_SECTION_FINGERPRINT_SHA256
   std::string out(kMagic);
-  putUint(out, kFormatVersion, 4);
-  putUint(out, krl_version, 8);
-  putUint(out, generated_unix_seconds, 8);
-  putUint(out, 0, 8);  // flags: none defined
-  putString(out, "");  // reserved
+  appendSshUint(out, kFormatVersion, 4);
+  appendSshUint(out, krl_version, 8);
+  appendSshUint(out, generated_unix_seconds, 8);
+  appendSshUint(out, 0, 8);  // flags: none defined
+  appendSshString(out, "");  // reserved
   // ssh_krl_from_blob() reads the comment with sshbuf_get_cstring(): a NUL inside would make
   // the whole KRL unreadable (and sshd then refuses every key).
   std::string text(comment);
   std::replace(text.begin(), text.end(), '\0', ' ');
-  putString(out, text);
+  appendSshString(out, text);
   // "This section must contain at least one public_key_hash": none, no section.
   if (!hashes.empty()) {
     std::string section;
-    for (const std::string& hash : hashes) putString(section, hash);
+    for (const std::string& hash : hashes) appendSshString(section, hash);
     out += kSectionSha256;
-    putString(out, section);
+    appendSshString(out, section);
   }
   return out;
 }

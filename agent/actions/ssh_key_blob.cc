@@ -149,19 +149,10 @@ class WireReader {
   std::string_view in_;
 };
 
-void putUint32(std::string& out, std::size_t n) {
-  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((n >> shift) & 0xff);
-}
-
-void putString(std::string& out, std::string_view bytes) {
-  putUint32(out, bytes.size());
-  out.append(bytes);
-}
-
 // sshbuf_put_bignum2(): the magnitude, with a zero byte in front when its high bit is set.
 void putMpint(std::string& out, std::string_view magnitude) {
   const bool high = !magnitude.empty() && (static_cast<unsigned char>(magnitude[0]) & 0x80) != 0;
-  putUint32(out, magnitude.size() + (high ? 1 : 0));
+  appendSshUint(out, magnitude.size() + (high ? 1 : 0), 4);
   if (high) out += '\0';
   out.append(magnitude);
 }
@@ -225,7 +216,7 @@ absl::Status readKeyFields(const KeyName& kind, WireReader& in, std::string& pla
       const auto pk = in.string();
       if (!pk) return bad("the public key is cut short");
       if (pk->size() != size) return bad(absl::StrCat("the public key is not ", size, " bytes"));
-      putString(plain, *pk);
+      appendSshString(plain, *pk);
       break;
     }
     case Format::kEcdsa:
@@ -240,8 +231,8 @@ absl::Status readKeyFields(const KeyName& kind, WireReader& in, std::string& pla
       if (!validPoint(kind.curve_bits, *point)) {
         return bad("the public point is not an uncompressed point on the curve");
       }
-      putString(plain, *curve);
-      putString(plain, *point);
+      appendSshString(plain, *curve);
+      appendSshString(plain, *point);
       break;
     }
     case Format::kRsa:
@@ -264,7 +255,7 @@ absl::Status readKeyFields(const KeyName& kind, WireReader& in, std::string& pla
   if (kind.format == Format::kEd25519Sk || kind.format == Format::kEcdsaSk) {
     const auto application = in.cstring();  // sshkey_deserialize_sk()
     if (!application) return bad("the security key application is cut short or holds a NUL");
-    putString(plain, *application);
+    appendSshString(plain, *application);
   }
   return absl::OkStatus();
 }
@@ -326,7 +317,7 @@ absl::StatusOr<SshPublicKey> parseBlob(std::string_view blob, const KeyName* lin
   }
   SshPublicKey key;
   key.certificate = kind->cert;
-  putString(key.plain_blob, plainName(*kind));
+  appendSshString(key.plain_blob, plainName(*kind));
   if (kind->cert && !in.string()) return bad("the certificate has no nonce");
   if (auto status = readKeyFields(*kind, in, key.plain_blob); !status.ok()) return status;
   if (kind->cert) {
@@ -344,6 +335,17 @@ absl::StatusOr<SshPublicKey> parseSshKeyBlob(std::string_view line_type, std::st
   const KeyName* line_kind = findKeyName(line_type);
   if (line_kind == nullptr) return bad("unknown key type");
   return parseBlob(blob, line_kind, true);
+}
+
+void appendSshUint(std::string& out, std::uint64_t v, int bytes) {
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out += static_cast<char>((v >> shift) & 0xff);
+  }
+}
+
+void appendSshString(std::string& out, std::string_view bytes) {
+  appendSshUint(out, bytes.size(), 4);
+  out.append(bytes);
 }
 
 }  // namespace warden

@@ -5,6 +5,7 @@
 // Part of agent/actions/authorized_keys.h; pure, no I/O.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -30,5 +31,10 @@ bool knownSshKeyType(std::string_view type);
 // `blob` as the key of an authorized_keys line of type `line_type` (a knownSshKeyType name).
 // InvalidArgument with a short reason (no bytes of the blob) when sshd would not take it.
 absl::StatusOr<SshPublicKey> parseSshKeyBlob(std::string_view line_type, std::string_view blob);
+
+// The SSH wire encoding's pieces (RFC 4251 §5), as the KRL writer needs them too: `v` in
+// `bytes` big-endian bytes; a string as its uint32 length, then the bytes.
+void appendSshUint(std::string& out, std::uint64_t v, int bytes);
+void appendSshString(std::string& out, std::string_view bytes);
 
 }  // namespace warden

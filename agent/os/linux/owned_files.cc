@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto/encoding.h"
+#include "common/files.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
@@ -99,17 +100,7 @@ absl::StatusOr<OpenedDir> openParent(const OwnedPath& where) {
   return out;
 }
 
-absl::Status writeAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return errnoStatus(errno == 0 ? EIO : errno, "write");
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<OwnedFile> readFile(const OwnedPath& where, std::size_t max_bytes) {
+absl::StatusOr<OwnedFile> readOwned(const OwnedPath& where, std::size_t max_bytes) {
   WARDEN_ASSIGN_OR_RETURN(OpenedDir dir, openParent(where));
   // Looked at before it is opened: opening a device or a FIFO can have effects of its own.
   struct stat pre;
@@ -199,7 +190,7 @@ absl::Status replaceFile(const OwnedPath& where, std::string_view content, uid_t
     return s;
   };
   // Root's, mode 0600, while its bytes are written; then its owner's.
-  if (absl::Status s = writeAll(fd.get(), content); !s.ok()) return fail(s);
+  if (!writeFully(fd.get(), content)) return fail(errnoStatus("write", dir.shown, errno));
   if (fchown(fd.get(), uid, gid) != 0) return fail(errnoStatus("chown", dir.shown, errno));
   if (fchmod(fd.get(), mode & 0777) != 0) return fail(errnoStatus("chmod", dir.shown, errno));
   if (fsync(fd.get()) != 0) return fail(errnoStatus("fsync", dir.shown, errno));
@@ -214,26 +205,12 @@ absl::Status replaceFile(const OwnedPath& where, std::string_view content, uid_t
 // A file root's configuration names (sshd_config, its includes, passwd): links followed, as
 // sshd and the C library follow them; only size and type are checked.
 absl::StatusOr<std::string> readRootFile(const std::string& path, std::size_t max_bytes) {
-  struct stat pre;
-  if (stat(path.c_str(), &pre) != 0) return errnoStatus("stat", path, errno);
-  if (!S_ISREG(pre.st_mode)) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return errnoStatus("stat", path, errno);
+  if (!S_ISREG(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrFormat("%s is not a regular file", path));
   }
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-  if (!fd.ok()) return errnoStatus("open", path, errno);
-  std::string out;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errnoStatus("read", path, errno);
-    if (n == 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > max_bytes) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("%s is over the %d bytes this action reads", path, max_bytes));
-    }
-  }
+  return readFile(path, max_bytes);
 }
 
 class LinuxOwnedFiles : public OwnedFiles {
@@ -242,7 +219,7 @@ class LinuxOwnedFiles : public OwnedFiles {
     return readRootFile(path, max_bytes);
   }
   absl::StatusOr<OwnedFile> read(const OwnedPath& where, std::size_t max_bytes) override {
-    return readFile(where, max_bytes);
+    return readOwned(where, max_bytes);
   }
   absl::Status replace(const OwnedPath& where, std::string_view content, uid_t uid, gid_t gid,
                        mode_t mode) override {
